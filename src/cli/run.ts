@@ -1,0 +1,27 @@
+import { Command, CommanderError } from "commander";
+import { UserError } from "../core/errors.js";
+import { err } from "./output.js";
+
+/**
+ * Runs a commander program the way every command of this tool behaves: one
+ * `error: …` line on stderr and exit 1 on failure (the stack only with
+ * --debug), exit 130 on Ctrl-C.
+ */
+export async function run(program: Command, argv: string[] = process.argv): Promise<void> {
+  process.on("SIGINT", () => process.exit(130));
+  program.exitOverride().configureOutput({ outputError: (text, write) => write(err.red(text)) });
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode;
+      return;
+    }
+    const debug = argv.includes("--debug");
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${err.red("error:")} ${message.split("\n")[0]}\n`);
+    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    else if (!(error instanceof UserError)) process.stderr.write("(run again with --debug for the stack)\n");
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,39 @@
+import { ChangeSet, recover, type Change } from "../core/changes.js";
+import { UserError } from "../core/errors.js";
+import { findProject } from "../core/project.js";
+import { planStubs } from "../core/stubs.js";
+
+export interface ProtobufOptions {
+  /** Where to start looking for consensus.json. */
+  readonly cwd: string;
+  /** Compare with the files on disk instead of writing them. */
+  readonly check?: boolean;
+}
+
+export interface ProtobufResult {
+  readonly outDir: string;
+  /** Every generated file, relative to the project root. */
+  readonly files: string[];
+  /** What changed on disk (or, with check, nothing: a stale tree throws). */
+  readonly changes: Change[];
+  readonly warnings: string[];
+}
+
+/** `consensus protobuf [--check]`: regenerate the stubs of outDir from protoDir. */
+export async function protobuf(options: ProtobufOptions): Promise<ProtobufResult> {
+  const project = findProject(options.cwd);
+  await recover(project.root);
+  const changes = new ChangeSet(project.root);
+  const { files, warnings } = await planStubs(project, changes);
+  const { outDir } = project.config;
+  if (options.check) {
+    const stale = await changes.changes();
+    if (stale.length > 0) {
+      const what = { create: "missing", update: "stale", delete: "no longer generated" } as const;
+      const list = stale.map((change) => `${change.path} (${what[change.kind]})`).join(", ");
+      throw new UserError(`${outDir}/ is out of date: ${list}; run \`consensus protobuf\``);
+    }
+    return { outDir, files, changes: [], warnings };
+  }
+  return { outDir, files, changes: await changes.commit(), warnings };
+}

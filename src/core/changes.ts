@@ -1,0 +1,208 @@
+import { existsSync } from "node:fs";
+import { chmod, copyFile, mkdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { UserError } from "./errors.js";
+
+/**
+ * Where a commit keeps its journal, staged files and backups, relative to the
+ * root of the change set. It exists only while a commit runs, or after a
+ * process died in one; the next `recover` puts the tree back as it was.
+ */
+export const TRANSACTION_DIR = ".consensus/transaction";
+
+export type ChangeKind = "create" | "update" | "delete";
+
+export interface Change {
+  /** POSIX path relative to the root. */
+  readonly path: string;
+  readonly kind: ChangeKind;
+  /** Bytes on disk now (update, delete). */
+  readonly before?: Buffer;
+  /** Bytes after the commit (create, update). */
+  readonly after?: Buffer;
+}
+
+interface JournalEntry {
+  path: string;
+  /** Whether the file existed before; if so its bytes are in `<index>.old`. */
+  existed: boolean;
+}
+
+interface Journal {
+  entries: JournalEntry[];
+  /** Folders the commit creates, parents first. */
+  createdDirs: string[];
+}
+
+/**
+ * Changes to a tree of files, described in memory first and then committed
+ * all together or not at all (the model of Angular's schematic Tree).
+ */
+export class ChangeSet {
+  private readonly plan = new Map<string, Buffer | null>();
+
+  constructor(readonly root: string) {}
+
+  /** Plans `content` at `file` (relative to the root); a later call for the same file wins. */
+  write(file: string, content: string | Uint8Array): this {
+    this.plan.set(normalize(file), Buffer.from(content));
+    return this;
+  }
+
+  /** Plans the removal of `file`. */
+  delete(file: string): this {
+    this.plan.set(normalize(file), null);
+    return this;
+  }
+
+  /** The planned files and contents (null for a removal), in the order they were planned. */
+  planned(): IterableIterator<[string, Buffer | null]> {
+    return this.plan.entries();
+  }
+
+  /** What the commit would change on disk now, sorted by path; files whose bytes stay the same are left out. */
+  async changes(): Promise<Change[]> {
+    const changes: Change[] = [];
+    for (const [file, after] of [...this.plan].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const before = await readIfExists(path.join(this.root, file));
+      if (after === null) {
+        if (before) changes.push({ path: file, kind: "delete", before });
+      } else if (!before) {
+        changes.push({ path: file, kind: "create", after });
+      } else if (!before.equals(after)) {
+        changes.push({ path: file, kind: "update", before, after });
+      }
+    }
+    return changes;
+  }
+
+  /**
+   * Writes every change or none. New bytes and backups are staged beside the
+   * tree, a journal is written (the commit point), then files are renamed into
+   * place. On any failure the tree is restored from the backups; if the process
+   * dies instead, the next `recover` does the same.
+   */
+  async commit(): Promise<Change[]> {
+    await recover(this.root);
+    const changes = await this.changes();
+    if (changes.length === 0) return changes;
+    const txn = path.join(this.root, TRANSACTION_DIR);
+    await mkdir(txn, { recursive: true });
+    try {
+      await writeFile(path.join(txn, "pid"), String(process.pid));
+      const journal: Journal = { entries: [], createdDirs: [] };
+      for (const [index, change] of changes.entries()) {
+        const target = path.join(this.root, change.path);
+        if (change.after) {
+          const staged = path.join(txn, `${index}.new`);
+          await writeFile(staged, change.after);
+          if (change.before) await chmod(staged, (await stat(target)).mode);
+          else journal.createdDirs.push(...missingDirs(this.root, path.dirname(change.path), journal.createdDirs));
+        }
+        if (change.before) await copyFile(target, path.join(txn, `${index}.old`));
+        journal.entries.push({ path: change.path, existed: change.before !== undefined });
+      }
+      await writeFile(path.join(txn, "journal.tmp"), JSON.stringify(journal));
+      await rename(path.join(txn, "journal.tmp"), path.join(txn, "journal.json"));
+    } catch (err) {
+      await removeTransaction(this.root);
+      throw err;
+    }
+    try {
+      for (const dir of (await readJournal(this.root))!.createdDirs) {
+        await mkdir(path.join(this.root, dir), { recursive: true });
+      }
+      for (const [index, change] of changes.entries()) {
+        const target = path.join(this.root, change.path);
+        if (change.after) await rename(path.join(txn, `${index}.new`), target);
+        else await unlink(target);
+      }
+    } catch (err) {
+      await recover(this.root);
+      throw err;
+    }
+    await unlink(path.join(txn, "journal.json"));
+    await removeTransaction(this.root);
+    return changes;
+  }
+}
+
+/**
+ * Puts the tree back as it was before a commit that did not finish (a process
+ * killed or crashed mid-commit). Every command calls it before it reads the
+ * tree. Returns whether there was anything to undo.
+ */
+export async function recover(root: string): Promise<boolean> {
+  const txn = path.join(root, TRANSACTION_DIR);
+  if (!existsSync(txn)) return false;
+  const owner = Number(await readFile(path.join(txn, "pid"), "utf8").catch(() => ""));
+  if (owner && owner !== process.pid && isAlive(owner)) {
+    throw new UserError(`another consensus command (pid ${owner}) is changing this project; wait for it to finish`);
+  }
+  const journal = await readJournal(root);
+  if (journal) {
+    for (const [index, entry] of journal.entries.entries()) {
+      const target = path.join(root, entry.path);
+      if (entry.existed) {
+        await mkdir(path.dirname(target), { recursive: true });
+        await copyFile(path.join(txn, `${index}.old`), `${target}.consensus-restore`);
+        await rename(`${target}.consensus-restore`, target);
+      } else {
+        await rm(target, { force: true });
+      }
+    }
+    for (const dir of [...journal.createdDirs].reverse()) {
+      await rmdir(path.join(root, dir)).catch(() => undefined);
+    }
+    await unlink(path.join(txn, "journal.json"));
+  }
+  await removeTransaction(root);
+  return journal !== undefined;
+}
+
+async function readJournal(root: string): Promise<Journal | undefined> {
+  const text = await readFile(path.join(root, TRANSACTION_DIR, "journal.json"), "utf8").catch(() => undefined);
+  return text === undefined ? undefined : (JSON.parse(text) as Journal);
+}
+
+/** Removes the transaction folder, and `.consensus` too when nothing else is in it. */
+async function removeTransaction(root: string): Promise<void> {
+  const txn = path.join(root, TRANSACTION_DIR);
+  await rm(txn, { recursive: true, force: true });
+  await rmdir(path.dirname(txn)).catch(() => undefined);
+}
+
+/** Folders between `root` and `dir` that do not exist yet and are not already listed, parents first. */
+function missingDirs(root: string, dir: string, listed: readonly string[]): string[] {
+  const missing: string[] = [];
+  for (let d = dir; d !== "." && d !== "" && !existsSync(path.join(root, d)); d = path.posix.dirname(d)) {
+    if (!listed.includes(d)) missing.unshift(d);
+  }
+  return missing;
+}
+
+async function readIfExists(file: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function normalize(file: string): string {
+  const posix = path.posix.normalize(file.split(path.sep).join("/"));
+  if (path.posix.isAbsolute(posix) || posix.startsWith("../") || posix === "..") {
+    throw new Error(`change outside the tree: ${file}`);
+  }
+  return posix;
+}

@@ -1,0 +1,115 @@
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { readdir, readFile, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { ProtoError, UserError } from "./errors.js";
+
+const packageRequire = createRequire(import.meta.url);
+
+interface ProtocAsset {
+  platform: string;
+  arch: string;
+  executable: string;
+}
+
+/**
+ * The protoc binary shipped inside the `protoc` npm package. Called directly,
+ * not through the package's Node wrapper, to save a second Node start-up.
+ */
+function protoc(): { binary: string; include: string } {
+  const packageDir = path.dirname(packageRequire.resolve("protoc/package.json"));
+  const assets = packageRequire("protoc/assets.json") as ProtocAsset[];
+  const asset = assets.find((a) => a.platform === process.platform && a.arch === process.arch);
+  if (!asset) {
+    throw new UserError(`the protoc package has no binary for ${process.platform}/${process.arch}`);
+  }
+  return { binary: path.join(packageDir, "bin", asset.executable), include: path.join(packageDir, "include") };
+}
+
+/** The .proto files under `dir`, as sorted POSIX paths relative to it. */
+export async function listProtos(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true });
+  return entries
+    .filter((entry) => entry.endsWith(".proto"))
+    .map((entry) => entry.split(path.sep).join("/"))
+    .sort();
+}
+
+export interface Compiled {
+  /** A serialized google.protobuf.FileDescriptorSet with imports and source info. */
+  readonly descriptorSet: Uint8Array;
+  /** The compiled files, relative to the proto folder: the files to generate. */
+  readonly files: string[];
+  /** Warnings protoc printed (unused imports and the like). */
+  readonly warnings: string[];
+}
+
+// protoc reports `file:line:col: message`, or `file: message` without a position.
+const DIAGNOSTIC = /^(.+?):(?:(\d+):(\d+):)? ?(.*)$/;
+
+/**
+ * Compiles a set of proto files with protoc. The files are given as contents
+ * (so that planned, unwritten edits compile too) and laid out in a scratch
+ * folder as `<protoDir>/<file>`, so that protoc's messages name them as the
+ * project does. Throws ProtoError on the first error.
+ *
+ * protoc is started before this returns, so the caller can load the code
+ * generator while protoc runs.
+ *
+ * @param protoDir the proto folder relative to the project root, e.g. `proto`
+ * @param sources file path relative to protoDir -> content
+ */
+export function compileProtos(protoDir: string, sources: ReadonlyMap<string, Uint8Array>): Promise<Compiled> {
+  if (sources.size === 0) return Promise.reject(new UserError(`${protoDir}/: no .proto files`));
+  const files = [...sources.keys()].sort();
+  const { binary, include } = protoc();
+  const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-protoc-"));
+  for (const file of files) {
+    const target = path.join(scratch, protoDir, file);
+    mkdirSync(path.dirname(target), { recursive: true });
+    writeFileSync(target, sources.get(file)!);
+  }
+  const out = path.join(scratch, "descriptor-set.binpb");
+  const run = new Promise<string>((resolve, reject) => {
+    execFile(
+      binary,
+      [
+        `--proto_path=${protoDir}`,
+        `--proto_path=${include}`,
+        "--include_imports",
+        "--include_source_info",
+        `--descriptor_set_out=${out}`,
+        ...files.map((file) => `${protoDir}/${file}`),
+      ],
+      { cwd: scratch, maxBuffer: 16 << 20 },
+      (err, _stdout, stderr) => {
+        if (err && typeof err.code !== "number") reject(err);
+        else if (err) reject(protocError(stderr));
+        else resolve(stderr);
+      },
+    );
+  });
+  return run
+    .then(async (stderr) => {
+      const warnings = stderr.split("\n").filter((line) => line.trim() !== "");
+      return { descriptorSet: await readFile(out), files, warnings };
+    })
+    .finally(() => rm(scratch, { recursive: true, force: true }));
+}
+
+/** The first diagnostic protoc printed, as a ProtoError. */
+function protocError(stderr: string): Error {
+  const lines = stderr.split("\n").filter((line) => line.trim() !== "" && !line.includes(": warning:"));
+  const match = lines.length === 0 ? null : DIAGNOSTIC.exec(lines[0]);
+  if (!match) return new UserError(`protoc failed: ${stderr.trim() || "no output"}`);
+  const [, file, line, column, reason] = match;
+  const more = lines.length > 1 ? ` (and ${lines.length - 1} more)` : "";
+  return new ProtoError(
+    file,
+    line === undefined ? undefined : Number(line),
+    column === undefined ? undefined : Number(column),
+    reason + more,
+  );
+}

@@ -1,0 +1,57 @@
+import { execFile } from "node:child_process";
+import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { DEFAULT_TS_PROTO_OPTIONS } from "../../src/core/project.js";
+import { bufBinary, CANONICAL_PROTOS, CONSENSUS_BIN, TS_PROTO_PLUGIN } from "./paths.js";
+
+/** A temp folder holding a project: consensus.json (with `config`) and a copy of the canonical protos. */
+export function tempProject(config: object = {}, protos: string = CANONICAL_PROTOS): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "consensus-test-"));
+  cpSync(protos, path.join(dir, "proto"), { recursive: true });
+  writeFileSync(path.join(dir, "consensus.json"), `${JSON.stringify(config, null, 2)}\n`);
+  return dir;
+}
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a bin of this package with `args` in `cwd`, as a user would. */
+export function runBin(bin: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { cwd, env: { ...process.env, NO_COLOR: "1", ...env } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+export const consensus = (args: string[], cwd: string, env?: NodeJS.ProcessEnv) =>
+  runBin(CONSENSUS_BIN, args, cwd, env);
+
+/**
+ * Writes a buf.gen.yaml in `dir` that runs ts-proto as a local plugin with the
+ * default options, into `out`, and returns the command that runs it.
+ */
+export function bufGenerate(dir: string, out: string): { file: string; args: string[] } {
+  const opts = Object.entries(DEFAULT_TS_PROTO_OPTIONS).map(([k, v]) => `${k}=${v}`);
+  writeFileSync(
+    path.join(dir, "buf.gen.yaml"),
+    [
+      "version: v2",
+      "plugins:",
+      `  - local: ${JSON.stringify(TS_PROTO_PLUGIN)}`,
+      `    out: ${out}`,
+      "    strategy: all",
+      `    opt: [${opts.join(", ")}]`,
+      "",
+    ].join("\n"),
+  );
+  return { file: bufBinary(), args: ["generate", "proto"] };
+}
