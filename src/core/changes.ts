@@ -1,5 +1,17 @@
 import { existsSync } from "node:fs";
-import { chmod, copyFile, mkdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readFile,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "./errors.js";
 
@@ -62,9 +74,11 @@ export class ChangeSet {
 
   /** What the commit would change on disk now, sorted by path; files whose bytes stay the same are left out. */
   async changes(): Promise<Change[]> {
+    const planned = [...this.plan].sort(([a], [b]) => (a < b ? -1 : 1));
+    const befores = await Promise.all(planned.map(([file]) => readIfExists(path.join(this.root, file))));
     const changes: Change[] = [];
-    for (const [file, after] of [...this.plan].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const before = await readIfExists(path.join(this.root, file));
+    for (const [index, [file, after]] of planned.entries()) {
+      const before = befores[index];
       if (after === null) {
         if (before) changes.push({ path: file, kind: "delete", before });
       } else if (!before) {
@@ -86,22 +100,25 @@ export class ChangeSet {
     await recover(this.root);
     const changes = await this.changes();
     if (changes.length === 0) return changes;
-    const txn = path.join(this.root, TRANSACTION_DIR);
-    await mkdir(txn, { recursive: true });
+    const txn = await this.begin();
+    const journal: Journal = { entries: [], createdDirs: [] };
     try {
-      await writeFile(path.join(txn, "pid"), String(process.pid));
-      const journal: Journal = { entries: [], createdDirs: [] };
-      for (const [index, change] of changes.entries()) {
-        const target = path.join(this.root, change.path);
-        if (change.after) {
+      for (const change of changes) {
+        journal.entries.push({ path: change.path, existed: change.before !== undefined });
+        if (!change.before) {
+          journal.createdDirs.push(...missingDirs(this.root, path.posix.dirname(change.path), journal.createdDirs));
+        }
+      }
+      await Promise.all(
+        changes.map(async (change, index) => {
+          const target = path.join(this.root, change.path);
+          if (change.before) await copyFile(target, path.join(txn, `${index}.old`));
+          if (!change.after) return;
           const staged = path.join(txn, `${index}.new`);
           await writeFile(staged, change.after);
           if (change.before) await chmod(staged, (await stat(target)).mode);
-          else journal.createdDirs.push(...missingDirs(this.root, path.dirname(change.path), journal.createdDirs));
-        }
-        if (change.before) await copyFile(target, path.join(txn, `${index}.old`));
-        journal.entries.push({ path: change.path, existed: change.before !== undefined });
-      }
+        }),
+      );
       await writeFile(path.join(txn, "journal.tmp"), JSON.stringify(journal));
       await rename(path.join(txn, "journal.tmp"), path.join(txn, "journal.json"));
     } catch (err) {
@@ -109,9 +126,7 @@ export class ChangeSet {
       throw err;
     }
     try {
-      for (const dir of (await readJournal(this.root))!.createdDirs) {
-        await mkdir(path.join(this.root, dir), { recursive: true });
-      }
+      for (const dir of journal.createdDirs) await mkdir(path.join(this.root, dir), { recursive: true });
       for (const [index, change] of changes.entries()) {
         const target = path.join(this.root, change.path);
         if (change.after) await rename(path.join(txn, `${index}.new`), target);
@@ -125,7 +140,29 @@ export class ChangeSet {
     await removeTransaction(this.root);
     return changes;
   }
+
+  /**
+   * Creates the transaction folder, holding this process's pid, in one rename:
+   * a second process finds it complete or not at all.
+   */
+  private async begin(): Promise<string> {
+    const txn = path.join(this.root, TRANSACTION_DIR);
+    await mkdir(path.dirname(txn), { recursive: true });
+    const fresh = await mkdtemp(`${txn}-`);
+    await writeFile(path.join(fresh, "pid"), String(process.pid));
+    try {
+      await rename(fresh, txn);
+    } catch (err) {
+      await rm(fresh, { recursive: true, force: true });
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOTEMPTY" || code === "EEXIST") throw new UserError(BUSY);
+      throw err;
+    }
+    return txn;
+  }
 }
+
+const BUSY = "another consensus command is changing this project; wait for it to finish";
 
 /**
  * Puts the tree back as it was before a commit that did not finish (a process
@@ -137,7 +174,7 @@ export async function recover(root: string): Promise<boolean> {
   if (!existsSync(txn)) return false;
   const owner = Number(await readFile(path.join(txn, "pid"), "utf8").catch(() => ""));
   if (owner && owner !== process.pid && isAlive(owner)) {
-    throw new UserError(`another consensus command (pid ${owner}) is changing this project; wait for it to finish`);
+    throw new UserError(`${BUSY} (pid ${owner})`);
   }
   const journal = await readJournal(root);
   if (journal) {

@@ -42,7 +42,7 @@ export interface Compiled {
   readonly descriptorSet: Uint8Array;
   /** The compiled files, relative to the proto folder: the files to generate. */
   readonly files: string[];
-  /** Warnings protoc printed (unused imports and the like). */
+  /** Warnings protoc printed (unused imports and the like), as `file:line:col: message`. */
   readonly warnings: string[];
 }
 
@@ -93,19 +93,30 @@ export function compileProtos(protoDir: string, sources: ReadonlyMap<string, Uin
   });
   return run
     .then(async (stderr) => {
-      const warnings = stderr.split("\n").filter((line) => line.trim() !== "");
+      const warnings = stderr
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .map((line) => line.replace(": warning: ", ": "));
       return { descriptorSet: await readFile(out), files, warnings };
     })
     .finally(() => rm(scratch, { recursive: true, force: true }));
 }
 
-/** The first diagnostic protoc printed, as a ProtoError. */
+/**
+ * protoc's first error as a ProtoError. An error with a position is preferred:
+ * for a missing import protoc first says `missing.proto: File not found.` and
+ * then names the importing line.
+ */
 function protocError(stderr: string): Error {
-  const lines = stderr.split("\n").filter((line) => line.trim() !== "" && !line.includes(": warning:"));
-  const match = lines.length === 0 ? null : DIAGNOSTIC.exec(lines[0]);
-  if (!match) return new UserError(`protoc failed: ${stderr.trim() || "no output"}`);
-  const [, file, line, column, reason] = match;
-  const more = lines.length > 1 ? ` (and ${lines.length - 1} more)` : "";
+  const errors = stderr
+    .split("\n")
+    .filter((line) => line.trim() !== "" && !line.includes(": warning:"))
+    .map((line) => DIAGNOSTIC.exec(line))
+    .filter((match) => match !== null);
+  const first = errors.find((match) => match[2] !== undefined) ?? errors[0];
+  if (!first) return new UserError(`protoc failed: ${stderr.trim() || "no output"}`);
+  const [, file, line, column, reason] = first;
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
   return new ProtoError(
     file,
     line === undefined ? undefined : Number(line),

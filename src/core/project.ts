@@ -38,14 +38,16 @@ const relativePath = v.pipe(
   ),
 );
 
-const ConfigSchema = v.strictObject({
+const ConfigEntries = {
   protoDir: v.optional(relativePath, "proto"),
   outDir: v.optional(relativePath, "src/pb"),
   envelope: v.optional(relativePath, "proto/envelope.proto"),
   handlersDir: v.optional(relativePath, "src/handlers"),
   replica: v.optional(relativePath, "src/replica.ts"),
   tsProtoOptions: v.optional(v.record(v.string(), v.union([v.string(), v.boolean(), v.array(v.string())])), {}),
-});
+};
+
+const ConfigSchema = v.strictObject(ConfigEntries, `unknown key (known: ${Object.keys(ConfigEntries).join(", ")})`);
 
 /** consensus.json with every default filled in; paths are relative to the project root. */
 export type ProjectConfig = v.InferOutput<typeof ConfigSchema>;

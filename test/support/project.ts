@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { DEFAULT_TS_PROTO_OPTIONS } from "../../src/core/project.js";
@@ -54,4 +54,15 @@ export function bufGenerate(dir: string, out: string): { file: string; args: str
     ].join("\n"),
   );
   return { file: bufBinary(), args: ["generate", "proto"] };
+}
+
+/** Every file under `dir` (relative POSIX path -> bytes), to compare a tree before and after. */
+export function snapshot(dir: string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const full = path.join(entry.parentPath, entry.name);
+    files.set(path.relative(dir, full).split(path.sep).join("/"), readFileSync(full).toString("base64"));
+  }
+  return new Map([...files].sort(([a], [b]) => (a < b ? -1 : 1)));
 }

@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { ChangeSet, recover, TRANSACTION_DIR } from "../src/core/changes.js";
+import { snapshot } from "./support/project.js";
+import { beforeTree } from "./support/trees.js";
+
+const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-changes-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+let count = 0;
+const tree = (files: Record<string, string>) => {
+  const root = path.join(scratch, `t${count++}`);
+  for (const [file, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+    writeFileSync(path.join(root, file), content);
+  }
+  mkdirSync(root, { recursive: true });
+  return root;
+};
+
+describe("ChangeSet", () => {
+  it("plans against the disk: creates, updates, deletes, and leaves out files that stay the same", async () => {
+    const root = tree({ "a.txt": "a", "b.txt": "b", "c.txt": "c" });
+    const changes = new ChangeSet(root)
+      .write("a.txt", "a")
+      .write("b.txt", "B")
+      .delete("c.txt")
+      .delete("gone.txt")
+      .write("d/e/f.txt", "f");
+    const planned = await changes.changes();
+    assert.deepEqual(
+      planned.map((c) => [c.path, c.kind, c.before?.toString(), c.after?.toString()]),
+      [
+        ["b.txt", "update", "b", "B"],
+        ["c.txt", "delete", "c", undefined],
+        ["d/e/f.txt", "create", undefined, "f"],
+      ],
+    );
+    assert.deepEqual(
+      snapshot(root),
+      snapshot(tree({ "a.txt": "a", "b.txt": "b", "c.txt": "c" })),
+      "planning writes nothing",
+    );
+    await changes.commit();
+    assert.deepEqual(
+      [...snapshot(root)].map(([file, bytes]) => [file, Buffer.from(bytes, "base64").toString()]),
+      [
+        ["a.txt", "a"],
+        ["b.txt", "B"],
+        ["d/e/f.txt", "f"],
+      ],
+    );
+    assert.equal(existsSync(path.join(root, ".consensus")), false, "no journal is left behind");
+  });
+
+  it("rolls every file back when one write fails, and removes the folders it made", async () => {
+    const root = tree({ "0.txt": "zero", a: "a file where a folder is needed", "z.txt": "z" });
+    const before = snapshot(root);
+    const changes = new ChangeSet(root)
+      .write("0.txt", "ZERO")
+      .write("0new/x.txt", "x")
+      .write("a/b.txt", "cannot be written")
+      .delete("z.txt");
+    await assert.rejects(changes.commit(), /ENOTDIR|EEXIST/);
+    assert.deepEqual(snapshot(root), before);
+    assert.equal(existsSync(path.join(root, "0new")), false);
+    assert.equal(existsSync(path.join(root, ".consensus")), false);
+  });
+
+  it("refuses to commit while another live process holds the journal", async () => {
+    const root = tree({ "a.txt": "a" });
+    const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 10000)"]);
+    try {
+      mkdirSync(path.join(root, TRANSACTION_DIR), { recursive: true });
+      writeFileSync(path.join(root, TRANSACTION_DIR, "pid"), String(sleeper.pid));
+      await assert.rejects(new ChangeSet(root).write("a.txt", "A").commit(), {
+        name: "UserError",
+        message: `another consensus command is changing this project; wait for it to finish (pid ${sleeper.pid})`,
+      });
+      assert.equal(readFileSync(path.join(root, "a.txt"), "utf8"), "a");
+    } finally {
+      sleeper.kill();
+    }
+  });
+
+  it("leaves the tree before or after the commit when the process is killed at any point", async (t) => {
+    const files = 120;
+    const root = path.join(scratch, "killed");
+    const journal = path.join(root, TRANSACTION_DIR, "journal.json");
+    const child = path.join(import.meta.dirname, "support/commit-child.js");
+    // Kills `delay` ms after the child starts its commit, or after its journal appears
+    // (the commit point: from there on files are being renamed into place).
+    const run = (kill?: { after: "start" | "journal"; delay: number }) =>
+      new Promise<{ duration: number; applying: number }>((resolve) => {
+        const proc = spawn(process.execPath, [child, root, String(files)]);
+        let journalSeen = 0;
+        const watch = () => {
+          if (proc.exitCode !== null || proc.signalCode !== null) return;
+          if (!journalSeen && existsSync(journal)) {
+            journalSeen = performance.now();
+            if (kill?.after === "journal") setTimeout(() => proc.kill("SIGKILL"), kill.delay);
+          }
+          setImmediate(watch);
+        };
+        proc.stdout.once("data", () => {
+          if (kill?.after === "start") setTimeout(() => proc.kill("SIGKILL"), kill.delay);
+          watch();
+        });
+        let out = "";
+        proc.stdout.on("data", (chunk: Buffer) => (out += chunk));
+        proc.on("exit", () => {
+          const duration = Number(/committed ([\d.]+)/.exec(out)?.[1] ?? NaN);
+          resolve({ duration, applying: journalSeen ? performance.now() - journalSeen : NaN });
+        });
+      });
+
+    beforeTree(root, files);
+    const before = JSON.stringify([...snapshot(root)]);
+    const { duration, applying } = await run();
+    const afterCommit = JSON.stringify([...snapshot(root)]);
+    assert.notEqual(afterCommit, before);
+    assert.ok(applying > 0, "the journal was seen during the full run");
+
+    let recovered = 0;
+    const kills = 10;
+    for (const after of ["start", "journal"] as const) {
+      for (let i = 0; i < kills; i++) {
+        beforeTree(root, files);
+        await run({ after, delay: ((after === "start" ? duration : applying) * i) / (kills - 1) });
+        if (await recover(root)) recovered++;
+        const now = JSON.stringify([...snapshot(root)]);
+        assert.ok(now === before || now === afterCommit, `kill ${after}+${i}: neither before nor after the commit`);
+      }
+    }
+    t.diagnostic(`${recovered} of ${2 * kills} kills landed after the commit point and were rolled back`);
+    assert.ok(recovered > 0, `no kill landed after the commit point (it took ${applying.toFixed(1)} ms)`);
+  });
+});
+
+describe("ChangeSet paths", () => {
+  it("refuses a path outside its root", () => {
+    const changes = new ChangeSet(scratch);
+    assert.throws(() => changes.write("../x.txt", "x"), /change outside the tree: \.\.\/x\.txt/);
+    assert.throws(() => changes.delete("/etc/passwd"), /change outside the tree: \/etc\/passwd/);
+  });
+});
