@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -50,24 +50,36 @@ describe("ChangeSet", () => {
       [
         ["a.txt", "a"],
         ["b.txt", "B"],
+        ["d/", ""],
+        ["d/e/", ""],
         ["d/e/f.txt", "f"],
       ],
     );
     assert.equal(existsSync(path.join(root, ".consensus")), false, "no journal is left behind");
   });
 
-  it("rolls every file back when one write fails, and removes the folders it made", async () => {
-    const root = tree({ "0.txt": "zero", a: "a file where a folder is needed", "z.txt": "z" });
+  it("rolls every file back when one step fails, and removes the folders it made", async () => {
+    const root = tree({ "0.txt": "zero", "z.txt": "z" });
+    // A dangling symlink: nothing to read at a/b.txt, but mkdir("a") fails mid-commit.
+    symlinkSync(path.join(root, "nowhere"), path.join(root, "a"));
     const before = snapshot(root);
     const changes = new ChangeSet(root)
       .write("0.txt", "ZERO")
       .write("0new/x.txt", "x")
       .write("a/b.txt", "cannot be written")
       .delete("z.txt");
-    await assert.rejects(changes.commit(), /ENOTDIR|EEXIST/);
+    await assert.rejects(changes.commit(), /ENOENT|EEXIST/);
     assert.deepEqual(snapshot(root), before);
     assert.equal(existsSync(path.join(root, "0new")), false);
     assert.equal(existsSync(path.join(root, ".consensus")), false);
+  });
+
+  it("refuses a file whose folder is a file on disk, before writing anything", async () => {
+    const root = tree({ "0.txt": "zero", "a/b": "a file where a folder is needed" });
+    const before = snapshot(root);
+    const changes = new ChangeSet(root).write("0.txt", "ZERO").write("a/b/c.txt", "c");
+    await assert.rejects(changes.commit(), { name: "UserError", message: "cannot write a/b/c.txt: a/b is a file" });
+    assert.deepEqual(snapshot(root), before);
   });
 
   it("refuses to commit while another live process holds the journal", async () => {

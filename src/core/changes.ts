@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import {
   chmod,
   copyFile,
@@ -68,13 +68,14 @@ export class ChangeSet {
   }
 
   /** The planned files and contents (null for a removal), in the order they were planned. */
-  planned(): IterableIterator<[string, Buffer | null]> {
-    return this.plan.entries();
+  planned(): [string, Buffer | null][] {
+    return [...this.plan];
   }
 
   /** What the commit would change on disk now, sorted by path; files whose bytes stay the same are left out. */
   async changes(): Promise<Change[]> {
     const planned = [...this.plan].sort(([a], [b]) => (a < b ? -1 : 1));
+    this.checkFolders(planned.filter(([, after]) => after !== null).map(([file]) => file));
     const befores = await Promise.all(planned.map(([file]) => readIfExists(path.join(this.root, file))));
     const changes: Change[] = [];
     for (const [index, [file, after]] of planned.entries()) {
@@ -88,6 +89,20 @@ export class ChangeSet {
       }
     }
     return changes;
+  }
+
+  /** Refuses a planned file whose folder, or a folder above it, is a file on disk. */
+  private checkFolders(files: string[]): void {
+    const checked = new Set<string>();
+    for (const file of files) {
+      for (let dir = path.posix.dirname(file); dir !== "." && !checked.has(dir); dir = path.posix.dirname(dir)) {
+        checked.add(dir);
+        const full = path.join(this.root, dir);
+        if (existsSync(full) && !statSync(full).isDirectory()) {
+          throw new UserError(`cannot write ${file}: ${dir} is a file`);
+        }
+      }
+    }
   }
 
   /**

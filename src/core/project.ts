@@ -73,10 +73,14 @@ export function findProject(from: string): Project {
 
 /** Reads and checks `<root>/consensus.json`. */
 export function loadProject(root: string): Project {
-  const file = path.join(root, PROJECT_FILE);
+  return parseProject(root, readFileSync(path.join(root, PROJECT_FILE), "utf8"));
+}
+
+/** Checks the text of a consensus.json (on disk or planned) for the project at `root`. */
+export function parseProject(root: string, text: string): Project {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
+    raw = JSON.parse(text);
   } catch (err) {
     throw new UserError(`${PROJECT_FILE}: ${(err as Error).message}`);
   }

@@ -1,3 +1,4 @@
+import { existsSync, statSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { ChangeSet } from "./changes.js";
@@ -42,12 +43,8 @@ export async function planStubs(project: Project, changes: ChangeSet): Promise<S
 async function readProtos(project: Project, changes: ChangeSet): Promise<Map<string, Uint8Array>> {
   const { protoDir } = project.config;
   const dir = path.join(project.root, protoDir);
-  let onDisk: string[];
-  try {
-    onDisk = await listProtos(dir);
-  } catch {
-    throw new UserError(`${protoDir}/: no such folder (protoDir in consensus.json)`);
-  }
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`${protoDir} is a file, not a folder`);
+  const onDisk = existsSync(dir) ? await listProtos(dir) : [];
   const sources = new Map<string, Uint8Array>();
   for (const file of onDisk) sources.set(file, await readFile(path.join(dir, file)));
   for (const [file, content] of changes.planned()) {
@@ -55,6 +52,9 @@ async function readProtos(project: Project, changes: ChangeSet): Promise<Map<str
     if (relative.startsWith("..") || !relative.endsWith(".proto")) continue;
     if (content === null) sources.delete(relative);
     else sources.set(relative, content);
+  }
+  if (sources.size === 0 && !existsSync(dir)) {
+    throw new UserError(`${protoDir}/: no such folder (protoDir in consensus.json)`);
   }
   return sources;
 }

@@ -56,13 +56,17 @@ export function bufGenerate(dir: string, out: string): { file: string; args: str
   return { file: bufBinary(), args: ["generate", "proto"] };
 }
 
-/** Every file under `dir` (relative POSIX path -> bytes), to compare a tree before and after. */
+/**
+ * Every file and folder under `dir` (relative POSIX path -> bytes, folders
+ * with a trailing slash), to compare a tree before and after.
+ */
 export function snapshot(dir: string): Map<string, string> {
-  const files = new Map<string, string>();
+  const entries = new Map<string, string>();
   for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
     const full = path.join(entry.parentPath, entry.name);
-    files.set(path.relative(dir, full).split(path.sep).join("/"), readFileSync(full).toString("base64"));
+    const relative = path.relative(dir, full).split(path.sep).join("/");
+    if (entry.isDirectory()) entries.set(`${relative}/`, "");
+    else if (entry.isFile()) entries.set(relative, readFileSync(full).toString("base64"));
   }
-  return new Map([...files].sort(([a], [b]) => (a < b ? -1 : 1)));
+  return new Map([...entries].sort(([a], [b]) => (a < b ? -1 : 1)));
 }

@@ -279,7 +279,7 @@ export const PrepareRequest: MessageFns<PrepareRequest> = {
     message.leaderId = object.leaderId ?? 0;
     message.replica = object.replica ?? 0;
     message.instance = object.instance ?? 0;
-    message.ballot = object.ballot !== undefined && object.ballot !== null ? BigInt(object.ballot) : 0n;
+    message.ballot = (object.ballot !== undefined && object.ballot !== null) ? BigInt(object.ballot) : 0n;
     return message;
   },
 };
@@ -504,11 +504,11 @@ export const PrepareReply: MessageFns<PrepareReply> = {
     message.replica = object.replica ?? 0;
     message.instance = object.instance ?? 0;
     message.ok = object.ok ?? false;
-    message.ballot = object.ballot !== undefined && object.ballot !== null ? BigInt(object.ballot) : 0n;
+    message.ballot = (object.ballot !== undefined && object.ballot !== null) ? BigInt(object.ballot) : 0n;
     message.status = object.status ?? 0;
     message.name = object.name ?? "";
     message.value = object.value ?? Buffer.alloc(0);
-    message.seq = object.seq !== undefined && object.seq !== null ? BigInt(object.seq) : 0n;
+    message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.deps = object.deps ?? Buffer.alloc(0);
     return message;
   },
@@ -701,10 +701,10 @@ export const PreAcceptRequest: MessageFns<PreAcceptRequest> = {
     message.leaderId = object.leaderId ?? 0;
     message.replica = object.replica ?? 0;
     message.instance = object.instance ?? 0;
-    message.ballot = object.ballot !== undefined && object.ballot !== null ? BigInt(object.ballot) : 0n;
+    message.ballot = (object.ballot !== undefined && object.ballot !== null) ? BigInt(object.ballot) : 0n;
     message.name = object.name ?? "";
     message.value = object.value ?? Buffer.alloc(0);
-    message.seq = object.seq !== undefined && object.seq !== null ? BigInt(object.seq) : 0n;
+    message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.deps = object.deps ?? Buffer.alloc(0);
     return message;
   },
@@ -881,8 +881,8 @@ export const PreAcceptReply: MessageFns<PreAcceptReply> = {
     message.replica = object.replica ?? 0;
     message.instance = object.instance ?? 0;
     message.ok = object.ok ?? false;
-    message.ballot = object.ballot !== undefined && object.ballot !== null ? BigInt(object.ballot) : 0n;
-    message.seq = object.seq !== undefined && object.seq !== null ? BigInt(object.seq) : 0n;
+    message.ballot = (object.ballot !== undefined && object.ballot !== null) ? BigInt(object.ballot) : 0n;
+    message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.deps = object.deps ?? Buffer.alloc(0);
     message.committedDeps = object.committedDeps ?? Buffer.alloc(0);
     return message;
@@ -1055,9 +1055,9 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
     message.leaderId = object.leaderId ?? 0;
     message.replica = object.replica ?? 0;
     message.instance = object.instance ?? 0;
-    message.ballot = object.ballot !== undefined && object.ballot !== null ? BigInt(object.ballot) : 0n;
-    message.count = object.count !== undefined && object.count !== null ? BigInt(object.count) : 0n;
-    message.seq = object.seq !== undefined && object.seq !== null ? BigInt(object.seq) : 0n;
+    message.ballot = (object.ballot !== undefined && object.ballot !== null) ? BigInt(object.ballot) : 0n;
+    message.count = (object.count !== undefined && object.count !== null) ? BigInt(object.count) : 0n;
+    message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.deps = object.deps ?? Buffer.alloc(0);
     return message;
   },
@@ -1178,7 +1178,7 @@ export const AcceptReply: MessageFns<AcceptReply> = {
     message.replica = object.replica ?? 0;
     message.instance = object.instance ?? 0;
     message.ok = object.ok ?? false;
-    message.ballot = object.ballot !== undefined && object.ballot !== null ? BigInt(object.ballot) : 0n;
+    message.ballot = (object.ballot !== undefined && object.ballot !== null) ? BigInt(object.ballot) : 0n;
     return message;
   },
 };
@@ -1345,7 +1345,7 @@ export const CommitRequest: MessageFns<CommitRequest> = {
     message.instance = object.instance ?? 0;
     message.name = object.name ?? "";
     message.value = object.value ?? Buffer.alloc(0);
-    message.seq = object.seq !== undefined && object.seq !== null ? BigInt(object.seq) : 0n;
+    message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.deps = object.deps ?? Buffer.alloc(0);
     return message;
   },
@@ -1538,10 +1538,10 @@ export const TryPreAcceptRequest: MessageFns<TryPreAcceptRequest> = {
     message.leaderId = object.leaderId ?? 0;
     message.replica = object.replica ?? 0;
     message.instance = object.instance ?? 0;
-    message.ballot = object.ballot !== undefined && object.ballot !== null ? BigInt(object.ballot) : 0n;
+    message.ballot = (object.ballot !== undefined && object.ballot !== null) ? BigInt(object.ballot) : 0n;
     message.name = object.name ?? "";
     message.value = object.value ?? Buffer.alloc(0);
-    message.seq = object.seq !== undefined && object.seq !== null ? BigInt(object.seq) : 0n;
+    message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.deps = object.deps ?? Buffer.alloc(0);
     return message;
   },
@@ -1732,7 +1732,7 @@ export const TryPreAcceptReply: MessageFns<TryPreAcceptReply> = {
     message.replica = object.replica ?? 0;
     message.instance = object.instance ?? 0;
     message.ok = object.ok ?? false;
-    message.ballot = object.ballot !== undefined && object.ballot !== null ? BigInt(object.ballot) : 0n;
+    message.ballot = (object.ballot !== undefined && object.ballot !== null) ? BigInt(object.ballot) : 0n;
     message.conflictReplica = object.conflictReplica ?? 0;
     message.conflictInstance = object.conflictInstance ?? 0;
     message.conflictStatus = object.conflictStatus ?? 0;
@@ -1750,23 +1750,15 @@ function base64FromBytes(arr: Uint8Array): string {
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-export type DeepPartial<T> = T extends bigint
-  ? string | number | bigint
-  : T extends Builtin
-    ? T
-    : T extends globalThis.Array<infer U>
-      ? globalThis.Array<DeepPartial<U>>
-      : T extends ReadonlyArray<infer U>
-        ? ReadonlyArray<DeepPartial<U>>
-        : T extends { $case: string; value: unknown }
-          ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
-          : T extends {}
-            ? { [K in keyof T]?: DeepPartial<T[K]> }
-            : Partial<T>;
+export type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
+  : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
+  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
+  : Partial<T>;
 
 type KeysOfUnion<T> = T extends T ? keyof T : never;
-export type Exact<P, I extends P> = P extends Builtin
-  ? P
+export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
 
 function isSet(value: any): boolean {

@@ -1,0 +1,31 @@
+import path from "node:path";
+import { Command } from "commander";
+import { create, DEFAULT_TEMPLATE } from "../commands/create.js";
+import { UserError } from "../core/errors.js";
+import { PACKAGE_JSON } from "../core/package.js";
+import { out } from "./output.js";
+import { run } from "./run.js";
+
+const program = new Command("create-consensus")
+  .description("Create a consensus replica project: protos, consensus.json and generated gRPC stubs.")
+  .version(PACKAGE_JSON.version)
+  .argument("[dir]", "the project folder; its name is the package name")
+  .option("-t, --template <name>", "the template to start from", DEFAULT_TEMPLATE)
+  .option("--force", "write into a folder that is not empty (never replacing a file that is not the template's)")
+  .option("--debug", "print the stack of an unexpected error")
+  .showHelpAfterError()
+  .action(async (dir: string | undefined, options: { template: string; force?: boolean }) => {
+    if (dir === undefined) throw new UserError("name the project folder: npx create-consensus my-protocol");
+    const result = await create({ cwd: process.cwd(), dir, template: options.template, force: options.force });
+    for (const change of result.changes) console.log(`  ${out.green("+")} ${change.path.split("/").join(path.sep)}`);
+    const shown = path.relative(process.cwd(), result.root) || ".";
+    console.log(
+      `${out.green("✔")} created ${result.name} (template ${result.template}, ${result.changes.length} files)`,
+    );
+    console.log("\nNext:");
+    if (shown !== ".") console.log(`  cd ${shown}`);
+    console.log("  npm install");
+    console.log("  npx consensus protobuf --check");
+  });
+
+await run(program);

@@ -1,0 +1,78 @@
+import { existsSync, statSync } from "node:fs";
+import { readdir, rm } from "node:fs/promises";
+import path from "node:path";
+import validatePackageName from "validate-npm-package-name";
+import { ChangeSet, type Change } from "../core/changes.js";
+import { UserError } from "../core/errors.js";
+import { PACKAGE_JSON, PACKAGE_ROOT } from "../core/package.js";
+import { listTemplates, planScaffold } from "../core/scaffold.js";
+
+export const DEFAULT_TEMPLATE = "blank";
+
+export interface CreateOptions {
+  readonly cwd: string;
+  /** The project folder, relative to cwd; its name is the package name. */
+  readonly dir: string;
+  readonly template?: string;
+  /** Write into a folder that is not empty (never replacing a file of other content). */
+  readonly force?: boolean;
+}
+
+export interface CreateResult {
+  readonly root: string;
+  readonly name: string;
+  readonly template: string;
+  readonly changes: Change[];
+}
+
+/** `create-consensus <dir>`: scaffold a project, all of it or nothing. */
+export async function create(options: CreateOptions): Promise<CreateResult> {
+  const root = path.resolve(options.cwd, options.dir);
+  const name = path.basename(root);
+  const check = validatePackageName(name);
+  if (!check.validForNewPackages) {
+    const reasons = [...(check.errors ?? []), ...(check.warnings ?? [])].join("; ");
+    throw new UserError(`"${name}" is not a valid npm package name (${reasons}): choose another folder name`);
+  }
+  const template = options.template ?? DEFAULT_TEMPLATE;
+  const templates = await listTemplates();
+  if (!templates.has(template)) {
+    throw new UserError(`unknown template "${template}": choose one of ${[...templates.keys()].join(", ")}`);
+  }
+  const shown = path.relative(options.cwd, root) || ".";
+  if (existsSync(root) && !statSync(root).isDirectory()) {
+    throw new UserError(`${shown} is a file, not a folder: choose another name`);
+  }
+  const present = existsSync(root) ? (await readdir(root)).filter((entry) => entry !== ".git").sort() : [];
+  if (present.length > 0 && !options.force) {
+    throw new UserError(
+      `${shown} is not empty (${present.join(", ")}): choose another folder, or add the project beside them with --force`,
+    );
+  }
+
+  const changes = new ChangeSet(root);
+  await planScaffold(template, { name, toolDependency: toolDependency() }, changes);
+  const replaced = (await changes.changes()).filter((change) => change.kind !== "create");
+  if (replaced.length > 0) {
+    throw new UserError(
+      `--force never replaces a file that is not the template's: ${replaced.map((c) => c.path).join(", ")}`,
+    );
+  }
+  const made = !existsSync(root);
+  try {
+    return { root, name, template, changes: await changes.commit() };
+  } catch (err) {
+    if (made) await rm(root, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * The project's devDependency on this tool: the published version, or, when
+ * this runs from a checkout (not from inside node_modules), that checkout, so
+ * the whole flow works unpublished and offline.
+ */
+function toolDependency(): string {
+  const installed = PACKAGE_ROOT.split(path.sep).includes("node_modules");
+  return installed ? `^${PACKAGE_JSON.version}` : `file:${PACKAGE_ROOT}`;
+}
