@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { REPO } from "./support/paths.js";
+import { CONSENSUS_BIN, REPO } from "./support/paths.js";
 import { bufGenerate, consensus, snapshot, tempProject } from "./support/project.js";
 
 const GOLDEN = path.join(REPO, "test/golden/canonical");
@@ -289,5 +289,44 @@ describe("consensus (the command line)", () => {
     assert.equal(option.code, 1);
     assert.match(option.stderr, /^error: unknown option '--chek'/);
     assert.equal(readdirSync(dir).includes("src"), false);
+  });
+});
+
+describe("consensus protobuf on Ctrl-C", () => {
+  it("exits 130 leaving the tree as it was, or finishes: never half-written", async (t) => {
+    const dir = project();
+    for (let i = 0; i < 40; i++) {
+      const fields = Array.from({ length: 20 }, (_, f) => `  string f${f} = ${f + 1};`).join("\n");
+      writeFileSync(
+        path.join(dir, `proto/extra${i}.proto`),
+        `syntax = "proto3";\npackage pb;\nmessage Extra${i} {\n${fields}\n}\n`,
+      );
+    }
+    const before = snapshot(dir);
+    const started = performance.now();
+    assert.equal((await consensus(["protobuf"], dir)).code, 0);
+    const duration = performance.now() - started;
+    const after = snapshot(dir);
+    const outcomes = { interrupted: 0, finished: 0 };
+    for (let i = 0; i < 8; i++) {
+      rmSync(path.join(dir, "src"), { recursive: true, force: true });
+      // Before its handler is installed, Node dies of the signal itself (as a shell's 130).
+      const code = await new Promise<number | null>((resolve) => {
+        const proc = spawn(process.execPath, [CONSENSUS_BIN, "protobuf"], { cwd: dir, stdio: "ignore" });
+        setTimeout(() => proc.kill("SIGINT"), (duration * (i + 1)) / 8);
+        proc.on("exit", (exitCode, signal) => resolve(signal === "SIGINT" ? 130 : exitCode));
+      });
+      const now = snapshot(dir);
+      if (code === 130) {
+        outcomes.interrupted++;
+        assert.deepEqual(now, before, `Ctrl-C ${i}: exit 130 but the tree changed`);
+      } else {
+        outcomes.finished++;
+        assert.equal(code, 0);
+        assert.deepEqual(now, after, `Ctrl-C ${i}: exit 0 but the tree is not the generated one`);
+      }
+    }
+    t.diagnostic(`${outcomes.interrupted} interrupted, ${outcomes.finished} finished`);
+    assert.ok(outcomes.interrupted > 0, "no Ctrl-C landed before the end");
   });
 });

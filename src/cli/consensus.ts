@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { protobuf } from "../commands/protobuf.js";
 import { err, out } from "./output.js";
 import { PACKAGE_JSON } from "../core/package.js";
-import { run } from "./run.js";
+import { interrupt, run } from "./run.js";
 
 const program = new Command("consensus")
   .description("Work on a consensus replica project: regenerate its gRPC stubs.")
@@ -17,7 +17,7 @@ program
   .option("--check", "change nothing; exit 1 naming each stub that is missing or stale")
   .action(async (options: { check?: boolean }) => {
     const started = performance.now();
-    const result = await protobuf({ cwd: process.cwd(), check: options.check });
+    const result = await protobuf({ cwd: process.cwd(), check: options.check, signal: interrupt.signal });
     for (const warning of result.warnings) process.stderr.write(`${err.yellow("warning:")} ${warning}\n`);
     const ms = Math.round(performance.now() - started);
     if (options.check) {

@@ -4,7 +4,7 @@ import { create, DEFAULT_TEMPLATE } from "../commands/create.js";
 import { UserError } from "../core/errors.js";
 import { PACKAGE_JSON } from "../core/package.js";
 import { out } from "./output.js";
-import { run } from "./run.js";
+import { interrupt, run } from "./run.js";
 
 const program = new Command("create-consensus")
   .description("Create a consensus replica project: protos, consensus.json and generated gRPC stubs.")
@@ -16,7 +16,13 @@ const program = new Command("create-consensus")
   .showHelpAfterError()
   .action(async (dir: string | undefined, options: { template: string; force?: boolean }) => {
     if (dir === undefined) throw new UserError("name the project folder: npx create-consensus my-protocol");
-    const result = await create({ cwd: process.cwd(), dir, template: options.template, force: options.force });
+    const result = await create({
+      cwd: process.cwd(),
+      dir,
+      template: options.template,
+      force: options.force,
+      signal: interrupt.signal,
+    });
     for (const change of result.changes) console.log(`  ${out.green("+")} ${change.path.split("/").join(path.sep)}`);
     const shown = path.relative(process.cwd(), result.root) || ".";
     console.log(

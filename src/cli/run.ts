@@ -3,18 +3,32 @@ import { UserError } from "../core/errors.js";
 import { err } from "./output.js";
 
 /**
+ * Aborted on Ctrl-C. A command that writes passes it down to its commit, which
+ * rolls back and throws; a second Ctrl-C exits at once (the next command then
+ * recovers the tree from the journal).
+ */
+export const interrupt = new AbortController();
+
+/**
  * Runs a commander program the way every command of this tool behaves: one
  * `error: …` line on stderr and exit 1 on failure (the stack only with
  * --debug), exit 130 on Ctrl-C.
  */
 export async function run(program: Command, argv: string[] = process.argv): Promise<void> {
-  process.on("SIGINT", () => process.exit(130));
+  process.on("SIGINT", () => {
+    if (interrupt.signal.aborted) process.exit(130);
+    interrupt.abort();
+  });
   program.exitOverride().configureOutput({ outputError: (text, write) => write(err.red(text)) });
   try {
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
       process.exitCode = error.exitCode;
+      return;
+    }
+    if (interrupt.signal.aborted) {
+      process.exitCode = 130;
       return;
     }
     const debug = argv.includes("--debug");

@@ -16,6 +16,8 @@ export interface CreateOptions {
   readonly template?: string;
   /** Write into a folder that is not empty (never replacing a file of other content). */
   readonly force?: boolean;
+  /** Aborts the command (Ctrl-C); nothing is left behind. */
+  readonly signal?: AbortSignal;
 }
 
 export interface CreateResult {
@@ -60,7 +62,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   }
   const made = !existsSync(root);
   try {
-    return { root, name, template, changes: await changes.commit() };
+    return { root, name, template, changes: await changes.commit(options.signal) };
   } catch (err) {
     if (made) await rm(root, { recursive: true, force: true });
     throw err;

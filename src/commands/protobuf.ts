@@ -8,6 +8,8 @@ export interface ProtobufOptions {
   readonly cwd: string;
   /** Compare with the files on disk instead of writing them. */
   readonly check?: boolean;
+  /** Aborts the command (Ctrl-C); a commit under way is rolled back. */
+  readonly signal?: AbortSignal;
 }
 
 export interface ProtobufResult {
@@ -35,5 +37,5 @@ export async function protobuf(options: ProtobufOptions): Promise<ProtobufResult
     }
     return { outDir, files, changes: [], warnings };
   }
-  return { outDir, files, changes: await changes.commit(), warnings };
+  return { outDir, files, changes: await changes.commit(options.signal), warnings };
 }

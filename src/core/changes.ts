@@ -109,12 +109,14 @@ export class ChangeSet {
    * Writes every change or none. New bytes and backups are staged beside the
    * tree, a journal is written (the commit point), then files are renamed into
    * place. On any failure the tree is restored from the backups; if the process
-   * dies instead, the next `recover` does the same.
+   * dies instead, the next `recover` does the same. An aborted `signal`
+   * (Ctrl-C) is a failure like any other: it is checked between steps.
    */
-  async commit(): Promise<Change[]> {
+  async commit(signal?: AbortSignal): Promise<Change[]> {
     await recover(this.root);
     const changes = await this.changes();
     if (changes.length === 0) return changes;
+    signal?.throwIfAborted();
     const txn = await this.begin();
     const journal: Journal = { entries: [], createdDirs: [] };
     try {
@@ -126,6 +128,7 @@ export class ChangeSet {
       }
       await Promise.all(
         changes.map(async (change, index) => {
+          signal?.throwIfAborted();
           const target = path.join(this.root, change.path);
           if (change.before) await copyFile(target, path.join(txn, `${index}.old`));
           if (!change.after) return;
@@ -143,6 +146,7 @@ export class ChangeSet {
     try {
       for (const dir of journal.createdDirs) await mkdir(path.join(this.root, dir), { recursive: true });
       for (const [index, change] of changes.entries()) {
+        signal?.throwIfAborted();
         const target = path.join(this.root, change.path);
         if (change.after) await rename(path.join(txn, `${index}.new`), target);
         else await unlink(target);

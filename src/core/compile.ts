@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -50,26 +50,39 @@ export interface Compiled {
 const DIAGNOSTIC = /^(.+?):(?:(\d+):(\d+):)? ?(.*)$/;
 
 /**
- * Compiles a set of proto files with protoc. The files are given as contents
- * (so that planned, unwritten edits compile too) and laid out in a scratch
- * folder as `<protoDir>/<file>`, so that protoc's messages name them as the
- * project does. Throws ProtoError on the first error.
+ * Compiles the project's protos with protoc and throws ProtoError on the
+ * first error. protoc runs in the project root, so that its messages name
+ * files as the project does (`proto/envelope.proto:12:3: …`). Protos with
+ * planned, unwritten content (an edit, a new project) are compiled from a
+ * scratch copy of the proto folder laid out the same way.
  *
  * protoc is started before this returns, so the caller can load the code
  * generator while protoc runs.
  *
  * @param protoDir the proto folder relative to the project root, e.g. `proto`
- * @param sources file path relative to protoDir -> content
+ * @param files every proto to compile, relative to protoDir
+ * @param planned content for those of `files` that differ from the disk
  */
-export function compileProtos(protoDir: string, sources: ReadonlyMap<string, Uint8Array>): Promise<Compiled> {
-  if (sources.size === 0) return Promise.reject(new UserError(`${protoDir}/: no .proto files`));
-  const files = [...sources.keys()].sort();
+export function compileProtos(
+  root: string,
+  protoDir: string,
+  files: readonly string[],
+  planned: ReadonlyMap<string, Uint8Array>,
+): Promise<Compiled> {
+  if (files.length === 0) return Promise.reject(new UserError(`${protoDir}/: no .proto files`));
+  const sorted = [...files].sort();
   const { binary, include } = protoc();
   const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-protoc-"));
-  for (const file of files) {
-    const target = path.join(scratch, protoDir, file);
-    mkdirSync(path.dirname(target), { recursive: true });
-    writeFileSync(target, sources.get(file)!);
+  let cwd = root;
+  if (planned.size > 0) {
+    cwd = scratch;
+    for (const file of sorted) {
+      const target = path.join(scratch, protoDir, file);
+      mkdirSync(path.dirname(target), { recursive: true });
+      const content = planned.get(file);
+      if (content) writeFileSync(target, content);
+      else copyFileSync(path.join(root, protoDir, file), target);
+    }
   }
   const out = path.join(scratch, "descriptor-set.binpb");
   const run = new Promise<string>((resolve, reject) => {
@@ -81,9 +94,9 @@ export function compileProtos(protoDir: string, sources: ReadonlyMap<string, Uin
         "--include_imports",
         "--include_source_info",
         `--descriptor_set_out=${out}`,
-        ...files.map((file) => `${protoDir}/${file}`),
+        ...sorted.map((file) => `${protoDir}/${file}`),
       ],
-      { cwd: scratch, maxBuffer: 16 << 20 },
+      { cwd, maxBuffer: 16 << 20 },
       (err, _stdout, stderr) => {
         if (err && typeof err.code !== "number") reject(err);
         else if (err) reject(protocError(stderr));
@@ -97,7 +110,7 @@ export function compileProtos(protoDir: string, sources: ReadonlyMap<string, Uin
         .split("\n")
         .filter((line) => line.trim() !== "")
         .map((line) => line.replace(": warning: ", ": "));
-      return { descriptorSet: await readFile(out), files, warnings };
+      return { descriptorSet: await readFile(out), files: sorted, warnings };
     })
     .finally(() => rm(scratch, { recursive: true, force: true }));
 }

@@ -24,8 +24,8 @@ export interface StubPlan {
  */
 export async function planStubs(project: Project, changes: ChangeSet): Promise<StubPlan> {
   const { protoDir, outDir } = project.config;
-  const sources = await readProtos(project, changes);
-  const compiling = compileProtos(protoDir, sources);
+  const { files: protos, planned } = await readProtos(project, changes);
+  const compiling = compileProtos(project.root, protoDir, protos, planned);
   compiling.catch(() => undefined); // a failure is rethrown by the await below
   // Loaded here, not at start-up, and while protoc runs: ts-proto is most of the load time.
   const { generateStubs } = await import("./codegen.js");
@@ -39,24 +39,33 @@ export async function planStubs(project: Project, changes: ChangeSet): Promise<S
   return { files, warnings: compiled.warnings };
 }
 
-/** The project's protos: what is on disk, with the edits planned in `changes` applied. */
-async function readProtos(project: Project, changes: ChangeSet): Promise<Map<string, Uint8Array>> {
+/**
+ * The project's protos (relative to protoDir): those on disk, with the
+ * changes planned in `changes` applied; `planned` holds the planned contents.
+ */
+async function readProtos(
+  project: Project,
+  changes: ChangeSet,
+): Promise<{ files: string[]; planned: Map<string, Uint8Array> }> {
   const { protoDir } = project.config;
   const dir = path.join(project.root, protoDir);
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`${protoDir} is a file, not a folder`);
-  const onDisk = existsSync(dir) ? await listProtos(dir) : [];
-  const sources = new Map<string, Uint8Array>();
-  for (const file of onDisk) sources.set(file, await readFile(path.join(dir, file)));
+  const files = new Set(existsSync(dir) ? await listProtos(dir) : []);
+  const planned = new Map<string, Uint8Array>();
   for (const [file, content] of changes.planned()) {
     const relative = path.posix.relative(protoDir, file);
     if (relative.startsWith("..") || !relative.endsWith(".proto")) continue;
-    if (content === null) sources.delete(relative);
-    else sources.set(relative, content);
+    if (content === null) {
+      files.delete(relative);
+    } else {
+      files.add(relative);
+      planned.set(relative, content);
+    }
   }
-  if (sources.size === 0 && !existsSync(dir)) {
+  if (files.size === 0 && !existsSync(dir)) {
     throw new UserError(`${protoDir}/: no such folder (protoDir in consensus.json)`);
   }
-  return sources;
+  return { files: [...files], planned };
 }
 
 /** Files under outDir that carry ts-proto's header, relative to the project root. */
