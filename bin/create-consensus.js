@@ -1,2 +1,4 @@
 #!/usr/bin/env node
-import "../dist/cli/create-consensus.js";
+// With --debug, stacks name the TypeScript sources (the bundle ships its source maps).
+if (process.argv.includes("--debug")) process.setSourceMapsEnabled(true);
+await import("../dist/cli/create-consensus.js");

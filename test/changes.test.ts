@@ -152,6 +152,49 @@ describe("ChangeSet", () => {
   });
 });
 
+describe("recover", () => {
+  const deadPid = () =>
+    new Promise<number>((resolve) => {
+      const proc = spawn(process.execPath, ["-e", ""]);
+      proc.on("exit", () => resolve(proc.pid!));
+    });
+
+  it("removes what a process killed before its commit point left, and changes nothing else", async () => {
+    const root = tree({ "a.txt": "a" });
+    const pid = String(await deadPid());
+    // Killed between making its transaction folder and renaming it into place ...
+    mkdirSync(path.join(root, `${TRANSACTION_DIR}-x1y2z3`), { recursive: true });
+    writeFileSync(path.join(root, `${TRANSACTION_DIR}-x1y2z3`, "pid"), pid);
+    // ... and one killed while staging, before its journal.
+    mkdirSync(path.join(root, TRANSACTION_DIR));
+    writeFileSync(path.join(root, TRANSACTION_DIR, "pid"), pid);
+    writeFileSync(path.join(root, TRANSACTION_DIR, "0.new"), "A");
+    assert.equal(await recover(root), false, "there was nothing to undo");
+    assert.deepEqual([...snapshot(root).keys()], ["a.txt"]);
+  });
+
+  it("removes an empty .consensus folder left by a process killed while cleaning up", async () => {
+    const root = tree({ "a.txt": "a" });
+    mkdirSync(path.join(root, ".consensus"));
+    assert.equal(await recover(root), false);
+    assert.deepEqual([...snapshot(root).keys()], ["a.txt"]);
+  });
+
+  it("leaves alone the folder of a live process that has not reached its rename yet", async () => {
+    const root = tree({ "a.txt": "a" });
+    const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 10000)"]);
+    try {
+      const pending = path.join(root, `${TRANSACTION_DIR}-live01`);
+      mkdirSync(pending, { recursive: true });
+      writeFileSync(path.join(pending, "pid"), String(sleeper.pid));
+      assert.equal(await recover(root), false);
+      assert.equal(readFileSync(path.join(pending, "pid"), "utf8"), String(sleeper.pid));
+    } finally {
+      sleeper.kill();
+    }
+  });
+});
+
 describe("ChangeSet paths", () => {
   it("refuses a path outside its root", () => {
     const changes = new ChangeSet(scratch);

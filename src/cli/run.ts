@@ -19,6 +19,7 @@ export async function run(program: Command, argv: string[] = process.argv): Prom
     if (interrupt.signal.aborted) process.exit(130);
     interrupt.abort();
   });
+  const debug = argv.includes("--debug");
   program.exitOverride().configureOutput({ outputError: (text, write) => write(err.red(text)) });
   try {
     await program.parseAsync(argv);
@@ -31,7 +32,6 @@ export async function run(program: Command, argv: string[] = process.argv): Prom
       process.exitCode = 130;
       return;
     }
-    const debug = argv.includes("--debug");
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`${err.red("error:")} ${message.split("\n")[0]}\n`);
     if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);

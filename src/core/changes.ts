@@ -4,6 +4,7 @@ import {
   copyFile,
   mkdir,
   mkdtemp,
+  readdir,
   readFile,
   rename,
   rm,
@@ -21,6 +22,7 @@ import { UserError } from "./errors.js";
  * process died in one; the next `recover` puts the tree back as it was.
  */
 export const TRANSACTION_DIR = ".consensus/transaction";
+const WORK_DIR = path.dirname(TRANSACTION_DIR);
 
 export type ChangeKind = "create" | "update" | "delete";
 
@@ -189,12 +191,18 @@ const BUSY = "another consensus command is changing this project; wait for it to
  * tree. Returns whether there was anything to undo.
  */
 export async function recover(root: string): Promise<boolean> {
-  const txn = path.join(root, TRANSACTION_DIR);
-  if (!existsSync(txn)) return false;
-  const owner = Number(await readFile(path.join(txn, "pid"), "utf8").catch(() => ""));
-  if (owner && owner !== process.pid && isAlive(owner)) {
-    throw new UserError(`${BUSY} (pid ${owner})`);
+  const work = path.join(root, WORK_DIR);
+  if (!existsSync(work)) return false;
+  // A transaction folder that a killed process made but never renamed into place.
+  for (const entry of await readdir(work)) {
+    const dir = path.join(work, entry);
+    if (entry.startsWith(`${path.basename(TRANSACTION_DIR)}-`) && !(await ownedByAnother(dir))) {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
+  const txn = path.join(root, TRANSACTION_DIR);
+  const owner = existsSync(txn) ? await ownedByAnother(txn) : undefined;
+  if (owner) throw new UserError(`${BUSY} (pid ${owner})`);
   const journal = await readJournal(root);
   if (journal) {
     for (const [index, entry] of journal.entries.entries()) {
@@ -216,6 +224,12 @@ export async function recover(root: string): Promise<boolean> {
   return journal !== undefined;
 }
 
+/** The pid written in a transaction folder, if that process is alive and is not this one. */
+async function ownedByAnother(dir: string): Promise<number | undefined> {
+  const pid = Number(await readFile(path.join(dir, "pid"), "utf8").catch(() => ""));
+  return pid && pid !== process.pid && isAlive(pid) ? pid : undefined;
+}
+
 async function readJournal(root: string): Promise<Journal | undefined> {
   const text = await readFile(path.join(root, TRANSACTION_DIR, "journal.json"), "utf8").catch(() => undefined);
   return text === undefined ? undefined : (JSON.parse(text) as Journal);
@@ -223,9 +237,8 @@ async function readJournal(root: string): Promise<Journal | undefined> {
 
 /** Removes the transaction folder, and `.consensus` too when nothing else is in it. */
 async function removeTransaction(root: string): Promise<void> {
-  const txn = path.join(root, TRANSACTION_DIR);
-  await rm(txn, { recursive: true, force: true });
-  await rmdir(path.dirname(txn)).catch(() => undefined);
+  await rm(path.join(root, TRANSACTION_DIR), { recursive: true, force: true });
+  await rmdir(path.join(root, WORK_DIR)).catch(() => undefined);
 }
 
 /** Folders between `root` and `dir` that do not exist yet and are not already listed, parents first. */

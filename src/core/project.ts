@@ -84,6 +84,9 @@ export function parseProject(root: string, text: string): Project {
   } catch (err) {
     throw new UserError(`${PROJECT_FILE}: ${(err as Error).message}`);
   }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new UserError(`${PROJECT_FILE}: must hold a JSON object, like {"protoDir": "proto"}`);
+  }
   const parsed = v.safeParse(ConfigSchema, raw);
   if (!parsed.success) {
     const issue = parsed.issues[0];

@@ -19,13 +19,18 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs a bin of this package with `args` in `cwd`, as a user would. */
+/** Runs a bin of this package with `args` in `cwd`, as a user would (NO_COLOR unless `env` unsets it). */
 export function runBin(bin: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [bin, ...args],
-      { cwd, env: { ...process.env, NO_COLOR: "1", ...env } },
+      {
+        cwd,
+        env: Object.fromEntries(
+          Object.entries({ ...process.env, NO_COLOR: "1", ...env }).filter(([, v]) => v !== undefined),
+        ),
+      },
       (err, stdout, stderr) =>
         resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
     );
