@@ -1,8 +1,8 @@
 import pc from "picocolors";
 
 /** Colours on a TTY only, and never with NO_COLOR (https://no-color.org). */
-export function colors(stream: NodeJS.WriteStream): ReturnType<typeof pc.createColors> {
-  return pc.createColors(Boolean(stream.isTTY) && !("NO_COLOR" in process.env));
+function colors(stream: NodeJS.WriteStream): ReturnType<typeof pc.createColors> {
+  return pc.createColors(Boolean(stream.isTTY) && !process.env.NO_COLOR);
 }
 
 export const out = colors(process.stdout);

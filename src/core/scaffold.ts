@@ -8,9 +8,9 @@ import { dependencyVersion, PACKAGE_ROOT } from "./package.js";
 import { parseProject, PROJECT_FILE } from "./project.js";
 import { planStubs } from "./stubs.js";
 
-export const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "templates");
+const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "templates");
 /** The canonical proto set that templates take their protos from. */
-export const PROTO_DIR = path.join(PACKAGE_ROOT, "proto");
+const PROTO_DIR = path.join(PACKAGE_ROOT, "proto");
 
 /** `templates/<name>/template.json`: what a template is, and which canonical protos it starts with. */
 interface TemplateManifest {
