@@ -1,0 +1,89 @@
+// The core called directly, without the command line.
+import assert from "node:assert/strict";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { generateStubs } from "../src/core/codegen.js";
+import { compileProtos, listProtos } from "../src/core/compile.js";
+import { ProtoError } from "../src/core/errors.js";
+import { DEFAULT_TS_PROTO_OPTIONS, findProject, parseProject, tsProtoParameter } from "../src/core/project.js";
+import { CANONICAL_PROTOS, REPO } from "./support/paths.js";
+import { tempProject } from "./support/project.js";
+
+const GOLDEN = path.join(REPO, "test/golden/canonical");
+const dirs: string[] = [];
+after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+describe("project", () => {
+  it("fills every default and puts the project's ts-proto options after the defaults", () => {
+    const project = parseProject(
+      "/p",
+      '{ "outDir": "gen", "tsProtoOptions": { "forceLong": "string", "M": ["a=b", "c=d"] } }',
+    );
+    assert.deepEqual(project.config, {
+      protoDir: "proto",
+      outDir: "gen",
+      envelope: "proto/envelope.proto",
+      handlersDir: "src/handlers",
+      replica: "src/replica.ts",
+      tsProtoOptions: { forceLong: "string", M: ["a=b", "c=d"] },
+    });
+    assert.equal(
+      tsProtoParameter(project.tsProtoOptions),
+      "outputServices=grpc-js,oneof=unions-value,importSuffix=.js,esModuleInterop=true,env=node,forceLong=string,annotateFilesWithVersion=false,M=a=b,M=c=d",
+    );
+  });
+
+  it("is found from any folder below its root", () => {
+    const dir = tempProject();
+    dirs.push(dir);
+    mkdirSync(path.join(dir, "a/b/c"), { recursive: true });
+    assert.equal(findProject(path.join(dir, "a/b/c")).root, dir);
+  });
+});
+
+describe("compile and codegen", () => {
+  const sources = async () => {
+    const files = await listProtos(CANONICAL_PROTOS);
+    return { files, planned: new Map<string, Uint8Array>() };
+  };
+
+  it("generate the golden stubs, the same bytes on every call", async () => {
+    const { files, planned } = await sources();
+    const compiled = await compileProtos(REPO, "proto", files, planned);
+    assert.deepEqual(compiled.files, [
+      "beacon.proto",
+      "client.proto",
+      "envelope.proto",
+      "epaxos.proto",
+      "service.proto",
+    ]);
+    assert.deepEqual(compiled.warnings, []);
+    const parameter = tsProtoParameter(DEFAULT_TS_PROTO_OPTIONS);
+    const first = generateStubs(compiled.descriptorSet, compiled.files, parameter);
+    const second = generateStubs(compiled.descriptorSet, compiled.files, parameter);
+    assert.deepEqual(second, first);
+    assert.deepEqual(
+      first.map((stub) => stub.path),
+      readdirSync(GOLDEN).sort(),
+    );
+    for (const stub of first) assert.equal(stub.content, readFileSync(path.join(GOLDEN, stub.path), "utf8"));
+  });
+
+  it("compile planned content over the disk, and report its errors with a position", async () => {
+    const { files } = await sources();
+    const broken = readFileSync(path.join(CANONICAL_PROTOS, "beacon.proto"), "utf8").replace(
+      "string timestamp = 1;",
+      "strin timestamp = 1;",
+    );
+    const planned = new Map([["beacon.proto", Buffer.from(broken)]]);
+    await assert.rejects(compileProtos(REPO, "proto", files, planned), (err: unknown) => {
+      assert.ok(err instanceof ProtoError);
+      assert.deepEqual(
+        [err.file, err.line, err.column, err.reason],
+        ["proto/beacon.proto", 6, 3, '"strin" is not defined.'],
+      );
+      return true;
+    });
+  });
+});
