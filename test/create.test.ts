@@ -88,6 +88,17 @@ describe("create-consensus", () => {
     assert.deepEqual(readdirSync(path.join(dir, "dist/pb")).filter((f) => f.endsWith(".js")).length, 4);
   });
 
+  it("with --dry-run, lists the project's files and writes nothing", async () => {
+    const cwd = workspace();
+    const run = await create(["planned", "--dry-run"], cwd);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(
+      run.stdout,
+      [...BLANK_FILES.map((f) => `  + ${f}`), "dry run: planned would get 13 files; nothing written", ""].join("\n"),
+    );
+    assert.deepEqual(readdirSync(cwd), []);
+  });
+
   it("accepts a folder that holds only .git", async () => {
     const cwd = workspace();
     mkdirSync(path.join(cwd, "repo/.git"), { recursive: true });

@@ -170,6 +170,35 @@ describe("consensus protobuf --check", () => {
   });
 });
 
+describe("consensus protobuf --dry-run", () => {
+  it("lists what a regeneration would change and writes nothing", async () => {
+    const dir = project();
+    const fresh = snapshot(dir);
+    const first = await consensus(["protobuf", "--dry-run"], dir);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(
+      first.stdout,
+      [
+        ...["beacon", "client", "envelope", "epaxos", "service"].map((f) => `  + src/pb/${f}.ts`),
+        "dry run: 5 files in src/pb/ would change; nothing written",
+        "",
+      ].join("\n"),
+    );
+    assert.deepEqual(snapshot(dir), fresh);
+
+    assert.equal((await consensus(["protobuf"], dir)).code, 0);
+    edit(dir, "src/pb/beacon.ts", "export const protobufPackage", "export const protobufPackageX");
+    rmSync(path.join(dir, "proto/epaxos.proto"));
+    const before = snapshot(dir);
+    const second = await consensus(["protobuf", "--dry-run"], dir);
+    assert.equal(
+      second.stdout,
+      "  ~ src/pb/beacon.ts\n  - src/pb/epaxos.ts\ndry run: 2 files in src/pb/ would change; nothing written\n",
+    );
+    assert.deepEqual(snapshot(dir), before);
+  });
+});
+
 describe("consensus protobuf refuses bad input and changes nothing", () => {
   const cases: { name: string; setup: (dir: string) => void; error: string }[] = [
     {

@@ -16,6 +16,8 @@ export interface CreateOptions {
   readonly template?: string;
   /** Write into a folder that is not empty (never replacing a file of other content). */
   readonly force?: boolean;
+  /** Report what would be created instead of writing it. */
+  readonly dryRun?: boolean;
   /** Aborts the command (Ctrl-C); nothing is left behind. */
   readonly signal?: AbortSignal;
 }
@@ -54,12 +56,14 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
 
   const changes = new ChangeSet(root);
   await planScaffold(template, { name, toolDependency: toolDependency() }, changes);
-  const replaced = (await changes.changes()).filter((change) => change.kind !== "create");
+  const planned = await changes.changes();
+  const replaced = planned.filter((change) => change.kind !== "create");
   if (replaced.length > 0) {
     throw new UserError(
       `--force never replaces a file that is not the template's: ${replaced.map((c) => c.path).join(", ")}`,
     );
   }
+  if (options.dryRun) return { root, name, template, changes: planned };
   const made = !existsSync(root);
   try {
     return { root, name, template, changes: await changes.commit(options.signal) };

@@ -6,8 +6,10 @@ import { planStubs } from "../core/stubs.js";
 export interface ProtobufOptions {
   /** Where to start looking for consensus.json. */
   readonly cwd: string;
-  /** Compare with the files on disk instead of writing them. */
+  /** Compare with the files on disk instead of writing them; a stale tree throws. */
   readonly check?: boolean;
+  /** Report what would change instead of writing it. */
+  readonly dryRun?: boolean;
   /** Aborts the command (Ctrl-C); a commit under way is rolled back. */
   readonly signal?: AbortSignal;
 }
@@ -16,12 +18,12 @@ export interface ProtobufResult {
   readonly outDir: string;
   /** Every generated file, relative to the project root. */
   readonly files: string[];
-  /** What changed on disk (or, with check, nothing: a stale tree throws). */
+  /** What changed on disk (with dryRun, what would; with check, nothing). */
   readonly changes: Change[];
   readonly warnings: string[];
 }
 
-/** `consensus protobuf [--check]`: regenerate the stubs of outDir from protoDir. */
+/** `consensus protobuf [--check] [--dry-run]`: regenerate the stubs of outDir from protoDir. */
 export async function protobuf(options: ProtobufOptions): Promise<ProtobufResult> {
   const project = findProject(options.cwd);
   await recover(project.root);
@@ -37,5 +39,6 @@ export async function protobuf(options: ProtobufOptions): Promise<ProtobufResult
     }
     return { outDir, files, changes: [], warnings };
   }
-  return { outDir, files, changes: await changes.commit(options.signal), warnings };
+  const changed = options.dryRun ? await changes.changes() : await changes.commit(options.signal);
+  return { outDir, files, changes: changed, warnings };
 }
