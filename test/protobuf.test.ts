@@ -303,12 +303,13 @@ describe("consensus protobuf refuses bad input and changes nothing", () => {
   it("refuses to run outside a project and creates nothing", async () => {
     const dir = project();
     rmSync(path.join(dir, "consensus.json"));
+    mkdirSync(path.join(dir, "src/consensus.json"), { recursive: true }); // a folder does not mark a project
     const before = snapshot(dir);
-    const run = await consensus(["protobuf"], dir);
+    const run = await consensus(["protobuf"], path.join(dir, "src"));
     assert.equal(run.code, 1);
     assert.equal(
       run.stderr,
-      `error: no consensus.json in ${dir} or any folder above it: run this inside a project, or create one with \`npx create-consensus my-protocol\`\n`,
+      `error: no consensus.json in ${path.join(dir, "src")} or any folder above it: run this inside a project, or create one with \`npx create-consensus my-protocol\`\n`,
     );
     assert.deepEqual(snapshot(dir), before);
   });

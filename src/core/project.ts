@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import * as v from "valibot";
 import { UserError } from "./errors.js";
@@ -63,7 +63,8 @@ export interface Project {
 /** Walks up from `from` to the nearest folder holding consensus.json. */
 export function findProject(from: string): Project {
   for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, PROJECT_FILE))) return loadProject(dir);
+    const file = path.join(dir, PROJECT_FILE);
+    if (existsSync(file) && statSync(file).isFile()) return loadProject(dir);
     if (path.dirname(dir) === dir) break;
   }
   throw new UserError(
@@ -73,7 +74,13 @@ export function findProject(from: string): Project {
 
 /** Reads and checks `<root>/consensus.json`. */
 export function loadProject(root: string): Project {
-  return parseProject(root, readFileSync(path.join(root, PROJECT_FILE), "utf8"));
+  let text: string;
+  try {
+    text = readFileSync(path.join(root, PROJECT_FILE), "utf8");
+  } catch (err) {
+    throw new UserError(`${PROJECT_FILE}: cannot be read (${(err as NodeJS.ErrnoException).code})`);
+  }
+  return parseProject(root, text);
 }
 
 /** Checks the text of a consensus.json (on disk or planned) for the project at `root`. */
