@@ -5,7 +5,7 @@ import validatePackageName from "validate-npm-package-name";
 import { ChangeSet, type Change } from "../core/changes.js";
 import { UserError } from "../core/errors.js";
 import { PACKAGE_JSON, PACKAGE_ROOT } from "../core/package.js";
-import { listTemplates, planScaffold } from "../core/scaffold.js";
+import { planScaffold } from "../core/scaffold.js";
 
 export const DEFAULT_TEMPLATE = "blank";
 
@@ -39,10 +39,6 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
     throw new UserError(`"${name}" is not a valid npm package name (${reasons}): choose another folder name`);
   }
   const template = options.template ?? DEFAULT_TEMPLATE;
-  const templates = await listTemplates();
-  if (!templates.has(template)) {
-    throw new UserError(`unknown template "${template}": choose one of ${[...templates.keys()].join(", ")}`);
-  }
   const shown = path.relative(options.cwd, root) || ".";
   if (existsSync(root) && !statSync(root).isDirectory()) {
     throw new UserError(`${shown} is a file, not a folder: choose another name`);

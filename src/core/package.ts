@@ -2,30 +2,32 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-/**
- * This package's own folder (holding package.json, proto/ and templates/),
- * found by walking up from this module: it runs both from the tsc output
- * (dist/src/core) and from the bundled bins (dist/cli).
- */
-export const PACKAGE_ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
-
-export const PACKAGE_JSON = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as {
+interface PackageJson {
   name: string;
   version: string;
-};
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+}
 
-function findRoot(from: string): string {
+/**
+ * This package's own folder (holding package.json, proto/ and templates/) and
+ * its package.json, found by walking up from this module: it runs both from
+ * the tsc output (dist/src/core) and from the bundled bins (dist/cli).
+ */
+export const { root: PACKAGE_ROOT, json: PACKAGE_JSON } = findPackage(path.dirname(fileURLToPath(import.meta.url)));
+
+function findPackage(from: string): { root: string; json: PackageJson } {
   for (let dir = from; ; dir = path.dirname(dir)) {
     const file = path.join(dir, "package.json");
-    if (existsSync(file) && JSON.parse(readFileSync(file, "utf8")).name === "create-consensus") return dir;
+    const json = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as PackageJson) : undefined;
+    if (json?.name === "create-consensus") return { root: dir, json };
     if (path.dirname(dir) === dir) throw new Error(`create-consensus: no package.json above ${from}`);
   }
 }
 
 /** The version of a dependency as this package pins it (ts-proto and protoc are pinned exactly). */
 export function dependencyVersion(name: string): string {
-  const pkg = PACKAGE_JSON as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
-  const range = pkg.dependencies?.[name] ?? pkg.devDependencies?.[name];
+  const range = PACKAGE_JSON.dependencies?.[name] ?? PACKAGE_JSON.devDependencies?.[name];
   if (!range) throw new Error(`create-consensus does not depend on ${name}`);
   return range.replace(/^[\^~]/, "");
 }

@@ -20,7 +20,7 @@ interface TemplateManifest {
 const MANIFEST = "template.json";
 
 /** The templates this package ships, by name. */
-export async function listTemplates(): Promise<Map<string, TemplateManifest>> {
+async function listTemplates(): Promise<Map<string, TemplateManifest>> {
   const templates = new Map<string, TemplateManifest>();
   for (const name of (await readdir(TEMPLATES_DIR)).sort()) {
     const manifest = path.join(TEMPLATES_DIR, name, MANIFEST);
@@ -43,8 +43,11 @@ export interface TemplateValues {
  * Files named `_x` in a template become `.x` (npm publish drops some dotfiles).
  */
 export async function planScaffold(template: string, values: TemplateValues, changes: ChangeSet): Promise<void> {
-  const manifest = (await listTemplates()).get(template);
-  if (!manifest) throw new UserError(`no template named ${template}`);
+  const templates = await listTemplates();
+  const manifest = templates.get(template);
+  if (!manifest) {
+    throw new UserError(`unknown template "${template}": choose one of ${[...templates.keys()].join(", ")}`);
+  }
   const dir = path.join(TEMPLATES_DIR, template);
   const helpers = { version: (name: string) => dependencyVersion(name) };
   for (const entry of (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile())) {
@@ -54,10 +57,11 @@ export async function planScaffold(template: string, values: TemplateValues, cha
     const target = source.replace(/(^|\/)_([^/]+)$/, "$1.$2");
     changes.write(target, render(values, { helpers }));
   }
-  for (const proto of manifest.protos) {
-    changes.write(`proto/${proto}`, await readFile(path.join(PROTO_DIR, proto)));
-  }
   const config = changes.planned().find(([file]) => file === PROJECT_FILE)?.[1];
   if (!config) throw new Error(`template ${template} has no ${PROJECT_FILE}`);
-  await planStubs(parseProject(changes.root, config.toString("utf8")), changes);
+  const project = parseProject(changes.root, config.toString("utf8"));
+  for (const proto of manifest.protos) {
+    changes.write(`${project.config.protoDir}/${proto}`, await readFile(path.join(PROTO_DIR, proto)));
+  }
+  await planStubs(project, changes);
 }
