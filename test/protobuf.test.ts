@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { CONSENSUS_BIN, REPO } from "./support/paths.js";
-import { bufGenerate, consensus, snapshot, tempProject } from "./support/project.js";
+import { bufGenerate, consensus, environment, snapshot, tempProject } from "./support/project.js";
 
 const GOLDEN = path.join(REPO, "test/golden/canonical");
 const dirs: string[] = [];
@@ -336,14 +336,10 @@ describe("consensus (the command line)", () => {
       promisify(execFile)(
         "script",
         ["-qec", `"${process.execPath}" "${CONSENSUS_BIN}" protobuf --check`, "/dev/null"],
-        {
-          cwd: dir,
-          env: Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined)),
-        },
+        { cwd: dir, env: environment(env) },
       );
-    const { NO_COLOR: _, ...withoutNoColor } = process.env;
-    assert.match((await onTty(withoutNoColor)).stdout, /\x1b\[32m✔\x1b\[39m src\/pb\/ is up to date/);
-    assert.equal((await onTty({ ...process.env, NO_COLOR: "1" })).stdout, "✔ src/pb/ is up to date (5 files)\r\n");
+    assert.match((await onTty({ NO_COLOR: undefined })).stdout, /\x1b\[32m✔\x1b\[39m src\/pb\/ is up to date/);
+    assert.equal((await onTty({ NO_COLOR: "1" })).stdout, "✔ src/pb/ is up to date (5 files)\r\n");
   });
 
   it("rejects an unknown command or option with one error line", async () => {

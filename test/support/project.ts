@@ -2,13 +2,13 @@ import { execFile } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { DEFAULT_TS_PROTO_OPTIONS } from "../../src/core/project.js";
+import { DEFAULT_TS_PROTO_OPTIONS, tsProtoParameter } from "../../src/core/project.js";
 import { bufBinary, CANONICAL_PROTOS, CONSENSUS_BIN, TS_PROTO_PLUGIN } from "./paths.js";
 
 /** A temp folder holding a project: consensus.json (with `config`) and a copy of the canonical protos. */
-export function tempProject(config: object = {}, protos: string = CANONICAL_PROTOS): string {
+export function tempProject(config: object = {}): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), "consensus-test-"));
-  cpSync(protos, path.join(dir, "proto"), { recursive: true });
+  cpSync(CANONICAL_PROTOS, path.join(dir, "proto"), { recursive: true });
   writeFileSync(path.join(dir, "consensus.json"), `${JSON.stringify(config, null, 2)}\n`);
   return dir;
 }
@@ -25,16 +25,16 @@ export function runBin(bin: string, args: string[], cwd: string, env: NodeJS.Pro
     execFile(
       process.execPath,
       [bin, ...args],
-      {
-        cwd,
-        env: Object.fromEntries(
-          Object.entries({ ...process.env, NO_COLOR: "1", ...env }).filter(([, v]) => v !== undefined),
-        ),
-      },
+      { cwd, env: environment({ NO_COLOR: "1", ...env }) },
       (err, stdout, stderr) =>
         resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
     );
   });
+}
+
+/** This process's environment with `changes` applied; an undefined value removes a variable. */
+export function environment(changes: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries({ ...process.env, ...changes }).filter(([, v]) => v !== undefined));
 }
 
 export const consensus = (args: string[], cwd: string, env?: NodeJS.ProcessEnv) =>
@@ -45,7 +45,7 @@ export const consensus = (args: string[], cwd: string, env?: NodeJS.ProcessEnv) 
  * default options, into `out`, and returns the command that runs it.
  */
 export function bufGenerate(dir: string, out: string): { file: string; args: string[] } {
-  const opts = Object.entries(DEFAULT_TS_PROTO_OPTIONS).map(([k, v]) => `${k}=${v}`);
+  const opts = tsProtoParameter(DEFAULT_TS_PROTO_OPTIONS).split(",");
   writeFileSync(
     path.join(dir, "buf.gen.yaml"),
     [
