@@ -130,7 +130,6 @@ export class ChangeSet {
       }
       await Promise.all(
         changes.map(async (change, index) => {
-          signal?.throwIfAborted();
           const target = path.join(this.root, change.path);
           if (change.before) await copyFile(target, path.join(txn, `${index}.old`));
           if (!change.after) return;
@@ -139,6 +138,7 @@ export class ChangeSet {
           if (change.before) await chmod(staged, (await stat(target)).mode);
         }),
       );
+      signal?.throwIfAborted(); // last chance before the commit point
       await writeFile(path.join(txn, "journal.tmp"), JSON.stringify(journal));
       await rename(path.join(txn, "journal.tmp"), path.join(txn, "journal.json"));
     } catch (err) {

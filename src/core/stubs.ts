@@ -33,9 +33,7 @@ export async function planStubs(project: Project, changes: ChangeSet): Promise<S
   const stubs = generateStubs(compiled.descriptorSet, compiled.files, tsProtoParameter(project.tsProtoOptions));
   const files = stubs.map((stub) => path.posix.join(outDir, stub.path));
   for (const [index, stub] of stubs.entries()) changes.write(files[index], stub.content);
-  for (const stale of await generatedFiles(project)) {
-    if (!files.includes(stale)) changes.delete(stale);
-  }
+  for (const stale of await generatedFiles(project, new Set(files))) changes.delete(stale);
   return { files, warnings: compiled.warnings };
 }
 
@@ -68,15 +66,23 @@ async function readProtos(
   return { files: [...files], planned };
 }
 
-/** Files under outDir that carry ts-proto's header, relative to the project root. */
-async function generatedFiles(project: Project): Promise<string[]> {
+/**
+ * Files under outDir, other than those in `regenerated`, that carry ts-proto's
+ * header: stubs whose proto is gone. Paths are relative to the project root.
+ */
+async function generatedFiles(project: Project, regenerated: ReadonlySet<string>): Promise<string[]> {
   const { outDir } = project.config;
   const dir = path.join(project.root, outDir);
-  const entries = await readdir(dir, { recursive: true }).catch(() => [] as string[]);
-  const generated: string[] = [];
-  for (const entry of entries.filter((e) => e.endsWith(".ts")).sort()) {
-    const head = await readFile(path.join(dir, entry), "utf8").then((text) => text.slice(0, GENERATED_HEADER.length));
-    if (head === GENERATED_HEADER) generated.push(path.posix.join(outDir, entry.split(path.sep).join("/")));
-  }
-  return generated;
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  const others = entries
+    .filter((entry) => entry.isFile() && entry.name.endsWith(".ts"))
+    .map((entry) => path.relative(project.root, path.join(entry.parentPath, entry.name)).split(path.sep).join("/"))
+    .filter((file) => !regenerated.has(file))
+    .sort();
+  const heads = await Promise.all(
+    others.map((file) =>
+      readFile(path.join(project.root, file), "utf8").then((text) => text.startsWith(GENERATED_HEADER)),
+    ),
+  );
+  return others.filter((_, index) => heads[index]);
 }
