@@ -1,5 +1,5 @@
-import { existsSync, statSync } from "node:fs";
-import { readdir, rm } from "node:fs/promises";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import validatePackageName from "validate-npm-package-name";
 import { ChangeSet, type Change } from "../core/changes.js";
@@ -29,27 +29,47 @@ export interface CreateResult {
   readonly changes: Change[];
 }
 
-/** `create-consensus <dir>`: scaffold a project, all of it or nothing. */
-export async function create(options: CreateOptions): Promise<CreateResult> {
-  const root = path.resolve(options.cwd, options.dir);
+export interface ProjectTarget {
+  /** The project folder, absolute. */
+  readonly root: string;
+  /** The package name: the folder's name. */
+  readonly name: string;
+}
+
+/**
+ * Checks that `dir` (relative to `cwd`) can hold a new project: its name is a
+ * valid npm package name, it is not a file, and it is empty (but for `.git`)
+ * unless `force`. Throws a UserError saying why not.
+ */
+export function projectTarget(cwd: string, dir: string, force = false): ProjectTarget {
+  const root = path.resolve(cwd, dir);
   const name = path.basename(root);
   const check = validatePackageName(name);
   if (!check.validForNewPackages) {
     const reasons = [...(check.errors ?? []), ...(check.warnings ?? [])].join("; ");
     throw new UserError(`"${name}" is not a valid npm package name (${reasons}): choose another folder name`);
   }
-  const template = options.template ?? DEFAULT_TEMPLATE;
-  const shown = path.relative(options.cwd, root) || ".";
+  const shown = path.relative(cwd, root) || ".";
   if (existsSync(root) && !statSync(root).isDirectory()) {
     throw new UserError(`${shown} is a file, not a folder: choose another name`);
   }
-  const present = existsSync(root) ? (await readdir(root)).filter((entry) => entry !== ".git").sort() : [];
-  if (present.length > 0 && !options.force) {
+  const present = existsSync(root)
+    ? readdirSync(root)
+        .filter((entry) => entry !== ".git")
+        .sort()
+    : [];
+  if (present.length > 0 && !force) {
     throw new UserError(
       `${shown} is not empty (${present.join(", ")}): choose another folder, or add the project beside them with --force`,
     );
   }
+  return { root, name };
+}
 
+/** `create-consensus <dir>`: scaffold a project, all of it or nothing. */
+export async function create(options: CreateOptions): Promise<CreateResult> {
+  const { root, name } = projectTarget(options.cwd, options.dir, options.force);
+  const template = options.template ?? DEFAULT_TEMPLATE;
   const changes = new ChangeSet(root);
   await planScaffold(template, { name, toolDependency: toolDependency() }, changes);
   const planned = await changes.changes();

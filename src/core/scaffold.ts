@@ -4,23 +4,36 @@ import path from "node:path";
 import Handlebars from "handlebars";
 import type { ChangeSet } from "./changes.js";
 import { UserError } from "./errors.js";
+import { messageNames, type MessageNames } from "./names.js";
 import { dependencyVersion, PACKAGE_ROOT } from "./package.js";
-import { parseProject, PROJECT_FILE } from "./project.js";
+import { parseProject, PROJECT_FILE, type ProjectConfig } from "./project.js";
 import { planStubs } from "./stubs.js";
 
 const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "templates");
 /** The canonical proto set that templates take their protos from. */
 const PROTO_DIR = path.join(PACKAGE_ROOT, "proto");
+/** The files every message type gets: its handler and the handler's test. */
+const MESSAGE_DIR = path.join(TEMPLATES_DIR, "message");
+const MESSAGE_FILES: Record<string, (names: MessageNames, config: ProjectConfig) => string> = {
+  "handler.ts.hbs": (names, config) => `${config.handlersDir}/${names.file}.ts`,
+  "handler.test.ts.hbs": (names) => `test/handlers/${names.file}.test.ts`,
+};
+const RENDERED = ".hbs";
 
-/** `templates/<name>/template.json`: what a template is, and which canonical protos it starts with. */
+/** `templates/<name>/template.json`: what a template is and what it starts with. */
 interface TemplateManifest {
-  description: string;
-  protos: string[];
+  readonly description: string;
+  /** A template whose files this one starts from; its own files replace those of the same path. */
+  readonly extends?: string;
+  /** Protos copied from the canonical set into the project's protoDir. */
+  readonly protos: readonly string[];
+  /** Message types wired into the envelope besides Beacon, each with a scaffolded handler. */
+  readonly messages?: readonly { name: string; proto: string; reply?: boolean }[];
 }
 const MANIFEST = "template.json";
 
-/** The templates this package ships, by name. */
-async function listTemplates(): Promise<Map<string, TemplateManifest>> {
+/** The templates this package ships, by name, in name order. */
+export async function listTemplates(): Promise<Map<string, TemplateManifest>> {
   const templates = new Map<string, TemplateManifest>();
   for (const name of (await readdir(TEMPLATES_DIR)).sort()) {
     const manifest = path.join(TEMPLATES_DIR, name, MANIFEST);
@@ -36,32 +49,69 @@ export interface TemplateValues {
   readonly toolDependency: string;
 }
 
+/** A message type as templates see it: its names, the stub module of its protos, whether it has a reply. */
+interface MessageValues extends MessageNames {
+  readonly module: string;
+  readonly reply: boolean;
+}
+
+const helpers = { version: (name: string) => dependencyVersion(name) };
+
+/** Renders a `.hbs` file (handlebars, no HTML escaping, unknown names are errors); copies any other as it is. */
+async function renderFile(file: string, values: object): Promise<Buffer | string> {
+  const source = await readFile(file);
+  if (!file.endsWith(RENDERED)) return source;
+  return Handlebars.compile(source.toString("utf8"), { noEscape: true, strict: true })(values, { helpers });
+}
+
 /**
  * Plans a new project into `changes` (rooted at the project folder): the
- * template's files rendered with handlebars, its protos from the canonical
- * set, and the stubs generated from them as `consensus protobuf` would.
- * Files named `_x` in a template become `.x` (npm publish drops some dotfiles).
+ * template's files (after those of the template it extends), its protos from
+ * the canonical set, a handler and a test per message type, and the stubs
+ * generated as `consensus protobuf` would. `x.hbs` is rendered to `x`; `_x`
+ * becomes `.x` (npm publish drops some dotfiles).
  */
 export async function planScaffold(template: string, values: TemplateValues, changes: ChangeSet): Promise<void> {
   const templates = await listTemplates();
-  const manifest = templates.get(template);
-  if (!manifest) {
-    throw new UserError(`unknown template "${template}": choose one of ${[...templates.keys()].join(", ")}`);
+  const chain: string[] = []; // the template and those it extends, base first
+  for (let name: string | undefined = template; name !== undefined; name = templates.get(name)!.extends) {
+    if (!templates.has(name)) {
+      throw new UserError(`unknown template "${name}": choose one of ${[...templates.keys()].join(", ")}`);
+    }
+    if (chain.includes(name)) throw new Error(`template ${name} extends itself`);
+    chain.unshift(name);
   }
-  const dir = path.join(TEMPLATES_DIR, template);
-  const helpers = { version: (name: string) => dependencyVersion(name) };
-  for (const entry of (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile())) {
-    const source = path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join("/");
-    if (source === MANIFEST) continue;
-    const render = Handlebars.compile(await readFile(path.join(dir, source), "utf8"), { noEscape: true, strict: true });
-    const target = source.replace(/(^|\/)_([^/]+)$/, "$1.$2");
-    changes.write(target, render(values, { helpers }));
+  const manifests = chain.map((name) => templates.get(name)!);
+  const sources = new Map<string, string>();
+  for (const name of chain) {
+    const dir = path.join(TEMPLATES_DIR, name);
+    for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const source = path.join(entry.parentPath, entry.name);
+      const relative = path.relative(dir, source).split(path.sep).join("/");
+      if (relative === MANIFEST) continue;
+      sources.set(relative.replace(/\.hbs$/, "").replace(/(^|\/)_([^/]+)$/, "$1.$2"), source);
+    }
   }
-  const config = changes.planned().find(([file]) => file === PROJECT_FILE)?.[1];
+
+  const config = sources.get(PROJECT_FILE);
   if (!config) throw new Error(`template ${template} has no ${PROJECT_FILE}`);
-  const project = parseProject(changes.root, config.toString("utf8"));
-  for (const proto of manifest.protos) {
+  const project = parseProject(changes.root, await readFile(config, "utf8"));
+  const messages: MessageValues[] = (manifests.at(-1)!.messages ?? []).map((message) => ({
+    ...messageNames(message.name),
+    module: message.proto.replace(/\.proto$/, ""),
+    reply: message.reply ?? true,
+  }));
+
+  for (const proto of manifests.flatMap((m) => m.protos)) {
     changes.write(`${project.config.protoDir}/${proto}`, await readFile(path.join(PROTO_DIR, proto)));
   }
+  for (const message of messages) {
+    for (const [file, target] of Object.entries(MESSAGE_FILES)) {
+      changes.write(target(message, project.config), await renderFile(path.join(MESSAGE_DIR, file), message));
+    }
+  }
+  const rendered = { ...values, messages };
+  for (const [target, source] of sources) changes.write(target, await renderFile(source, rendered));
   await planStubs(project, changes);
 }

@@ -1,0 +1,45 @@
+import { x } from "tinyexec";
+
+/** What `initRepository` did: made the initial commit, or why it did not. */
+export type GitOutcome =
+  | { readonly kind: "committed" }
+  | { readonly kind: "inside-work-tree" }
+  | { readonly kind: "no-git" }
+  | { readonly kind: "no-identity" }
+  | { readonly kind: "failed"; readonly reason: string };
+
+export const INITIAL_COMMIT = "Initial commit from create-consensus";
+
+/**
+ * `git init`, add everything and make the initial commit in `root`, unless it
+ * already is inside a work tree. Git is a convenience here: a missing git, a
+ * missing identity or a failing commit is an outcome to report, never an error.
+ */
+export async function initRepository(root: string): Promise<GitOutcome> {
+  // nodePath off: git is looked up on PATH only, not beside node.
+  const git = (...args: string[]) =>
+    x("git", args, { nodeOptions: { cwd: root }, throwOnError: false, nodePath: false });
+  let inside;
+  try {
+    inside = await git("rev-parse", "--is-inside-work-tree");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { kind: "no-git" };
+    throw error;
+  }
+  if (inside.exitCode === 0 && inside.stdout.trim() === "true") return { kind: "inside-work-tree" };
+  for (const step of [
+    ["init", "--quiet"],
+    ["add", "--all"],
+  ]) {
+    const result = await git(...step);
+    if (result.exitCode !== 0) return { kind: "failed", reason: firstLine(result.stderr) };
+  }
+  // A commit without a configured identity fails after git guesses one; ask first.
+  if ((await git("var", "GIT_COMMITTER_IDENT")).exitCode !== 0) return { kind: "no-identity" };
+  const commit = await git("commit", "--quiet", "--message", INITIAL_COMMIT);
+  return commit.exitCode === 0 ? { kind: "committed" } : { kind: "failed", reason: firstLine(commit.stderr) };
+}
+
+function firstLine(text: string): string {
+  return text.trim().split("\n")[0] ?? "";
+}
