@@ -7,8 +7,7 @@ import { interrupt, run } from "./run.js";
 const program = new Command("consensus")
   .description("Work on a consensus replica project: regenerate its gRPC stubs.")
   .version(PACKAGE_JSON.version)
-  .option("--debug", "print the stack of an unexpected error")
-  .showHelpAfterError();
+  .option("--debug", "print the stack of an unexpected error");
 
 program
   .command("protobuf")

@@ -12,7 +12,7 @@ export const protobufFileName = "epaxos.proto";
  * The ePaxos example message set, numbered as in the original Go package so
  * that replicas of either can exchange messages. The `epaxos` template wires
  * these into the envelope as PREPARE = 1, ACCEPT = 2, COMMIT = 3 (no reply),
- * TRYPREACCEPT = 4 and PREACCEPT = 5.
+ * TRY_PRE_ACCEPT = 4 and PRE_ACCEPT = 5.
  */
 
 /** The status of an instance. */
