@@ -1,0 +1,180 @@
+// A replica's configuration: from flags, environment variables and a JSON
+// file, in that order of precedence. Every bad value is a ConfigError with a
+// one-line message naming where it came from.
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { parseArgs } from "node:util";
+
+export interface Config {
+  /** This replica's name (default: the host name). */
+  name: string;
+  /** Address to listen on (default 127.0.0.1). */
+  host: string;
+  /** Port to listen on; 0 picks a free one (default 3264). */
+  port: number;
+  /** host:port of each other replica, by name. */
+  peers: Map<string, string>;
+  /** JSON-lines file the metrics are appended to on shutdown, if any. */
+  metrics: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+export const USAGE = `usage: npm start -- [options]
+
+  --name <name>         this replica's name            CONSENSUS_NAME     (default: host name)
+  --host <host>         address to listen on           CONSENSUS_HOST     (default: 127.0.0.1)
+  --port <port>         port to listen on, 0 for any   CONSENSUS_PORT     (default: 3264)
+  --peers <list>        r2=host:port,r3=host:port      CONSENSUS_PEERS
+  --metrics <file>      append metrics here on exit    CONSENSUS_METRICS
+  --config <file.json>  the same keys as a JSON file   CONSENSUS_CONFIG
+  -h, --help            print this help
+
+Flags beat environment variables, which beat the config file.`;
+
+const KEYS = ["name", "host", "port", "peers", "metrics"] as const;
+type Key = (typeof KEYS)[number];
+/** Raw values of one source, with the label errors name it by. */
+type Source = Partial<Record<Key, { value: unknown; from: string }>>;
+
+/** Whether the command line asks for the usage. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.some((arg) => arg === "--help" || arg === "-h");
+}
+
+/** The configuration from `argv` (without node and the script), `env` and the config file they name. */
+export function loadConfig(argv: readonly string[] = process.argv.slice(2), env = process.env): Config {
+  const flags = parseFlags(argv);
+  const fromEnv: Source = {};
+  for (const key of KEYS) {
+    const name = `CONSENSUS_${key.toUpperCase()}`;
+    const value = env[name];
+    if (value !== undefined && value !== "") fromEnv[key] = { value, from: name };
+  }
+  const file = flags.config ?? (env.CONSENSUS_CONFIG || undefined);
+  const merged: Source = { ...(file === undefined ? {} : readConfigFile(file)), ...fromEnv, ...flags.values };
+
+  const name = text(merged.name, "name") ?? hostname();
+  if (!/^[^\s=,]+$/.test(name)) {
+    throw new ConfigError(`${merged.name?.from ?? "name"}: "${name}" is not a replica name (no spaces, "=" or ",")`);
+  }
+  const peers = parsePeers(merged.peers);
+  if (peers.has(name)) throw new ConfigError(`${merged.peers!.from}: peer ${name} is this replica's own name`);
+  return {
+    name,
+    host: text(merged.host, "host") ?? "127.0.0.1",
+    port: merged.port === undefined ? 3264 : parsePort(merged.port.value, merged.port.from),
+    peers,
+    metrics: text(merged.metrics, "metrics"),
+  };
+}
+
+function parseFlags(argv: readonly string[]): { values: Source; config: string | undefined } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: Object.fromEntries([...KEYS, "config"].map((key) => [key, { type: "string" as const }])),
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new ConfigError(`${flagError(error)} (see --help)`);
+  }
+  const values: Source = {};
+  for (const key of KEYS) {
+    const value = parsed.values[key];
+    if (value !== undefined) values[key] = { value, from: `--${key}` };
+  }
+  const config = parsed.values.config;
+  return { values, config: typeof config === "string" ? config : undefined };
+}
+
+function flagError(error: unknown): string {
+  const { code, message } = error as { code?: string; message?: string };
+  const option = /'(-[^' ]+)/.exec(message ?? "")?.[1];
+  switch (code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown option ${option}`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      return `option ${option} needs a value`;
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return `unexpected argument ${/'([^']*)'/.exec(message ?? "")?.[1] ?? ""}`.trimEnd();
+    default:
+      return (message ?? String(error)).split("\n")[0]!;
+  }
+}
+
+function readConfigFile(file: string): Source {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    const reason =
+      error instanceof SyntaxError
+        ? `is not valid JSON (${error.message})`
+        : `cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`;
+    throw new ConfigError(`config file ${file} ${reason}`);
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    throw new ConfigError(`config file ${file} is not a JSON object`);
+  }
+  const source: Source = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (!(KEYS as readonly string[]).includes(key)) {
+      throw new ConfigError(`config file ${file}: unknown key "${key}" (known: ${KEYS.join(", ")})`);
+    }
+    if (value !== null) source[key as Key] = { value, from: `${file}: ${key}` };
+  }
+  return source;
+}
+
+function text(entry: Source[Key], key: Key): string | undefined {
+  if (entry === undefined) return undefined;
+  if (typeof entry.value !== "string" || entry.value === "") {
+    throw new ConfigError(`${entry.from}: ${key} must be a non-empty string, not ${JSON.stringify(entry.value)}`);
+  }
+  return entry.value;
+}
+
+function parsePort(value: unknown, from: string): number {
+  const port = typeof value === "string" && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`${from}: ${JSON.stringify(value)} is not a port (an integer from 0 to 65535)`);
+  }
+  return port;
+}
+
+/** `r2=127.0.0.1:3265,r3=127.0.0.1:3266` (or, in a file, `{ "r2": "127.0.0.1:3265" }`). */
+function parsePeers(entry: Source["peers"]): Map<string, string> {
+  const peers = new Map<string, string>();
+  if (entry === undefined) return peers;
+  const { value, from } = entry;
+  let pairs: [string, unknown][];
+  if (typeof value === "string") {
+    pairs = [];
+    for (const item of value.split(",").map((s) => s.trim())) {
+      if (item === "") continue;
+      const at = item.indexOf("=");
+      if (at < 0) throw new ConfigError(`${from}: peer "${item}" has no "=" (write name=host:port)`);
+      pairs.push([item.slice(0, at).trim(), item.slice(at + 1).trim()]);
+    }
+  } else if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    pairs = Object.entries(value);
+  } else {
+    throw new ConfigError(`${from}: peers must be "name=host:port,…" or an object of addresses by name`);
+  }
+  for (const [name, address] of pairs) {
+    if (!/^[^\s=,]+$/.test(name))
+      throw new ConfigError(`${from}: peer name "${name}" is empty or has spaces, "=" or ","`);
+    if (peers.has(name)) throw new ConfigError(`${from}: peer ${name} is listed twice`);
+    const port = typeof address === "string" ? /^(?:\[[^\]]+\]|[^:\s]+):(\d+)$/.exec(address)?.[1] : undefined;
+    if (port === undefined || Number(port) < 1 || Number(port) > 65535) {
+      throw new ConfigError(`${from}: peer ${name} address ${JSON.stringify(address)} is not host:port`);
+    }
+    peers.set(name, address as string);
+  }
+  return peers;
+}

@@ -1,0 +1,345 @@
+// The other replicas of the cluster, as handlers see them: send a message to
+// one, broadcast it to all, or wait for a quorum. Two transports implement
+// it: GrpcPeers (one Dispatch stream per peer) and MemoryNetwork (src/memory.ts,
+// for tests of the protocol without a network).
+import * as grpc from "@grpc/grpc-js";
+import { envelope, hasReply, type ReplyMessage, type ReplyTo, type RequestMessage, typeName } from "./envelope.js";
+import type { PeerReply, PeerRequest } from "./pb/envelope.js";
+import { ConsensusClient } from "./pb/service.js";
+import { Code } from "./status.js";
+
+export type { ReplyTo, RequestMessage };
+
+export interface SendOptions {
+  /** Milliseconds to wait for the reply before rejecting with DEADLINE_EXCEEDED (default: no limit). */
+  timeout?: number;
+}
+
+export interface QuorumOptions extends SendOptions {
+  /**
+   * Replicas needed, this one included (default: a majority of the cluster,
+   * floor(n / 2) + 1 of the n = peers + 1 replicas). Raise it for fast quorums.
+   */
+  size?: number;
+}
+
+export interface Peers {
+  /** Names of the other replicas (this one is not among them). */
+  readonly names: readonly string[];
+  /** Sends `message` to `peer` and resolves with its typed reply (void for a request-only type). */
+  send<M extends RequestMessage>(peer: string, message: M, options?: SendOptions): Promise<ReplyTo<M>>;
+  /** Sends `message` to every peer and resolves, once all have settled, with each outcome by peer. */
+  broadcast<M extends RequestMessage>(
+    message: M,
+    options?: SendOptions,
+  ): Promise<Map<string, PromiseSettledResult<ReplyTo<M>>>>;
+  /**
+   * Sends `message` to every peer and resolves with the replies received as
+   * soon as, counting this replica as one vote without sending it anything,
+   * `size` replicas (default: a majority) have answered successfully. Rejects
+   * with a QuorumError on timeout or as soon as so many peers have failed that
+   * the quorum cannot be reached. Replies arriving later are ignored.
+   */
+  quorum<M extends RequestMessage>(message: M, options?: QuorumOptions): Promise<Map<string, ReplyTo<M>>>;
+  /** Rejects what is pending and closes the connections. */
+  close(): Promise<void>;
+}
+
+/** Why a request to a peer failed: the gRPC status its stream ended with, or the transport's. */
+export class PeerError extends Error {
+  override readonly name = "PeerError";
+
+  constructor(
+    readonly peer: string,
+    readonly code: Code,
+    message: string,
+  ) {
+    super(`${peer}: ${message}`);
+  }
+}
+
+/** A quorum that was not reached: the replies that came, and why the others did not. */
+export class QuorumError extends Error {
+  override readonly name = "QuorumError";
+
+  constructor(
+    message: string,
+    readonly replies: ReadonlyMap<string, unknown>,
+    readonly failures: ReadonlyMap<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+/** broadcast and quorum over a transport's `deliver`; replies are checked and unwrapped here. */
+export abstract class PeerSet implements Peers {
+  abstract readonly names: readonly string[];
+
+  /** This replica's name, the sender of every request. */
+  constructor(readonly self: string) {}
+
+  /** Delivers one request to `peer`, resolving with its PeerReply or rejecting with a PeerError. */
+  protected abstract deliver(peer: string, request: PeerRequest): Promise<PeerReply>;
+
+  abstract close(): Promise<void>;
+
+  async send<M extends RequestMessage>(peer: string, message: M, options: SendOptions = {}): Promise<ReplyTo<M>> {
+    if (!this.names.includes(peer)) throw new PeerError(peer, Code.NOT_FOUND, `not a peer of ${this.self}`);
+    const request = envelope(this.self, message);
+    const pending = this.deliver(peer, request);
+    const reply = await (options.timeout === undefined ? pending : deadline(pending, options.timeout, peer, request));
+    return unwrap(peer, request, reply) as ReplyTo<M>;
+  }
+
+  async broadcast<M extends RequestMessage>(
+    message: M,
+    options?: SendOptions,
+  ): Promise<Map<string, PromiseSettledResult<ReplyTo<M>>>> {
+    const names = [...this.names];
+    const outcomes = await Promise.allSettled(names.map((peer) => this.send(peer, message, options)));
+    return new Map(names.map((peer, i) => [peer, outcomes[i]!]));
+  }
+
+  async quorum<M extends RequestMessage>(message: M, options: QuorumOptions = {}): Promise<Map<string, ReplyTo<M>>> {
+    const names = [...this.names];
+    const cluster = names.length + 1;
+    const size = options.size ?? Math.floor(cluster / 2) + 1;
+    if (!Number.isInteger(size) || size < 1 || size > cluster) {
+      throw new RangeError(`quorum size ${size} is not between 1 and ${cluster} (the cluster)`);
+    }
+    const needed = size - 1; // this replica votes for itself
+    const replies = new Map<string, ReplyTo<M>>();
+    if (needed === 0) return replies;
+    const failures = new Map<string, unknown>();
+    const what = `${typeName(envelope(this.self, message).type)} quorum of ${size}/${cluster}`;
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const timer =
+        options.timeout === undefined
+          ? undefined
+          : setTimeout(() => fail(`timed out after ${options.timeout} ms`), options.timeout);
+      const fail = (why: string): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        const reasons = [...failures].map(([peer, error]) =>
+          error instanceof Error ? error.message : `${peer}: ${error}`,
+        );
+        const detail = reasons.length > 0 ? ` (${reasons.join("; ")})` : "";
+        reject(new QuorumError(`no ${what}: ${why}, ${replies.size + 1} of ${size} votes${detail}`, replies, failures));
+      };
+      for (const peer of names) {
+        this.send(peer, message).then(
+          (reply) => {
+            if (done) return;
+            replies.set(peer, reply);
+            if (replies.size < needed) return;
+            done = true;
+            clearTimeout(timer);
+            resolve(replies);
+          },
+          (error: unknown) => {
+            failures.set(peer, error);
+            if (names.length - failures.size < needed) fail(`${failures.size} of ${names.length} peers failed`);
+          },
+        );
+      }
+    });
+  }
+}
+
+function deadline(pending: Promise<PeerReply>, ms: number, peer: string, request: PeerRequest): Promise<PeerReply> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new PeerError(peer, Code.DEADLINE_EXCEEDED, `no reply to ${typeName(request.type)} in ${ms} ms`)),
+      ms,
+    );
+  });
+  return Promise.race([pending, expired]).finally(() => clearTimeout(timer));
+}
+
+/** The value of a successful reply to `request`, or undefined for a request-only type. */
+function unwrap(peer: string, request: PeerRequest, reply: PeerReply): ReplyMessage["value"] | undefined {
+  const type = typeName(request.type);
+  const $case = request.message!.$case;
+  if (reply.type !== request.type) {
+    throw new PeerError(peer, Code.INTERNAL, `answered ${type} with a reply of type ${typeName(reply.type)}`);
+  }
+  if (!reply.success) throw new PeerError(peer, Code.UNKNOWN, `answered ${type} with success=false`);
+  if (reply.message === undefined) {
+    if (hasReply($case)) throw new PeerError(peer, Code.INTERNAL, `answered ${type} without its reply message`);
+    return undefined;
+  }
+  if (reply.message.$case !== $case) {
+    throw new PeerError(peer, Code.INTERNAL, `answered ${type} with a ${reply.message.$case} message`);
+  }
+  return reply.message.value;
+}
+
+export interface GrpcPeersOptions {
+  /** Milliseconds to wait before reopening a failed stream; doubled after each failure (default 100). */
+  backoff?: number;
+  /** The cap of that wait (default 5000). */
+  maxBackoff?: number;
+  /** Options of each peer's channel (reconnect backoff of the channel defaults to the two above). */
+  channelOptions?: grpc.ChannelOptions;
+}
+
+/**
+ * Peers over gRPC: one Dispatch stream per peer, opened by the first request
+ * to it. Replies come in request order, so each one answers the oldest
+ * pending request. When a stream fails, its pending requests are rejected and
+ * the next request reopens it after a backoff (doubling up to a cap, reset by
+ * a reply); requests sent meanwhile wait for it, in order.
+ */
+export class GrpcPeers extends PeerSet {
+  private readonly links = new Map<string, Link>();
+  private readonly backoff: number;
+  private readonly maxBackoff: number;
+  private readonly channelOptions: grpc.ChannelOptions;
+  private cachedNames: string[] | undefined;
+
+  /** `addresses`: host:port of each peer by name. */
+  constructor(
+    self: string,
+    addresses: ReadonlyMap<string, string> | Record<string, string>,
+    options: GrpcPeersOptions = {},
+  ) {
+    super(self);
+    this.backoff = options.backoff ?? 100;
+    this.maxBackoff = Math.max(this.backoff, options.maxBackoff ?? 5000);
+    this.channelOptions = {
+      "grpc.initial_reconnect_backoff_ms": this.backoff,
+      "grpc.max_reconnect_backoff_ms": this.maxBackoff,
+      ...options.channelOptions,
+    };
+    for (const [name, address] of addresses instanceof Map ? addresses : Object.entries(addresses)) {
+      this.add(name, address);
+    }
+  }
+
+  get names(): readonly string[] {
+    return (this.cachedNames ??= [...this.links.keys()]);
+  }
+
+  /** Adds a peer (or moves it to a new address: its pending requests are rejected). */
+  add(name: string, address: string): void {
+    if (name === this.self) throw new Error(`peer ${name} is this replica`);
+    this.links.get(name)?.close();
+    this.links.set(name, new Link(name, address, this.backoff, this.maxBackoff, this.channelOptions));
+    this.cachedNames = undefined;
+  }
+
+  /** Removes a peer: its pending requests are rejected. */
+  remove(name: string): void {
+    this.links.get(name)?.close();
+    this.links.delete(name);
+    this.cachedNames = undefined;
+  }
+
+  protected deliver(peer: string, request: PeerRequest): Promise<PeerReply> {
+    return this.links.get(peer)!.send(request);
+  }
+
+  async close(): Promise<void> {
+    for (const link of this.links.values()) link.close();
+  }
+}
+
+interface Pending {
+  resolve(reply: PeerReply): void;
+  reject(error: PeerError): void;
+}
+
+/** The connection to one peer: its client, its current stream and the FIFO of requests awaiting a reply. */
+class Link {
+  private client: ConsensusClient | undefined;
+  private stream: grpc.ClientDuplexStream<PeerRequest, PeerReply> | undefined;
+  /** Requests written on the current stream, oldest first. */
+  private pending: Pending[] = [];
+  /** Requests held back until the backoff ends, oldest first. */
+  private waiting: { request: PeerRequest; pending: Pending }[] = [];
+  private failures = 0;
+  private retryAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly peer: string,
+    private readonly address: string,
+    private readonly backoff: number,
+    private readonly maxBackoff: number,
+    private readonly channelOptions: grpc.ChannelOptions,
+  ) {}
+
+  send(request: PeerRequest): Promise<PeerReply> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new PeerError(this.peer, Code.CANCELLED, "peers are closed"));
+      const pending = { resolve, reject };
+      if (this.waiting.length > 0 || (this.stream === undefined && Date.now() < this.retryAt)) {
+        this.waiting.push({ request, pending });
+        this.timer ??= setTimeout(() => this.flush(), this.retryAt - Date.now());
+        return;
+      }
+      this.write(request, pending);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    const error = new PeerError(this.peer, Code.CANCELLED, "peers are closed");
+    this.fail(this.stream, error);
+    for (const { pending } of this.waiting.splice(0)) pending.reject(error);
+    this.client?.close();
+  }
+
+  private flush(): void {
+    this.timer = undefined;
+    for (const { request, pending } of this.waiting.splice(0)) this.write(request, pending);
+  }
+
+  private write(request: PeerRequest, pending: Pending): void {
+    const stream = (this.stream ??= this.open());
+    this.pending.push(pending);
+    stream.write(request);
+  }
+
+  private open(): grpc.ClientDuplexStream<PeerRequest, PeerReply> {
+    this.client ??= new ConsensusClient(this.address, grpc.credentials.createInsecure(), this.channelOptions);
+    const stream = this.client.dispatch();
+    stream.on("data", (reply: PeerReply) => {
+      this.failures = 0;
+      const pending = this.pending.shift();
+      if (pending) pending.resolve(reply);
+      else this.fail(stream, new PeerError(this.peer, Code.INTERNAL, "sent a reply to no request"));
+    });
+    stream.on("error", (error: grpc.ServiceError) => {
+      this.fail(stream, new PeerError(this.peer, error.code ?? Code.UNKNOWN, error.details || error.message));
+    });
+    stream.on("end", () => {
+      this.fail(stream, new PeerError(this.peer, Code.UNAVAILABLE, "closed the stream before replying"));
+    });
+    return stream;
+  }
+
+  /** Ends `stream` if it is still the current one: rejects its pending requests and starts the backoff. */
+  private fail(stream: grpc.ClientDuplexStream<PeerRequest, PeerReply> | undefined, error: PeerError): void {
+    if (stream === undefined || stream !== this.stream) return;
+    this.stream = undefined;
+    const pending = this.pending.splice(0);
+    if (!this.closed && (pending.length > 0 || error.code !== Code.UNAVAILABLE)) {
+      this.retryAt = Date.now() + Math.min(this.maxBackoff, this.backoff * 2 ** this.failures++);
+    }
+    stream.cancel();
+    for (const [i, request] of pending.entries()) {
+      // Only the oldest request was being answered; the others were cut short.
+      request.reject(
+        i === 0
+          ? error
+          : new PeerError(this.peer, Code.UNAVAILABLE, `stream failed before replying (${error.message})`),
+      );
+    }
+  }
+}

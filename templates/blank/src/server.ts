@@ -1,0 +1,186 @@
+// A Replica served over gRPC: Propose as a unary call, Dispatch as a
+// bidirectional stream whose requests are handled one at a time, in order, so
+// each gets exactly one reply in request order however the peer pipelines.
+import * as grpc from "@grpc/grpc-js";
+import { typeName } from "./envelope.js";
+import type { PeerReply, PeerRequest } from "./pb/envelope.js";
+import { type ConsensusServer, ConsensusService } from "./pb/service.js";
+import type { Replica } from "./replica.js";
+import { type StatusError, toStatusError } from "./status.js";
+
+/** Requests queued on one stream beyond which it stops reading from the peer (HTTP/2 flow control does the rest). */
+const HIGH_WATER = 256;
+
+/** What the server serves: a Replica, or a stand-in with its two methods (tests wrap one). */
+export type Served = Pick<Replica, "dispatch" | "propose">;
+
+/**
+ * The grpc-js implementation of the Consensus service for `replica`.
+ * `streams`, when given, holds the open Dispatch streams (for draining).
+ */
+export function consensusService(replica: Served, streams?: Set<DispatchStream>): ConsensusServer {
+  return {
+    propose(call, callback) {
+      replica.propose(call.request).then(
+        (reply) => callback(null, reply),
+        (error: unknown) => {
+          const status = toStatusError(error, "Propose");
+          callback({ code: status.code, details: status.message });
+        },
+      );
+    },
+    dispatch(call) {
+      const stream = new DispatchStream(call, replica, () => streams?.delete(stream));
+      streams?.add(stream);
+    },
+  };
+}
+
+/**
+ * One peer's Dispatch stream: its requests are queued as they arrive and
+ * handled one at a time, each reply written before the next request starts.
+ */
+export class DispatchStream {
+  private readonly queue: PeerRequest[] = [];
+  private busy = false;
+  private paused = false;
+  private ending = false;
+  private done = false;
+  private wake: (() => void) | undefined;
+  private readonly ended: Promise<void>;
+  private settle!: () => void;
+
+  constructor(
+    private readonly call: grpc.ServerDuplexStream<PeerRequest, PeerReply>,
+    private readonly replica: Served,
+    private readonly onDone: () => void,
+  ) {
+    this.ended = new Promise((resolve) => (this.settle = resolve));
+    call.on("data", (request: PeerRequest) => this.receive(request));
+    call.on("end", () => this.drain());
+    // The peer hung up (cancelled, reset, gone): stop, and write nothing more.
+    call.on("error", () => this.finish());
+    call.on("cancelled", () => this.finish());
+    call.on("close", () => this.finish());
+  }
+
+  /** Answers what has arrived, then ends the stream with OK; resolves once it has ended. */
+  drain(): Promise<void> {
+    this.ending = true;
+    if (!this.busy) this.end();
+    return this.ended;
+  }
+
+  private receive(request: PeerRequest): void {
+    if (this.done || this.ending) return;
+    this.queue.push(request);
+    if (this.busy) {
+      if (!this.paused && this.queue.length >= HIGH_WATER) {
+        this.paused = true;
+        this.call.pause();
+      }
+    } else {
+      void this.run();
+    }
+  }
+
+  private async run(): Promise<void> {
+    this.busy = true;
+    for (let request = this.queue.shift(); request !== undefined; request = this.queue.shift()) {
+      if (this.paused && this.queue.length < HIGH_WATER / 2) {
+        this.paused = false;
+        this.call.resume();
+      }
+      let reply: PeerReply;
+      try {
+        reply = await this.replica.dispatch(request);
+      } catch (error) {
+        return this.end(toStatusError(error, `${typeName(request.type)} handler`));
+      }
+      if (this.done) return;
+      if (!this.call.write(reply)) await this.writable();
+      if (this.done) return;
+    }
+    this.busy = false;
+    if (this.ending) this.end();
+  }
+
+  /** Resolves when the call can take more writes, or is gone. */
+  private writable(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      this.call.once("drain", resolve);
+    });
+  }
+
+  /** Ends the stream once: with OK, or with the status of `error`. */
+  private end(error?: StatusError): void {
+    if (this.done) return;
+    this.finish();
+    if (this.call.cancelled || this.call.destroyed || this.call.writableEnded) return;
+    // grpc-js sends the status once the replies written before it are sent.
+    if (error) this.call.emit("error", { code: error.code, details: error.message });
+    else this.call.end();
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.queue.length = 0;
+    this.wake?.();
+    this.onDone();
+    this.settle();
+  }
+}
+
+export interface ListenOptions {
+  /** Address to bind (default 127.0.0.1). */
+  host?: string;
+  /** Port to bind; 0 picks a free one (default 0). */
+  port?: number;
+}
+
+/** A gRPC server for one Replica, with a graceful close. */
+export class ReplicaServer {
+  private readonly server: grpc.Server;
+  private readonly streams = new Set<DispatchStream>();
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly replica: Served,
+    options: grpc.ServerOptions = {},
+  ) {
+    this.server = new grpc.Server(options);
+    this.server.addService(ConsensusService, consensusService(replica, this.streams));
+  }
+
+  /** Binds and serves; resolves with the port (the real one when asked for 0). */
+  listen({ host = "127.0.0.1", port = 0 }: ListenOptions = {}): Promise<number> {
+    const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    return new Promise((resolve, reject) =>
+      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+  }
+
+  /**
+   * Stops taking calls, lets each Dispatch stream answer what it has
+   * received and end, then shuts down; after `timeout` ms whatever is left is
+   * cancelled.
+   */
+  close(timeout = 5000): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, timeout);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      for (const stream of this.streams) void stream.drain();
+    });
+    return this.closing;
+  }
+}

@@ -1,0 +1,71 @@
+// src/main.ts as a process: the listening line, SIGTERM, the metrics line.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import { ConsensusClient } from "../src/pb/service.js";
+
+const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
+
+/** Runs main.js with `args`; resolves with the process and its first stdout line. */
+async function start(args: string[]) {
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env.PATH },
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+  const exited = once(child, "close") as Promise<[number | null, NodeJS.Signals | null]>;
+  const lines = createInterface({ input: child.stdout });
+  const first = await Promise.race([
+    once(lines, "line").then(([line]) => line as string),
+    exited.then(() => undefined),
+  ]);
+  return { child, first, exited, stderr: () => stderr };
+}
+
+test(
+  "prints one line when it listens, serves, and exits 0 on SIGTERM after dumping its metrics",
+  { timeout: 20_000 },
+  async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "main-"));
+    try {
+      const metrics = path.join(dir, "metrics.jsonl");
+      const { child, first, exited, stderr } = await start(["--name", "r1", "--port", "0", "--metrics", metrics]);
+      const port = /^r1 listening on 127\.0\.0\.1:(\d+)$/.exec(first ?? "")?.[1];
+      assert.ok(port && Number(port) > 0, `listening line: ${first} ${stderr()}`);
+
+      const client = new ConsensusClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+      const reply = await new Promise<{ error: string }>((resolve, reject) =>
+        client.propose({ identity: "c1", name: "put", value: Buffer.alloc(0) }, (error, reply) =>
+          error ? reject(error) : resolve(reply),
+        ),
+      );
+      client.close();
+      assert.equal(reply.error, "not implemented");
+
+      child.kill("SIGTERM");
+      assert.deepEqual(await exited, [0, null], stderr());
+      const line = JSON.parse((await readFile(metrics, "utf8")).trim()) as Record<string, unknown>;
+      assert.equal(line.metric, "server");
+      assert.equal(line.name, "r1");
+      assert.deepEqual([line.requests, line.clients, line.commits, line.drops], [1, 1, 0, 1]);
+      for (const key of ["version", "started", "finished", "throughput", "duration"]) assert.ok(key in line, key);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test("a bad flag is a one-line error and exit 1", { timeout: 20_000 }, async () => {
+  const { first, exited, stderr } = await start(["--port", "99999"]);
+  assert.equal(first, undefined);
+  assert.deepEqual(await exited, [1, null]);
+  assert.equal(stderr(), 'error: --port: "99999" is not a port (an integer from 0 to 65535)\n');
+});

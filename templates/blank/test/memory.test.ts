@@ -1,0 +1,159 @@
+// The in-memory network: delivery to Replica.dispatch, per-link order, and
+// the faults tests of a protocol need (drop, delay, partition, heal).
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { MemoryNetwork } from "../src/memory.js";
+import { type PeerReply, type PeerRequest, Type } from "../src/pb/envelope.js";
+import { PeerError, QuorumError } from "../src/peers.js";
+import { Replica } from "../src/replica.js";
+import { Code } from "../src/status.js";
+
+const ping = { $case: "beacon", value: { timestamp: "" } } as const;
+
+/** A network of replicas r1..rN. */
+function cluster(size: number): { network: MemoryNetwork; replicas: Replica[] } {
+  const network = new MemoryNetwork();
+  const replicas = Array.from({ length: size }, (_, i) => {
+    const name = `r${i + 1}`;
+    return new Replica({ name, peers: network.peers(name) });
+  });
+  network.add(...replicas);
+  return { network, replicas };
+}
+
+/** A stand-in replica that records what it handles and echoes the request's timestamp. */
+function recorder(name: string, handled: string[]) {
+  return {
+    name,
+    async dispatch(request: PeerRequest): Promise<PeerReply> {
+      const timestamp = request.message?.$case === "beacon" ? request.message.value.timestamp : "";
+      handled.push(`${request.sender}:${timestamp}`);
+      return { type: request.type, sender: name, success: true, message: { $case: "beacon", value: { timestamp } } };
+    },
+  };
+}
+
+describe("MemoryNetwork", () => {
+  test("delivers to the peer's dispatch and resolves with its typed reply", async () => {
+    const { replicas, network } = cluster(3);
+    const [r1] = replicas;
+    assert.deepEqual(r1!.peers.names, ["r2", "r3"]);
+    const reply = await r1!.peers.send("r2", ping);
+    assert.match(reply.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+    assert.equal(network.stats.delivered, 1);
+  });
+
+  test("keeps the order of each link, whatever the delays", async () => {
+    const network = new MemoryNetwork();
+    const handled: string[] = [];
+    network.add(recorder("r2", handled));
+    const peers = network.peers("r1");
+    network.delay("r1", "r2", 30);
+    const first = peers.send("r2", { $case: "beacon", value: { timestamp: "1" } });
+    network.delay("r1", "r2", 0); // a later message must not overtake the earlier one
+    const second = peers.send("r2", { $case: "beacon", value: { timestamp: "2" } });
+    const settled: string[] = [];
+    await Promise.all([first, second].map((p) => p.then((reply) => settled.push(reply.timestamp))));
+    assert.deepEqual(handled, ["r1:1", "r1:2"]);
+    assert.deepEqual(settled, ["1", "2"]);
+  });
+
+  test("copies messages as the wire would: replicas share no objects", async () => {
+    const network = new MemoryNetwork();
+    let received: PeerRequest | undefined;
+    network.add({
+      name: "r2",
+      dispatch: async (request) => ((received = request), recorder("r2", []).dispatch(request)),
+    });
+    const message = { $case: "beacon" as const, value: { timestamp: "t" } };
+    await network.peers("r1").send("r2", message);
+    assert.notEqual(received?.message?.value, message.value);
+    assert.deepEqual(received?.message?.value, message.value);
+  });
+
+  test("delay holds messages back, one way, per link or for all", async () => {
+    const { replicas, network } = cluster(2);
+    network.delay(40);
+    network.delay("r2", "r1", 0);
+    const started = performance.now();
+    await replicas[0]!.peers.send("r2", ping);
+    // 40 ms there, 0 back (timers may fire a little early).
+    assert.ok(performance.now() - started >= 35);
+    assert.throws(() => network.delay(-1), RangeError);
+  });
+
+  test("drop loses messages of one direction until heal", async () => {
+    const { replicas, network } = cluster(2);
+    const [r1, r2] = replicas;
+    network.drop("r1", "r2");
+    await assert.rejects(r1!.peers.send("r2", ping), (error: PeerError) => error.code === Code.UNAVAILABLE);
+    assert.equal(network.stats.dropped, 1);
+    // r2's requests reach r1, but r1's replies to them are lost.
+    await assert.rejects(r2!.peers.send("r1", ping), /dropped a message r1 → r2/);
+    assert.deepEqual(network.stats, { delivered: 1, dropped: 2 });
+    network.heal();
+    assert.ok(await r1!.peers.send("r2", ping));
+  });
+
+  test("a reply lost on the way back rejects the send", async () => {
+    const { replicas, network } = cluster(2);
+    network.delay(20);
+    const pending = replicas[0]!.peers.send("r2", ping);
+    network.drop("r2", "r1");
+    await assert.rejects(pending, (error: PeerError) => error.code === Code.UNAVAILABLE);
+    await network.settled();
+    assert.equal(network.stats.delivered, 1);
+  });
+
+  test("quorum under a partition: the majority side resolves, the minority side rejects", async () => {
+    const { replicas, network } = cluster(5);
+    network.partition(["r1", "r2", "r3"], ["r4", "r5"]);
+    const majority = await replicas[0]!.peers.quorum(ping);
+    assert.deepEqual([...majority.keys()].sort(), ["r2", "r3"]);
+    await assert.rejects(replicas[3]!.peers.quorum(ping), (error: QuorumError) => {
+      assert.ok(error instanceof QuorumError);
+      assert.deepEqual([...error.failures.keys()].sort(), ["r1", "r2", "r3"]);
+      assert.match(error.message, /^no BEACON quorum of 3\/5: 3 of 4 peers failed/);
+      return true;
+    });
+    network.heal();
+    assert.equal((await replicas[3]!.peers.quorum(ping)).size >= 2, true);
+  });
+
+  test("quorum times out when peers are too slow", async () => {
+    const { replicas, network } = cluster(3);
+    network.delay(200);
+    await assert.rejects(replicas[0]!.peers.quorum(ping, { timeout: 20 }), /timed out after 20 ms/);
+    network.delay(0);
+  });
+
+  test("a replica's status reaches the sender as a PeerError", async () => {
+    const { network } = cluster(2);
+    await assert.rejects(
+      network.deliver("r1", "r2", { type: 7 as Type, sender: "r1", message: ping }),
+      (error: PeerError) =>
+        error.code === Code.UNIMPLEMENTED && error.message === "r2: type 7 is not known to this replica",
+    );
+  });
+
+  test("a reply that does not answer its request rejects the send", async () => {
+    const network = new MemoryNetwork();
+    const answers: PeerReply[] = [
+      { type: Type.BEACON, sender: "r2", success: true, message: undefined },
+      { type: Type.BEACON, sender: "r2", success: false, message: undefined },
+      { type: 7 as Type, sender: "r2", success: true, message: undefined },
+    ];
+    network.add({ name: "r2", dispatch: async () => answers.shift()! });
+    const peers = network.peers("r1");
+    await assert.rejects(peers.send("r2", ping), /^PeerError: r2: answered BEACON without its reply message$/);
+    await assert.rejects(peers.send("r2", ping), /^PeerError: r2: answered BEACON with success=false$/);
+    await assert.rejects(peers.send("r2", ping), /^PeerError: r2: answered BEACON with a reply of type 7$/);
+  });
+
+  test("a replica that left is unreachable", async () => {
+    const { replicas, network } = cluster(3);
+    network.remove("r3");
+    assert.deepEqual(replicas[0]!.peers.names, ["r2"]);
+    await assert.rejects(replicas[0]!.peers.send("r3", ping), PeerError);
+  });
+});

@@ -1,0 +1,65 @@
+// Replica.dispatch and Replica.propose without a network: the statuses of
+// the contract, as StatusErrors.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { type PeerRequest, Type } from "../src/pb/envelope.js";
+import { Replica } from "../src/replica.js";
+import { Code, StatusError } from "../src/status.js";
+
+const replica = new Replica({ name: "r1" });
+const request = (type: number, message: PeerRequest["message"]): PeerRequest => ({
+  type: type as Type,
+  sender: "r2",
+  message,
+});
+const beacon = { $case: "beacon", value: { timestamp: "" } } as const;
+
+/** Asserts that `request` is refused with `code` and a message matching `pattern`. */
+async function refused(request: PeerRequest, code: Code, pattern: RegExp): Promise<void> {
+  await assert.rejects(replica.dispatch(request), (error: StatusError) => {
+    assert.ok(error instanceof StatusError);
+    assert.equal(Code[error.code], Code[code]);
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+test("a beacon is answered with the replica's name and clock", async () => {
+  const before = Date.now();
+  const reply = await replica.dispatch(request(Type.BEACON, beacon));
+  assert.equal(reply.type, Type.BEACON);
+  assert.equal(reply.sender, "r1");
+  assert.equal(reply.success, true);
+  assert.ok(reply.message?.$case === "beacon");
+  const timestamp = reply.message.value.timestamp;
+  assert.match(timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+  const ms = Date.parse(timestamp);
+  assert.ok(ms >= before - 5 && ms <= Date.now() + 5, `${timestamp} is now`);
+});
+
+test("a type this replica does not know is UNIMPLEMENTED", async () => {
+  await refused(request(7, beacon), Code.UNIMPLEMENTED, /^type 7 is not known to this replica$/);
+  await refused(request(Type.UNRECOGNIZED, beacon), Code.UNIMPLEMENTED, /^type -1 is not known/);
+});
+
+test("a request without a message is INVALID_ARGUMENT", async () => {
+  await refused(request(Type.BEACON, undefined), Code.INVALID_ARGUMENT, /^BEACON request carries no message$/);
+});
+
+const other = Object.values(Type).find((t) => typeof t === "number" && t !== Type.BEACON && t !== Type.UNRECOGNIZED);
+test(
+  "a message that does not match the type is INVALID_ARGUMENT, before any handler runs",
+  { skip: other === undefined && "the envelope has only BEACON" },
+  async () => {
+    await refused(request(other!, beacon), Code.INVALID_ARGUMENT, /request carries a beacon message$/);
+  },
+);
+
+test("Propose records the client and answers not implemented", async () => {
+  const fresh = new Replica({ name: "r1" });
+  const reply = await fresh.propose({ identity: "c9", name: "put", value: Buffer.from("v") });
+  assert.equal(reply.success, false);
+  assert.equal(reply.error, "not implemented");
+  assert.equal(fresh.metrics.requests, 1);
+  assert.deepEqual([...fresh.metrics.clients.keys()], ["c9"]);
+});
