@@ -1,12 +1,23 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { CREATE_BIN, REPO } from "./support/paths.js";
-import { consensus, runBin, snapshot } from "./support/project.js";
+import { consensus, environment, runBin, snapshot } from "./support/project.js";
+import { KEY, terminal } from "./support/terminal.js";
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-create-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -18,7 +29,7 @@ const workspace = () => {
   return dir;
 };
 const files = (dir: string) => [...snapshot(dir).keys()].filter((entry) => !entry.endsWith("/"));
-const create = (args: string[], cwd: string) => runBin(CREATE_BIN, args, cwd);
+const create = (args: string[], cwd: string, env?: NodeJS.ProcessEnv) => runBin(CREATE_BIN, args, cwd, env);
 const ours = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
 const GOLDEN = path.join(REPO, "test/golden/canonical");
 
@@ -31,23 +42,105 @@ const BLANK_FILES = [
   "proto/client.proto",
   "proto/envelope.proto",
   "proto/service.proto",
+  "src/clock.ts",
+  "src/config.ts",
+  "src/context.ts",
+  "src/envelope.ts",
+  "src/handlers/beacon.ts",
+  "src/main.ts",
+  "src/memory.ts",
+  "src/metrics.ts",
   "src/pb/beacon.ts",
   "src/pb/client.ts",
   "src/pb/envelope.ts",
   "src/pb/service.ts",
+  "src/peers.ts",
+  "src/replica.ts",
+  "src/server.ts",
+  "src/state.ts",
+  "src/status.ts",
+  "test/config.test.ts",
+  "test/handlers/beacon.test.ts",
+  "test/main.test.ts",
+  "test/memory.test.ts",
+  "test/metrics.test.ts",
+  "test/peers.test.ts",
+  "test/replica.test.ts",
+  "test/server.test.ts",
   "tsconfig.json",
 ];
+/** The ePaxos types: Type value, oneof field, field number (the Type value is 10 less). */
+const EPAXOS_TYPES = [
+  ["PREPARE", "prepare", 11],
+  ["ACCEPT", "accept", 12],
+  ["COMMIT", "commit", 13],
+  ["TRY_PRE_ACCEPT", "tryPreAccept", 14],
+  ["PRE_ACCEPT", "preAccept", 15],
+] as const;
+const EPAXOS_FILES = [
+  ...BLANK_FILES,
+  "proto/epaxos.proto",
+  "src/pb/epaxos.ts",
+  ...["prepare", "accept", "commit", "try-pre-accept", "pre-accept"].flatMap((file) => [
+    `src/handlers/${file}.ts`,
+    `test/handlers/${file}.test.ts`,
+  ]),
+].sort();
+
+/** Flags that keep a run offline and quick: the install and git have tests of their own. */
+const QUICK = ["--no-install", "--no-git"];
+
+/** A git identity for commits in tests, whatever the machine's configuration. */
+const GIT_IDENTITY = {
+  GIT_AUTHOR_NAME: "Test",
+  GIT_AUTHOR_EMAIL: "test@example.com",
+  GIT_COMMITTER_NAME: "Test",
+  GIT_COMMITTER_EMAIL: "test@example.com",
+};
+const git = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) =>
+  promisify(execFile)("git", args, { cwd, env: environment(env) }).then(
+    ({ stdout }) => ({ code: 0, stdout }),
+    (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }),
+  );
+
+/** A folder with executables named `names` that record their arguments and folder, then exit with `code`. */
+function fakeCommands(names: string[], code: number, message = ""): string {
+  const bin = workspace();
+  for (const name of names) {
+    const file = path.join(bin, name);
+    writeFileSync(
+      file,
+      `#!/bin/sh\necho "$PWD: ${name} $*" >> "${bin}/calls.log"\n${message ? `echo "${message}" >&2\n` : ""}exit ${code}\n`,
+    );
+    chmodSync(file, 0o755);
+  }
+  return bin;
+}
 
 describe("create-consensus", () => {
   it("scaffolds the blank template: files, package.json, protos and stubs", async () => {
     const cwd = workspace();
-    const run = await create(["my-protocol"], cwd);
+    const run = await create(["my-protocol", ...QUICK], cwd);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stderr, "");
     const dir = path.join(cwd, "my-protocol");
     assert.deepEqual(files(dir), BLANK_FILES);
-    assert.match(run.stdout, /✔ created my-protocol \(template blank, 13 files\)/);
-    assert.match(run.stdout, /Next:\n {2}cd my-protocol\n {2}npm install\n {2}npx consensus protobuf --check\n$/);
+    assert.equal(
+      run.stdout,
+      [
+        `✔ created my-protocol (template blank, ${BLANK_FILES.length} files)`,
+        "  npm, no install, no git",
+        "",
+        "Next:",
+        "  cd my-protocol",
+        "  npm i",
+        "  npm run test",
+        "  npm run build",
+        "  npm run start -- --name r1 --port 3264",
+        "  npx consensus add-message Accept",
+        "",
+      ].join("\n"),
+    );
 
     const pkg = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8"));
     assert.equal(pkg.name, "my-protocol");
@@ -61,6 +154,7 @@ describe("create-consensus", () => {
       "an unpublished checkout is depended on as is",
     );
     assert.equal(pkg.devDependencies.typescript, ours.devDependencies.typescript.replace(/^[~^]/, ""));
+    assert.deepEqual(Object.keys(pkg.scripts).sort(), ["build", "protobuf", "start", "test"]);
     for (const proto of ["beacon", "client", "envelope", "service"]) {
       assert.equal(
         readFileSync(path.join(dir, `proto/${proto}.proto`), "utf8"),
@@ -71,21 +165,64 @@ describe("create-consensus", () => {
         readFileSync(path.join(GOLDEN, `${proto}.ts`), "utf8"),
       );
     }
+    for (const file of BLANK_FILES.filter((f) => f.startsWith("src/") && !f.startsWith("src/pb/"))) {
+      const template = path.join(REPO, "templates/blank", file);
+      if (existsSync(template))
+        assert.equal(readFileSync(path.join(dir, file), "utf8"), readFileSync(template, "utf8"));
+    }
     assert.match(readFileSync(path.join(dir, ".gitignore"), "utf8"), /^\.consensus\/$/m);
     assert.match(readFileSync(path.join(dir, "README.md"), "utf8"), /^# my-protocol$/m);
+    assert.doesNotMatch(readFileSync(path.join(dir, "src/replica.ts"), "utf8"), /\{\{|\}\}/);
   });
 
-  it("scaffolds a project whose stubs are fresh and compile under strict", async () => {
+  it("scaffolds the epaxos template: the ePaxos set wired into the envelope with the original's numbers", async () => {
     const cwd = workspace();
-    assert.equal((await create(["fresh"], cwd)).code, 0);
-    const dir = path.join(cwd, "fresh");
-    const check = await consensus(["protobuf", "--check"], dir);
-    assert.equal(check.code, 0, check.stderr);
-    symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"), "dir");
-    const tsc = path.join(REPO, "node_modules/typescript/bin/tsc");
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [tsc, "-p", dir]).catch((err) => err);
-    assert.equal(stdout + stderr, "");
-    assert.deepEqual(readdirSync(path.join(dir, "dist/pb")).filter((f) => f.endsWith(".js")).length, 4);
+    const run = await create(["ep", "--template", "epaxos", ...QUICK], cwd);
+    assert.equal(run.code, 0, run.stderr);
+    const dir = path.join(cwd, "ep");
+    assert.deepEqual(files(dir), EPAXOS_FILES);
+    assert.equal(
+      readFileSync(path.join(dir, "proto/epaxos.proto"), "utf8"),
+      readFileSync(path.join(REPO, "proto/epaxos.proto"), "utf8"),
+    );
+    const envelope = readFileSync(path.join(dir, "proto/envelope.proto"), "utf8");
+    for (const [value, field, number] of EPAXOS_TYPES) {
+      assert.match(envelope, new RegExp(`^  ${value} = ${number - 10};`, "m"));
+      assert.match(envelope, new RegExp(`^    \\w+Request ${field} = ${number};`, "m"));
+    }
+    assert.doesNotMatch(envelope, /CommitReply/, "Commit is request-only");
+    const replica = readFileSync(path.join(dir, "src/replica.ts"), "utf8");
+    for (const [value, field] of EPAXOS_TYPES) {
+      assert.match(replica, new RegExp(`case "${field}":[^;]*Type\\.${value}\\b`));
+    }
+    const stub = readFileSync(path.join(dir, "src/handlers/try-pre-accept.ts"), "utf8");
+    assert.match(stub, /export async function tryPreAccept\(/);
+    assert.match(stub, /TryPreAcceptRequest/);
+    assert.match(stub, /Promise<TryPreAcceptReply>/);
+    assert.doesNotMatch(readFileSync(path.join(dir, "src/handlers/commit.ts"), "utf8"), /CommitReply/);
+  });
+
+  for (const template of ["blank", "epaxos"]) {
+    it(`scaffolds a ${template} project that compiles under strict, stubs fresh`, async () => {
+      const cwd = workspace();
+      assert.equal((await create(["fresh", "-t", template, ...QUICK], cwd)).code, 0);
+      const dir = path.join(cwd, "fresh");
+      const check = await consensus(["protobuf", "--check"], dir);
+      assert.equal(check.code, 0, check.stderr);
+      symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"), "dir");
+      const tsc = path.join(REPO, "node_modules/typescript/bin/tsc");
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [tsc, "-p", dir]).catch((err) => err);
+      assert.equal(stdout + stderr, "");
+      assert.ok(existsSync(path.join(dir, "dist/src/replica.js")));
+    });
+  }
+
+  it("with --yes and no folder, takes the default folder name", async () => {
+    const cwd = workspace();
+    const run = await create(["--yes", ...QUICK], cwd);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^✔ created my-protocol \(template blank, \d+ files\)\n/);
+    assert.deepEqual(readdirSync(cwd), ["my-protocol"]);
   });
 
   it("with --dry-run, lists the project's files and writes nothing", async () => {
@@ -94,7 +231,11 @@ describe("create-consensus", () => {
     assert.equal(run.code, 0, run.stderr);
     assert.equal(
       run.stdout,
-      [...BLANK_FILES.map((f) => `  + ${f}`), "dry run: planned would get 13 files; nothing written", ""].join("\n"),
+      [
+        ...BLANK_FILES.map((f) => `  + ${f}`),
+        `dry run: planned would get ${BLANK_FILES.length} files; nothing written`,
+        "",
+      ].join("\n"),
     );
     assert.deepEqual(readdirSync(cwd), []);
   });
@@ -102,7 +243,7 @@ describe("create-consensus", () => {
   it("accepts a folder that holds only .git", async () => {
     const cwd = workspace();
     mkdirSync(path.join(cwd, "repo/.git"), { recursive: true });
-    const run = await create(["repo"], cwd);
+    const run = await create(["repo", ...QUICK], cwd);
     assert.equal(run.code, 0, run.stderr);
   });
 
@@ -110,10 +251,209 @@ describe("create-consensus", () => {
     const cwd = workspace();
     mkdirSync(path.join(cwd, "mine"));
     writeFileSync(path.join(cwd, "mine/notes.md"), "my notes\n");
-    const run = await create(["mine", "--force"], cwd);
+    const run = await create(["mine", "--force", ...QUICK], cwd);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(readFileSync(path.join(cwd, "mine/notes.md"), "utf8"), "my notes\n");
     assert.deepEqual(files(path.join(cwd, "mine")), [...BLANK_FILES, "notes.md"].sort());
+  });
+});
+
+describe("create-consensus package managers", () => {
+  const nextSteps = (stdout: string) => stdout.slice(stdout.indexOf("Next:"));
+
+  it("detects pnpm and yarn from npm_config_user_agent and shows their commands", async () => {
+    for (const [agent, steps] of [
+      [
+        "pnpm/9.12.0 npm/? node/v20.20.2 linux x64",
+        ["pnpm i", "pnpm run test", "pnpm run start --name r1 --port 3264", "pnpm exec consensus add-message Accept"],
+      ],
+      [
+        "yarn/1.22.22 npm/? node/v20.20.2 linux x64",
+        [
+          "yarn install",
+          "yarn run test",
+          "yarn run start --name r1 --port 3264",
+          "yarn exec consensus -- add-message Accept",
+        ],
+      ],
+      [
+        "npm/11.1.0 node/v20.20.2 linux x64 workspaces/false",
+        ["npm i", "npm run test", "npm run start -- --name r1 --port 3264", "npx consensus add-message Accept"],
+      ],
+    ] as const) {
+      const cwd = workspace();
+      const run = await create(["p", ...QUICK], cwd, { npm_config_user_agent: agent });
+      assert.equal(run.code, 0, run.stderr);
+      const manager = agent.split("/")[0]!;
+      assert.match(run.stdout, new RegExp(`^  ${manager}, no install, no git$`, "m"));
+      for (const step of steps) assert.ok(nextSteps(run.stdout).includes(`\n  ${step}\n`), `${step} in\n${run.stdout}`);
+    }
+  });
+
+  it("takes --package-manager over the detected one", async () => {
+    const cwd = workspace();
+    const run = await create(["p", "--package-manager", "yarn", ...QUICK], cwd, {
+      npm_config_user_agent: "pnpm/9.12.0 node/v20.20.2 linux x64",
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(nextSteps(run.stdout), /^ {2}yarn run test$/m);
+  });
+
+  it("installs with the chosen manager in the project folder", async () => {
+    const cwd = workspace();
+    const bin = fakeCommands(["pnpm"], 0);
+    const run = await create(["p", "--package-manager", "pnpm", "--no-git"], cwd, {
+      PATH: `${bin}:${process.env.PATH}`,
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(readFileSync(path.join(bin, "calls.log"), "utf8"), `${path.join(cwd, "p")}: pnpm i\n`);
+    assert.match(run.stdout, /^installing dependencies with pnpm…\n✔ installed dependencies with pnpm \(\d+\.\d s\)$/m);
+    assert.doesNotMatch(nextSteps(run.stdout), /pnpm i$/m, "installed: no install step left to do");
+  });
+
+  it("keeps the project and says how to finish when the install fails", async () => {
+    const cwd = workspace();
+    const bin = fakeCommands(["pnpm"], 1, "ERR_PNPM_FETCH_404 not found");
+    const run = await create(["p", "--package-manager", "pnpm", "--no-git"], cwd, {
+      PATH: `${bin}:${process.env.PATH}`,
+    });
+    assert.equal(run.code, 1);
+    assert.equal(
+      run.stderr,
+      "error: pnpm i failed (exit 1: ERR_PNPM_FETCH_404 not found); the project is created: run pnpm i in it\n",
+    );
+    assert.deepEqual(files(path.join(cwd, "p")), BLANK_FILES);
+  });
+
+  it("names a package manager that is not installed, and keeps the project", async () => {
+    const cwd = workspace();
+    const run = await create(["p", "--package-manager", "yarn", "--no-git"], cwd, { PATH: workspace() });
+    assert.equal(run.code, 1);
+    assert.equal(
+      run.stderr,
+      "error: yarn install failed: yarn is not installed; the project is created: run yarn install in it\n",
+    );
+    assert.deepEqual(files(path.join(cwd, "p")), BLANK_FILES);
+  });
+});
+
+describe("create-consensus git", () => {
+  it("creates a repository with an initial commit of every file", async () => {
+    const cwd = workspace();
+    const run = await create(["g", "--no-install"], cwd, GIT_IDENTITY);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^✔ created a git repository with an initial commit$/m);
+    const dir = path.join(cwd, "g");
+    assert.equal((await git(["log", "--format=%s"], dir)).stdout, "Initial commit from create-consensus\n");
+    assert.equal((await git(["status", "--porcelain"], dir)).stdout, "");
+    const tracked = (await git(["ls-files"], dir)).stdout.trim().split("\n").sort();
+    assert.deepEqual(tracked, BLANK_FILES);
+  });
+
+  it("skips the repository inside an existing work tree", async () => {
+    const cwd = workspace();
+    assert.equal((await git(["init", "--quiet"], cwd)).code, 0);
+    const run = await create(["inner", "--no-install"], cwd, GIT_IDENTITY);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^git: already inside a git work tree, no repository created$/m);
+    assert.equal(existsSync(path.join(cwd, "inner/.git")), false);
+  });
+
+  it("skips the commit, with a note, when git has no identity", async () => {
+    const cwd = workspace();
+    const home = workspace();
+    const run = await create(["anon", "--no-install"], cwd, {
+      HOME: home,
+      XDG_CONFIG_HOME: home,
+      GIT_CONFIG_NOSYSTEM: "1",
+      // Never guess an identity from the host name.
+      GIT_CONFIG_COUNT: "1",
+      GIT_CONFIG_KEY_0: "user.useConfigOnly",
+      GIT_CONFIG_VALUE_0: "true",
+      GIT_AUTHOR_NAME: undefined,
+      GIT_AUTHOR_EMAIL: undefined,
+      GIT_COMMITTER_NAME: undefined,
+      GIT_COMMITTER_EMAIL: undefined,
+      EMAIL: undefined,
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^git: repository created, commit skipped \(no user\.name \/ user\.email configured\)$/m);
+    assert.ok(existsSync(path.join(cwd, "anon/.git")));
+    assert.notEqual((await git(["rev-parse", "HEAD"], path.join(cwd, "anon"))).code, 0, "no commit");
+  });
+
+  it("says so when git is not installed", async () => {
+    const cwd = workspace();
+    const run = await create(["nogit", "--no-install"], cwd, { PATH: workspace() });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^git: not found, no repository created$/m);
+    assert.equal(existsSync(path.join(cwd, "nogit/.git")), false);
+  });
+});
+
+describe("create-consensus at a terminal", () => {
+  it("asks for the folder, template, install and git, and validates the name as it is typed", async () => {
+    const cwd = workspace();
+    const term = terminal(CREATE_BIN, [], cwd, GIT_IDENTITY);
+    await term.waitFor(/Project folder/);
+    term.type(`Bad Name${KEY.enter}`);
+    await term.waitFor(/"Bad Name" is not a valid npm package name/);
+    term.type(`${"\x7f".repeat(8)}proto-one${KEY.enter}`);
+    await term.waitFor(/Template/);
+    term.type(`${KEY.down}${KEY.enter}`);
+    await term.waitFor(/Install the dependencies with npm\?/);
+    term.type(`n${KEY.enter}`);
+    await term.waitFor(/Create a git repository/);
+    term.type(KEY.enter);
+    const run = await term.exit;
+    assert.equal(run.code, 0, run.stdout);
+    assert.match(run.stdout, /✔ created proto-one \(template epaxos, \d+ files\)/);
+    assert.match(run.stdout, /✔ created a git repository with an initial commit/);
+    assert.deepEqual(
+      files(path.join(cwd, "proto-one")).filter((f) => !f.startsWith(".git/")),
+      EPAXOS_FILES,
+    );
+  });
+
+  for (const [prompt, keys, answers] of [
+    ["Project folder", KEY.ctrlC, []],
+    ["Template", KEY.esc, [`cancel-me${KEY.enter}`]],
+    ["Install the dependencies", KEY.ctrlC, [`cancel-me${KEY.enter}`, KEY.enter]],
+    ["Create a git repository", KEY.ctrlC, [`cancel-me${KEY.enter}`, KEY.enter, `n${KEY.enter}`]],
+  ] as const) {
+    it(`exits 130 and writes nothing when the ${prompt} prompt is cancelled`, async () => {
+      const cwd = workspace();
+      const term = terminal(CREATE_BIN, [], cwd);
+      const prompts = ["Project folder", "Template", "Install the dependencies", "Create a git repository"];
+      for (const [i, answer] of answers.entries()) {
+        await term.waitFor(new RegExp(prompts[i]!));
+        term.type(answer);
+      }
+      await term.waitFor(new RegExp(prompt));
+      term.type(keys);
+      const run = await term.exit;
+      assert.equal(run.code, 130, run.stdout);
+      assert.match(run.stdout, /Cancelled: nothing was written\./);
+      assert.deepEqual(readdirSync(cwd), []);
+    });
+  }
+
+  it("asks nothing when a flag gives the answer, or with --yes, or under CI", async () => {
+    const cwd = workspace();
+    const flagged = terminal(CREATE_BIN, ["flagged", "-t", "blank", ...QUICK], cwd);
+    const run = await flagged.exit;
+    assert.equal(run.code, 0, run.stdout);
+    assert.doesNotMatch(run.stdout, /Project folder|Template|Install|git repository\?/);
+    for (const [args, env] of [
+      [["--yes", ...QUICK], {}],
+      [QUICK, { CI: "true" }],
+    ] as const) {
+      const dir = workspace();
+      const quiet = await terminal(CREATE_BIN, [...args], dir, env).exit;
+      assert.equal(quiet.code, 0, quiet.stdout);
+      assert.match(quiet.stdout, /created my-protocol/);
+      assert.doesNotMatch(quiet.stdout, /Project folder/);
+    }
   });
 });
 
@@ -143,14 +483,14 @@ describe("create-consensus refuses and writes nothing", () => {
       error: `error: "${"a".repeat(215)}" is not a valid npm package name (name can no longer contain more than 214 characters): choose another folder name`,
     },
     {
-      name: "a missing folder name",
-      args: [],
-      error: "error: name the project folder: npx create-consensus my-protocol",
+      name: "an unknown package manager",
+      args: ["x", "--package-manager", "bun"],
+      error: "error: option '--package-manager <name>' argument 'bun' is invalid. Allowed choices are npm, pnpm, yarn.",
     },
     {
       name: "an unknown template",
       args: ["x", "--template", "raft"],
-      error: 'error: unknown template "raft": choose one of blank',
+      error: 'error: unknown template "raft": choose one of blank, epaxos',
     },
     {
       name: "a target that is a file",

@@ -1,0 +1,164 @@
+import assert from "node:assert/strict";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
+import { CREATE_BIN } from "./support/paths.js";
+import { environment, runBin } from "./support/project.js";
+
+// The whole flow a person follows: scaffold with a real install, the
+// project's own tests and build, then a quorum of replicas as processes.
+
+const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-e2e-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+const GIT_IDENTITY = {
+  GIT_AUTHOR_NAME: "Test",
+  GIT_AUTHOR_EMAIL: "t@example.com",
+  GIT_COMMITTER_NAME: "Test",
+  GIT_COMMITTER_EMAIL: "t@example.com",
+};
+
+/** Runs `npm args` in `cwd`; resolves with the exit code and output. */
+function npm(args: string[], cwd: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) =>
+    // NODE_TEST_CONTEXT unset: the project's own node --test must run as a runner, not as a child of this one.
+    execFile(
+      "npm",
+      args,
+      { cwd, env: environment({ NO_COLOR: "1", NODE_TEST_CONTEXT: undefined }), maxBuffer: 64 << 20 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, output: stdout + stderr }),
+    ),
+  );
+}
+
+/** Ports free on 127.0.0.1 right now (the OS picks them). */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => {
+      const server = createServer();
+      return new Promise<ReturnType<typeof createServer>>((resolve) =>
+        server.listen(0, "127.0.0.1", () => resolve(server)),
+      );
+    }),
+  );
+  const ports = servers.map((server) => (server.address() as { port: number }).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+/** Whether nothing listens on `port` of 127.0.0.1 any more. */
+function portIsFree(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/** `npm start` of one replica; resolves once it prints its listening line. */
+function startReplica(dir: string, args: string[]): Promise<{ child: ChildProcess; output: () => string }> {
+  // Its own process group, to stop it as Ctrl-C does: a signal to npm, its shell and the replica.
+  const child = spawn("npm", ["start", "--", ...args], {
+    cwd: dir,
+    env: environment({ NO_COLOR: "1" }),
+    detached: true,
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 30_000);
+    child.stdout!.on("data", () => {
+      if (/listening on/.test(output)) {
+        clearTimeout(timer);
+        resolve({ child, output: () => output });
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`replica exited with ${code}:\n${output}`)));
+  });
+}
+
+for (const template of ["blank", "epaxos"]) {
+  describe(`end to end: the ${template} template`, () => {
+    it("scaffolds with a real install and git, passes its tests, builds, and runs a quorum of three", async (t) => {
+      const run = await runBin(CREATE_BIN, [`e2e-${template}`, "--template", template, "--yes"], scratch, GIT_IDENTITY);
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, /✔ installed dependencies with npm/);
+      assert.match(run.stdout, /✔ created a git repository with an initial commit/);
+      const dir = path.join(scratch, `e2e-${template}`);
+
+      const test = await npm(["test"], dir);
+      assert.equal(test.code, 0, test.output);
+      assert.match(test.output, /# fail 0/);
+      const build = await npm(["run", "build"], dir);
+      assert.equal(build.code, 0, build.output);
+
+      const ports = await freePorts(3);
+      const names = ["r1", "r2", "r3"];
+      const replicas = await Promise.all(
+        names.map((name, i) => {
+          const peers = names.flatMap((peer, j) => (j === i ? [] : [`${peer}=127.0.0.1:${ports[j]}`])).join(",");
+          return startReplica(dir, ["--name", name, "--port", String(ports[i]), "--peers", peers]);
+        }),
+      );
+      t.after(() => {
+        for (const { child } of replicas)
+          if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, "SIGKILL");
+      });
+
+      // A client built on the project's own stubs and grpc-js.
+      const grpc = createRequire(path.join(dir, "package.json"))("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
+      const service = await import(pathToFileURL(path.join(dir, "dist/src/pb/service.js")).href);
+      const envelope = await import(pathToFileURL(path.join(dir, "dist/src/pb/envelope.js")).href);
+      for (const [i, name] of names.entries()) {
+        const client = new service.ConsensusClient(`127.0.0.1:${ports[i]}`, grpc.credentials.createInsecure());
+        const reply = await new Promise<{ success: boolean; error: string }>((resolve, reject) =>
+          client.propose({ identity: "e2e", name: "x", value: Buffer.from("1") }, (err: Error | null, r: never) =>
+            err ? reject(err) : resolve(r),
+          ),
+        );
+        assert.equal(reply.success, false);
+        assert.equal(reply.error, "not implemented");
+
+        const stream = client.dispatch();
+        const replies: { type: number; sender: string; message?: { $case: string; value: { timestamp: string } } }[] =
+          [];
+        const ended = new Promise<{ code: number; details: string }>((resolve) => {
+          stream.on("data", (reply: never) => replies.push(reply));
+          stream.on("error", (err: { code: number; details: string }) => resolve(err));
+          stream.on("end", () => resolve({ code: 0, details: "" }));
+        });
+        // fromPartial fills the fields left out (ts-proto encodes only complete messages).
+        const request = (type: number, $case: string, value: object) =>
+          envelope.PeerRequest.fromPartial({ type, sender: "client", message: { $case, value } });
+        stream.write(request(envelope.Type.BEACON, "beacon", { timestamp: new Date().toISOString() }));
+        if (template === "epaxos") stream.write(request(envelope.Type.ACCEPT, "accept", { ballot: 1n }));
+        else stream.end();
+        const status = await ended;
+        assert.equal(replies.length, 1);
+        assert.equal(replies[0]!.sender, name);
+        assert.equal(replies[0]!.message?.$case, "beacon");
+        assert.match(replies[0]!.message!.value.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/);
+        if (template === "epaxos") {
+          assert.equal(status.code, grpc.status.UNIMPLEMENTED);
+          assert.match(status.details, /ACCEPT/);
+        } else assert.equal(status.code, 0);
+        client.close();
+      }
+
+      // Ctrl-C: every replica stops and frees its port.
+      for (const [i, { child, output }] of replicas.entries()) {
+        const exited = new Promise((resolve) => child.on("exit", resolve));
+        process.kill(-child.pid!, "SIGINT");
+        await exited;
+        assert.ok(await portIsFree(ports[i]!), `r${i + 1} still listens after Ctrl-C:\n${output()}`);
+      }
+    });
+  });
+}
