@@ -6,7 +6,11 @@ import { after, describe, it } from "node:test";
 import { generateStubs } from "../src/core/codegen.js";
 import { compileProtos, listProtos } from "../src/core/compile.js";
 import { ProtoError } from "../src/core/errors.js";
+import { messageNames } from "../src/core/names.js";
+import { dependencyVersion } from "../src/core/package.js";
 import { DEFAULT_TS_PROTO_OPTIONS, findProject, parseProject, tsProtoParameter } from "../src/core/project.js";
+import { render } from "../src/core/render.js";
+import { templateSources } from "../src/core/scaffold.js";
 import { CANONICAL_PROTOS, REPO } from "./support/paths.js";
 import { tempProject } from "./support/project.js";
 
@@ -85,5 +89,55 @@ describe("compile and codegen", () => {
       );
       return true;
     });
+  });
+});
+
+describe("names", () => {
+  it("normalise every accepted spelling to one set of names", () => {
+    for (const spelling of ["PreAccept", "preAccept", "pre-accept", "pre_accept", "PRE_ACCEPT"]) {
+      assert.deepEqual(messageNames(spelling), {
+        prefix: "PreAccept",
+        constant: "PRE_ACCEPT",
+        field: "preAccept",
+        file: "pre-accept",
+        proto: "pre_accept.proto",
+      });
+    }
+    assert.deepEqual(messageNames("TryPreAccept").constant, "TRY_PRE_ACCEPT");
+    assert.deepEqual(messageNames("accept").prefix, "Accept");
+    assert.deepEqual(messageNames("HTTPServer").file, "http-server");
+    assert.deepEqual(messageNames("phase2a").constant, "PHASE2A");
+  });
+
+  it("refuse a name that is empty, too long, or not letters and digits", () => {
+    assert.throws(() => messageNames(""), /the message name is empty/);
+    assert.throws(() => messageNames("a".repeat(65)), /longer than 64 characters/);
+    for (const bad of ["2pc", "pre accept", "pre--accept", "-accept", "accept_", "ac.cept"]) {
+      assert.throws(() => messageNames(bad), /is not a message name/, bad);
+    }
+  });
+});
+
+describe("render", () => {
+  it("gives the same text from a template precompiled at build time as from one compiled now", async () => {
+    const Handlebars = (await import("handlebars")).default;
+    // The values of a project template and of a message template in one object.
+    const message = { ...messageNames("accept"), module: "accept", reply: true };
+    const values = { name: "demo", toolDependency: "file:/x", messages: [message], ...message };
+    const sources = await templateSources();
+    assert.ok(sources.length >= 5);
+    for (const source of sources) {
+      const compiled = Handlebars.compile(source, { noEscape: true, strict: true });
+      const helpers = { version: (name: string) => dependencyVersion(name) };
+      assert.equal(await render(source, values), compiled(values, { helpers }));
+    }
+  });
+
+  it("compiles a template that was not precompiled, strictly and without escaping", async () => {
+    assert.equal(
+      await render("<{{name}}> {{version 'typescript'}}", { name: "a&b" }),
+      `<a&b> ${dependencyVersion("typescript")}`,
+    );
+    await assert.rejects(render("{{missing}}", {}), /"missing" not defined/);
   });
 });

@@ -1,9 +1,8 @@
 import path from "node:path";
-import * as prompts from "@clack/prompts";
 import { Command, Option } from "commander";
 import { create, DEFAULT_TEMPLATE, projectTarget } from "../commands/create.js";
 import { UserError } from "../core/errors.js";
-import { initRepository, type GitOutcome } from "../core/git.js";
+import type { GitOutcome } from "../core/git.js";
 import { PACKAGE_JSON } from "../core/package.js";
 import {
   commandLine,
@@ -80,7 +79,10 @@ const program = new Command("create-consensus")
 
     const manager = choices.packageManager;
     if (choices.install) await install(result.root, manager);
-    if (choices.git) console.log(gitNote(await initRepository(result.root)));
+    if (choices.git) {
+      const { initRepository } = await import("../core/git.js");
+      console.log(gitNote(await initRepository(result.root)));
+    }
 
     const shown = path.relative(process.cwd(), result.root) || ".";
     const steps = [
@@ -107,6 +109,7 @@ function resolve(dir: string | undefined, flags: Flags): Choices {
 
 /** Asks for what the flags did not say. A cancelled prompt (Ctrl-C, Esc) ends the run with 130, nothing written. */
 async function ask(dir: string | undefined, flags: Flags): Promise<Choices> {
+  const prompts = await import("@clack/prompts");
   const given = (name: string) => program.getOptionValueSource(name) === "cli";
   const answer = <T>(value: T): Exclude<T, symbol> => {
     if (prompts.isCancel(value)) {
@@ -164,7 +167,7 @@ function refusal(check: () => unknown): string | undefined {
 async function install(root: string, manager: PackageManager): Promise<void> {
   const label = `installing dependencies with ${manager}`;
   const started = performance.now();
-  const spinner = process.stdout.isTTY ? prompts.spinner({ withGuide: false }) : undefined;
+  const spinner = process.stdout.isTTY ? (await import("@clack/prompts")).spinner({ withGuide: false }) : undefined;
   if (spinner) spinner.start(label);
   else console.log(`${label}…`);
   try {

@@ -1,6 +1,5 @@
 import { resolveCommand } from "package-manager-detector/commands";
 import { getUserAgent } from "package-manager-detector/detect";
-import { x } from "tinyexec";
 import { UserError } from "./errors.js";
 
 export const PACKAGE_MANAGERS = ["npm", "pnpm", "yarn"] as const;
@@ -30,6 +29,7 @@ export function commandLine(
 export async function installDependencies(root: string, manager: PackageManager, signal?: AbortSignal): Promise<void> {
   const { command, args } = resolveCommand(manager, "install", [])!;
   const line = [command, ...args].join(" ");
+  const { x } = await import("tinyexec"); // only when installing: most runs of the CLI never spawn
   let result;
   try {
     result = await x(command, args, { nodeOptions: { cwd: root }, signal, throwOnError: false });

@@ -1,13 +1,13 @@
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import Handlebars from "handlebars";
 import type { ChangeSet } from "./changes.js";
 import { UserError } from "./errors.js";
 import { messageNames, type MessageNames } from "./names.js";
-import { dependencyVersion, PACKAGE_ROOT } from "./package.js";
+import { PACKAGE_ROOT } from "./package.js";
 import { parseProject, PROJECT_FILE, type ProjectConfig } from "./project.js";
-import { planStubs } from "./stubs.js";
+import { render } from "./render.js";
+import { planStubs, type StubCacheUse } from "./stubs.js";
 
 const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "templates");
 /** The canonical proto set that templates take their protos from. */
@@ -55,13 +55,17 @@ interface MessageValues extends MessageNames {
   readonly reply: boolean;
 }
 
-const helpers = { version: (name: string) => dependencyVersion(name) };
-
-/** Renders a `.hbs` file (handlebars, no HTML escaping, unknown names are errors); copies any other as it is. */
+/** Renders a `.hbs` file with handlebars; copies any other as it is. */
 async function renderFile(file: string, values: object): Promise<Buffer | string> {
   const source = await readFile(file);
-  if (!file.endsWith(RENDERED)) return source;
-  return Handlebars.compile(source.toString("utf8"), { noEscape: true, strict: true })(values, { helpers });
+  return file.endsWith(RENDERED) ? render(source.toString("utf8"), values) : source;
+}
+
+/** Every `.hbs` file of every template, for precompiling when this package is built. */
+export async function templateSources(): Promise<string[]> {
+  const entries = await readdir(TEMPLATES_DIR, { recursive: true, withFileTypes: true });
+  const files = entries.filter((entry) => entry.isFile() && entry.name.endsWith(RENDERED));
+  return Promise.all(files.map((entry) => readFile(path.join(entry.parentPath, entry.name), "utf8")));
 }
 
 /**
@@ -69,9 +73,15 @@ async function renderFile(file: string, values: object): Promise<Buffer | string
  * template's files (after those of the template it extends), its protos from
  * the canonical set, a handler and a test per message type, and the stubs
  * generated as `consensus protobuf` would. `x.hbs` is rendered to `x`; `_x`
- * becomes `.x` (npm publish drops some dotfiles).
+ * becomes `.x` (npm publish drops some dotfiles). The stubs come from the
+ * build cache when it holds them (`cache`, see build-cache.ts).
  */
-export async function planScaffold(template: string, values: TemplateValues, changes: ChangeSet): Promise<void> {
+export async function planScaffold(
+  template: string,
+  values: TemplateValues,
+  changes: ChangeSet,
+  cache: StubCacheUse = "read",
+): Promise<void> {
   const templates = await listTemplates();
   const chain: string[] = []; // the template and those it extends, base first
   for (let name: string | undefined = template; name !== undefined; name = templates.get(name)!.extends) {
@@ -103,15 +113,25 @@ export async function planScaffold(template: string, values: TemplateValues, cha
     reply: message.reply ?? true,
   }));
 
-  for (const proto of manifests.flatMap((m) => m.protos)) {
-    changes.write(`${project.config.protoDir}/${proto}`, await readFile(path.join(PROTO_DIR, proto)));
-  }
-  for (const message of messages) {
-    for (const [file, target] of Object.entries(MESSAGE_FILES)) {
-      changes.write(target(message, project.config), await renderFile(path.join(MESSAGE_DIR, file), message));
-    }
-  }
-  const rendered = { ...values, messages };
-  for (const [target, source] of sources) changes.write(target, await renderFile(source, rendered));
-  await planStubs(project, changes);
+  // Read and rendered concurrently; written into the plan in a fixed order.
+  const protos = manifests.flatMap((m) => m.protos);
+  const planned = await Promise.all([
+    ...protos.map((proto) =>
+      readFile(path.join(PROTO_DIR, proto)).then(
+        (content) => [`${project.config.protoDir}/${proto}`, content] as const,
+      ),
+    ),
+    ...messages.flatMap((message) =>
+      Object.entries(MESSAGE_FILES).map(([file, target]) =>
+        renderFile(path.join(MESSAGE_DIR, file), message).then(
+          (content) => [target(message, project.config), content] as const,
+        ),
+      ),
+    ),
+    ...[...sources].map(([target, source]) =>
+      renderFile(source, { ...values, messages }).then((content) => [target, content] as const),
+    ),
+  ]);
+  for (const [target, content] of planned) changes.write(target, content);
+  await planStubs(project, changes, cache);
 }

@@ -1,0 +1,38 @@
+import type Handlebars from "handlebars";
+import runtime from "handlebars/runtime.js";
+import { cacheKey, readCache, writeCache } from "./build-cache.js";
+import { dependencyVersion } from "./package.js";
+
+/** No HTML escaping (the output is code and JSON); a name missing from the values is an error. */
+const OPTIONS = { noEscape: true, strict: true } as const;
+const helpers = { version: (name: string) => dependencyVersion(name) };
+
+/** Handlebars' runtime: what runs a precompiled template (its typings declare nothing). */
+const Runtime = runtime as unknown as typeof Handlebars;
+
+/** Templates precompiled at build time, by the key of their source. */
+const TEMPLATES = "templates";
+let precompiled: Promise<Record<string, string> | undefined> | undefined;
+
+/**
+ * Renders a handlebars template with `values` and the `version` helper (the
+ * version this package pins a dependency to). A template precompiled when the
+ * package was built runs on handlebars' small runtime; any other is compiled.
+ */
+export async function render(source: string, values: object): Promise<string> {
+  const spec = (await (precompiled ??= readCache(TEMPLATES)))?.[cacheKey([source])];
+  // A precompiled spec is the JavaScript source of an object: evaluated as handlebars' own compile does.
+  const template = spec
+    ? Runtime.template(new Function(`return ${spec}`)())
+    : (await import("handlebars")).default.compile(source, OPTIONS);
+  return template(values, { helpers });
+}
+
+/** Precompiles `sources` into the build cache (building this package). */
+export async function precompileTemplates(sources: readonly string[]): Promise<void> {
+  const { default: Handlebars } = await import("handlebars");
+  const specs = Object.fromEntries(
+    sources.map((source) => [cacheKey([source]), Handlebars.precompile(source, OPTIONS)]),
+  );
+  await writeCache(TEMPLATES, specs);
+}
