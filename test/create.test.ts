@@ -217,6 +217,26 @@ describe("create-consensus", () => {
     });
   }
 
+  it("scaffolds a Dispatch switch that tsc rejects once the envelope has a type without a case", async () => {
+    const cwd = workspace();
+    assert.equal((await create(["exhaustive", ...QUICK], cwd)).code, 0);
+    const dir = path.join(cwd, "exhaustive");
+    const envelope = path.join(dir, "proto/envelope.proto");
+    // A oneof member added by hand, without a handler or a case.
+    const edited = readFileSync(envelope, "utf8")
+      .replace("BEACON = 0;", "BEACON = 0;\n  PING = 1;")
+      .replace("BeaconRequest beacon = 10;", "BeaconRequest beacon = 10;\n    BeaconRequest ping = 11;");
+    writeFileSync(envelope, edited);
+    assert.equal((await consensus(["protobuf"], dir)).code, 0);
+    symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"), "dir");
+    const tsc = path.join(REPO, "node_modules/typescript/bin/tsc");
+    const { stdout } = await promisify(execFile)(process.execPath, [tsc, "--noEmit"], { cwd: dir }).catch((err) => err);
+    assert.match(
+      stdout,
+      /^src\/replica\.ts\(\d+,\d+\): error TS2322: Type '"ping"' is not assignable to type 'never'\.$/m,
+    );
+  });
+
   it("with --yes and no folder, takes the default folder name", async () => {
     const cwd = workspace();
     const run = await create(["--yes", ...QUICK], cwd);
