@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import {
   chmodSync,
   existsSync,
@@ -103,14 +103,19 @@ const git = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) =>
     (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }),
   );
 
-/** A folder with executables named `names` that record their arguments and folder, then exit with `code`. */
-function fakeCommands(names: string[], code: number, message = ""): string {
+/**
+ * A folder with executables named `names` that record their arguments and
+ * folder, print `message` on stderr, then exit with `code`, or with
+ * code "hang" wait (as sleep, so that a signal reaches it) for a minute.
+ */
+function fakeCommands(names: string[], code: number | "hang", message = ""): string {
   const bin = workspace();
   for (const name of names) {
     const file = path.join(bin, name);
+    const end = code === "hang" ? "exec sleep 60" : `exit ${code}`;
     writeFileSync(
       file,
-      `#!/bin/sh\necho "$PWD: ${name} $*" >> "${bin}/calls.log"\n${message ? `echo "${message}" >&2\n` : ""}exit ${code}\n`,
+      `#!/bin/sh\necho "$PWD: ${name} $*" >> "${bin}/calls.log"\n${message ? `echo "${message}" >&2\n` : ""}${end}\n`,
     );
     chmodSync(file, 0o755);
   }
@@ -342,6 +347,28 @@ describe("create-consensus package managers", () => {
       run.stderr,
       "error: pnpm i failed (exit 1: ERR_PNPM_FETCH_404 not found); the project is created: run pnpm i in it\n",
     );
+    assert.deepEqual(files(path.join(cwd, "p")), BLANK_FILES);
+  });
+
+  it("stops the install on Ctrl-C: exit 130, the install killed, the project kept", async () => {
+    const cwd = workspace();
+    const bin = fakeCommands(["npm"], "hang");
+    const child = spawn(process.execPath, [CREATE_BIN, "p", "--no-git"], {
+      cwd,
+      env: environment({ NO_COLOR: "1", PATH: `${bin}:${process.env.PATH}` }),
+    });
+    let stdout = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stdout += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    while (!existsSync(path.join(bin, "calls.log")) && child.exitCode === null) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const started = performance.now();
+    child.kill("SIGINT");
+    assert.equal(await exited, 130, stdout);
+    assert.ok(performance.now() - started < 10_000, "the install was not left to run its minute");
+    assert.match(stdout, /installing dependencies with npm…/);
     assert.deepEqual(files(path.join(cwd, "p")), BLANK_FILES);
   });
 

@@ -32,7 +32,8 @@ export async function installDependencies(root: string, manager: PackageManager,
   const { x } = await import("tinyexec"); // only when installing: most runs of the CLI never spawn
   let result;
   try {
-    result = await x(command, args, { nodeOptions: { cwd: root }, signal, throwOnError: false });
+    // nodePath off: the manager is the one on the PATH, as the user would run it.
+    result = await x(command, args, { nodeOptions: { cwd: root }, signal, throwOnError: false, nodePath: false });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     throw new UserError(`${line} failed: ${command} is not installed`);
