@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -149,6 +158,57 @@ describe("ChangeSet", () => {
     }
     t.diagnostic(`${recovered} of ${2 * kills} kills landed after the commit point and were rolled back`);
     assert.ok(recovered > 0, `no kill landed after the commit point (it took ${applying.toFixed(1)} ms)`);
+  });
+});
+
+describe("a change set whose root does not exist yet", () => {
+  it("builds the root whole: killed at any point, it is absent or complete, and the next commit clears what was left", async (t) => {
+    const files = 120;
+    const parent = path.join(scratch, "fresh");
+    const root = path.join(parent, "project");
+    mkdirSync(parent);
+    const child = path.join(import.meta.dirname, "support/commit-child.js");
+    const run = (delay?: number) =>
+      new Promise<number>((resolve) => {
+        const proc = spawn(process.execPath, [child, root, String(files)]);
+        proc.stdout.once("data", () => {
+          if (delay !== undefined) setTimeout(() => proc.kill("SIGKILL"), delay);
+        });
+        let out = "";
+        proc.stdout.on("data", (chunk: Buffer) => (out += chunk));
+        proc.on("exit", () => resolve(Number(/committed ([\d.]+)/.exec(out)?.[1] ?? NaN)));
+      });
+    const staging = () => readdirSync(parent).filter((entry) => entry !== "project");
+
+    const duration = await run();
+    const complete = JSON.stringify([...snapshot(root)]);
+    assert.equal(staging().length, 0);
+    let absent = 0;
+    const kills = 12;
+    for (let i = 0; i < kills; i++) {
+      rmSync(root, { recursive: true, force: true });
+      await run((duration * i) / (kills - 1));
+      if (!existsSync(root)) absent++;
+      else assert.equal(JSON.stringify([...snapshot(root)]), complete, `kill ${i}: a partial root`);
+    }
+    t.diagnostic(`${absent} of ${kills} kills left no root, the others a complete one`);
+    assert.ok(absent > 0, `no kill landed before the rename (the commit took ${duration.toFixed(1)} ms)`);
+
+    rmSync(root, { recursive: true, force: true });
+    assert.ok(staging().length > 0, "the kills left staging folders");
+    await new ChangeSet(root).write("a.txt", "a").commit();
+    assert.deepEqual(staging(), [], "the next commit of that root removed them");
+    assert.equal(readFileSync(path.join(root, "a.txt"), "utf8"), "a");
+  });
+
+  it("leaves nothing when a write fails", async () => {
+    const parent = path.join(scratch, "failing");
+    mkdirSync(parent);
+    const root = path.join(parent, "project");
+    // A file and a folder of the same name: the second write fails.
+    const changes = new ChangeSet(root).write("a", "file").write("a/b.txt", "in a folder");
+    await assert.rejects(changes.commit());
+    assert.deepEqual(readdirSync(parent), []);
   });
 });
 

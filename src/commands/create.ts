@@ -1,5 +1,4 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import path from "node:path";
 import validatePackageName from "validate-npm-package-name";
 import { ChangeSet, type Change } from "../core/changes.js";
@@ -80,13 +79,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
     );
   }
   if (options.dryRun) return { root, name, template, changes: planned };
-  const made = !existsSync(root);
-  try {
-    return { root, name, template, changes: await changes.commit(options.signal) };
-  } catch (err) {
-    if (made) await rm(root, { recursive: true, force: true });
-    throw err;
-  }
+  return { root, name, template, changes: await changes.commit(options.signal) };
 }
 
 /**

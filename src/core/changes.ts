@@ -77,8 +77,8 @@ export class ChangeSet {
   /** What the commit would change on disk now, sorted by path; files whose bytes stay the same are left out. */
   async changes(): Promise<Change[]> {
     const planned = [...this.plan].sort(([a], [b]) => (a < b ? -1 : 1));
-    this.checkFolders(planned.filter(([, after]) => after !== null).map(([file]) => file));
-    const befores = await Promise.all(planned.map(([file]) => readIfExists(path.join(this.root, file))));
+    // A root that does not exist holds nothing to compare with (a new project): no reads.
+    const befores = existsSync(this.root) ? await this.befores(planned) : [];
     const changes: Change[] = [];
     for (const [index, [file, after]] of planned.entries()) {
       const before = befores[index];
@@ -91,6 +91,12 @@ export class ChangeSet {
       }
     }
     return changes;
+  }
+
+  /** The bytes on disk of each planned file, after refusing a planned file whose folder is a file. */
+  private befores(planned: [string, Buffer | null][]): Promise<(Buffer | undefined)[]> {
+    this.checkFolders(planned.filter(([, after]) => after !== null).map(([file]) => file));
+    return Promise.all(planned.map(([file]) => readIfExists(path.join(this.root, file))));
   }
 
   /** Refuses a planned file whose folder, or a folder above it, is a file on disk. */
@@ -119,6 +125,7 @@ export class ChangeSet {
     const changes = await this.changes();
     if (changes.length === 0) return changes;
     signal?.throwIfAborted();
+    if (!existsSync(this.root)) return this.commitNewRoot(changes, signal);
     const txn = await this.begin();
     const journal: Journal = { entries: [], createdDirs: [] };
     try {
@@ -159,6 +166,31 @@ export class ChangeSet {
     }
     await unlink(path.join(txn, "journal.json"));
     await removeTransaction(this.root);
+    return changes;
+  }
+
+  /**
+   * A root that does not exist yet is built whole in a hidden folder beside it
+   * (`.<name>.<pid>.new-XXXXXX`) and renamed into place: one atomic step, with
+   * no journal. A process killed before the rename leaves only that folder,
+   * which the next commit of the same root removes.
+   */
+  private async commitNewRoot(changes: Change[], signal?: AbortSignal): Promise<Change[]> {
+    const parent = path.dirname(this.root);
+    const name = path.basename(this.root);
+    await removeAbandonedRoots(parent, name);
+    await mkdir(parent, { recursive: true });
+    const staging = await mkdtemp(path.join(parent, `.${name}.${process.pid}.new-`));
+    try {
+      const dirs = new Set(changes.map((change) => path.join(staging, path.posix.dirname(change.path))));
+      await Promise.all([...dirs].map((dir) => mkdir(dir, { recursive: true })));
+      await Promise.all(changes.map((change) => writeFile(path.join(staging, change.path), change.after!)));
+      signal?.throwIfAborted();
+      await rename(staging, this.root);
+    } catch (err) {
+      await rm(staging, { recursive: true, force: true });
+      throw err;
+    }
     return changes;
   }
 
@@ -222,6 +254,17 @@ export async function recover(root: string): Promise<boolean> {
   }
   await removeTransaction(root);
   return journal !== undefined;
+}
+
+/** Removes the staging folders of new roots named `name` in `parent` whose process died before renaming them. */
+async function removeAbandonedRoots(parent: string, name: string): Promise<void> {
+  const prefix = `.${name}.`;
+  const entries = await readdir(parent).catch(() => []);
+  for (const entry of entries) {
+    const pid = entry.startsWith(prefix) ? /^(\d+)\.new-\w{6}$/.exec(entry.slice(prefix.length))?.[1] : undefined;
+    if (pid !== undefined && !isAlive(Number(pid)))
+      await rm(path.join(parent, entry), { recursive: true, force: true });
+  }
 }
 
 /** The pid written in a transaction folder, if that process is alive and is not this one. */
