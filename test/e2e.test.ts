@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import os from "node:os";
@@ -162,3 +162,88 @@ for (const template of ["blank", "epaxos"]) {
     });
   });
 }
+
+describe("end to end: add-message in an installed project", () => {
+  it("adds Accept and PreAccept; the project builds and passes its tests; ACCEPT is UNIMPLEMENTED until written, then typed", async (t) => {
+    const run = await runBin(CREATE_BIN, ["e2e-add", "--yes", "--no-git"], scratch);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const dir = path.join(scratch, "e2e-add");
+    // The project's own consensus command, as a person runs it there.
+    for (const args of [
+      ["Accept", "--request", "ballot:uint64,value:bytes,deps:repeated int32", "--reply", "ok:bool"],
+      ["PreAccept", "--request", "ballot:uint64", "--reply", "ok:bool,seq:uint64"],
+    ]) {
+      const added = await npm(["exec", "--", "consensus", "add-message", ...args], dir);
+      assert.equal(added.code, 0, added.output);
+    }
+    const build = await npm(["run", "build"], dir);
+    assert.equal(build.code, 0, build.output);
+    const test = await npm(["test"], dir);
+    assert.equal(test.code, 0, test.output);
+    assert.match(test.output, /ACCEPT is answered UNIMPLEMENTED/);
+
+    const grpc = createRequire(path.join(dir, "package.json"))("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
+    const service = await import(pathToFileURL(path.join(dir, "dist/src/pb/service.js")).href);
+    const envelope = await import(pathToFileURL(path.join(dir, "dist/src/pb/envelope.js")).href);
+    /** Starts the built replica, sends one ACCEPT on a Dispatch stream, and stops it. */
+    const accept = async () => {
+      const replica = spawn(process.execPath, ["dist/src/main.js", "--name", "r1", "--port", "0"], { cwd: dir });
+      t.after(() => replica.kill("SIGKILL"));
+      const port = await new Promise<number>((resolve, reject) => {
+        let output = "";
+        replica.stdout.on("data", (chunk) => {
+          output += chunk;
+          const match = /listening on 127\.0\.0\.1:(\d+)/.exec(output);
+          if (match) resolve(Number(match[1]));
+        });
+        replica.on("exit", (code) => reject(new Error(`replica exited ${code}: ${output}`)));
+      });
+      const client = new service.ConsensusClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+      const stream = client.dispatch();
+      const outcome = new Promise<{
+        reply?: { success: boolean; message?: { $case: string; value: { ok: boolean } } };
+        status?: { code: number; details: string };
+      }>((resolve) => {
+        stream.on("data", (reply: never) => resolve({ reply }));
+        stream.on("error", (status: { code: number; details: string }) => resolve({ status }));
+      });
+      stream.write(
+        envelope.PeerRequest.fromPartial({
+          type: envelope.Type.ACCEPT,
+          sender: "client",
+          message: { $case: "accept", value: { ballot: 5n } },
+        }),
+      );
+      const result = await outcome;
+      stream.end();
+      client.close();
+      const exited = new Promise((resolve) => replica.on("exit", resolve));
+      replica.kill("SIGTERM");
+      await exited;
+      return result;
+    };
+
+    const stub = await accept();
+    assert.equal(stub.status?.code, grpc.status.UNIMPLEMENTED);
+    assert.match(stub.status!.details, /ACCEPT is not implemented/);
+
+    writeFileSync(
+      path.join(dir, "src/handlers/accept.ts"),
+      [
+        'import type { Context } from "../context.js";',
+        'import type { AcceptReply, AcceptRequest } from "../pb/accept.js";',
+        "",
+        "export async function accept(request: AcceptRequest, _context: Context): Promise<AcceptReply> {",
+        "  return { ok: request.ballot > 0n };",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    const rebuilt = await npm(["run", "build"], dir);
+    assert.equal(rebuilt.code, 0, rebuilt.output);
+    const written = await accept();
+    assert.equal(written.status, undefined, written.status?.details);
+    assert.equal(written.reply?.success, true);
+    assert.deepEqual(written.reply?.message, { $case: "accept", value: { ok: true } });
+  });
+});

@@ -1,11 +1,14 @@
 import { Command } from "commander";
+import { addMessage } from "../commands/add-message.js";
 import { protobuf } from "../commands/protobuf.js";
+import { unifiedDiff } from "../core/diff.js";
 import { err, out, printChanges } from "./output.js";
+import { UserError } from "../core/errors.js";
 import { PACKAGE_JSON } from "../core/package.js";
 import { interrupt, run } from "./run.js";
 
 const program = new Command("consensus")
-  .description("Work on a consensus replica project: regenerate its gRPC stubs.")
+  .description("Work on a consensus replica project: add a message type, regenerate its gRPC stubs.")
   .version(PACKAGE_JSON.version)
   .option("--debug", "print the stack of an unexpected error");
 
@@ -33,5 +36,62 @@ program
       `${out.green("✔")} ${result.outDir}/: ${result.changes.length} changed, ${unchanged} unchanged ${out.dim(`(${ms} ms)`)}`,
     );
   });
+
+program
+  .command("add-message")
+  .description(
+    "add a message type: its proto, the envelope's Type value and oneof fields, the stubs, a handler and its Dispatch case",
+  )
+  .argument("<name>", "the type's name: Accept, accept, preAccept, PreAccept, pre-accept or pre_accept")
+  .option(
+    "--request <fields>",
+    "the request's fields, \"name:type,…\" (proto scalars, repeated, the project's enums and messages)",
+  )
+  .option("--reply <fields>", "the reply's fields, as --request")
+  .option("--no-reply", "a request-only type: its PeerReply carries no message")
+  .option("--dry-run", "change nothing; print the unified diff of every file it would change")
+  .action(async (name: string, options: { request?: string; reply?: string | false; dryRun?: boolean }) => {
+    const args = program.args;
+    if (args.includes("--no-reply") && args.some((arg) => arg === "--reply" || arg.startsWith("--reply="))) {
+      throw new UserError("--reply and --no-reply cannot both be given: a type has reply fields or no reply");
+    }
+    const started = performance.now();
+    const result = await addMessage({
+      cwd: process.cwd(),
+      name,
+      request: options.request,
+      reply: options.reply === false ? null : options.reply,
+      dryRun: options.dryRun,
+      signal: interrupt.signal,
+    });
+    const { names, numbers } = result;
+    if (options.dryRun) {
+      for (const change of result.changes) console.log(colourDiff(unifiedDiff(change)));
+      console.log(`dry run: ${names.constant} would change ${result.changes.length} files; nothing written`);
+      return;
+    }
+    printChanges(result.changes);
+    const reply = numbers.reply === undefined ? "no reply" : `PeerReply.${names.field} = ${numbers.reply}`;
+    const ms = Math.round(performance.now() - started);
+    console.log(
+      `${out.green("✔")} ${names.constant} = ${numbers.type}, PeerRequest.${names.field} = ${numbers.request}, ${reply}` +
+        `${result.reused ? ` (messages of ${result.messagesFile})` : ""} ${out.dim(`(${ms} ms)`)}`,
+    );
+    console.log(`Next: write ${result.handler}, then its test ${result.handlerTest}`);
+  });
+
+/** A unified diff with its added lines green and removed lines red (on a terminal). */
+function colourDiff(diff: string): string {
+  return diff
+    .split("\n")
+    .map((line) =>
+      line.startsWith("+") && !line.startsWith("+++")
+        ? out.green(line)
+        : line.startsWith("-") && !line.startsWith("---")
+          ? out.red(line)
+          : line,
+    )
+    .join("\n");
+}
 
 await run(program);

@@ -14,9 +14,12 @@ const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "templates");
 const PROTO_DIR = path.join(PACKAGE_ROOT, "proto");
 /** The files every message type gets: its handler and the handler's test. */
 const MESSAGE_DIR = path.join(TEMPLATES_DIR, "message");
-const MESSAGE_FILES: Record<string, (names: MessageNames, config: ProjectConfig) => string> = {
-  "handler.ts.hbs": (names, config) => `${config.handlersDir}/${names.file}.ts`,
-  "handler.test.ts.hbs": (names) => `test/handlers/${names.file}.test.ts`,
+const MESSAGE_FILES = {
+  handler: {
+    template: "handler.ts.hbs",
+    target: (names: MessageNames, config: ProjectConfig) => `${config.handlersDir}/${names.file}.ts`,
+  },
+  test: { template: "handler.test.ts.hbs", target: (names: MessageNames) => `test/handlers/${names.file}.test.ts` },
 };
 const RENDERED = ".hbs";
 
@@ -50,7 +53,8 @@ export interface TemplateValues {
 }
 
 /** A message type as templates see it: its names, the stub module of its protos, whether it has a reply. */
-interface MessageValues extends MessageNames {
+export interface MessageValues extends MessageNames {
+  /** The stub module of the proto file holding its messages, relative to outDir, without extension: `epaxos`. */
   readonly module: string;
   readonly reply: boolean;
 }
@@ -60,6 +64,20 @@ async function renderFile(file: string, values: object): Promise<Buffer | string
   const source = await readFile(file);
   return file.endsWith(RENDERED) ? render(source.toString("utf8"), values) : source;
 }
+
+/** The files of one message type, rendered: its stub handler and the handler's test (paths relative to the project). */
+export async function renderMessageFiles(
+  message: MessageValues,
+  config: ProjectConfig,
+): Promise<Record<keyof typeof MESSAGE_FILES, RenderedFile>> {
+  const render = async ({ template, target }: (typeof MESSAGE_FILES)[keyof typeof MESSAGE_FILES]) =>
+    [target(message, config), await renderFile(path.join(MESSAGE_DIR, template), message)] as const;
+  const [handler, test] = await Promise.all([render(MESSAGE_FILES.handler), render(MESSAGE_FILES.test)]);
+  return { handler, test };
+}
+
+/** A file as planned: its path relative to the project, and its content. */
+export type RenderedFile = readonly [path: string, content: string | Buffer];
 
 /** Every `.hbs` file of every template, for precompiling when this package is built. */
 export async function templateSources(): Promise<string[]> {
@@ -115,23 +133,19 @@ export async function planScaffold(
 
   // Read and rendered concurrently; written into the plan in a fixed order.
   const protos = manifests.flatMap((m) => m.protos);
-  const planned = await Promise.all([
+  const planned: RenderedFile[][] = await Promise.all([
     ...protos.map((proto) =>
-      readFile(path.join(PROTO_DIR, proto)).then(
-        (content) => [`${project.config.protoDir}/${proto}`, content] as const,
-      ),
+      readFile(path.join(PROTO_DIR, proto)).then((content) => [
+        [`${project.config.protoDir}/${proto}`, content] as const,
+      ]),
     ),
-    ...messages.flatMap((message) =>
-      Object.entries(MESSAGE_FILES).map(([file, target]) =>
-        renderFile(path.join(MESSAGE_DIR, file), message).then(
-          (content) => [target(message, project.config), content] as const,
-        ),
-      ),
+    ...messages.map((message) =>
+      renderMessageFiles(message, project.config).then(({ handler, test }) => [handler, test]),
     ),
     ...[...sources].map(([target, source]) =>
-      renderFile(source, { ...values, messages }).then((content) => [target, content] as const),
+      renderFile(source, { ...values, messages }).then((content) => [[target, content] as const]),
     ),
   ]);
-  for (const [target, content] of planned) changes.write(target, content);
+  for (const [target, content] of planned.flat()) changes.write(target, content);
   await planStubs(project, changes, cache);
 }
