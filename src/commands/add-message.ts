@@ -87,8 +87,9 @@ export async function addMessage(options: AddMessageOptions): Promise<AddMessage
   const { addDispatchCase } = await import("../core/replica-source.js");
   changes.write(replica, addDispatchCase(source, replica, { ...names, reply: plan.reply }, `./${handlerModule}`));
 
-  // Compiles the planned protos: a proto that does not compile stops here, with nothing written.
-  await planStubs(project, changes);
+  // Compiles every planned proto (one that does not compile stops here, nothing written), and
+  // regenerates the stubs this change touches: the envelope's, and the new file's.
+  await planStubs(project, changes, { only: plan.proto ? [envelopeFile, plan.messagesFile] : [envelopeFile] });
   const result = {
     root: project.root,
     names,

@@ -147,5 +147,5 @@ export async function planScaffold(
     ),
   ]);
   for (const [target, content] of planned.flat()) changes.write(target, content);
-  await planStubs(project, changes, cache);
+  await planStubs(project, changes, { cache });
 }

@@ -25,13 +25,24 @@ export interface StubPlan {
  */
 export type StubCacheUse = "read" | "write";
 
+export interface StubOptions {
+  readonly cache?: StubCacheUse;
+  /**
+   * Regenerate only the stubs of these protos (relative to protoDir), after a
+   * change that leaves every other stub as it is (a new type: the envelope and
+   * the new file); nothing is deleted then. Every proto is still compiled.
+   */
+  readonly only?: readonly string[];
+}
+
 /**
  * Plans the regeneration of `outDir` from `protoDir` into `changes`: every
  * stub is written, and generated files that no proto produces any more are
  * deleted. Protos already planned in `changes` (an edit not yet written)
  * are compiled as planned.
  */
-export async function planStubs(project: Project, changes: ChangeSet, cache?: StubCacheUse): Promise<StubPlan> {
+export async function planStubs(project: Project, changes: ChangeSet, options: StubOptions = {}): Promise<StubPlan> {
+  const { cache, only } = options;
   const { protoDir, outDir } = project.config;
   const { files: protos, planned } = await readProtos(project, changes);
   const parameter = tsProtoParameter(project.tsProtoOptions);
@@ -46,27 +57,28 @@ export async function planStubs(project: Project, changes: ChangeSet, cache?: St
   const cached = cache === "read" ? await readCache<GeneratedFile[]>(entry!) : undefined;
   const { stubs, warnings } = cached
     ? { stubs: cached, warnings: [] }
-    : await generate(project, protos, planned, parameter);
+    : await generate(project, protos, planned, parameter, only);
   if (cache === "write") await writeCache(entry!, stubs);
   const files = stubs.map((stub) => path.posix.join(outDir, stub.path));
   for (const [index, stub] of stubs.entries()) changes.write(files[index], stub.content);
-  for (const stale of await generatedFiles(project, new Set(files))) changes.delete(stale);
+  if (!only) for (const stale of await generatedFiles(project, new Set(files))) changes.delete(stale);
   return { files, warnings };
 }
 
-/** Compiles the protos and runs ts-proto on them. */
+/** Compiles the protos and runs ts-proto on them (on `only`, when given). */
 async function generate(
   project: Project,
   protos: string[],
   planned: Map<string, Uint8Array>,
   parameter: string,
+  only?: readonly string[],
 ): Promise<{ stubs: GeneratedFile[]; warnings: string[] }> {
   const compiling = compileProtos(project.root, project.config.protoDir, protos, planned);
   compiling.catch(() => undefined); // a failure is rethrown by the await below
   // Loaded here, not at start-up, and while protoc runs: ts-proto is most of the load time.
   const { generateStubs } = await import("./codegen.js");
   const compiled = await compiling;
-  const stubs = generateStubs(compiled.descriptorSet, compiled.files, parameter);
+  const stubs = generateStubs(compiled.descriptorSet, only ?? compiled.files, parameter);
   return { stubs, warnings: compiled.warnings };
 }
 
