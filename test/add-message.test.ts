@@ -108,6 +108,23 @@ describe("consensus add-message", () => {
     assert.equal(await tsc(dir), "");
   });
 
+  it("writes the handler where consensus.json says, with imports relative to it", async () => {
+    const dir = await project();
+    const config = JSON.parse(read(dir, "consensus.json"));
+    writeFileSync(
+      path.join(dir, "consensus.json"),
+      `${JSON.stringify({ ...config, handlersDir: "src/protocol/steps" }, null, 2)}\n`,
+    );
+    const run = await consensus(ACCEPT, dir);
+    assert.equal(run.code, 0, run.stderr);
+    const handler = read(dir, "src/protocol/steps/accept.ts");
+    assert.match(handler, /from "\.\.\/\.\.\/context\.js"/);
+    assert.match(handler, /from "\.\.\/\.\.\/pb\/accept\.js"/);
+    assert.match(handler, /unimplemented\("ACCEPT", "src\/protocol\/steps\/accept\.ts"\)/);
+    assert.match(read(dir, "src/replica.ts"), /^import \{ accept \} from "\.\/protocol\/steps\/accept\.js";$/m);
+    assert.equal(await tsc(dir), "");
+  });
+
   it("with --dry-run, prints the unified diff of every file and writes nothing", async () => {
     const dir = await project();
     const before = tree(dir);

@@ -122,7 +122,15 @@ describe("render", () => {
   it("gives the same text from a template precompiled at build time as from one compiled now", async () => {
     const Handlebars = (await import("handlebars")).default;
     // The values of a project template and of a message template in one object.
-    const message = { ...messageNames("accept"), module: "accept", reply: true };
+    const message = {
+      ...messageNames("accept"),
+      module: "accept",
+      reply: true,
+      handler: "src/handlers/accept.ts",
+      test: "test/handlers/accept.test.ts",
+      pb: "../pb",
+      src: "..",
+    };
     const values = { name: "demo", toolDependency: "file:/x", messages: [message], ...message };
     const sources = await templateSources();
     assert.ok(sources.length >= 5);

@@ -70,10 +70,20 @@ export async function renderMessageFiles(
   message: MessageValues,
   config: ProjectConfig,
 ): Promise<Record<keyof typeof MESSAGE_FILES, RenderedFile>> {
-  const render = async ({ template, target }: (typeof MESSAGE_FILES)[keyof typeof MESSAGE_FILES]) =>
-    [target(message, config), await renderFile(path.join(MESSAGE_DIR, template), message)] as const;
-  const [handler, test] = await Promise.all([render(MESSAGE_FILES.handler), render(MESSAGE_FILES.test)]);
-  return { handler, test };
+  const handler = MESSAGE_FILES.handler.target(message, config);
+  const test = MESSAGE_FILES.test.target(message);
+  // Imports relative to where each file goes: consensus.json may move the handlers, the stubs and the replica.
+  const from = (file: string, to: string) => {
+    const relative = path.posix.relative(path.posix.dirname(file), to);
+    return relative.startsWith(".") ? relative : `./${relative}`;
+  };
+  const render = async ({ template, target }: (typeof MESSAGE_FILES)[keyof typeof MESSAGE_FILES]) => {
+    const file = target(message, config);
+    const paths = { handler, test, pb: from(file, config.outDir), src: from(file, path.posix.dirname(config.replica)) };
+    return [file, await renderFile(path.join(MESSAGE_DIR, template), { ...message, ...paths })] as const;
+  };
+  const [handlerFile, testFile] = await Promise.all([render(MESSAGE_FILES.handler), render(MESSAGE_FILES.test)]);
+  return { handler: handlerFile, test: testFile };
 }
 
 /** A file as planned: its path relative to the project, and its content. */
