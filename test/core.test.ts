@@ -1,6 +1,6 @@
 // The core called directly, without the command line.
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { generateStubs } from "../src/core/codegen.js";
@@ -89,6 +89,25 @@ describe("compile and codegen", () => {
       );
       return true;
     });
+  });
+
+  it("compile the protos on disk beside planned ones, naming them as the project does", async () => {
+    const dir = tempProject();
+    dirs.push(dir);
+    const beacon = path.join(dir, "proto/beacon.proto");
+    writeFileSync(beacon, readFileSync(beacon, "utf8").replace("string timestamp = 1;", "strin timestamp = 1;"));
+    const { files } = await sources();
+    // A new proto planned, every other one read from the project's folder.
+    const planned = new Map([["extra.proto", Buffer.from('syntax = "proto3";\npackage pb;\nmessage Extra {}\n')]]);
+    await assert.rejects(compileProtos(dir, "proto", [...files, "extra.proto"], planned), (err: unknown) => {
+      assert.ok(err instanceof ProtoError);
+      assert.deepEqual([err.file, err.line, err.column], ["proto/beacon.proto", 6, 3]);
+      return true;
+    });
+    writeFileSync(beacon, readFileSync(path.join(CANONICAL_PROTOS, "beacon.proto")));
+    const compiled = await compileProtos(dir, "proto", [...files, "extra.proto"], planned);
+    assert.deepEqual(compiled.files, [...files, "extra.proto"].sort());
+    assert.deepEqual(compiled.warnings, []);
   });
 });
 

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -30,7 +30,14 @@ function protoc(): { binary: string; include: string } {
 
 /** The .proto files under `dir`, as sorted POSIX paths relative to it. */
 export async function listProtos(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true });
+  return protoEntries(await readdir(dir, { recursive: true }));
+}
+
+function listProtosSync(dir: string): string[] {
+  return protoEntries(readdirSync(dir, { recursive: true, encoding: "utf8" }));
+}
+
+function protoEntries(entries: string[]): string[] {
   return entries
     .filter((entry) => entry.endsWith(".proto"))
     .map((entry) => entry.split(path.sep).join("/"))
@@ -45,6 +52,10 @@ export interface Compiled {
   /** Warnings protoc printed (unused imports and the like), as `file:line:col: message`. */
   readonly warnings: string[];
 }
+
+/** The link, in protoc's scratch folder, to the project's proto folder. */
+const DISK = "project-protos";
+const DISK_PREFIX = new RegExp(`^${DISK}/`, "gm");
 
 // protoc reports `file:line:col: message`, or `file: message` without a position.
 const DIAGNOSTIC = /^(.+?):(?:(\d+):(\d+):)? ?(.*)$/;
@@ -74,14 +85,30 @@ export function compileProtos(
   const { binary, include } = protoc();
   const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-protoc-"));
   let cwd = root;
+  let inputs = sorted.map((file) => `${protoDir}/${file}`);
+  const protoPaths = [protoDir];
   if (planned.size > 0) {
     cwd = scratch;
-    for (const file of sorted) {
+    for (const [file, content] of planned) {
       const target = path.join(scratch, protoDir, file);
       mkdirSync(path.dirname(target), { recursive: true });
-      const content = planned.get(file);
-      if (content) writeFileSync(target, content);
-      else copyFileSync(path.join(root, protoDir, file), target);
+      writeFileSync(target, content);
+    }
+    // The other protos are read where they are, through one link on a second
+    // proto path (the planned ones, first, shadow theirs), not copied one by
+    // one; unless the plan deletes a proto, which the link would still show.
+    const unplanned = sorted.filter((file) => !planned.has(file));
+    const onDisk = unplanned.length > 0 ? listProtosSync(path.join(root, protoDir)) : [];
+    if (unplanned.length > 0 && onDisk.every((file) => sorted.includes(file))) {
+      symlinkSync(path.join(root, protoDir), path.join(scratch, DISK), "dir");
+      protoPaths.push(DISK);
+      inputs = sorted.map((file) => `${planned.has(file) ? protoDir : DISK}/${file}`);
+    } else {
+      for (const file of unplanned) {
+        const target = path.join(scratch, protoDir, file);
+        mkdirSync(path.dirname(target), { recursive: true });
+        copyFileSync(path.join(root, protoDir, file), target);
+      }
     }
   }
   const out = path.join(scratch, "descriptor-set.binpb");
@@ -89,15 +116,17 @@ export function compileProtos(
     execFile(
       binary,
       [
-        `--proto_path=${protoDir}`,
+        ...protoPaths.map((dir) => `--proto_path=${dir}`),
         `--proto_path=${include}`,
         "--include_imports",
         "--include_source_info",
         `--descriptor_set_out=${out}`,
-        ...sorted.map((file) => `${protoDir}/${file}`),
+        ...inputs,
       ],
       { cwd, maxBuffer: 16 << 20 },
-      (err, _stdout, stderr) => {
+      (err, _stdout, output) => {
+        // Messages name the protos read through the link as the project does.
+        const stderr = output.replace(DISK_PREFIX, `${protoDir}/`);
         if (err && typeof err.code !== "number") reject(err);
         else if (err) reject(protocError(stderr));
         else resolve(stderr);
