@@ -152,7 +152,7 @@ describe("render", () => {
     };
     const values = { name: "demo", toolDependency: "file:/x", messages: [message], ...message };
     const sources = await templateSources();
-    assert.ok(sources.length >= 5);
+    assert.ok(sources.length >= 4);
     for (const source of sources) {
       const compiled = Handlebars.compile(source, { noEscape: true, strict: true });
       const helpers = { version: (name: string) => dependencyVersion(name) };

@@ -191,6 +191,7 @@ describe("create-consensus", () => {
       readFileSync(path.join(REPO, "proto/epaxos.proto"), "utf8"),
     );
     const envelope = readFileSync(path.join(dir, "proto/envelope.proto"), "utf8");
+    assert.equal(envelope, readFileSync(path.join(REPO, "test/fixtures/envelope/epaxos.envelope.proto"), "utf8"));
     for (const [value, field, number] of EPAXOS_TYPES) {
       assert.match(envelope, new RegExp(`^  ${value} = ${number - 10};`, "m"));
       assert.match(envelope, new RegExp(`^    \\w+Request ${field} = ${number};`, "m"));

@@ -10,12 +10,14 @@ import { addDispatchCase, type DispatchMessage } from "../src/core/replica-sourc
 import { REPO } from "./support/paths.js";
 
 const FILE = "src/replica.ts";
-const template = Handlebars.compile(readFileSync(path.join(REPO, "templates/blank/src/replica.ts.hbs"), "utf8"), {
+// The oracle: the replica written as a handlebars template over its message types
+// (with none it must be, byte for byte, the blank template's src/replica.ts).
+const template = Handlebars.compile(readFileSync(path.join(REPO, "test/fixtures/replica/replica.ts.hbs"), "utf8"), {
   noEscape: true,
   strict: true,
 });
 const manifest = JSON.parse(readFileSync(path.join(REPO, "templates/epaxos/template.json"), "utf8")) as {
-  messages: { name: string; proto: string; reply?: boolean }[];
+  messages: { name: string; reply?: boolean }[];
 };
 
 type Message = DispatchMessage & { readonly prefix: string; readonly module: string };
@@ -25,7 +27,7 @@ function message(name: string, reply = true, module = "epaxos"): Message {
   return { ...messageNames(name), module, reply };
 }
 
-const EPAXOS = manifest.messages.map((m) => message(m.name, m.reply ?? true, m.proto.replace(/\.proto$/, "")));
+const EPAXOS = manifest.messages.map((m) => message(m.name, m.reply ?? true));
 
 /** replica.ts as the template renders it with `messages`. */
 function render(messages: readonly Message[]): string {
@@ -71,6 +73,10 @@ function assertParses(source: string): void {
 describe("addDispatchCase", () => {
   const blank = render([]);
   const epaxos = render(EPAXOS);
+
+  it("has an oracle that renders the blank template's replica when there are no message types", () => {
+    assert.equal(blank, readFileSync(path.join(REPO, "templates/blank/src/replica.ts"), "utf8"));
+  });
 
   it("turns the blank replica into the epaxos one, byte for byte, a message at a time", () => {
     assert.deepEqual(

@@ -69,6 +69,13 @@ export class ChangeSet {
     return this;
   }
 
+  /** The bytes of `file` as the plan leaves it: planned, else on disk; undefined when it is not there. */
+  async read(file: string): Promise<Buffer | undefined> {
+    const planned = this.plan.get(normalize(file));
+    if (planned !== undefined) return planned ?? undefined;
+    return readIfExists(path.join(this.root, file));
+  }
+
   /** The planned files and contents (null for a removal), in the order they were planned. */
   planned(): [string, Buffer | null][] {
     return [...this.plan];

@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import type Handlebars from "handlebars";
 import runtime from "handlebars/runtime.js";
 import { cacheKey, readCache, writeCache } from "./build-cache.js";
@@ -35,4 +36,13 @@ export async function precompileTemplates(sources: readonly string[]): Promise<v
     sources.map((source) => [cacheKey([source]), Handlebars.precompile(source, OPTIONS)]),
   );
   await writeCache(TEMPLATES, specs);
+}
+
+/** Template files whose name ends so are rendered (and lose the suffix); the others are copied as they are. */
+export const RENDERED = ".hbs";
+
+/** Renders a `.hbs` file with handlebars; copies any other as it is. */
+export async function renderFile(file: string, values: object): Promise<Buffer | string> {
+  const source = await readFile(file);
+  return file.endsWith(RENDERED) ? render(source.toString("utf8"), values) : source;
 }

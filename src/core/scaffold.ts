@@ -3,25 +3,16 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { ChangeSet } from "./changes.js";
 import { UserError } from "./errors.js";
-import { messageNames, type MessageNames } from "./names.js";
+import { messageNames } from "./names.js";
 import { PACKAGE_ROOT } from "./package.js";
-import { parseProject, PROJECT_FILE, type ProjectConfig } from "./project.js";
-import { render } from "./render.js";
+import { planMessageType } from "./message-type.js";
+import { parseProject, PROJECT_FILE } from "./project.js";
+import { RENDERED, renderFile } from "./render.js";
 import { planStubs, type StubCacheUse } from "./stubs.js";
 
 const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "templates");
 /** The canonical proto set that templates take their protos from. */
 const PROTO_DIR = path.join(PACKAGE_ROOT, "proto");
-/** The files every message type gets: its handler and the handler's test. */
-const MESSAGE_DIR = path.join(TEMPLATES_DIR, "message");
-const MESSAGE_FILES = {
-  handler: {
-    template: "handler.ts.hbs",
-    target: (names: MessageNames, config: ProjectConfig) => `${config.handlersDir}/${names.file}.ts`,
-  },
-  test: { template: "handler.test.ts.hbs", target: (names: MessageNames) => `test/handlers/${names.file}.test.ts` },
-};
-const RENDERED = ".hbs";
 
 /** `templates/<name>/template.json`: what a template is and what it starts with. */
 interface TemplateManifest {
@@ -30,8 +21,11 @@ interface TemplateManifest {
   readonly extends?: string;
   /** Protos copied from the canonical set into the project's protoDir. */
   readonly protos: readonly string[];
-  /** Message types wired into the envelope besides Beacon, each with a scaffolded handler. */
-  readonly messages?: readonly { name: string; proto: string; reply?: boolean }[];
+  /**
+   * Message types added besides Beacon, as `consensus add-message` adds them
+   * (reusing the messages of the template's protos); `reply: false` for a request-only one.
+   */
+  readonly messages?: readonly { name: string; reply?: boolean }[];
 }
 const MANIFEST = "template.json";
 
@@ -51,43 +45,6 @@ export interface TemplateValues {
   /** How the project depends on this tool: a version range, or `file:` a checkout. */
   readonly toolDependency: string;
 }
-
-/** A message type as templates see it: its names, the stub module of its protos, whether it has a reply. */
-export interface MessageValues extends MessageNames {
-  /** The stub module of the proto file holding its messages, relative to outDir, without extension: `epaxos`. */
-  readonly module: string;
-  readonly reply: boolean;
-}
-
-/** Renders a `.hbs` file with handlebars; copies any other as it is. */
-async function renderFile(file: string, values: object): Promise<Buffer | string> {
-  const source = await readFile(file);
-  return file.endsWith(RENDERED) ? render(source.toString("utf8"), values) : source;
-}
-
-/** The files of one message type, rendered: its stub handler and the handler's test (paths relative to the project). */
-export async function renderMessageFiles(
-  message: MessageValues,
-  config: ProjectConfig,
-): Promise<Record<keyof typeof MESSAGE_FILES, RenderedFile>> {
-  const handler = MESSAGE_FILES.handler.target(message, config);
-  const test = MESSAGE_FILES.test.target(message);
-  // Imports relative to where each file goes: consensus.json may move the handlers, the stubs and the replica.
-  const from = (file: string, to: string) => {
-    const relative = path.posix.relative(path.posix.dirname(file), to);
-    return relative.startsWith(".") ? relative : `./${relative}`;
-  };
-  const render = async ({ template, target }: (typeof MESSAGE_FILES)[keyof typeof MESSAGE_FILES]) => {
-    const file = target(message, config);
-    const paths = { handler, test, pb: from(file, config.outDir), src: from(file, path.posix.dirname(config.replica)) };
-    return [file, await renderFile(path.join(MESSAGE_DIR, template), { ...message, ...paths })] as const;
-  };
-  const [handlerFile, testFile] = await Promise.all([render(MESSAGE_FILES.handler), render(MESSAGE_FILES.test)]);
-  return { handler: handlerFile, test: testFile };
-}
-
-/** A file as planned: its path relative to the project, and its content. */
-export type RenderedFile = readonly [path: string, content: string | Buffer];
 
 /** Every `.hbs` file of every template, for precompiling when this package is built. */
 export async function templateSources(): Promise<string[]> {
@@ -135,27 +92,26 @@ export async function planScaffold(
   const config = sources.get(PROJECT_FILE);
   if (!config) throw new Error(`template ${template} has no ${PROJECT_FILE}`);
   const project = parseProject(changes.root, await readFile(config, "utf8"));
-  const messages: MessageValues[] = (manifests.at(-1)!.messages ?? []).map((message) => ({
+  // What the README says of the template's message types.
+  const messages = (manifests.at(-1)!.messages ?? []).map((message) => ({
     ...messageNames(message.name),
-    module: message.proto.replace(/\.proto$/, ""),
     reply: message.reply ?? true,
   }));
 
   // Read and rendered concurrently; written into the plan in a fixed order.
   const protos = manifests.flatMap((m) => m.protos);
-  const planned: RenderedFile[][] = await Promise.all([
+  const planned = await Promise.all([
     ...protos.map((proto) =>
-      readFile(path.join(PROTO_DIR, proto)).then((content) => [
-        [`${project.config.protoDir}/${proto}`, content] as const,
-      ]),
-    ),
-    ...messages.map((message) =>
-      renderMessageFiles(message, project.config).then(({ handler, test }) => [handler, test]),
+      readFile(path.join(PROTO_DIR, proto)).then(
+        (content) => [`${project.config.protoDir}/${proto}`, content] as const,
+      ),
     ),
     ...[...sources].map(([target, source]) =>
-      renderFile(source, { ...values, messages }).then((content) => [[target, content] as const]),
+      renderFile(source, { ...values, messages }).then((content) => [target, content] as const),
     ),
   ]);
-  for (const [target, content] of planned.flat()) changes.write(target, content);
+  for (const [target, content] of planned) changes.write(target, content);
+  // Then its message types, added as `consensus add-message` adds them (their messages are in its protos).
+  for (const message of messages) await planMessageType(project, changes, message, [], message.reply ? [] : null);
   await planStubs(project, changes, { cache });
 }

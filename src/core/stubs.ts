@@ -86,7 +86,7 @@ async function generate(
  * The project's protos (relative to protoDir): those on disk, with the
  * changes planned in `changes` applied; `planned` holds the planned contents.
  */
-async function readProtos(
+export async function readProtos(
   project: Project,
   changes: ChangeSet,
 ): Promise<{ files: string[]; planned: Map<string, Uint8Array> }> {

@@ -1,0 +1,125 @@
+// The replica: the protocol's core, which never touches the network. Dispatch
+// hands each peer request to its handler in src/handlers/ and turns the
+// result into the one reply that request gets; Propose answers clients.
+// src/server.ts serves a Replica over gRPC; src/memory.ts connects replicas
+// in memory for tests.
+import type { Context } from "./context.js";
+import { isKnownType, typeName } from "./envelope.js";
+import { beacon } from "./handlers/beacon.js";
+import { Metrics } from "./metrics.js";
+import type { ProposeReply, ProposeRequest } from "./pb/client.js";
+import { type PeerReply, type PeerRequest, Type } from "./pb/envelope.js";
+import { GrpcPeers, type Peers } from "./peers.js";
+import { State } from "./state.js";
+import { Code, StatusError, toStatusError } from "./status.js";
+
+export interface ReplicaOptions {
+  /** This replica's name: the sender of its requests and replies. */
+  name: string;
+  /** The other replicas (default: none). */
+  peers?: Peers;
+  /** This replica's protocol state (default: a new State). */
+  state?: State;
+  metrics?: Metrics;
+  /** Called with what a handler threw that was not a StatusError (peers get INTERNAL). */
+  onError?: (error: unknown, request: PeerRequest) => void;
+}
+
+export class Replica {
+  readonly name: string;
+  readonly peers: Peers;
+  readonly state: State;
+  readonly metrics: Metrics;
+  private readonly onError: ((error: unknown, request: PeerRequest) => void) | undefined;
+
+  constructor(options: ReplicaOptions) {
+    this.name = options.name;
+    this.peers = options.peers ?? new GrpcPeers(options.name, {});
+    this.state = options.state ?? new State();
+    this.metrics = options.metrics ?? new Metrics();
+    this.onError = options.onError;
+  }
+
+  /**
+   * Handles one request from a peer and resolves with its reply, or rejects
+   * with the StatusError that ends the peer's stream: UNIMPLEMENTED for a type
+   * this replica does not know or a handler that is still a stub,
+   * INVALID_ARGUMENT for a request with no message or a message of another
+   * type, INTERNAL for a handler that threw (or the StatusError it threw).
+   */
+  async dispatch(request: PeerRequest): Promise<PeerReply> {
+    const { message } = request;
+    if (!isKnownType(request.type)) {
+      throw new StatusError(Code.UNIMPLEMENTED, `type ${request.type} is not known to this replica`);
+    }
+    if (message === undefined) {
+      throw new StatusError(Code.INVALID_ARGUMENT, `${typeName(request.type)} request carries no message`);
+    }
+    const context: Context = {
+      name: this.name,
+      sender: request.sender,
+      peers: this.peers,
+      state: this.state,
+      metrics: this.metrics,
+    };
+    try {
+      // One case per oneof member: expect() checks the request's type before
+      // the handler runs (arguments are evaluated left to right), reply() puts
+      // the handler's result in the reply. A member without a case fails tsc.
+      const $case = message.$case;
+      switch ($case) {
+        case "beacon":
+          return this.reply(this.expect(request, Type.BEACON), {
+            $case: "beacon",
+            value: await beacon(message.value, context),
+          });
+        default: {
+          const unknown: never = $case;
+          throw new StatusError(Code.INVALID_ARGUMENT, `unknown message ${unknown}`);
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof StatusError)) this.onError?.(error, request);
+      throw toStatusError(error, `${typeName(request.type)} handler`);
+    }
+  }
+
+  /** Handles a client's proposal. */
+  async propose(request: ProposeRequest): Promise<ProposeReply> {
+    this.metrics.request(request.identity);
+    // Your protocol goes here: replicate the command to a quorum (this.peers,
+    // this.state), then answer success with its seq, or redirect the client
+    // to the leader.
+    // Call this.metrics.complete(true) for each command the quorum commits.
+    this.metrics.complete(false);
+    return {
+      success: false,
+      redirect: "",
+      error: "not implemented",
+      seq: 0n,
+      leader: 0,
+      name: "",
+      value: Buffer.alloc(0),
+    };
+  }
+
+  /** Closes the connections to the peers. */
+  close(): Promise<void> {
+    return this.peers.close();
+  }
+
+  /** The reply header for `request`, after checking that the request is of `type`. */
+  private expect(request: PeerRequest, type: Type): PeerReply {
+    if (request.type !== type) {
+      const $case = request.message?.$case;
+      throw new StatusError(Code.INVALID_ARGUMENT, `${typeName(request.type)} request carries a ${$case} message`);
+    }
+    return { type, sender: this.name, success: true, message: undefined };
+  }
+
+  /** `reply` with the handler's result: a reply member, or nothing for a request-only type. */
+  private reply(reply: PeerReply, message: PeerReply["message"] | void): PeerReply {
+    if (message) reply.message = message;
+    return reply;
+  }
+}
