@@ -1,7 +1,5 @@
 import { Command } from "commander";
-import { addMessage } from "../commands/add-message.js";
 import { protobuf } from "../commands/protobuf.js";
-import { unifiedDiff } from "../core/diff.js";
 import { err, out, printChanges } from "./output.js";
 import { UserError } from "../core/errors.js";
 import { PACKAGE_JSON } from "../core/package.js";
@@ -56,6 +54,11 @@ program
       throw new UserError("--reply and --no-reply cannot both be given: a type has reply fields or no reply");
     }
     const started = performance.now();
+    // Loaded here: `consensus protobuf` needs neither the proto model nor diffs.
+    const [{ addMessage }, { unifiedDiff }] = await Promise.all([
+      import("../commands/add-message.js"),
+      import("../core/diff.js"),
+    ]);
     const result = await addMessage({
       cwd: process.cwd(),
       name,

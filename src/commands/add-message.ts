@@ -1,4 +1,3 @@
-import path from "node:path";
 import { recover, ChangeSet, type Change } from "../core/changes.js";
 import { parseFieldSpecs } from "../core/envelope.js";
 import { planMessageType } from "../core/message-type.js";
@@ -49,14 +48,12 @@ export async function addMessage(options: AddMessageOptions): Promise<AddMessage
   const plan = await planMessageType(project, changes, names, request, reply);
   // Compiles every planned proto (one that does not compile stops here, nothing written), and
   // regenerates the stubs this change touches: the envelope's, and the new file's.
-  const { protoDir, envelope } = project.config;
-  const envelopeFile = path.posix.relative(protoDir, envelope);
-  await planStubs(project, changes, { only: plan.reused ? [envelopeFile] : [envelopeFile, plan.messagesFile] });
+  await planStubs(project, changes, { only: plan.protos });
   const result = {
     root: project.root,
     names,
     numbers: plan.numbers,
-    messagesFile: `${protoDir}/${plan.messagesFile}`,
+    messagesFile: `${project.config.protoDir}/${plan.messagesFile}`,
     reused: plan.reused,
     handler: plan.handler,
     handlerTest: plan.handlerTest,

@@ -13,7 +13,7 @@ const compileCache = (require("v8-compile-cache-lib") as typeof import("v8-compi
 const ts = require("typescript") as typeof TS;
 compileCache?.uninstall();
 
-/** What the Dispatch case and the handler import of one message type are written from (see MessageValues). */
+/** What the Dispatch case and the handler import of one message type are written from. */
 export interface DispatchMessage {
   /** Oneof field, the case's label and the handler's function name: `preAccept`. */
   readonly field: string;

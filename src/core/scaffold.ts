@@ -5,7 +5,6 @@ import type { ChangeSet } from "./changes.js";
 import { UserError } from "./errors.js";
 import { messageNames } from "./names.js";
 import { PACKAGE_ROOT } from "./package.js";
-import { planMessageType } from "./message-type.js";
 import { parseProject, PROJECT_FILE } from "./project.js";
 import { RENDERED, renderFile } from "./render.js";
 import { planStubs, type StubCacheUse } from "./stubs.js";
@@ -112,6 +111,10 @@ export async function planScaffold(
   ]);
   for (const [target, content] of planned) changes.write(target, content);
   // Then its message types, added as `consensus add-message` adds them (their messages are in its protos).
-  for (const message of messages) await planMessageType(project, changes, message, [], message.reply ? [] : null);
+  if (messages.length > 0) {
+    // Loaded only for such templates: the proto model and the TypeScript compiler cost ~100 ms to load.
+    const { planMessageType } = await import("./message-type.js");
+    for (const message of messages) await planMessageType(project, changes, message, [], message.reply ? [] : null);
+  }
   await planStubs(project, changes, { cache });
 }
