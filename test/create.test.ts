@@ -16,7 +16,7 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { CREATE_BIN, REPO } from "./support/paths.js";
-import { consensus, environment, runBin, snapshot } from "./support/project.js";
+import { consensus, environment, GIT_IDENTITY, runBin, snapshot, tsc } from "./support/project.js";
 import { KEY, terminal } from "./support/terminal.js";
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-create-"));
@@ -90,13 +90,6 @@ const EPAXOS_FILES = [
 /** Flags that keep a run offline and quick: the install and git have tests of their own. */
 const QUICK = ["--no-install", "--no-git"];
 
-/** A git identity for commits in tests, whatever the machine's configuration. */
-const GIT_IDENTITY = {
-  GIT_AUTHOR_NAME: "Test",
-  GIT_AUTHOR_EMAIL: "test@example.com",
-  GIT_COMMITTER_NAME: "Test",
-  GIT_COMMITTER_EMAIL: "test@example.com",
-};
 const git = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) =>
   promisify(execFile)("git", args, { cwd, env: environment(env) }).then(
     ({ stdout }) => ({ code: 0, stdout }),
@@ -216,9 +209,7 @@ describe("create-consensus", () => {
       const check = await consensus(["protobuf", "--check"], dir);
       assert.equal(check.code, 0, check.stderr);
       symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"), "dir");
-      const tsc = path.join(REPO, "node_modules/typescript/bin/tsc");
-      const { stdout, stderr } = await promisify(execFile)(process.execPath, [tsc, "-p", dir]).catch((err) => err);
-      assert.equal(stdout + stderr, "");
+      assert.equal(await tsc(dir), "");
       assert.ok(existsSync(path.join(dir, "dist/src/replica.js")));
     });
   }
@@ -235,10 +226,8 @@ describe("create-consensus", () => {
     writeFileSync(envelope, edited);
     assert.equal((await consensus(["protobuf"], dir)).code, 0);
     symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"), "dir");
-    const tsc = path.join(REPO, "node_modules/typescript/bin/tsc");
-    const { stdout } = await promisify(execFile)(process.execPath, [tsc, "--noEmit"], { cwd: dir }).catch((err) => err);
     assert.match(
-      stdout,
+      await tsc(dir, ["--noEmit"]),
       /^src\/replica\.ts\(\d+,\d+\): error TS2322: Type '"ping"' is not assignable to type 'never'\.$/m,
     );
   });

@@ -8,20 +8,13 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { CREATE_BIN } from "./support/paths.js";
-import { environment, runBin } from "./support/project.js";
+import { environment, GIT_IDENTITY, runBin } from "./support/project.js";
 
 // The whole flow a person follows: scaffold with a real install, the
 // project's own tests and build, then a quorum of replicas as processes.
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-e2e-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
-
-const GIT_IDENTITY = {
-  GIT_AUTHOR_NAME: "Test",
-  GIT_AUTHOR_EMAIL: "t@example.com",
-  GIT_COMMITTER_NAME: "Test",
-  GIT_COMMITTER_EMAIL: "t@example.com",
-};
 
 /** Runs `npm args` in `cwd`; resolves with the exit code and output. */
 function npm(args: string[], cwd: string): Promise<{ code: number; output: string }> {

@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { REPO } from "./support/paths.js";
-import { consensus, tempProject } from "./support/project.js";
+import { consensus, tempProject, tsc } from "./support/project.js";
 
 const exec = promisify(execFile);
 
@@ -41,9 +41,7 @@ describe("the generated stubs", () => {
   });
 
   it("compile under strict with no diagnostics", async () => {
-    const tsc = path.join(REPO, "node_modules/typescript/bin/tsc");
-    const { stdout, stderr } = await exec(process.execPath, [tsc, "-p", dir]).catch((err) => err);
-    assert.equal(stdout + stderr, "");
+    assert.equal(await tsc(dir), "");
   });
 
   it("serve Propose and a Dispatch BEACON stream to a real client on 127.0.0.1", async () => {

@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "n
 import os from "node:os";
 import path from "node:path";
 import { DEFAULT_TS_PROTO_OPTIONS, tsProtoParameter } from "../../src/core/project.js";
-import { bufBinary, CANONICAL_PROTOS, CONSENSUS_BIN, TS_PROTO_PLUGIN } from "./paths.js";
+import { bufBinary, CANONICAL_PROTOS, CONSENSUS_BIN, REPO, TS_PROTO_PLUGIN } from "./paths.js";
 
 /** A temp folder holding a project: consensus.json (with `config`) and a copy of the canonical protos. */
 export function tempProject(config: object = {}): string {
@@ -75,3 +75,19 @@ export function snapshot(dir: string): Map<string, string> {
   }
   return new Map([...entries].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
+
+/** Runs this repository's tsc in `dir` with `args`; resolves with all it printed (empty: no diagnostics). */
+export function tsc(dir: string, args: string[] = []): Promise<string> {
+  const bin = path.join(REPO, "node_modules/typescript/bin/tsc");
+  return new Promise((resolve) =>
+    execFile(process.execPath, [bin, ...args], { cwd: dir }, (_err, stdout, stderr) => resolve(stdout + stderr)),
+  );
+}
+
+/** A git identity for commits in tests, whatever the machine's configuration. */
+export const GIT_IDENTITY = {
+  GIT_AUTHOR_NAME: "Test",
+  GIT_AUTHOR_EMAIL: "test@example.com",
+  GIT_COMMITTER_NAME: "Test",
+  GIT_COMMITTER_EMAIL: "test@example.com",
+};
