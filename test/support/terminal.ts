@@ -23,7 +23,8 @@ export function terminal(bin: string, args: string[], cwd: string, env: NodeJS.P
   const command = `stty cols 100 rows 40; exec ${[process.execPath, bin, ...args].map(quote).join(" ")}`;
   const child = spawn("script", ["-qec", command, "/dev/null"], {
     cwd,
-    env: environment({ NO_COLOR: "1", ...env }),
+    // A person at a terminal, even when the test itself runs under CI.
+    env: environment({ NO_COLOR: "1", CI: undefined, ...env }),
   });
   let screen = "";
   const waiting = new Set<() => void>();
