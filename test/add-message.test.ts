@@ -74,6 +74,17 @@ describe("consensus add-message", () => {
     assert.equal(await tsc(dir, ["--noEmit"]), "");
   });
 
+  it("regenerates only the stubs of the protos it changes, not those the envelope imports", async () => {
+    const dir = await project();
+    const beacon = path.join(dir, "src/pb/beacon.ts");
+    const edited = `${read(dir, "src/pb/beacon.ts")}// kept\n`;
+    writeFileSync(beacon, edited);
+    const run = await consensus(ACCEPT, dir);
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stdout, /beacon/);
+    assert.equal(read(dir, "src/pb/beacon.ts"), edited);
+  });
+
   it("adds a request-only type with --no-reply", async () => {
     const dir = await project();
     const run = await consensus(["add-message", "commit", "--request", "seq:uint64", "--no-reply"], dir);

@@ -151,7 +151,7 @@ describe("create-consensus", () => {
       `file:${REPO}`,
       "an unpublished checkout is depended on as is",
     );
-    assert.equal(pkg.devDependencies.typescript, ours.dependencies.typescript.replace(/^[~^]/, ""));
+    assert.equal(pkg.devDependencies.typescript, ours.devDependencies.typescript.replace(/^[~^]/, ""));
     assert.deepEqual(Object.keys(pkg.scripts).sort(), ["build", "protobuf", "start", "test"]);
     for (const proto of ["beacon", "client", "envelope", "service"]) {
       assert.equal(

@@ -206,6 +206,15 @@ describe("addDispatchCase", () => {
       assert.throws(() => add(onType, accept), refusal(noSwitch));
     });
 
+    it("a replica that does not parse, at the first syntax error", () => {
+      const broken = blank.replace("switch ($case) {", "switch ($case {");
+      assert.notEqual(broken, blank);
+      assert.throws(
+        () => add(broken, accept),
+        refusal(`${at(broken, "{", "switch ($case")}: Expected \`)\` but found \`{\`; fix the syntax, or ${byHand}`),
+      );
+    });
+
     it("a replica without a dispatch method", () => {
       const renamed = blank.replace("async dispatch(", "async handle(");
       assert.notEqual(renamed, blank);

@@ -25,11 +25,13 @@ export interface GeneratedFile {
  * @param descriptorSet serialized FileDescriptorSet (with imports and source info)
  * @param filesToGenerate proto file names as the compiler named them (relative to the proto root)
  * @param parameter the plugin parameter, `k=v,k=v`
+ * @param unchanged protos whose stubs are left as they are, even when a file to generate imports them
  */
 export function generateStubs(
   descriptorSet: Uint8Array,
   filesToGenerate: readonly string[],
   parameter: string,
+  unchanged: readonly string[] = [],
 ): GeneratedFile[] {
   // Decoded descriptors keep defaults on the prototype: ts-proto tells a oneof
   // member by an own `oneofIndex`, so they must not be copied or re-created.
@@ -40,7 +42,7 @@ export function generateStubs(
 
   const byName = new Map(protoFile.map((file) => [file.name, file]));
   const selected: FileDescriptorProto[] = [];
-  const seen = new Set<string>();
+  const seen = new Set<string>(unchanged);
   // As the plugin does: with emitImportedFiles (the default) imported files are
   // generated too, so that imports of well-known types resolve.
   const select = (names: readonly string[]) => {

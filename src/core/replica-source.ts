@@ -1,17 +1,6 @@
-import { createRequire } from "node:module";
-import type * as TS from "typescript";
+import type * as AST from "oxc-parser";
+import { parseSync, visitorKeys } from "oxc-parser";
 import { UserError } from "./errors.js";
-
-const require = createRequire(import.meta.url);
-// V8's compiled code for the compiler is kept between runs, in the temp folder
-// (v8-compile-cache-lib): loading it takes ~75 ms instead of ~150. Required,
-// not imported: an ESM import of this 9 MB CommonJS module has Node scan its
-// whole source for export names first (~120 ms more).
-const compileCache = (require("v8-compile-cache-lib") as typeof import("v8-compile-cache-lib")).install({
-  prefix: "create-consensus",
-});
-const ts = require("typescript") as typeof TS;
-compileCache?.uninstall();
 
 /** What the Dispatch case and the handler import of one message type are written from. */
 export interface DispatchMessage {
@@ -48,21 +37,30 @@ export function addDispatchCase(
   message: DispatchMessage,
   handlersImport: string,
 ): string {
-  const sourceFile = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  // oxc's parser (native, ~10 ms to load) rather than the TypeScript compiler (~150 ms): only the syntax
+  // tree is needed. Its offsets count UTF-16 units, as string indexes do.
+  const parsed = parseSync(file, source, { lang: "ts", sourceType: "module" });
   const { field } = message;
   const byHand = `add the case for "${field}" (and its import) by hand`;
+  const syntaxError = parsed.errors[0];
+  if (syntaxError) {
+    const at = syntaxError.labels[0]?.start;
+    const where = at === undefined ? file : `${file}:${position(source, at)}`;
+    throw new UserError(`${where}: ${syntaxError.message}; fix the syntax, or ${byHand}`);
+  }
+  const tree: Tree = { source, program: parsed.program, comments: parsed.comments };
 
-  const methods = dispatchMethods(sourceFile);
+  const methods = dispatchMethods(tree.program);
   if (methods.length === 0) {
     throw new UserError(
       `${file}: no dispatch method found (a method dispatch in a class, holding the switch on the message's $case); ${byHand}`,
     );
   }
-  let found: { method: TS.MethodDeclaration; switch: TS.SwitchStatement } | undefined;
+  let found: { method: DispatchMethod; switch: AST.SwitchStatement; path: AST.Node[] } | undefined;
   for (const method of methods) {
     const statement = dispatchSwitch(method);
     if (statement) {
-      found = { method, switch: statement };
+      found = { method, ...statement };
       break;
     }
   }
@@ -73,163 +71,269 @@ export function addDispatchCase(
     );
   }
 
-  const clauses = found.switch.caseBlock.clauses;
-  const hasCase = clauses.some((clause) => ts.isCaseClause(clause) && literalText(clause.expression) === field);
-  const imported = handlerImport(sourceFile, field, handlersImport);
+  const clauses = found.switch.cases;
+  const hasCase = clauses.some((clause) => clause.test !== null && literalText(clause.test) === field);
+  const imported = handlerImport(tree.program, field, handlersImport);
   if (hasCase && imported) return source;
 
-  const clash = bindings(found.switch, field).find((binding) => binding !== imported?.name);
+  const clash = bindings(tree.program, found, field).find((binding) => binding.node !== imported?.local);
   if (clash) {
-    const { line, character } = sourceFile.getLineAndCharacterOfPosition(clash.getStart(sourceFile));
     throw new UserError(
-      `${file}:${line + 1}:${character + 1}: the handler name ${field} clashes with the ${field} ${describe(clash, found.method)}; ` +
+      `${file}:${position(source, clash.node.start)}: the handler name ${field} clashes with the ${field} ${clash.where}; ` +
         `rename that one, or give the message another name`,
     );
   }
 
   const eol = source.match(/\r?\n/)?.[0] ?? "\n";
   const edits: Edit[] = [];
-  if (!hasCase) edits.push(caseEdit(sourceFile, found.switch, message, eol));
-  if (!imported) edits.push(importEdit(sourceFile, field, handlersImport, eol));
+  if (!hasCase) edits.push(caseEdit(tree, found.switch, message, eol));
+  if (!imported) edits.push(importEdit(tree, field, handlersImport, eol));
   // From the end backwards, so that each offset still points where it did in `source`.
   edits.sort((a, b) => b.at - a.at);
   return edits.reduce((text, edit) => text.slice(0, edit.at) + edit.text + text.slice(edit.at), source);
 }
 
+interface Tree {
+  readonly source: string;
+  readonly program: AST.Program;
+  readonly comments: readonly AST.Comment[];
+}
+
+interface DispatchMethod {
+  readonly cls: AST.Class;
+  readonly method: AST.MethodDefinition;
+  readonly body: AST.FunctionBody;
+}
+
+/** `line:column` (both from 1) of offset `at`. */
+function position(source: string, at: number): string {
+  const before = source.slice(0, at);
+  const lineStart = before.lastIndexOf("\n") + 1;
+  return `${before.split("\n").length}:${at - lineStart + 1}`;
+}
+
+/** The statement itself, or the declaration an `export` holds. */
+function unexported(statement: AST.Directive | AST.Statement): AST.Node {
+  return (statement.type === "ExportNamedDeclaration" || statement.type === "ExportDefaultDeclaration") &&
+    statement.declaration
+    ? statement.declaration
+    : statement;
+}
+
 /** The methods named `dispatch`, with a body, of the file's top-level classes. */
-function dispatchMethods(sourceFile: TS.SourceFile): TS.MethodDeclaration[] {
-  return sourceFile.statements
-    .filter(ts.isClassDeclaration)
-    .flatMap((cls) => cls.members.filter(ts.isMethodDeclaration))
-    .filter((method) => method.body !== undefined && propertyName(method.name) === "dispatch");
+function dispatchMethods(program: AST.Program): DispatchMethod[] {
+  const methods: DispatchMethod[] = [];
+  for (const statement of program.body) {
+    const cls = unexported(statement);
+    if (cls.type !== "ClassDeclaration") continue;
+    for (const member of cls.body.body) {
+      if (member.type !== "MethodDefinition" || member.kind !== "method" || member.computed) continue;
+      if (member.value.body && propertyName(member.key) === "dispatch") {
+        methods.push({ cls, method: member, body: member.value.body });
+      }
+    }
+  }
+  return methods;
 }
 
 /** `Replica.dispatch`, for messages. */
-function methodName(method: TS.MethodDeclaration): string {
-  const cls = method.parent;
-  return `${ts.isClassDeclaration(cls) && cls.name ? cls.name.text : "the class"}.dispatch`;
+function methodName({ cls }: DispatchMethod): string {
+  return `${cls.id ? cls.id.name : "the class"}.dispatch`;
 }
 
-function propertyName(name: TS.PropertyName): string | undefined {
-  return ts.isIdentifier(name) || ts.isStringLiteral(name) || ts.isPrivateIdentifier(name) ? name.text : undefined;
+function propertyName(key: AST.PropertyKey): string | undefined {
+  if (key.type === "Identifier" || key.type === "PrivateIdentifier") return key.name;
+  return key.type === "Literal" && typeof key.value === "string" ? key.value : undefined;
+}
+
+const FUNCTION_OR_CLASS = new Set([
+  "FunctionDeclaration",
+  "FunctionExpression",
+  "ArrowFunctionExpression",
+  "ClassDeclaration",
+  "ClassExpression",
+]);
+
+/** The syntax nodes directly under `node`, in source order. */
+function children(node: AST.Node): AST.Node[] {
+  const record = node as unknown as Record<string, unknown>;
+  return (visitorKeys[node.type] ?? []).flatMap((key) => {
+    const value = record[key];
+    return (Array.isArray(value) ? value : [value]).filter(
+      (child): child is AST.Node => typeof child === "object" && child !== null && "type" in child,
+    );
+  });
 }
 
 /**
- * The Dispatch switch in `method` (outside functions nested in it): the first switch on `$case` (a
- * variable or a property of that name) whose clauses all test string literals, with a default clause.
+ * The Dispatch switch in `method` (outside functions nested in it) and the nodes from the method's
+ * function down to it: the first switch on `$case` (a variable or a property of that name) whose
+ * clauses all test string literals, with a default clause.
  */
-function dispatchSwitch(method: TS.MethodDeclaration): TS.SwitchStatement | undefined {
-  let found: TS.SwitchStatement | undefined;
-  const visit = (node: TS.Node): void => {
-    if (found || ts.isFunctionLike(node) || ts.isClassLike(node)) return;
-    if (ts.isSwitchStatement(node) && isDispatchSwitch(node)) found = node;
-    else ts.forEachChild(node, visit);
+function dispatchSwitch({
+  method,
+  body,
+}: DispatchMethod): { switch: AST.SwitchStatement; path: AST.Node[] } | undefined {
+  const path: AST.Node[] = [method.value];
+  const visit = (node: AST.Node): AST.SwitchStatement | undefined => {
+    if (FUNCTION_OR_CLASS.has(node.type)) return undefined;
+    if (node.type === "SwitchStatement" && isDispatchSwitch(node)) return node;
+    path.push(node);
+    for (const child of children(node)) {
+      const found = visit(child);
+      if (found) return found;
+    }
+    path.pop();
+    return undefined;
   };
-  ts.forEachChild(method.body!, visit);
-  return found;
+  const found = visit(body);
+  return found && { switch: found, path };
 }
 
-function isDispatchSwitch(statement: TS.SwitchStatement): boolean {
-  let subject: TS.Expression = statement.expression;
-  while (ts.isParenthesizedExpression(subject)) subject = subject.expression;
+function isDispatchSwitch(statement: AST.SwitchStatement): boolean {
+  let subject: AST.Expression = statement.discriminant;
+  while (subject.type === "ParenthesizedExpression" || subject.type === "ChainExpression") {
+    subject = subject.expression;
+  }
   const onCase =
-    (ts.isIdentifier(subject) && subject.text === "$case") ||
-    (ts.isPropertyAccessExpression(subject) && subject.name.text === "$case");
-  const { clauses } = statement.caseBlock;
+    (subject.type === "Identifier" && subject.name === "$case") ||
+    (subject.type === "MemberExpression" &&
+      !subject.computed &&
+      subject.property.type === "Identifier" &&
+      subject.property.name === "$case");
+  const { cases } = statement;
   return (
     onCase &&
-    clauses.some(ts.isDefaultClause) &&
-    clauses.every((clause) => ts.isDefaultClause(clause) || literalText(clause.expression) !== undefined)
+    cases.some((clause) => clause.test === null) &&
+    cases.every((clause) => clause.test === null || literalText(clause.test) !== undefined)
   );
 }
 
-function literalText(expression: TS.Expression): string | undefined {
-  return ts.isStringLiteral(expression) || ts.isNoSubstitutionTemplateLiteral(expression) ? expression.text : undefined;
+function literalText(expression: AST.Expression): string | undefined {
+  if (expression.type === "Literal" && typeof expression.value === "string") return expression.value;
+  if (expression.type === "TemplateLiteral" && expression.expressions.length === 0) {
+    return expression.quasis[0]?.value.cooked ?? undefined;
+  }
+  return undefined;
 }
 
 /** The specifier `import { field } from "<handlersImport>"` already in the file, if any. */
-function handlerImport(
-  sourceFile: TS.SourceFile,
-  field: string,
-  handlersImport: string,
-): TS.ImportSpecifier | undefined {
-  for (const statement of sourceFile.statements) {
-    if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier)) continue;
-    if (statement.moduleSpecifier.text !== handlersImport) continue;
-    const clause = statement.importClause;
-    const named = clause?.namedBindings;
-    if (!clause || clause.isTypeOnly || !named || !ts.isNamedImports(named)) continue;
-    const specifier = named.elements.find(
-      (element) =>
-        !element.isTypeOnly && element.name.text === field && (element.propertyName ?? element.name).text === field,
+function handlerImport(program: AST.Program, field: string, handlersImport: string): AST.ImportSpecifier | undefined {
+  for (const statement of program.body) {
+    if (statement.type !== "ImportDeclaration" || statement.importKind === "type") continue;
+    if (statement.source.value !== handlersImport) continue;
+    const specifier = statement.specifiers.find(
+      (s): s is AST.ImportSpecifier =>
+        s.type === "ImportSpecifier" &&
+        s.importKind !== "type" &&
+        s.local.name === field &&
+        (s.imported.type === "Identifier" ? s.imported.name : s.imported.value) === field,
     );
     if (specifier) return specifier;
   }
   return undefined;
 }
 
+/** A declaration of the handler's name, and what it is, for the error. */
+interface Binding {
+  readonly node: AST.Node;
+  /** `imported from "./envelope.js"`, `declared in Replica.dispatch`, `declared in the module`. */
+  readonly where: string;
+}
+
 /**
  * The declarations of `name` visible where the switch's cases run: in the switch's own clauses, the blocks
  * around it, the parameters and catch bindings of what encloses it, and the module (imports included).
  */
-function bindings(statement: TS.SwitchStatement, name: string): TS.Node[] {
-  const found: TS.Node[] = [];
-  const bound = (node: TS.BindingName | TS.Identifier | undefined): void => {
+function bindings(
+  program: AST.Program,
+  found: { method: DispatchMethod; switch: AST.SwitchStatement; path: AST.Node[] },
+  name: string,
+): Binding[] {
+  const result: Binding[] = [];
+  let where = `declared in ${methodName(found.method)}`;
+  const bound = (node: AST.Node | null | undefined): void => {
     if (!node) return;
-    if (ts.isIdentifier(node)) {
-      if (node.text === name) found.push(node);
-    } else {
-      for (const element of node.elements) if (!ts.isOmittedExpression(element)) bound(element.name);
+    switch (node.type) {
+      case "Identifier":
+        if (node.name === name) result.push({ node, where });
+        break;
+      case "ObjectPattern":
+        for (const property of node.properties) bound(property.type === "RestElement" ? property : property.value);
+        break;
+      case "ArrayPattern":
+        for (const element of node.elements) bound(element);
+        break;
+      case "AssignmentPattern":
+        bound(node.left);
+        break;
+      case "RestElement":
+        bound(node.argument);
+        break;
+      case "TSParameterProperty":
+        bound(node.parameter);
+        break;
     }
   };
-  const declared = (statements: readonly TS.Statement[]): void => {
-    for (const s of statements) {
-      if (ts.isVariableStatement(s)) for (const d of s.declarationList.declarations) bound(d.name);
-      else if (
-        ts.isFunctionDeclaration(s) ||
-        ts.isClassDeclaration(s) ||
-        ts.isEnumDeclaration(s) ||
-        ts.isInterfaceDeclaration(s) ||
-        ts.isTypeAliasDeclaration(s)
-      ) {
-        bound(s.name);
-      } else if (ts.isModuleDeclaration(s) && ts.isIdentifier(s.name)) bound(s.name);
-      else if (ts.isImportEqualsDeclaration(s)) bound(s.name);
-      else if (ts.isImportDeclaration(s) && s.importClause) {
-        const { name: local, namedBindings } = s.importClause;
-        bound(local);
-        if (namedBindings && ts.isNamespaceImport(namedBindings)) bound(namedBindings.name);
-        else if (namedBindings) for (const element of namedBindings.elements) bound(element.name);
+  const declared = (statements: readonly (AST.Directive | AST.Statement)[]): void => {
+    for (const statement of statements) {
+      const s = unexported(statement);
+      switch (s.type) {
+        case "VariableDeclaration":
+          for (const d of s.declarations) bound(d.id);
+          break;
+        case "FunctionDeclaration":
+        case "TSDeclareFunction":
+        case "ClassDeclaration":
+        case "TSEnumDeclaration":
+        case "TSInterfaceDeclaration":
+        case "TSTypeAliasDeclaration":
+        case "TSImportEqualsDeclaration":
+          bound(s.id);
+          break;
+        case "TSModuleDeclaration":
+          if (s.id.type === "Identifier") bound(s.id);
+          break;
+        case "ImportDeclaration": {
+          const outer = where;
+          where = `imported from "${s.source.value}"`;
+          for (const specifier of s.specifiers) bound(specifier.local);
+          where = outer;
+          break;
+        }
       }
     }
   };
-  declared(statement.caseBlock.clauses.flatMap((clause) => [...clause.statements]));
-  for (let node: TS.Node = statement.parent; node; node = node.parent) {
-    if (ts.isBlock(node) || ts.isSourceFile(node) || ts.isModuleBlock(node)) declared(node.statements);
-    else if (ts.isCaseClause(node) || ts.isDefaultClause(node))
-      declared(node.parent.clauses.flatMap((c) => [...c.statements]));
-    else if (ts.isCatchClause(node)) bound(node.variableDeclaration?.name);
-    else if (ts.isFunctionLike(node)) for (const parameter of node.parameters) bound(parameter.name);
-    else if (
-      (ts.isForStatement(node) || ts.isForInStatement(node) || ts.isForOfStatement(node)) &&
-      node.initializer &&
-      ts.isVariableDeclarationList(node.initializer)
-    ) {
-      for (const d of node.initializer.declarations) bound(d.name);
+  const clauses = (statement: AST.SwitchStatement) => statement.cases.flatMap((clause) => clause.consequent);
+  declared(clauses(found.switch));
+  for (const node of [...found.path].reverse()) {
+    switch (node.type) {
+      case "BlockStatement":
+      case "StaticBlock":
+      case "TSModuleBlock":
+        declared(node.body);
+        break;
+      case "SwitchStatement":
+        declared(clauses(node));
+        break;
+      case "CatchClause":
+        bound(node.param);
+        break;
+      case "FunctionExpression":
+        for (const parameter of node.params) bound(parameter);
+        break;
+      case "ForStatement":
+        if (node.init?.type === "VariableDeclaration") for (const d of node.init.declarations) bound(d.id);
+        break;
+      case "ForInStatement":
+      case "ForOfStatement":
+        if (node.left.type === "VariableDeclaration") for (const d of node.left.declarations) bound(d.id);
+        break;
     }
   }
-  return found;
-}
-
-/** What a clashing declaration is, for the error: `imported from "./envelope.js"`, `declared in Replica.dispatch`. */
-function describe(node: TS.Node, method: TS.MethodDeclaration): string {
-  for (let at: TS.Node | undefined = node; at; at = at.parent) {
-    if (ts.isImportDeclaration(at) && ts.isStringLiteral(at.moduleSpecifier)) {
-      return `imported from "${at.moduleSpecifier.text}"`;
-    }
-    if (at === method) return `declared in ${methodName(method)}`;
-  }
-  return "declared in the module";
+  where = "declared in the module";
+  declared(program.body);
+  return result;
 }
 
 /** The text from the start of `pos`'s line to `pos`, when it is all whitespace. */
@@ -240,36 +344,33 @@ function indentAt(text: string, pos: number): string | undefined {
 }
 
 /** The case of `message`, before the default clause (and the comments above it), indented as the clauses are. */
-function caseEdit(
-  sourceFile: TS.SourceFile,
-  statement: TS.SwitchStatement,
-  message: DispatchMessage,
-  eol: string,
-): Edit {
-  const text = sourceFile.text;
-  const { clauses } = statement.caseBlock;
-  const defaultClause = clauses.find(ts.isDefaultClause)!;
-  const clauseIndent = indentAt(text, defaultClause.getStart(sourceFile));
-  const indent = clauseIndent ?? lineIndent(text, defaultClause.getStart(sourceFile));
+function caseEdit(tree: Tree, statement: AST.SwitchStatement, message: DispatchMessage, eol: string): Edit {
+  const text = tree.source;
+  const { cases } = statement;
+  const defaultIndex = cases.findIndex((clause) => clause.test === null);
+  const defaultClause = cases[defaultIndex]!;
+  const clauseIndent = indentAt(text, defaultClause.start);
+  const indent = clauseIndent ?? lineIndent(text, defaultClause.start);
   // The indentation a level adds: from a case's first statement under it, else from the clauses under the switch.
   let step: string | undefined;
-  for (const clause of clauses.filter(ts.isCaseClause)) {
-    const first = clause.statements[0];
-    const outer = indentAt(text, clause.getStart(sourceFile));
-    const inner = first && indentAt(text, first.getStart(sourceFile));
+  for (const clause of cases.filter((c) => c.test !== null)) {
+    const first = clause.consequent[0];
+    const outer = indentAt(text, clause.start);
+    const inner = first && indentAt(text, first.start);
     if (outer !== undefined && inner !== undefined) {
       if (inner.length > outer.length && inner.startsWith(outer)) step = inner.slice(outer.length);
       break;
     }
   }
-  const switchIndent = indentAt(text, statement.getStart(sourceFile));
+  const switchIndent = indentAt(text, statement.start);
   if (step === undefined && switchIndent !== undefined) {
     if (indent.length > switchIndent.length && indent.startsWith(switchIndent))
       step = indent.slice(switchIndent.length);
   }
   step ??= "  ";
   const bodyIndent = indent + step;
-  const caseQuote = clauses.find(ts.isCaseClause)?.expression.getText(sourceFile)[0];
+  const firstTest = cases.find((c) => c.test !== null)?.test;
+  const caseQuote = firstTest && text[firstTest.start];
 
   const quote = caseQuote === "'" || caseQuote === "`" ? caseQuote : '"';
   const { field, constant } = message;
@@ -289,15 +390,16 @@ function caseEdit(
 
   if (clauseIndent === undefined) {
     // `default` shares its line with what comes before it: the case goes right before it, on its own line.
-    return { at: defaultClause.getStart(sourceFile), text: block.slice(indent.length) + eol + indent };
+    return { at: defaultClause.start, text: block.slice(indent.length) + eol + indent };
   }
   // Before the comments that lead the default clause, when each starts its own line.
-  let at = defaultClause.getStart(sourceFile) - clauseIndent.length;
-  const comments = ts.getLeadingCommentRanges(text, defaultClause.getFullStart()) ?? [];
-  for (const comment of comments) {
-    const commentIndent = indentAt(text, comment.pos);
+  let at = defaultClause.start - clauseIndent.length;
+  const after = defaultIndex > 0 ? cases[defaultIndex - 1]!.end : statement.discriminant.end;
+  for (const comment of tree.comments) {
+    if (comment.start < after || comment.end > defaultClause.start) continue;
+    const commentIndent = indentAt(text, comment.start);
     if (commentIndent !== undefined) {
-      at = comment.pos - commentIndent.length;
+      at = comment.start - commentIndent.length;
       break;
     }
   }
@@ -311,23 +413,21 @@ function lineIndent(text: string, pos: number): string {
 }
 
 /** The handler's import, after the last import from the handlers' folder (else the last import, else on top). */
-function importEdit(sourceFile: TS.SourceFile, field: string, handlersImport: string, eol: string): Edit {
-  const text = sourceFile.text;
+function importEdit(tree: Tree, field: string, handlersImport: string, eol: string): Edit {
+  const { source: text, program } = tree;
   const folder = handlersImport.slice(0, handlersImport.lastIndexOf("/") + 1);
-  const imports = sourceFile.statements.filter(ts.isImportDeclaration);
-  const handlers = imports.filter(
-    (statement) => ts.isStringLiteral(statement.moduleSpecifier) && statement.moduleSpecifier.text.startsWith(folder),
-  );
+  const imports = program.body.filter((s): s is AST.ImportDeclaration => s.type === "ImportDeclaration");
+  const handlers = imports.filter((statement) => statement.source.value.startsWith(folder));
   const anchor = (folder ? handlers : []).at(-1) ?? imports.at(-1);
-  const quoted = anchor?.moduleSpecifier.getText(sourceFile)[0] === "'" ? "'" : '"';
+  const quoted = anchor && text[anchor.source.start] === "'" ? "'" : '"';
   const line = `import { ${field} } from ${quoted}${handlersImport}${quoted};`;
   if (!anchor) {
     // Above the first statement, below the comments that head the file.
-    const first = sourceFile.statements[0];
-    const start = first ? first.getStart(sourceFile) : text.length;
+    const first = program.body[0];
+    const start = first ? first.start : text.length;
     return { at: start - (indentAt(text, start)?.length ?? 0), text: line + eol };
   }
-  const newline = text.indexOf("\n", anchor.getEnd());
+  const newline = text.indexOf("\n", anchor.end);
   // After the anchor's line (and any comment that ends it), or at the end of a file with no line after it.
   return newline === -1 ? { at: text.length, text: eol + line } : { at: newline + 1, text: line + eol };
 }

@@ -78,7 +78,10 @@ async function generate(
   // Loaded here, not at start-up, and while protoc runs: ts-proto is most of the load time.
   const { generateStubs } = await import("./codegen.js");
   const compiled = await compiling;
-  const stubs = generateStubs(compiled.descriptorSet, only ?? compiled.files, parameter);
+  // The other project protos did not change, nor did their stubs: only the well-known types the
+  // regenerated files import are generated with them.
+  const unchanged = only ? compiled.files.filter((file) => !only.includes(file)) : [];
+  const stubs = generateStubs(compiled.descriptorSet, only ?? compiled.files, parameter, unchanged);
   return { stubs, warnings: compiled.warnings };
 }
 
