@@ -32,9 +32,13 @@ export function runBin(bin: string, args: string[], cwd: string, env: NodeJS.Pro
   });
 }
 
-/** This process's environment with `changes` applied; an undefined value removes a variable. */
+/**
+ * This process's environment with `changes` applied; an undefined value removes a variable. An
+ * inherited FORCE_COLOR is dropped: whether output is coloured is each test's to say.
+ */
 export function environment(changes: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries({ ...process.env, ...changes }).filter(([, v]) => v !== undefined));
+  const merged = { ...process.env, FORCE_COLOR: undefined, ...changes };
+  return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined));
 }
 
 export const consensus = (args: string[], cwd: string, env?: NodeJS.ProcessEnv) =>

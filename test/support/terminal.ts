@@ -23,8 +23,8 @@ export function terminal(bin: string, args: string[], cwd: string, env: NodeJS.P
   const command = `stty cols 100 rows 40; exec ${[process.execPath, bin, ...args].map(quote).join(" ")}`;
   const child = spawn("script", ["-qec", command, "/dev/null"], {
     cwd,
-    // A person at a terminal, even when the test itself runs under CI.
-    env: environment({ NO_COLOR: "1", CI: undefined, ...env }),
+    // A person at a terminal, whatever the test itself runs under (CI, a dumb terminal, none).
+    env: environment({ NO_COLOR: "1", CI: undefined, TERM: "xterm-256color", ...env }),
   });
   let screen = "";
   const waiting = new Set<() => void>();
@@ -43,6 +43,8 @@ export function terminal(bin: string, args: string[], cwd: string, env: NodeJS.P
       new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           waiting.delete(check);
+          // A program left waiting for a key would keep the test run alive.
+          child.kill("SIGKILL");
           reject(new Error(`the terminal never showed ${pattern}; it shows:\n${screen}`));
         }, ms);
         const check = () => {
