@@ -2,7 +2,9 @@
 // fixtures (input → expected, byte for byte), the ePaxos numbers, a property
 // test over random envelopes, and every refusal with its exact message.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
@@ -11,7 +13,7 @@ import { compileProtos } from "../src/core/compile.js";
 import { checkWireCompatible, parseFieldSpecs, planMessage, type MessagePlan } from "../src/core/envelope.js";
 import { ProtoError, UserError } from "../src/core/errors.js";
 import { messageNames } from "../src/core/names.js";
-import { CANONICAL_PROTOS, REPO } from "./support/paths.js";
+import { bufBinary, CANONICAL_PROTOS, REPO } from "./support/paths.js";
 
 const FIXTURES = path.join(REPO, "test/fixtures/envelope");
 const fixture = (name: string) => readFileSync(path.join(FIXTURES, name), "utf8");
@@ -840,47 +842,124 @@ describe("refusals", () => {
   });
 });
 
-describe("checkWireCompatible", () => {
-  const before = new Map([
+const WIRE_BEFORE = new Map([
+  [
+    "a.proto",
+    'syntax = "proto3";\npackage pb;\nenum E { A = 0; B = 1; }\nenum F { X = 0; }\nmessage M {\n  int32 x = 1;\n  oneof o { string s = 2; }\n  E e = 3;\n}\n',
+  ],
+]);
+const wireChange = (from: string, to: string) => new Map([["a.proto", WIRE_BEFORE.get("a.proto")!.replace(from, to)]]);
+const WIRE_ACCEPTED = [
+  wireChange("E e = 3;", "E e = 3;\n  repeated bool more = 4;"),
+  new Map([
     [
       "a.proto",
-      'syntax = "proto3";\npackage pb;\nenum E { A = 0; B = 1; }\nmessage M {\n  int32 x = 1;\n  oneof o { string s = 2; }\n  E e = 3;\n}\n',
+      'syntax = "proto3";\npackage pb;\nimport "b.proto";\nenum F { X = 0; }\nmessage M {\n  int32 x = 1;\n  oneof o { string s = 2; }\n  .pb.E e = 3;\n}\n',
     ],
-  ]);
-  const change = (from: string, to: string) => new Map([["a.proto", before.get("a.proto")!.replace(from, to)]]);
+    ["b.proto", 'syntax = "proto3";\npackage pb;\nenum E { A = 0; B = 1; C = 2; }\n'],
+  ]),
+];
+/**
+ * What changes, from, to, the message, and whether buf's WIRE check refuses it too. This check is
+ * stricter than the wire: a renamed field or value, or int32 made int64, keep the bytes but change
+ * the generated stubs' names and types.
+ */
+const WIRE_REFUSED: Array<[string, string, string, string, boolean]> = [
+  ["a renumbered field", "int32 x = 1;", "int32 x = 5;", "field pb.M.x changed number from 1 to 5", true],
+  ["a removed field", "int32 x = 1;", "", "field pb.M.x (number 1) was removed", true],
+  ["a renamed field", "int32 x = 1;", "int32 y = 1;", "field pb.M.x (number 1) was removed", false],
+  ["a changed type", "int32 x = 1;", "string x = 1;", "field pb.M.x changed type from int32 to string", true],
+  [
+    "a type changed within the wire",
+    "int32 x = 1;",
+    "int64 x = 1;",
+    "field pb.M.x changed type from int32 to int64",
+    false,
+  ],
+  [
+    "a changed label",
+    "int32 x = 1;",
+    "repeated int32 x = 1;",
+    "field pb.M.x changed type from int32 to repeated int32",
+    true,
+  ],
+  [
+    "a member out of its oneof",
+    "oneof o { string s = 2; }",
+    "string s = 2;",
+    "field pb.M.s moved out of oneof o",
+    true,
+  ],
+  ["a renumbered value", "B = 1;", "B = 2;", "value B of enum pb.E changed from 1 to 2", true],
+  ["a removed value", " B = 1;", "", "value B = 1 of enum pb.E was removed", true],
+  ["a renamed value", "B = 1;", "C = 1;", "value B = 1 of enum pb.E was removed", false],
+  ["a removed enum", "enum F { X = 0; }\n", "", "enum pb.F (a.proto) was removed", false],
+];
+
+describe("checkWireCompatible", () => {
   it("accepts additions and moves between files", () => {
-    checkWireCompatible(before, change("E e = 3;", "E e = 3;\n  repeated bool more = 4;"));
-    checkWireCompatible(
-      before,
-      new Map([
-        [
-          "a.proto",
-          'syntax = "proto3";\npackage pb;\nimport "b.proto";\nmessage M {\n  int32 x = 1;\n  oneof o { string s = 2; }\n  .pb.E e = 3;\n}\n',
-        ],
-        ["b.proto", 'syntax = "proto3";\npackage pb;\nenum E { A = 0; B = 1; C = 2; }\n'],
-      ]),
-    );
+    for (const after of WIRE_ACCEPTED) checkWireCompatible(WIRE_BEFORE, after);
   });
-  const cases: Array<[string, string, string, string]> = [
-    ["a renumbered field", "int32 x = 1;", "int32 x = 5;", "field pb.M.x changed number from 1 to 5"],
-    ["a removed field", "int32 x = 1;", "", "field pb.M.x (number 1) was removed"],
-    ["a changed type", "int32 x = 1;", "int64 x = 1;", "field pb.M.x changed type from int32 to int64"],
-    [
-      "a changed label",
-      "int32 x = 1;",
-      "repeated int32 x = 1;",
-      "field pb.M.x changed type from int32 to repeated int32",
-    ],
-    ["a member out of its oneof", "oneof o { string s = 2; }", "string s = 2;", "field pb.M.s moved out of oneof o"],
-    ["a renumbered value", "B = 1;", "B = 2;", "value B of enum pb.E changed from 1 to 2"],
-    ["a removed value", " B = 1;", "", "value B = 1 of enum pb.E was removed"],
-    ["a removed enum", "enum E { A = 0; B = 1; }", "", "enum pb.E (a.proto) was removed"],
-  ];
-  for (const [what, from, to, message] of cases) {
+  for (const [what, from, to, message] of WIRE_REFUSED) {
     it(`refuses ${what}`, () =>
       refuses(
-        () => checkWireCompatible(before, change(from, to)),
+        () => checkWireCompatible(WIRE_BEFORE, wireChange(from, to)),
         `not wire-compatible: ${message}: existing names and numbers must not change`,
       ));
   }
+});
+
+/**
+ * What `buf breaking` (the WIRE category) says of `after` against `before`: null when it finds
+ * nothing, else its findings.
+ */
+function bufBreaking(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): string | null {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "consensus-breaking-"));
+  try {
+    for (const [name, protos] of [
+      ["before", before],
+      ["after", after],
+    ] as const) {
+      mkdirSync(path.join(dir, name));
+      writeFileSync(path.join(dir, name, "buf.yaml"), "version: v2\nbreaking:\n  use: [WIRE]\n");
+      for (const [file, text] of protos) writeFileSync(path.join(dir, name, file), text);
+    }
+    const run = spawnSync(bufBinary(), ["breaking", "after", "--against", "before"], { cwd: dir, encoding: "utf8" });
+    if (run.status === 0) return null;
+    assert.equal(run.status, 100, `buf breaking failed: ${run.stderr}`);
+    return run.stdout;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("checkWireCompatible against buf breaking (WIRE), the oracle", () => {
+  it("accepts only what buf accepts, and refuses all that buf refuses", () => {
+    for (const after of WIRE_ACCEPTED) assert.equal(bufBreaking(WIRE_BEFORE, after), null);
+    for (const [what, from, to, , refusedByBuf] of WIRE_REFUSED) {
+      assert.equal(bufBreaking(WIRE_BEFORE, wireChange(from, to)) !== null, refusedByBuf, what);
+    }
+  });
+
+  it("finds nothing breaking in random sequences of additions to random envelopes", () => {
+    const beacon = canonical("beacon.proto");
+    fc.assert(
+      fc.property(shapes, additions, (shape, adds) => {
+        const first = new Map([
+          ["envelope.proto", renderEnvelope(shape)],
+          ["beacon.proto", beacon],
+        ]);
+        let protos = first;
+        for (const add of adds) {
+          const result = plan(protos, add.name, {
+            request: add.fields ? "a:int32, b:repeated string" : "",
+            reply: add.reply ? (add.fields ? "ok:bool" : "") : null,
+          });
+          protos = applied(protos, result);
+        }
+        assert.equal(bufBreaking(first, protos), null);
+      }),
+      { numRuns: 12 },
+    );
+  });
 });
