@@ -350,6 +350,21 @@ const additions = fc.uniqueArray(
   fc.record({ name: fc.constantFrom(...NAMES), reply: fc.boolean(), fields: fc.boolean() }),
   { minLength: 1, maxLength: 8, selector: (add) => add.name },
 );
+type Addition = typeof additions extends fc.Arbitrary<(infer A)[]> ? A : never;
+
+/** The protos of a random envelope: it and the beacon it imports. */
+const randomProtos = (shape: EnvelopeShape) =>
+  new Map([
+    ["envelope.proto", renderEnvelope(shape)],
+    ["beacon.proto", canonical("beacon.proto")],
+  ]);
+
+/** A random addition planned: with or without fields, with or without a reply. */
+const planAddition = (protos: ReadonlyMap<string, string>, add: Addition) =>
+  plan(protos, add.name, {
+    request: add.fields ? "a:int32, b:repeated string" : "",
+    reply: add.reply ? (add.fields ? "ok:bool" : "") : null,
+  });
 
 interface Numbers {
   readonly type: Map<string, number>;
@@ -402,20 +417,13 @@ function withoutInsertions(text: string, statements: readonly string[]): string 
 
 describe("property: random envelopes and additions", () => {
   it("keeps numbers unique, unreserved and unchanged, and every byte of the envelope", () => {
-    const beacon = canonical("beacon.proto");
     fc.assert(
       fc.property(shapes, additions, (shape, adds) => {
-        let protos = new Map([
-          ["envelope.proto", renderEnvelope(shape)],
-          ["beacon.proto", beacon],
-        ]);
+        let protos = randomProtos(shape);
         for (const add of adds) {
           const before = protos.get("envelope.proto")!;
           const old = numbersOf(before);
-          const result = plan(protos, add.name, {
-            request: add.fields ? "a:int32, b:repeated string" : "",
-            reply: add.reply ? (add.fields ? "ok:bool" : "") : null,
-          });
+          const result = planAddition(protos, add);
           const after = result.envelope;
           const now = numbersOf(after);
           const names = messageNames(add.name);
@@ -942,21 +950,11 @@ describe("checkWireCompatible against buf breaking (WIRE), the oracle", () => {
   });
 
   it("finds nothing breaking in random sequences of additions to random envelopes", () => {
-    const beacon = canonical("beacon.proto");
     fc.assert(
       fc.property(shapes, additions, (shape, adds) => {
-        const first = new Map([
-          ["envelope.proto", renderEnvelope(shape)],
-          ["beacon.proto", beacon],
-        ]);
+        const first = randomProtos(shape);
         let protos = first;
-        for (const add of adds) {
-          const result = plan(protos, add.name, {
-            request: add.fields ? "a:int32, b:repeated string" : "",
-            reply: add.reply ? (add.fields ? "ok:bool" : "") : null,
-          });
-          protos = applied(protos, result);
-        }
+        for (const add of adds) protos = applied(protos, planAddition(protos, add));
         assert.equal(bufBreaking(first, protos), null);
       }),
       { numRuns: 12 },
