@@ -10,6 +10,7 @@
 import protobuf from "protobufjs";
 import { ProtoError, UserError } from "./errors.js";
 import type { MessageNames } from "./names.js";
+import { position, startOfLine } from "./text.js";
 
 export interface FieldSpec {
   readonly name: string;
@@ -446,16 +447,6 @@ function lineOffset(text: string, line: number): number | undefined {
   return offset;
 }
 
-function position(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1)) {
-    line++;
-    lineStart = i + 1;
-  }
-  return { line, column: offset - lineStart + 1 };
-}
-
 // ---------------------------------------------------------------------------
 // Text edits
 
@@ -476,10 +467,6 @@ function applyEdits(text: string, edits: readonly Edit[]): string {
 function eolBefore(text: string, lineStart: number, fallback: string): string {
   if (lineStart > 0 && text[lineStart - 1] === "\n") return text[lineStart - 2] === "\r" ? "\r\n" : "\n";
   return fallback;
-}
-
-function startOfLine(text: string, offset: number): number {
-  return text.lastIndexOf("\n", offset - 1) + 1;
 }
 
 /** The indentation step of the file: a tab, or the smallest indentation of a line that starts with a token. */

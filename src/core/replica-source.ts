@@ -1,6 +1,7 @@
 import type * as AST from "oxc-parser";
 import { parseSync, visitorKeys } from "oxc-parser";
 import { UserError } from "./errors.js";
+import { position, startOfLine } from "./text.js";
 
 /** What the Dispatch case and the handler import of one message type are written from. */
 export interface DispatchMessage {
@@ -45,7 +46,7 @@ export function addDispatchCase(
   const syntaxError = parsed.errors[0];
   if (syntaxError) {
     const at = syntaxError.labels[0]?.start;
-    const where = at === undefined ? file : `${file}:${position(source, at)}`;
+    const where = at === undefined ? file : location(file, source, at);
     throw new UserError(`${where}: ${syntaxError.message}; fix the syntax, or ${byHand}`);
   }
   const tree: Tree = { source, program: parsed.program, comments: parsed.comments };
@@ -56,7 +57,7 @@ export function addDispatchCase(
       `${file}: no dispatch method found (a method dispatch in a class, holding the switch on the message's $case); ${byHand}`,
     );
   }
-  let found: { method: DispatchMethod; switch: AST.SwitchStatement; path: AST.Node[] } | undefined;
+  let found: (DispatchSwitch & { method: DispatchMethod }) | undefined;
   for (const method of methods) {
     const statement = dispatchSwitch(method);
     if (statement) {
@@ -79,7 +80,7 @@ export function addDispatchCase(
   const clash = bindings(tree.program, found, field).find((binding) => binding.node !== imported?.local);
   if (clash) {
     throw new UserError(
-      `${file}:${position(source, clash.node.start)}: the handler name ${field} clashes with the ${field} ${clash.where}; ` +
+      `${location(file, source, clash.node.start)}: the handler name ${field} clashes with the ${field} ${clash.where}; ` +
         `rename that one, or give the message another name`,
     );
   }
@@ -105,11 +106,16 @@ interface DispatchMethod {
   readonly body: AST.FunctionBody;
 }
 
-/** `line:column` (both from 1) of offset `at`. */
-function position(source: string, at: number): string {
-  const before = source.slice(0, at);
-  const lineStart = before.lastIndexOf("\n") + 1;
-  return `${before.split("\n").length}:${at - lineStart + 1}`;
+/** The Dispatch switch, and the nodes from its method's function down to it (the scopes around it). */
+interface DispatchSwitch {
+  readonly switch: AST.SwitchStatement;
+  readonly path: readonly AST.Node[];
+}
+
+/** `file:line:column` of offset `at` in `source`. */
+function location(file: string, source: string, at: number): string {
+  const { line, column } = position(source, at);
+  return `${file}:${line}:${column}`;
 }
 
 /** The statement itself, or the declaration an `export` holds. */
@@ -170,10 +176,7 @@ function children(node: AST.Node): AST.Node[] {
  * function down to it: the first switch on `$case` (a variable or a property of that name) whose
  * clauses all test string literals, with a default clause.
  */
-function dispatchSwitch({
-  method,
-  body,
-}: DispatchMethod): { switch: AST.SwitchStatement; path: AST.Node[] } | undefined {
+function dispatchSwitch({ method, body }: DispatchMethod): DispatchSwitch | undefined {
   const path: AST.Node[] = [method.value];
   const visit = (node: AST.Node): AST.SwitchStatement | undefined => {
     if (FUNCTION_OR_CLASS.has(node.type)) return undefined;
@@ -245,11 +248,7 @@ interface Binding {
  * The declarations of `name` visible where the switch's cases run: in the switch's own clauses, the blocks
  * around it, the parameters and catch bindings of what encloses it, and the module (imports included).
  */
-function bindings(
-  program: AST.Program,
-  found: { method: DispatchMethod; switch: AST.SwitchStatement; path: AST.Node[] },
-  name: string,
-): Binding[] {
+function bindings(program: AST.Program, found: DispatchSwitch & { method: DispatchMethod }, name: string): Binding[] {
   const result: Binding[] = [];
   let where = `declared in ${methodName(found.method)}`;
   const bound = (node: AST.Node | null | undefined): void => {
@@ -338,8 +337,7 @@ function bindings(
 
 /** The text from the start of `pos`'s line to `pos`, when it is all whitespace. */
 function indentAt(text: string, pos: number): string | undefined {
-  const lineStart = text.lastIndexOf("\n", pos - 1) + 1;
-  const before = text.slice(lineStart, pos);
+  const before = text.slice(startOfLine(text, pos), pos);
   return /^[ \t]*$/.test(before) ? before : undefined;
 }
 
@@ -408,8 +406,7 @@ function caseEdit(tree: Tree, statement: AST.SwitchStatement, message: DispatchM
 
 /** The leading whitespace of the line holding `pos`. */
 function lineIndent(text: string, pos: number): string {
-  const lineStart = text.lastIndexOf("\n", pos - 1) + 1;
-  return /^[ \t]*/.exec(text.slice(lineStart))![0];
+  return /^[ \t]*/.exec(text.slice(startOfLine(text, pos)))![0];
 }
 
 /** The handler's import, after the last import from the handlers' folder (else the last import, else on top). */
