@@ -16,6 +16,8 @@ export interface Config {
   peers: Map<string, string>;
   /** JSON-lines file the metrics are appended to on shutdown, if any. */
   metrics: string | undefined;
+  /** A label for the metrics line, if any (the bench sets it to tie a replica's line to its run). */
+  run: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -29,12 +31,13 @@ export const USAGE = `usage: npm start -- [options]
   --port <port>         port to listen on, 0 for any   CONSENSUS_PORT     (default: 3264)
   --peers <list>        r2=host:port,r3=host:port      CONSENSUS_PEERS
   --metrics <file>      append metrics here on exit    CONSENSUS_METRICS
+  --run <label>         label of the metrics line      CONSENSUS_RUN
   --config <file.json>  the same keys as a JSON file   CONSENSUS_CONFIG
   -h, --help            print this help
 
 Flags beat environment variables, which beat the config file.`;
 
-const KEYS = ["name", "host", "port", "peers", "metrics"] as const;
+const KEYS = ["name", "host", "port", "peers", "metrics", "run"] as const;
 type Key = (typeof KEYS)[number];
 /** Raw values of one source, with the label errors name it by. */
 type Source = Partial<Record<Key, { value: unknown; from: string }>>;
@@ -68,6 +71,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env 
     port: merged.port === undefined ? 3264 : parsePort(merged.port.value, merged.port.from),
     peers,
     metrics: text(merged.metrics, "metrics"),
+    run: text(merged.run, "run"),
   };
 }
 

@@ -22,7 +22,7 @@ try {
   process.exit(1);
 }
 
-const { name, host, port, peers, metrics } = config;
+const { name, host, port, peers, metrics, run } = config;
 const replica = new Replica({
   name,
   peers: new GrpcPeers(name, peers),
@@ -38,7 +38,6 @@ try {
   console.error(`error: ${name} cannot listen on ${host}:${port}: ${(error as Error).message}`);
   process.exit(1);
 }
-console.log(`${name} listening on ${host.includes(":") ? `[${host}]` : host}:${bound}`);
 
 let stopping = false;
 /** Drains (at most 5 s: server.close's timeout), dumps the metrics, exits 0. Signals after the first are ignored. */
@@ -48,7 +47,7 @@ async function shutdown(): Promise<void> {
   await Promise.all([replica.close(), server.close()]);
   if (metrics !== undefined) {
     try {
-      await replica.metrics.dump(metrics, { name });
+      await replica.metrics.dump(metrics, run === undefined ? { name } : { name, run });
     } catch (error) {
       console.error(`error: cannot write metrics to ${metrics}: ${(error as Error).message}`);
       process.exit(1);
@@ -58,3 +57,5 @@ async function shutdown(): Promise<void> {
 }
 process.on("SIGINT", () => void shutdown());
 process.on("SIGTERM", () => void shutdown());
+// Last: a supervisor may signal as soon as it reads this line.
+console.log(`${name} listening on ${host.includes(":") ? `[${host}]` : host}:${bound}`);

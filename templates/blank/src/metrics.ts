@@ -68,7 +68,7 @@ export class Metrics {
   record(): MetricsRecord {
     return {
       metric: "server",
-      version: packageVersion(),
+      version: projectVersion(),
       started: this.first === undefined ? null : rfc3339(this.first),
       finished: this.last === undefined ? null : rfc3339(this.last),
       requests: this.requests,
@@ -106,7 +106,7 @@ function bigintSafe(_key: string, value: unknown): unknown {
 let version: string | undefined;
 
 /** The version in the nearest package.json above this module (read once). */
-function packageVersion(): string {
+export function projectVersion(): string {
   if (version !== undefined) return version;
   for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
     try {

@@ -21,6 +21,7 @@ describe("loadConfig", () => {
         port: 4000,
         peers: { r2: "10.0.0.2:3265" },
         metrics: "file.jsonl",
+        run: "file-run",
       }),
     );
   });
@@ -33,6 +34,7 @@ describe("loadConfig", () => {
       port: 3264,
       peers: new Map(),
       metrics: undefined,
+      run: undefined,
     });
   });
 
@@ -49,6 +51,8 @@ describe("loadConfig", () => {
         "r2=127.0.0.1:3265, r3=[::1]:3266",
         "--metrics",
         "m.jsonl",
+        "--run",
+        "flag-run",
       ],
       {},
     );
@@ -61,6 +65,7 @@ describe("loadConfig", () => {
         ["r3", "[::1]:3266"],
       ]),
       metrics: "m.jsonl",
+      run: "flag-run",
     });
   });
 
@@ -72,6 +77,7 @@ describe("loadConfig", () => {
       port: 5000,
       peers: new Map([["r2", "10.0.0.2:3265"]]),
       metrics: "file.jsonl",
+      run: "file-run",
     });
     assert.equal(loadConfig([], env).name, "env");
     assert.equal(loadConfig(["--config", file], {}).name, "file");
