@@ -2,6 +2,7 @@
 // bidirectional stream whose requests are handled one at a time, in order, so
 // each gets exactly one reply in request order however the peer pipelines.
 import * as grpc from "@grpc/grpc-js";
+import { coalesceReplies } from "./coalesce.js";
 import { typeName } from "./envelope.js";
 import type { PeerReply, PeerRequest } from "./pb/envelope.js";
 import { type ConsensusServer, ConsensusService } from "./pb/service.js";
@@ -140,7 +141,7 @@ export interface ListenOptions {
   port?: number;
 }
 
-/** A gRPC server for one Replica, with a graceful close. */
+/** A gRPC server for one Replica, with a graceful close; Dispatch replies are coalesced (src/coalesce.ts). */
 export class ReplicaServer {
   private readonly server: grpc.Server;
   private readonly streams = new Set<DispatchStream>();
@@ -150,7 +151,7 @@ export class ReplicaServer {
     readonly replica: Served,
     options: grpc.ServerOptions = {},
   ) {
-    this.server = new grpc.Server(options);
+    this.server = new grpc.Server({ ...options, interceptors: [coalesceReplies, ...(options.interceptors ?? [])] });
     this.server.addService(ConsensusService, consensusService(replica, this.streams));
   }
 

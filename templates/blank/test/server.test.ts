@@ -3,9 +3,10 @@
 // survives peers that misbehave or hang up.
 import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
+import http2 from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, test } from "node:test";
-import { type PeerReply, type PeerRequest, Type } from "../src/pb/envelope.js";
+import { PeerReply, PeerRequest, Type } from "../src/pb/envelope.js";
 import { ConsensusClient } from "../src/pb/service.js";
 import { Replica } from "../src/replica.js";
 import { ReplicaServer, type Served } from "../src/server.js";
@@ -175,6 +176,43 @@ describe("Dispatch over gRPC", { timeout: 30_000 }, () => {
     stream.cancel();
     const again = await exchange(client, [beacon("a")]);
     assert.equal(again.replies.length, 1);
+  });
+
+  test("the replies to requests that arrive together leave together, in order", async () => {
+    // 64 requests in one HTTP/2 write, over node:http2 to see how the replies arrive:
+    // grpc-js alone sends each reply in a DATA frame of its own.
+    const requests = Array.from({ length: 64 }, (_, i) => beacon(`n${i}`));
+    const body = Buffer.concat(
+      requests.map((request) => {
+        const message = PeerRequest.encode(request).finish();
+        const frame = Buffer.alloc(5 + message.length);
+        frame.writeUInt32BE(message.length, 1);
+        frame.set(message, 5);
+        return frame;
+      }),
+    );
+    const session = http2.connect(`http://${address}`);
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/pb.Consensus/Dispatch",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.end(body);
+      await new Promise((resolve) => stream.on("close", resolve));
+      const data = Buffer.concat(chunks);
+      const replies: PeerReply[] = [];
+      for (let offset = 0; offset < data.length; offset += 5 + data.readUInt32BE(offset + 1)) {
+        replies.push(PeerReply.decode(data.subarray(offset + 5, offset + 5 + data.readUInt32BE(offset + 1))));
+      }
+      assert.deepEqual(replies.map(stamp), requests.map(stamp));
+      assert.ok(chunks.length <= 8, `64 replies came in ${chunks.length} DATA frames`);
+    } finally {
+      session.close();
+    }
   });
 
   test("Propose records the client and answers not implemented", async () => {
