@@ -42,7 +42,18 @@ const BLANK_FILES = [
   "proto/client.proto",
   "proto/envelope.proto",
   "proto/service.proto",
+  "src/bench/dispatch.ts",
+  "src/bench/histogram.ts",
+  "src/bench/measurement.ts",
+  "src/bench/propose.ts",
+  "src/bench/report.ts",
+  "src/bench/results.ts",
+  "src/bench/run.ts",
+  "src/bin/bench.ts",
+  "src/bin/cluster.ts",
   "src/clock.ts",
+  "src/cluster.ts",
+  "src/coalesce.ts",
   "src/config.ts",
   "src/context.ts",
   "src/envelope.ts",
@@ -59,6 +70,9 @@ const BLANK_FILES = [
   "src/server.ts",
   "src/state.ts",
   "src/status.ts",
+  "test/bench-report.test.ts",
+  "test/bench.test.ts",
+  "test/cluster.test.ts",
   "test/config.test.ts",
   "test/handlers/beacon.test.ts",
   "test/main.test.ts",
@@ -145,6 +159,7 @@ describe("create-consensus", () => {
     assert.deepEqual(pkg.dependencies, {
       "@bufbuild/protobuf": ours.devDependencies["@bufbuild/protobuf"],
       "@grpc/grpc-js": ours.devDependencies["@grpc/grpc-js"],
+      "hdr-histogram-js": ours.devDependencies["hdr-histogram-js"],
     });
     assert.equal(
       pkg.devDependencies["create-consensus"],
@@ -152,7 +167,7 @@ describe("create-consensus", () => {
       "an unpublished checkout is depended on as is",
     );
     assert.equal(pkg.devDependencies.typescript, ours.devDependencies.typescript.replace(/^[~^]/, ""));
-    assert.deepEqual(Object.keys(pkg.scripts).sort(), ["build", "protobuf", "start", "test"]);
+    assert.deepEqual(Object.keys(pkg.scripts).sort(), ["bench", "build", "cluster", "protobuf", "start", "test"]);
     for (const proto of ["beacon", "client", "envelope", "service"]) {
       assert.equal(
         readFileSync(path.join(dir, `proto/${proto}.proto`), "utf8"),

@@ -1,0 +1,108 @@
+// The results file of the bench: JSON lines, one per client run
+// (`metric: "client"`) and one per replica of a cluster the bench started
+// (`metric: "server"`, written by the replica on exit), tied by `run`.
+import { appendFile, mkdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import type { MetricsRecord } from "../metrics.js";
+
+/** Latency figures in microseconds. */
+export interface Latency {
+  min: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** The line a bench run appends. */
+export interface ClientRecord {
+  metric: "client";
+  /** The version in this project's package.json. */
+  version: string;
+  /** RFC 3339 time the line was written. */
+  time: string;
+  /** This run's label; the server lines of a cluster the bench started carry it too. */
+  run: string;
+  bench: "propose" | "dispatch";
+  /** The options the run used, after defaults. */
+  flags: Record<string, string | number | boolean>;
+  /** host:port of each replica the clients talked to. */
+  targets: string[];
+  /** RFC 3339 start and end of the measured part (after the warm-up). */
+  started: string;
+  finished: string;
+  /** Seconds measured. */
+  duration: number;
+  /** Requests (propose) or messages (dispatch) answered in the measured part. */
+  requests: number;
+  /** Requests per second over `duration`. */
+  throughput: number;
+  /** Answered with success (a Dispatch reply of the right type, in order). */
+  successes: number;
+  /** Propose answered `success=false` without a redirect. */
+  declines: number;
+  /** Propose answered with a redirect. */
+  redirects: number;
+  /** Calls that failed (a gRPC status, a deadline, a Dispatch reply of the wrong type or order). */
+  errors: number;
+  /** The first error message, if any. */
+  error?: string;
+  latency: Latency;
+  /** Requests answered in each interval of `interval` seconds, from `started`. */
+  timeline: { interval: number; counts: number[] };
+  /** The latency distribution: [percentile (0–100), microseconds], rising. */
+  percentiles: [number, number][];
+}
+
+/** A replica's line (src/metrics.ts) with the name and run it was dumped with. */
+export type ServerRecord = MetricsRecord & { name?: string; run?: string };
+
+export type ResultRecord = ClientRecord | ServerRecord;
+
+/** One run of a results file: its client line and the server lines with the same `run`. */
+export interface Run {
+  client: ClientRecord;
+  servers: ServerRecord[];
+}
+
+/** Appends `record` as one line to `file`, creating it and its folder. */
+export async function appendResult(file: string, record: ClientRecord): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await appendFile(file, `${JSON.stringify(record)}\n`);
+}
+
+/** The run labelled `label` in results `file`, or its last run; a one-line Error when there is none. */
+export async function readRun(file: string, label?: string): Promise<Run> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new Error(`cannot read results file ${file} (${(error as NodeJS.ErrnoException).code ?? error})`);
+  }
+  const records: ResultRecord[] = [];
+  for (const [index, line] of text.split("\n").entries()) {
+    if (line.trim() === "") continue;
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      throw new Error(`${file}:${index + 1}: not a JSON line`);
+    }
+    const metric = (record as { metric?: unknown } | null)?.metric;
+    if (metric !== "client" && metric !== "server") {
+      throw new Error(`${file}:${index + 1}: not a results line (metric is neither "client" nor "server")`);
+    }
+    records.push(record as ResultRecord);
+  }
+  const clients = records.filter((record): record is ClientRecord => record.metric === "client");
+  const client = label === undefined ? clients.at(-1) : clients.findLast((record) => record.run === label);
+  if (client === undefined) {
+    throw new Error(label === undefined ? `${file} holds no bench run` : `${file} holds no run labelled ${label}`);
+  }
+  const servers = records.filter(
+    (record): record is ServerRecord => record.metric === "server" && record.run === client.run,
+  );
+  return { client, servers };
+}

@@ -1,0 +1,234 @@
+// N replicas of this project as child processes on one host, each given the
+// others as peers, their output prefixed with their names: the local quorum of
+// `npm run cluster` (src/bin/cluster.ts), and a fixture for tests.
+import { type ChildProcess, spawn } from "node:child_process";
+import { type AddressInfo, createServer } from "node:net";
+import { createInterface } from "node:readline";
+import type { WriteStream } from "node:tty";
+import { fileURLToPath } from "node:url";
+
+const MAIN = fileURLToPath(new URL("./main.js", import.meta.url));
+const MAX_REPLICAS = 64;
+/** A replica drains for at most 5 s (ReplicaServer.close); one still running this long after the signal is stuck. */
+const KILL_AFTER = 10_000;
+/** Prefix colours (ANSI foreground codes): cyan, yellow, magenta, green, blue and their bright kin; no red. */
+const COLOURS = [36, 33, 35, 32, 34, 96, 93, 95, 92, 94];
+
+export interface ClusterOptions {
+  /** How many replicas, r1..rN (1 to 64). */
+  replicas: number;
+  /** Address they all listen on (default 127.0.0.1). */
+  host?: string;
+  /** rI listens on firstPort+I-1 (default 3264); 0 picks N free ports. */
+  firstPort?: number;
+  /** JSON-lines file each replica appends its metrics line to on exit (--metrics). */
+  metrics?: string;
+  /** Label of those lines (--run). */
+  run?: string;
+  /** Where the replicas' stdout lines go, prefixed (default process.stdout). */
+  output?: NodeJS.WritableStream;
+  /** Where their stderr lines go, prefixed (default process.stderr). */
+  errorOutput?: NodeJS.WritableStream;
+  /** Milliseconds to wait for every replica's listening line (default 10000). */
+  timeout?: number;
+}
+
+export interface Member {
+  name: string;
+  host: string;
+  port: number;
+  /** host:port as a peer dials it ([::1]:3264 for IPv6). */
+  address: string;
+  /** The replica's process, to signal it alone (a test kills one to see the cluster notice). */
+  pid: number;
+}
+
+/** How a replica's process ended: its exit code, or the signal that killed it. */
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** `exited with code 1`, or `was killed by SIGKILL`. */
+export function describeExit({ code, signal }: Exit): string {
+  return code === null ? `was killed by ${signal}` : `exited with code ${code}`;
+}
+
+export class Cluster {
+  readonly members: readonly Member[];
+  /** The first replica that exits without stop() having been called; never resolves otherwise. */
+  readonly died: Promise<{ name: string } & Exit>;
+  private stopped: Promise<({ name: string } & Exit)[]> | undefined;
+
+  private constructor(private readonly replicas: readonly ReplicaProcess[]) {
+    // Each has printed its listening line, so each was spawned and has a pid.
+    this.members = replicas.map(({ member, child }) => ({ ...member, pid: child.pid! }));
+    this.died = new Promise((resolve) => {
+      for (const { member, exited } of replicas) {
+        void exited.then((exit) => {
+          if (this.stopped === undefined) resolve({ name: member.name, ...exit });
+        });
+      }
+    });
+  }
+
+  /**
+   * Spawns the replicas and resolves once every one has printed its listening
+   * line. If one exits first, or `timeout` passes, stops the others and
+   * rejects naming it.
+   */
+  static async start(options: ClusterOptions): Promise<Cluster> {
+    const { replicas: count, host = "127.0.0.1", firstPort = 3264, metrics, run, timeout = 10_000 } = options;
+    const { output = process.stdout, errorOutput = process.stderr } = options;
+    if (!Number.isInteger(count) || count < 1 || count > MAX_REPLICAS) {
+      throw new Error(`${count} replicas: a cluster has an integer number of replicas from 1 to ${MAX_REPLICAS}`);
+    }
+    if (host.trim() === "") throw new Error(`host ${JSON.stringify(host)} is not an address`);
+    if (!Number.isInteger(firstPort) || firstPort < 0 || firstPort > 65535) {
+      throw new Error(`first port ${firstPort} is not a port (an integer from 0 to 65535)`);
+    }
+    if (firstPort > 0 && firstPort + count - 1 > 65535) {
+      throw new Error(`${count} replicas from port ${firstPort} need ports up to ${firstPort + count - 1}, past 65535`);
+    }
+
+    const ports =
+      firstPort === 0 ? await freePorts(host, count) : Array.from({ length: count }, (_, i) => firstPort + i);
+    const members = ports.map((port, i) => ({
+      name: `r${i + 1}`,
+      host,
+      port,
+      address: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`,
+    }));
+    const width = members.at(-1)!.name.length;
+    const replicas = members.map((member, i) => {
+      const peers = members.filter((other) => other !== member).map((other) => `${other.name}=${other.address}`);
+      const args = ["--name", member.name, "--host", host, "--port", String(member.port), "--peers", peers.join(",")];
+      if (metrics !== undefined) args.push("--metrics", metrics);
+      if (run !== undefined) args.push("--run", run);
+      const label = member.name.padEnd(width);
+      return new ReplicaProcess(member, args, prefixer(output, label, i), prefixer(errorOutput, label, i));
+    });
+
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.all(replicas.map((replica) => replica.listening)),
+        ...replicas.map((replica) =>
+          replica.exited.then((exit) => {
+            const detail = replica.lastError === undefined ? "" : `: ${replica.lastError}`;
+            throw new Error(`${replica.member.name} ${describeExit(exit)}${detail}`);
+          }),
+        ),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => {
+            const late = replicas.filter((replica) => !replica.listened);
+            const detail = late.flatMap((replica) => replica.lastError ?? []).join("; ");
+            const names = late.map((replica) => replica.member.name).join(", ");
+            reject(new Error(`${names} did not print a listening line within ${timeout} ms${detail && `: ${detail}`}`));
+          }, timeout);
+        }),
+      ]);
+    } catch (error) {
+      await stopAll(replicas, "SIGTERM");
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    return new Cluster(replicas);
+  }
+
+  /**
+   * Sends `signal` to every replica still running and resolves with how each
+   * exited (a replica that drains dumps its metrics first), in member order.
+   * Later calls return the first call's outcome.
+   */
+  stop(signal: NodeJS.Signals = "SIGTERM"): Promise<({ name: string } & Exit)[]> {
+    this.stopped ??= stopAll(this.replicas, signal);
+    return this.stopped;
+  }
+}
+
+/** One replica's process: its lines written prefixed, its listening line and its exit awaited. */
+class ReplicaProcess {
+  readonly child: ChildProcess;
+  readonly listening: Promise<void>;
+  readonly exited: Promise<Exit>;
+  listened = false;
+  /** The last stderr line worth quoting in an error, if any. */
+  lastError: string | undefined;
+
+  constructor(
+    readonly member: Omit<Member, "pid">,
+    args: string[],
+    out: (line: string) => void,
+    err: (line: string) => void,
+  ) {
+    // The options are the whole configuration: a CONSENSUS_* variable meant for `npm start` must not leak in.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("CONSENSUS_")));
+    this.child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
+    const child = this.child;
+    this.exited = new Promise((resolve) => {
+      // 'close' comes after the last line of both pipes (and after 'error' when the spawn failed).
+      child.on("close", (code, signal) => resolve({ code, signal }));
+      child.on("error", (error) => (this.lastError = error.message));
+    });
+    this.listening = new Promise((resolve) => {
+      createInterface({ input: child.stdout!, crlfDelay: Infinity }).on("line", (line: string) => {
+        out(line);
+        if (!this.listened && line.startsWith(`${member.name} listening on `)) {
+          this.listened = true;
+          resolve();
+        }
+      });
+    });
+    createInterface({ input: child.stderr!, crlfDelay: Infinity }).on("line", (line: string) => {
+      err(line);
+      // Worth quoting: main's `error: …`, or an uncaught exception's `Error: …`, not the
+      // stack frames and the `Node.js v20…` that node prints after it.
+      if (/^\S/.test(line) && !line.startsWith("Node.js v")) this.lastError = line;
+    });
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+}
+
+async function stopAll(replicas: readonly ReplicaProcess[], signal: NodeJS.Signals) {
+  for (const replica of replicas) replica.kill(signal);
+  const timer = setTimeout(() => {
+    for (const replica of replicas) replica.kill("SIGKILL");
+  }, KILL_AFTER);
+  try {
+    return await Promise.all(replicas.map(async ({ member, exited }) => ({ name: member.name, ...(await exited) })));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Writes each line to `stream` after `label |`, coloured when the stream is a terminal that takes colours. */
+function prefixer(stream: NodeJS.WritableStream, label: string, index: number): (line: string) => void {
+  // Only a tty.WriteStream has hasColors; it says no under NO_COLOR or TERM=dumb.
+  const colour = (stream as Partial<WriteStream>).hasColors?.() === true;
+  const prefix = colour ? `\x1b[${COLOURS[index % COLOURS.length]}m${label} |\x1b[39m` : `${label} |`;
+  return (line) => void stream.write(`${prefix} ${line}\n`);
+}
+
+/** `count` ports free on `host` a moment ago (held together, so they differ), for replicas to bind next. */
+async function freePorts(host: string, count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve, reject) => {
+            server.once("error", reject);
+            server.listen({ host, port: 0 }, resolve);
+          }),
+      ),
+    );
+    return servers.map((server) => (server.address() as AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
+}

@@ -1,0 +1,293 @@
+// The bench: against a real three-replica cluster it completes with no errors
+// and writes valid results; its Dispatch load catches a replica that answers
+// out of order, too little, with the wrong type or not at all; bad flags are
+// refused with one line and change nothing.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import { dispatchLoad } from "../src/bench/dispatch.js";
+import { LatencyHistogram } from "../src/bench/histogram.js";
+import { Measurement } from "../src/bench/measurement.js";
+import type { ClientRecord, ServerRecord } from "../src/bench/results.js";
+import { rfc3339 } from "../src/clock.js";
+import { type PeerReply, type PeerRequest, Type } from "../src/pb/envelope.js";
+import { type ConsensusServer, ConsensusService } from "../src/pb/service.js";
+
+const BENCH = fileURLToPath(new URL("../src/bin/bench.js", import.meta.url));
+
+let dir: string;
+before(async () => (dir = await mkdtemp(path.join(tmpdir(), "bench-"))));
+after(() => rm(dir, { recursive: true, force: true }));
+
+/** Runs the bench command; resolves with its exit code and output. */
+function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) =>
+    execFile(process.execPath, [BENCH, ...args], { cwd: dir, timeout: 30_000 }, (error, stdout, stderr) =>
+      resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
+    ),
+  );
+}
+
+async function lines(file: string): Promise<(ClientRecord | ServerRecord)[]> {
+  return (await readFile(file, "utf8"))
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as ClientRecord | ServerRecord);
+}
+
+/** Checks the figures of a client line hang together. */
+function assertValid(client: ClientRecord, bench: string): void {
+  assert.equal(client.metric, "client");
+  assert.equal(client.bench, bench);
+  assert.match(client.version, /^\d+\.\d+\.\d+/);
+  assert.match(client.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+  assert.ok(client.requests > 0, "something was answered");
+  assert.equal(client.successes + client.declines + client.redirects, client.requests);
+  assert.equal(client.errors, 0, client.error);
+  assert.ok(client.duration > 0 && Math.abs(client.throughput - client.requests / client.duration) < 1e-6);
+  const { min, p50, p90, p99, p999, max } = client.latency;
+  assert.ok(0 < min && min <= p50 && p50 <= p90 && p90 <= p99 && p99 <= p999 && p999 <= max, "latencies rise");
+  assert.ok(client.timeline.counts.reduce((a, b) => a + b, 0) <= client.requests);
+  assert.ok(client.timeline.counts.length >= 1);
+  const [first, last] = [client.percentiles[0]!, client.percentiles.at(-1)!];
+  assert.deepEqual([first[0], last], [0, [100, max]]);
+  for (let i = 1; i < client.percentiles.length; i++) {
+    assert.ok(client.percentiles[i]![0] > client.percentiles[i - 1]![0], "percentiles rise");
+    assert.ok(client.percentiles[i]![1] >= client.percentiles[i - 1]![1], "latencies by percentile rise");
+  }
+}
+
+describe("against a cluster of three it starts itself", { timeout: 60_000 }, () => {
+  const quick = ["--duration", "0.6", "--warmup", "0.2", "--interval", "0.1"];
+
+  test("propose: every replica loaded, no errors, one client line and three server lines of the run", async () => {
+    const results = path.join(dir, "propose.jsonl");
+    const report = path.join(dir, "propose.html");
+    const run = await bench(["propose", ...quick, "--concurrency", "6", "--results", results, "--report", report]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^requests +[\d,]+ in 0\.6\d s: [\d,]+\/s$/m);
+    const records = await lines(results);
+    const client = records.at(-1) as ClientRecord;
+    assertValid(client, "propose");
+    assert.equal(client.targets.length, 3);
+    // The blank replica declines every proposal ("not implemented").
+    assert.equal(client.declines, client.requests);
+    const servers = records.filter((record): record is ServerRecord => record.metric === "server");
+    assert.deepEqual(servers.map((server) => [server.name, server.run]).sort(), [
+      ["r1", client.run],
+      ["r2", client.run],
+      ["r3", client.run],
+    ]);
+    // Two clients per replica; the servers also saw the warm-up's requests.
+    assert.ok(servers.every((server) => server.clients === 2));
+    assert.ok(servers.reduce((sum, server) => sum + server.requests, 0) >= client.requests);
+    // The report of the run, drawn again from the results file, is the same page.
+    const again = path.join(dir, "again.html");
+    const redraw = await bench(["report", "--results", results, "--report", again]);
+    assert.equal(redraw.code, 0, redraw.stderr);
+    assert.equal(await readFile(again, "utf8"), await readFile(report, "utf8"));
+  });
+
+  test("dispatch: two streams × window 8 to r2, every reply checked, no errors", async () => {
+    const results = path.join(dir, "dispatch.jsonl");
+    const run = await bench([
+      "dispatch",
+      ...quick,
+      "--streams",
+      "2",
+      "--window",
+      "8",
+      "--target",
+      "r2",
+      "--results",
+      results,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const client = (await lines(results)).at(-1) as ClientRecord;
+    assertValid(client, "dispatch");
+    assert.equal(client.successes, client.requests);
+    assert.deepEqual([client.targets.length, client.flags.streams, client.flags.window], [1, 2, 8]);
+  });
+
+  test("--requests counts that many answers", async () => {
+    const results = path.join(dir, "requests.jsonl");
+    const run = await bench([
+      "dispatch",
+      "--requests",
+      "500",
+      "--warmup",
+      "0",
+      "--replicas",
+      "1",
+      "--results",
+      results,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(((await lines(results)).at(-1) as ClientRecord).requests, 500);
+  });
+});
+
+/** A Dispatch server that answers beacons the way `answer` says: with the replies to write now. */
+async function brokenServer(
+  answer: (request: PeerRequest, index: number, reply: PeerReply) => PeerReply[] | "end" | "fail",
+): Promise<{ address: string; close: () => void }> {
+  const server = new grpc.Server();
+  const service: ConsensusServer = {
+    propose: (_call, callback) => callback({ code: grpc.status.UNIMPLEMENTED }),
+    dispatch(call) {
+      let index = 0;
+      let ended = false;
+      call.on("data", (request: PeerRequest) => {
+        if (ended) return;
+        const reply: PeerReply = {
+          type: request.type,
+          sender: "broken",
+          success: true,
+          message: { $case: "beacon", value: { timestamp: rfc3339() } },
+        };
+        const outcome = answer(request, index++, reply);
+        if (outcome === "end") ((ended = true), call.end());
+        else if (outcome === "fail")
+          ((ended = true), call.emit("error", { code: grpc.status.UNAVAILABLE, details: "going away" }));
+        else for (const each of outcome) call.write(each);
+      });
+      call.on("error", () => undefined);
+    },
+  };
+  server.addService(ConsensusService, service);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+  return { address: `127.0.0.1:${port}`, close: () => server.forceShutdown() };
+}
+
+describe("the Dispatch load against a broken replica", { timeout: 30_000 }, () => {
+  async function measure(answer: Parameters<typeof brokenServer>[0], timeout = 2000): Promise<Measurement> {
+    const server = await brokenServer(answer);
+    const measurement = new Measurement({ warmup: 0, duration: 0.5, requests: 0, interval: 0.1 });
+    measurement.start();
+    try {
+      await dispatchLoad({ targets: [server.address], streams: 1, window: 8, timeout }, measurement);
+    } finally {
+      server.close();
+    }
+    return measurement;
+  }
+
+  test("a reply out of order", async () => {
+    let held: PeerReply | undefined;
+    const measurement = await measure((_request, index, reply) => {
+      if (index === 10) return ((held = reply), []);
+      if (index === 11) return [reply, held!]; // replies 11 and 12 swapped
+      return [reply];
+    });
+    assert.equal(measurement.errors, 1);
+    assert.match(measurement.firstError!, /^stream 1: reply 12 is out of order: stamped \S+, before reply 11 \(\S+\)$/);
+    assert.equal(measurement.answers, 11, "the replies before it counted");
+  });
+
+  test("a reply missing, the stream then ended", async () => {
+    const measurement = await measure((_request, index, reply) => (index === 20 ? "end" : [reply]));
+    assert.equal(measurement.errors, 1);
+    assert.match(measurement.firstError!, /^stream 1: ended after 20 replies to \d+ requests$/);
+  });
+
+  test("a reply missing, the stream left open", async () => {
+    const measurement = await measure((_request, index, reply) => (index === 5 ? [] : [reply]), 300);
+    assert.equal(measurement.errors, 1);
+    assert.match(measurement.firstError!, /^stream 1: no reply for 300 ms with \d+ requests in flight$/);
+  });
+
+  test("a reply of another type", async () => {
+    const measurement = await measure((_request, index, reply) => [
+      index === 3 ? { ...reply, type: 7 as Type } : reply,
+    ]);
+    assert.match(measurement.firstError!, /^stream 1: reply 4 is a 7 reply to a BEACON request$/);
+  });
+
+  test("a reply too many", async () => {
+    const measurement = await measure((_request, index, reply) => (index === 2 ? [reply, reply] : [reply]));
+    assert.match(measurement.firstError!, /^stream 1: reply \d+ answers no request$/);
+  });
+
+  test("a stream ended with an error status", async () => {
+    const measurement = await measure((_request, index, reply) => (index === 2 ? "fail" : [reply]));
+    assert.equal(measurement.errors, 1);
+    assert.match(measurement.firstError!, /^stream 1: ended with UNAVAILABLE: going away$/);
+  });
+});
+
+describe("refused flags", { timeout: 30_000 }, () => {
+  const refusals: [string, string[], RegExp][] = [
+    ["no bench", [], /^error: name a bench: propose or dispatch \(see --help\)$/],
+    ["an unknown bench", ["raft"], /^error: unknown bench raft \(see --help\)$/],
+    ["an unknown flag", ["dispatch", "--windw", "2"], /^error: Unknown option '--windw'.* \(see --help\)$/],
+    [
+      "a window of 0",
+      ["dispatch", "--window", "0"],
+      /^error: --window "0" is not an integer from 1 to 100000 \(see --help\)$/,
+    ],
+    [
+      "a duration that is not a number",
+      ["propose", "--duration", "soon"],
+      /^error: --duration "soon" is not a number of seconds/,
+    ],
+    ["a port out of range", ["propose", "--port", "70000"], /^error: --port "70000" is not an integer from 0 to 65535/],
+    [
+      "a target that is not a replica of the cluster",
+      ["dispatch", "--target", "r9", "--replicas", "1"],
+      /^error: no replica r9 in a cluster of 1 \(r1 … r1\)$/,
+    ],
+    ["report without --report", ["report"], /^error: report needs --report <file\.html> \(see --help\)$/],
+    [
+      "report of a missing results file",
+      ["report", "--results", "none.jsonl", "--report", "x.html"],
+      /^error: cannot read results file \S+ \(ENOENT\)$/,
+    ],
+    ["a second positional", ["dispatch", "propose"], /^error: unexpected argument propose \(see --help\)$/],
+  ];
+  for (const [what, args, message] of refusals) {
+    test(what, async () => {
+      const results = path.join(dir, `refused-${what.replaceAll(" ", "-")}.jsonl`);
+      const run = await bench([...args, "--results", results]);
+      assert.equal(run.code, 1);
+      assert.match(run.stderr.trim(), message);
+      assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
+      assert.equal(existsSync(results), false, "no results written");
+    });
+  }
+
+  test("a results file with a line that is not a results line", async () => {
+    const results = path.join(dir, "bad.jsonl");
+    await writeFile(results, '{"metric":"client","run":"a"}\n{"hello":1}\n');
+    const run = await bench(["report", "--results", results, "--report", path.join(dir, "bad.html")]);
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr.trim(),
+      /^error: \S+bad\.jsonl:2: not a results line \(metric is neither "client" nor "server"\)$/,
+    );
+    assert.equal(existsSync(path.join(dir, "bad.html")), false);
+  });
+});
+
+test("the latency histogram: figures and percentiles from what was recorded", () => {
+  const histogram = new LatencyHistogram();
+  assert.deepEqual(histogram.percentiles(), []);
+  for (let us = 1; us <= 1000; us++) histogram.record(us);
+  const latency = histogram.latency();
+  assert.deepEqual([latency.min, latency.p50, latency.max], [1, 500, 1000]);
+  assert.equal(latency.p99, 990);
+  // 1000 values tell percentiles apart up to 99.9: three per decade, then the maximum.
+  assert.deepEqual(
+    histogram.percentiles().map(([percentile]) => percentile),
+    [0, 50, 75, 90, 95, 97.5, 99, 99.5, 99.75, 99.9, 100],
+  );
+});

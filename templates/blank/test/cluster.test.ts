@@ -1,0 +1,292 @@
+// src/cluster.ts and the `cluster` command, with real replica processes on
+// 127.0.0.1: they listen and answer, their output is prefixed, a crash is
+// noticed, and whatever happens no replica outlives its test.
+import assert from "node:assert/strict";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { type AddressInfo, createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { Writable } from "node:stream";
+import { describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import { Cluster } from "../src/cluster.js";
+import { envelope } from "../src/envelope.js";
+import { type PeerReply, Type } from "../src/pb/envelope.js";
+import { ConsensusClient } from "../src/pb/service.js";
+
+const COMMAND = fileURLToPath(new URL("../src/bin/cluster.js", import.meta.url));
+
+/** A stream that keeps what is written to it; `colours` makes it pass for a terminal that takes colours. */
+function sink(colours = false) {
+  let text = "";
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      text += chunk;
+      callback();
+    },
+  });
+  return { stream: Object.assign(stream, colours ? { hasColors: () => true } : {}), text: () => text };
+}
+
+/** Sends one Beacon on a Dispatch stream to `address` and resolves with the reply. */
+async function beacon(address: string): Promise<PeerReply> {
+  const client = new ConsensusClient(address, grpc.credentials.createInsecure());
+  try {
+    const stream = client.dispatch({ deadline: Date.now() + 5000 });
+    const reply = new Promise<PeerReply>((resolve, reject) => {
+      stream.once("data", resolve);
+      stream.once("error", reject);
+    });
+    stream.write(envelope("test", { $case: "beacon", value: { timestamp: "" } }));
+    stream.end();
+    return await reply;
+  } finally {
+    client.close();
+  }
+}
+
+function listen(port: number): Promise<Server> {
+  const server = createServer();
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: "127.0.0.1", port }, () => resolve(server));
+  });
+}
+
+const close = (server: Server) => new Promise((resolve) => server.close(resolve));
+
+/** A port P with P..P+count-1 all free a moment ago, for a cluster to start from. */
+async function freeBlock(count: number): Promise<number> {
+  for (;;) {
+    const first = await listen(0);
+    const port = (first.address() as AddressInfo).port;
+    const rest = await Promise.all(
+      Array.from({ length: count - 1 }, (_, i) => listen(port + i + 1).catch(() => undefined)),
+    );
+    await Promise.all([first, ...rest].map((server) => server && close(server)));
+    if (port + count - 1 <= 65535 && rest.every(Boolean)) return port;
+  }
+}
+
+/** Whether process `pid` still exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Kills the replicas a failed test of the command left running. */
+function killAll(pids: number[]): void {
+  for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
+}
+
+describe("Cluster", { timeout: 30_000 }, () => {
+  test("starts three replicas that answer, prefixes their lines, and stops them with their metrics", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "cluster-"));
+    const output = sink();
+    const metrics = path.join(dir, "metrics.jsonl");
+    const cluster = await Cluster.start({ replicas: 3, firstPort: 0, metrics, run: "run-a", output: output.stream });
+    try {
+      assert.deepEqual(
+        cluster.members.map(({ name, host, address }) => [name, host, address.split(":")[0]]),
+        ["r1", "r2", "r3"].map((name) => [name, "127.0.0.1", "127.0.0.1"]),
+      );
+      assert.equal(new Set(cluster.members.map((member) => member.port)).size, 3);
+      for (const { name, port, address } of cluster.members) {
+        assert.equal(address, `127.0.0.1:${port}`);
+        const reply = await beacon(address);
+        assert.deepEqual([reply.type, reply.sender, reply.success], [Type.BEACON, name, true]);
+        assert.ok(output.text().includes(`${name} | ${name} listening on ${address}\n`), output.text());
+      }
+      assert.doesNotMatch(output.text(), /\x1b/, "no colour on a stream that is not a terminal");
+
+      const exits = await cluster.stop();
+      assert.deepEqual(
+        exits,
+        ["r1", "r2", "r3"].map((name) => ({ name, code: 0, signal: null })),
+      );
+      assert.equal(await cluster.stop("SIGKILL"), exits, "a second stop is the first");
+      assert.ok(cluster.members.every(({ pid }) => !alive(pid)));
+      const lines = (await readFile(metrics, "utf8"))
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      assert.deepEqual(
+        lines.map(({ metric, name, run }) => [metric, name, run]).sort(),
+        ["r1", "r2", "r3"].map((name) => ["server", name, "run-a"]),
+      );
+      const settled = await Promise.race([cluster.died.then(() => "died"), sleep(50, "no")]);
+      assert.equal(settled, "no", "died does not resolve for replicas stop() stopped");
+    } finally {
+      await cluster.stop("SIGKILL"); // after a failure; a no-op after the test's own stop
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("died names a replica killed behind its back", async () => {
+    const cluster = await Cluster.start({ replicas: 3, firstPort: 0, output: sink().stream });
+    try {
+      process.kill(cluster.members[1]!.pid, "SIGKILL");
+      assert.deepEqual(await cluster.died, { name: "r2", code: null, signal: "SIGKILL" });
+      assert.deepEqual(await cluster.stop(), [
+        { name: "r1", code: 0, signal: null },
+        { name: "r2", code: null, signal: "SIGKILL" },
+        { name: "r3", code: 0, signal: null },
+      ]);
+    } finally {
+      await cluster.stop("SIGKILL"); // after a failure; a no-op after the test's own stop
+    }
+  });
+
+  test("start rejects naming the replica whose port is taken, and stops the others", async () => {
+    const port = await freeBlock(3);
+    const blocker = await listen(port + 1);
+    const output = sink();
+    const errors = sink(true);
+    try {
+      await assert.rejects(
+        Cluster.start({ replicas: 3, firstPort: port, output: output.stream, errorOutput: errors.stream }),
+        (error: Error) => {
+          assert.match(
+            error.message,
+            new RegExp(`^r2 exited with code 1: error: r2 cannot listen on 127\\.0\\.0\\.1:${port + 1}: .*EADDRINUSE`),
+          );
+          assert.doesNotMatch(error.message, /\n/);
+          return true;
+        },
+      );
+      // The same line went to errorOutput, its prefix coloured as for a terminal.
+      assert.match(errors.text(), /\x1b\[\d+mr2 \|\x1b\[39m error: r2 cannot listen/);
+      // r1 and r3 have exited: nothing more comes from them (a survivor would print its
+      // listening line by then), and their ports are free.
+      const [out, err] = [output.text(), errors.text()];
+      await sleep(500);
+      assert.deepEqual([output.text(), errors.text()], [out, err]);
+      await Promise.all([port, port + 2].map(async (free) => close(await listen(free))));
+    } finally {
+      await close(blocker);
+    }
+  });
+
+  test("start rejects when the replicas do not listen in time, and stops them", async () => {
+    const output = sink();
+    await assert.rejects(Cluster.start({ replicas: 3, firstPort: 0, timeout: 1, output: output.stream }), {
+      message: "r1, r2, r3 did not print a listening line within 1 ms",
+    });
+    await sleep(500);
+    assert.equal(output.text(), "", "they were stopped before they could listen");
+  });
+
+  test("start rejects bad options with a one-line message", async () => {
+    const cases: [Parameters<typeof Cluster.start>[0], string][] = [
+      [{ replicas: 0 }, "0 replicas: a cluster has an integer number of replicas from 1 to 64"],
+      [{ replicas: 65 }, "65 replicas: a cluster has an integer number of replicas from 1 to 64"],
+      [{ replicas: 2.5 }, "2.5 replicas: a cluster has an integer number of replicas from 1 to 64"],
+      [{ replicas: 3, firstPort: -1 }, "first port -1 is not a port (an integer from 0 to 65535)"],
+      [{ replicas: 3, firstPort: 70000 }, "first port 70000 is not a port (an integer from 0 to 65535)"],
+      [{ replicas: 3, firstPort: 65534 }, "3 replicas from port 65534 need ports up to 65536, past 65535"],
+      [{ replicas: 3, host: "" }, 'host "" is not an address'],
+    ];
+    for (const [options, message] of cases) {
+      await assert.rejects(Cluster.start({ ...options, output: sink().stream }), { message });
+    }
+  });
+});
+
+describe("the cluster command", { timeout: 30_000 }, () => {
+  /** Runs the command with `args`; its stdout by line, and its exit. */
+  function run(args: string[]) {
+    const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [COMMAND, ...args], {
+      env: { PATH: process.env.PATH },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+    const exited = once(child, "close") as Promise<[number | null, NodeJS.Signals | null]>;
+    const lines = createInterface({ input: child.stdout });
+    /** The pids of the replicas, once the command printed its hint line. */
+    const pids = new Promise<Map<string, number>>((resolve, reject) => {
+      lines.on("line", (line: string) => {
+        const list = /^Ctrl-C stops all \(pids (.*)\)$/.exec(line)?.[1];
+        if (list) resolve(new Map(list.split(" ").map((pair) => [pair.split("=")[0]!, Number(pair.split("=")[1])])));
+      });
+      void exited.then(() => reject(new Error(`exited before listing pids: ${stderr}`)));
+    });
+    pids.catch(() => undefined); // a test that expects no pids does not wait for them
+    /** Kills the command if it is still running (after a failure). */
+    const kill = () => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL");
+    return { child, exited, pids, kill, stdout: () => stdout, stderr: () => stderr };
+  }
+
+  test("prints the members, and stops them all on SIGINT with exit 0", async () => {
+    const port = await freeBlock(3);
+    const dir = await mkdtemp(path.join(tmpdir(), "cluster-"));
+    const metrics = path.join(dir, "metrics.jsonl");
+    const command = run(["--replicas", "3", "--port", String(port), "--metrics", metrics]);
+    const pids: number[] = [];
+    try {
+      pids.push(...(await command.pids).values());
+      const addresses = [0, 1, 2].map((i) => `127.0.0.1:${port + i}`);
+      assert.ok(
+        command
+          .stdout()
+          .includes(`cluster of 3 on 127.0.0.1: r1=${addresses[0]} r2=${addresses[1]} r3=${addresses[2]}\n`),
+        command.stdout(),
+      );
+      for (const [i, address] of addresses.entries()) {
+        assert.ok(command.stdout().includes(`r${i + 1} | r${i + 1} listening on ${address}\n`), command.stdout());
+      }
+      assert.equal((await beacon(addresses[1]!)).sender, "r2");
+
+      command.child.kill("SIGINT");
+      assert.deepEqual(await command.exited, [0, null], command.stderr());
+      assert.equal(command.stderr(), "");
+      assert.ok(pids.every((pid) => !alive(pid)));
+      assert.equal((await readFile(metrics, "utf8")).trim().split("\n").length, 3);
+    } finally {
+      command.kill();
+      killAll(pids);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("exits 1 naming a replica that was killed, after stopping the others", async () => {
+    const command = run(["--replicas", "3", "--port", "0"]);
+    const pids: number[] = [];
+    try {
+      const byName = await command.pids;
+      pids.push(...byName.values());
+      process.kill(byName.get("r3")!, "SIGKILL");
+      assert.deepEqual(await command.exited, [1, null]);
+      assert.equal(command.stderr(), "error: r3 was killed by SIGKILL\n");
+      assert.ok(pids.every((pid) => !alive(pid)));
+    } finally {
+      command.kill();
+      killAll(pids);
+    }
+  });
+
+  test("a bad flag is one error line and exit 1; --help is the usage and exit 0", async () => {
+    const bad = run(["--replicas", "3", "--bogus"]);
+    assert.deepEqual(await bad.exited, [1, null]);
+    assert.equal(bad.stderr(), "error: unknown option '--bogus' (see --help)\n");
+    assert.equal(bad.stdout(), "");
+
+    const zero = run(["--replicas", "0"]);
+    assert.deepEqual(await zero.exited, [1, null]);
+    assert.equal(zero.stderr(), "error: 0 replicas: a cluster has an integer number of replicas from 1 to 64\n");
+
+    const help = run(["--help"]);
+    assert.deepEqual(await help.exited, [0, null]);
+    assert.match(help.stdout(), /^usage: npm run cluster -- \[options\]\n/);
+  });
+});
