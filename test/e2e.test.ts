@@ -1,17 +1,19 @@
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
+import { DomUtils, parseDocument } from "htmlparser2";
 import { CREATE_BIN } from "./support/paths.js";
 import { environment, GIT_IDENTITY, runBin } from "./support/project.js";
 
 // The whole flow a person follows: scaffold with a real install, the
-// project's own tests and build, then a quorum of replicas as processes.
+// project's own tests and build, a quorum of replicas as processes, the
+// cluster command, and the bench with its HTML report.
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-e2e-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -54,10 +56,15 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-/** `npm start` of one replica; resolves once it prints its listening line. */
-function startReplica(dir: string, args: string[]): Promise<{ child: ChildProcess; output: () => string }> {
-  // Its own process group, to stop it as Ctrl-C does: a signal to npm, its shell and the replica.
-  const child = spawn("npm", ["start", "--", ...args], {
+/** `npm run <script> -- args` in the background; resolves once its output matches `ready`. */
+function startScript(
+  dir: string,
+  script: string,
+  args: string[],
+  ready: RegExp,
+): Promise<{ child: ChildProcess; output: () => string }> {
+  // Its own process group, to stop it as Ctrl-C does: a signal to npm, its shell and what it runs.
+  const child = spawn("npm", ["run", script, "--", ...args], {
     cwd: dir,
     env: environment({ NO_COLOR: "1" }),
     detached: true,
@@ -66,15 +73,22 @@ function startReplica(dir: string, args: string[]): Promise<{ child: ChildProces
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`npm run ${script} is not ready:\n${output}`)), 30_000);
     child.stdout!.on("data", () => {
-      if (/listening on/.test(output)) {
+      if (ready.test(output)) {
         clearTimeout(timer);
         resolve({ child, output: () => output });
       }
     });
-    child.on("exit", (code) => reject(new Error(`replica exited with ${code}:\n${output}`)));
+    child.on("exit", (code) => reject(new Error(`npm run ${script} exited with ${code}:\n${output}`)));
   });
+}
+
+/** Sends SIGINT to the process group of `child`, as Ctrl-C does; resolves once it has exited. */
+function interrupt(child: ChildProcess): Promise<void> {
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  process.kill(-child.pid!, "SIGINT");
+  return exited;
 }
 
 for (const template of ["blank", "epaxos"]) {
@@ -97,7 +111,12 @@ for (const template of ["blank", "epaxos"]) {
       const replicas = await Promise.all(
         names.map((name, i) => {
           const peers = names.flatMap((peer, j) => (j === i ? [] : [`${peer}=127.0.0.1:${ports[j]}`])).join(",");
-          return startReplica(dir, ["--name", name, "--port", String(ports[i]), "--peers", peers]);
+          return startScript(
+            dir,
+            "start",
+            ["--name", name, "--port", String(ports[i]), "--peers", peers],
+            /listening on/,
+          );
         }),
       );
       t.after(() => {
@@ -147,11 +166,67 @@ for (const template of ["blank", "epaxos"]) {
 
       // Ctrl-C: every replica stops and frees its port.
       for (const [i, { child, output }] of replicas.entries()) {
-        const exited = new Promise((resolve) => child.on("exit", resolve));
-        process.kill(-child.pid!, "SIGINT");
-        await exited;
+        await interrupt(child);
         assert.ok(await portIsFree(ports[i]!), `r${i + 1} still listens after Ctrl-C:\n${output()}`);
       }
+
+      // The same quorum by one command; Ctrl-C stops all three.
+      const cluster = await startScript(
+        dir,
+        "cluster",
+        ["--replicas", "3", "--port", String(ports[0])],
+        /Ctrl-C stops all/,
+      );
+      t.after(() => {
+        if (cluster.child.exitCode === null && cluster.child.signalCode === null)
+          process.kill(-cluster.child.pid!, "SIGKILL");
+      });
+      assert.match(cluster.output(), new RegExp(`r3=127\\.0\\.0\\.1:${ports[0]! + 2}`));
+      assert.equal(await portIsFree(ports[0]!), false);
+      // npm itself dies of the SIGINT: what the cluster says tells how it stopped.
+      await interrupt(cluster.child);
+      assert.doesNotMatch(cluster.output(), /error/);
+      for (const port of [ports[0]!, ports[0]! + 1, ports[0]! + 2]) assert.ok(await portIsFree(port), cluster.output());
+
+      // The bench: a cluster of its own, every Dispatch reply checked, one results file, one page.
+      const bench = await npm(
+        [
+          "run",
+          "bench",
+          "--",
+          "dispatch",
+          "--duration",
+          "1",
+          "--warmup",
+          "0.2",
+          "--interval",
+          "0.1",
+          "--report",
+          "bench.html",
+        ],
+        dir,
+      );
+      assert.equal(bench.code, 0, bench.output);
+      const records = readFileSync(path.join(dir, "bench.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line));
+      const client = records.find((record) => record.metric === "client");
+      assert.ok(client.requests > 0 && client.errors === 0, JSON.stringify(client));
+      assert.equal(records.filter((record) => record.metric === "server" && record.run === client.run).length, 3);
+      const page = parseDocument(readFileSync(path.join(dir, "bench.html"), "utf8"));
+      assert.equal(DomUtils.findAll((element) => element.name === "svg", page.children).length, 2);
+      const series = (name: string) => {
+        const [line] = DomUtils.findAll((element) => element.attribs["data-series"] === name, page.children);
+        assert.ok(line, `no ${name} series`);
+        return line.attribs
+          .points!.trim()
+          .split(/\s+/)
+          .map((point) => point.split(",").map(Number));
+      };
+      assert.equal(series("throughput").length, client.timeline.counts.length);
+      assert.equal(series("latency").length, client.percentiles.length);
+      assert.ok([...series("throughput"), ...series("latency")].flat().every(Number.isFinite));
     });
   });
 }
