@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { DomUtils, parseDocument } from "htmlparser2";
 import { CREATE_BIN } from "./support/paths.js";
@@ -186,7 +187,11 @@ for (const template of ["blank", "epaxos"]) {
       // npm itself dies of the SIGINT: what the cluster says tells how it stopped.
       await interrupt(cluster.child);
       assert.doesNotMatch(cluster.output(), /error/);
-      for (const port of [ports[0]!, ports[0]! + 1, ports[0]! + 2]) assert.ok(await portIsFree(port), cluster.output());
+      // npm may exit before the command has stopped its replicas (they drain first).
+      for (const port of [ports[0]!, ports[0]! + 1, ports[0]! + 2]) {
+        for (let wait = 0; !(await portIsFree(port)) && wait < 100; wait++) await sleep(100);
+        assert.ok(await portIsFree(port), cluster.output());
+      }
 
       // The bench: a cluster of its own, every Dispatch reply checked, one results file, one page.
       const bench = await npm(

@@ -148,6 +148,12 @@ export class Cluster {
   }
 }
 
+/** Replicas still running, killed if this process exits without stopping them (an uncaught error, process.exit). */
+const running = new Set<ReplicaProcess>();
+process.on("exit", () => {
+  for (const replica of running) replica.kill("SIGKILL");
+});
+
 /** One replica's process: its lines written prefixed, its listening line and its exit awaited. */
 class ReplicaProcess {
   readonly child: ChildProcess;
@@ -165,7 +171,11 @@ class ReplicaProcess {
   ) {
     // The options are the whole configuration: a CONSENSUS_* variable meant for `npm start` must not leak in.
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("CONSENSUS_")));
-    this.child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
+    // A process group of its own: Ctrl-C at a terminal reaches only the process that started the
+    // cluster, which stops the replicas itself (after a bench has stopped loading them).
+    this.child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env, detached: true });
+    running.add(this);
+    this.child.on("exit", () => running.delete(this));
     const child = this.child;
     this.exited = new Promise((resolve) => {
       // 'close' comes after the last line of both pipes (and after 'error' when the spawn failed).

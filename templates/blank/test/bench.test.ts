@@ -3,12 +3,14 @@
 // out of order, too little, with the wrong type or not at all; bad flags are
 // refused with one line and change nothing.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { dispatchLoad } from "../src/bench/dispatch.js";
@@ -113,6 +115,55 @@ describe("against a cluster of three it starts itself", { timeout: 60_000 }, () 
     assertValid(client, "dispatch");
     assert.equal(client.successes, client.requests);
     assert.deepEqual([client.targets.length, client.flags.streams, client.flags.window], [1, 2, 8]);
+  });
+
+  test("--progress: a line rewritten in place while it runs, cleared before the figures", async () => {
+    const results = path.join(dir, "progress.jsonl");
+    const run = await bench([
+      "dispatch",
+      "--duration",
+      "1.2",
+      "--warmup",
+      "0",
+      "--replicas",
+      "1",
+      "--progress",
+      "--results",
+      results,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const updates = run.stdout.split("\r\x1b[K").slice(1, -1);
+    assert.ok(updates.length >= 2, run.stdout);
+    for (const update of updates)
+      assert.match(update, /^[\d,]+\/s {2}[\d,]+ answered {2}p99 \d+(\.\d+)? (µs|ms) {2}errors 0$/);
+    assert.match(run.stdout, /\r\x1b\[Kmessages +[\d,]+ in 1\.2\d s/);
+  });
+
+  test("Ctrl-C ends the counted part early: the replicas stopped after the load, the results written", async () => {
+    const results = path.join(dir, "interrupted.jsonl");
+    // Its own process group, which a terminal's Ctrl-C signals as a whole.
+    const child = spawn(
+      process.execPath,
+      [BENCH, "propose", "--duration", "30", "--warmup", "0.2", "--interval", "0.1", "--results", results],
+      {
+        cwd: dir,
+        detached: true,
+      },
+    );
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (stdout += chunk));
+    const exited = once(child, "exit");
+    while (!/warm-up/.test(stdout)) await sleep(50);
+    await sleep(600);
+    process.kill(-child.pid!, "SIGINT");
+    const [code] = await exited;
+    assert.equal(code, 0, stdout);
+    const records = await lines(results);
+    const client = records.at(-1) as ClientRecord;
+    assertValid(client, "propose");
+    assert.ok(client.duration < 5, `counted ${client.duration} s of 30`);
+    assert.equal(records.filter((record) => record.metric === "server" && record.run === client.run).length, 3);
   });
 
   test("--requests counts that many answers", async () => {

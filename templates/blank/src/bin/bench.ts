@@ -31,6 +31,7 @@ const USAGE = `usage: npm run bench -- <propose|dispatch|report> [options]
   --results <file>        JSON-lines results file to append to        (default bench.jsonl)
   --run <label>           this run's label (report: the run to draw; default the last)
   --report <file.html>    write the run as an HTML page
+  --progress              a progress line even when the output is not a terminal
   -h, --help              print this help`;
 
 type Flag = { type: "string" } | { type: "boolean"; short?: string };
@@ -50,6 +51,7 @@ const FLAGS: Record<string, Flag> = {
   results: { type: "string" },
   run: { type: "string" },
   report: { type: "string" },
+  progress: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 };
 
@@ -115,8 +117,8 @@ async function main(argv: string[]): Promise<number> {
 
   let current: Measurement | undefined;
   const interrupt = () => current?.stop();
-  process.on("SIGINT", interrupt);
-  process.on("SIGTERM", interrupt);
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  for (const signal of signals) process.on(signal, interrupt);
   let progress: NodeJS.Timeout | undefined;
   let run: Run;
   try {
@@ -125,14 +127,13 @@ async function main(argv: string[]): Promise<number> {
       started(measurement, targets) {
         current = measurement;
         console.log(`${describe(options, targets)}: ${options.warmup} s warm-up, then ${counted(options)}`);
-        if (process.stdout.isTTY) progress = setInterval(() => showProgress(measurement), 500);
+        if (process.stdout.isTTY || values.progress) progress = showProgress(measurement, 500);
       },
     });
   } finally {
     clearInterval(progress);
     if (progress !== undefined) process.stdout.write("\r\x1b[K");
-    process.off("SIGINT", interrupt);
-    process.off("SIGTERM", interrupt);
+    for (const signal of signals) process.off(signal, interrupt);
   }
   print(run);
   console.log(`appended run ${run.client.run} to ${results}`);
@@ -159,16 +160,19 @@ function counted(options: BenchOptions): string {
   return options.requests > 0 ? `${options.requests} answers counted` : `${options.duration} s counted`;
 }
 
-let last = { at: 0, answers: 0 };
-function showProgress(measurement: Measurement): void {
-  const now = performance.now();
-  const rate = last.at === 0 ? 0 : ((measurement.answers - last.answers) * 1000) / (now - last.at);
-  last = { at: now, answers: measurement.answers };
-  const line =
-    measurement.answers === 0
-      ? "warming up…"
-      : `${format(rate)}/s  ${format(measurement.answers)} answered  p99 ${time(measurement.histogram.at(99))}  errors ${measurement.errors}`;
-  process.stdout.write(`\r\x1b[K${line}`);
+/** Writes, every `ms`, one line in place: the rate since the last one, answers so far, p99, errors. */
+function showProgress(measurement: Measurement, ms: number): NodeJS.Timeout {
+  let last = { at: performance.now(), answers: 0 };
+  return setInterval(() => {
+    const now = performance.now();
+    const rate = ((measurement.answers - last.answers) * 1000) / (now - last.at);
+    last = { at: now, answers: measurement.answers };
+    const line =
+      measurement.answers === 0
+        ? `warming up…  errors ${measurement.errors}`
+        : `${format(rate)}/s  ${format(measurement.answers)} answered  p99 ${time(measurement.histogram.at(99))}  errors ${measurement.errors}`;
+    process.stdout.write(`\r\x1b[K${line}`);
+  }, ms);
 }
 
 function print({ client, servers }: Run): void {

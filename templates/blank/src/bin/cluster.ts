@@ -55,8 +55,7 @@ async function main(argv: string[]): Promise<number> {
   // Handled from the start: a signal while the replicas start must not leave them running.
   let interrupt!: () => void;
   const interrupted = new Promise<void>((resolve) => (interrupt = resolve));
-  process.on("SIGINT", () => interrupt());
-  process.on("SIGTERM", () => interrupt());
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => interrupt());
 
   let cluster: Cluster;
   try {
