@@ -21,6 +21,8 @@ export interface MetricsRecord {
   drops: number;
   /** Number of distinct client identities. */
   clients: number;
+  /** Dispatch requests handled (from peers, or a bench). */
+  messages: number;
   /** Commits per second between started and finished. */
   throughput: number;
   /** Seconds between started and finished. */
@@ -36,6 +38,8 @@ export class Metrics {
   drops = 0;
   /** Requests per client identity. */
   readonly clients = new Map<string, number>();
+  /** Dispatch requests handled. */
+  messages = 0;
   private first: bigint | undefined;
   private last: bigint | undefined;
 
@@ -75,6 +79,7 @@ export class Metrics {
       commits: this.commits,
       drops: this.drops,
       clients: this.clients.size,
+      messages: this.messages,
       throughput: this.throughput(),
       duration: this.duration(),
     };

@@ -48,6 +48,7 @@ export class Replica {
    * type, INTERNAL for a handler that threw (or the StatusError it threw).
    */
   async dispatch(request: PeerRequest): Promise<PeerReply> {
+    this.metrics.messages++;
     const { message } = request;
     if (!isKnownType(request.type)) {
       throw new StatusError(Code.UNIMPLEMENTED, `type ${request.type} is not known to this replica`);

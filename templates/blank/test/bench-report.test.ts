@@ -52,6 +52,7 @@ function server(name: string, commits: number): ServerRecord {
     commits,
     drops: 0,
     clients: 8,
+    messages: 4 * commits,
     throughput: commits / 10.6,
     duration: 10.6,
     name,
@@ -103,8 +104,8 @@ describe("renderReport", () => {
     assert.match(html, /<td>388 µs<\/td>/);
     assert.match(html, /<td>1.25 ms<\/td>/);
     assert.match(html, /<td>9.88 ms<\/td>/);
-    assert.match(html, /<th scope="row">r1<\/th><td>15,800<\/td>/);
-    assert.match(html, /<th scope="row">r2<\/th><td>15,650<\/td>/);
+    assert.match(html, /<th scope="row">r1<\/th><td>63,200<\/td><td>15,800<\/td>/);
+    assert.match(html, /<th scope="row">r2<\/th><td>62,600<\/td><td>15,650<\/td>/);
     assert.match(html, /<code>--window<\/code><\/th><td><code>64<\/code>/);
   });
 

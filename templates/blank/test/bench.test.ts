@@ -115,6 +115,14 @@ describe("against a cluster of three it starts itself", { timeout: 60_000 }, () 
     assertValid(client, "dispatch");
     assert.equal(client.successes, client.requests);
     assert.deepEqual([client.targets.length, client.flags.streams, client.flags.window], [1, 2, 8]);
+    // r2 handled every message counted (and the warm-up's); the others none.
+    const servers = new Map(
+      (await lines(results))
+        .filter((record): record is ServerRecord => record.metric === "server" && record.run === client.run)
+        .map((server) => [server.name, server.messages]),
+    );
+    assert.ok(servers.get("r2")! >= client.requests, `r2 handled ${servers.get("r2")} of ${client.requests}`);
+    assert.deepEqual([servers.get("r1"), servers.get("r3")], [0, 0]);
   });
 
   test("--progress: a line rewritten in place while it runs, cleared before the figures", async () => {

@@ -52,6 +52,7 @@ test("dump appends one JSON line per call, extra keys included, bigints kept exa
       "commits",
       "drops",
       "clients",
+      "messages",
       "throughput",
       "duration",
       "run",

@@ -135,9 +135,10 @@ function servers(list: ServerRecord[]): string {
       "</section>",
     ].join("\n");
   }
-  const head = ["name", "requests", "commits", "drops", "clients", "throughput", "duration"];
+  const head = ["name", "messages", "requests", "commits", "drops", "clients", "throughput", "duration"];
   const rows = list.map((server) => {
     const cells = [
+      count(server.messages),
       count(server.requests),
       count(server.commits),
       count(server.drops),

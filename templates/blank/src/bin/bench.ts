@@ -187,8 +187,9 @@ function print({ client, servers }: Run): void {
   );
   for (const server of servers) {
     console.log(
-      `${(server.name ?? "server").padEnd(10)} ${format(server.requests)} requests, ${format(server.commits)} commits, ` +
-        `${format(server.drops)} drops, ${server.clients} clients`,
+      `${(server.name ?? "server").padEnd(10)} ${format(server.messages)} messages, ` +
+        `${format(server.requests)} requests, ${format(server.commits)} commits, ${format(server.drops)} drops, ` +
+        `${server.clients} clients`,
     );
   }
 }
