@@ -178,10 +178,11 @@ describe("Dispatch over gRPC", { timeout: 30_000 }, () => {
     assert.equal(again.replies.length, 1);
   });
 
-  test("the replies to requests that arrive together leave together, in order", async () => {
-    // 64 requests in one HTTP/2 write, over node:http2 to see how the replies arrive:
-    // grpc-js alone sends each reply in a DATA frame of its own.
-    const requests = Array.from({ length: 64 }, (_, i) => beacon(`n${i}`));
+  /**
+   * Sends `requests` in one HTTP/2 write over node:http2 (to see how the replies arrive), reading
+   * nothing for `stall` ms; resolves with the replies and the DATA frames they came in.
+   */
+  async function raw(requests: PeerRequest[], stall = 0): Promise<{ replies: PeerReply[]; chunks: number }> {
     const body = Buffer.concat(
       requests.map((request) => {
         const message = PeerRequest.encode(request).finish();
@@ -200,19 +201,35 @@ describe("Dispatch over gRPC", { timeout: 30_000 }, () => {
         te: "trailers",
       });
       const chunks: Buffer[] = [];
-      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      const closed = new Promise((resolve) => stream.on("close", resolve));
       stream.end(body);
-      await new Promise((resolve) => stream.on("close", resolve));
+      if (stall > 0) await sleep(stall);
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      await closed;
       const data = Buffer.concat(chunks);
       const replies: PeerReply[] = [];
       for (let offset = 0; offset < data.length; offset += 5 + data.readUInt32BE(offset + 1)) {
         replies.push(PeerReply.decode(data.subarray(offset + 5, offset + 5 + data.readUInt32BE(offset + 1))));
       }
-      assert.deepEqual(replies.map(stamp), requests.map(stamp));
-      assert.ok(chunks.length <= 8, `64 replies came in ${chunks.length} DATA frames`);
+      return { replies, chunks: chunks.length };
     } finally {
       session.close();
     }
+  }
+
+  test("the replies to requests that arrive together leave together, in order", async () => {
+    // grpc-js alone sends each reply in a DATA frame of its own.
+    const requests = Array.from({ length: 64 }, (_, i) => beacon(`n${i}`));
+    const { replies, chunks } = await raw(requests);
+    assert.deepEqual(replies.map(stamp), requests.map(stamp));
+    assert.ok(chunks <= 8, `64 replies came in ${chunks} DATA frames`);
+  });
+
+  test("a peer that stops reading holds the replies back, then gets every one in order", async () => {
+    // 5000 replies overflow the peer's HTTP/2 window: the replica waits for it instead of queueing without end.
+    const requests = Array.from({ length: 5000 }, (_, i) => beacon(`n${i}`));
+    const { replies } = await raw(requests, 300);
+    assert.deepEqual(replies.map(stamp), requests.map(stamp));
   });
 
   test("Propose records the client and answers not implemented", async () => {

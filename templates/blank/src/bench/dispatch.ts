@@ -44,7 +44,7 @@ export async function dispatchLoad(load: DispatchLoad, measurement: Measurement)
   try {
     await Promise.all(
       Array.from({ length: load.streams }, (_, index) =>
-        new DispatchStream(
+        new LoadStream(
           index + 1,
           sessions[index % sessions.length]!,
           load,
@@ -62,7 +62,8 @@ export async function dispatchLoad(load: DispatchLoad, measurement: Measurement)
   }
 }
 
-class DispatchStream {
+/** One Dispatch stream of the load: its window of requests in flight, its replies checked in order. */
+class LoadStream {
   readonly closed: Promise<void>;
   private readonly request: http2.ClientHttp2Stream;
   /** performance.now() of each request in flight, by its number modulo the window. */
