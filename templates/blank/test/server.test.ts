@@ -182,7 +182,11 @@ describe("Dispatch over gRPC", { timeout: 30_000 }, () => {
    * Sends `requests` in one HTTP/2 write over node:http2 (to see how the replies arrive), reading
    * nothing for `stall` ms; resolves with the replies and the DATA frames they came in.
    */
-  async function raw(requests: PeerRequest[], stall = 0): Promise<{ replies: PeerReply[]; chunks: number }> {
+  async function raw(
+    requests: PeerRequest[],
+    stall = 0,
+    stalled = () => undefined,
+  ): Promise<{ replies: PeerReply[]; chunks: number }> {
     const body = Buffer.concat(
       requests.map((request) => {
         const message = PeerRequest.encode(request).finish();
@@ -204,6 +208,7 @@ describe("Dispatch over gRPC", { timeout: 30_000 }, () => {
       const closed = new Promise((resolve) => stream.on("close", resolve));
       stream.end(body);
       if (stall > 0) await sleep(stall);
+      stalled();
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
       await closed;
       const data = Buffer.concat(chunks);
@@ -228,7 +233,10 @@ describe("Dispatch over gRPC", { timeout: 30_000 }, () => {
   test("a peer that stops reading holds the replies back, then gets every one in order", async () => {
     // 5000 replies overflow the peer's HTTP/2 window: the replica waits for it instead of queueing without end.
     const requests = Array.from({ length: 5000 }, (_, i) => beacon(`n${i}`));
-    const { replies } = await raw(requests, 300);
+    const before = replica.metrics.messages;
+    let handled = 0;
+    const { replies } = await raw(requests, 300, () => void (handled = replica.metrics.messages - before));
+    assert.ok(handled < requests.length, `${handled} handled while the peer read nothing`);
     assert.deepEqual(replies.map(stamp), requests.map(stamp));
   });
 

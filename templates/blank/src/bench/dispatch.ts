@@ -73,6 +73,9 @@ class LoadStream {
   private lastTimestamp = "";
   private pending: Buffer | undefined;
   private lastReplyAt = performance.now();
+  /** When the load half-closed the stream, waiting for the replica's status. */
+  private endedAt: number | undefined;
+  private statusSeen = false;
   private failed = false;
   private readonly watchdog: NodeJS.Timeout;
 
@@ -102,7 +105,12 @@ class LoadStream {
     this.request.on("data", (chunk: Buffer) => this.receive(chunk));
     this.request.on("error", (error) => this.fail(error.message));
     this.watchdog = setInterval(() => this.check(), Math.max(10, load.timeout / 4));
-    this.request.on("close", () => clearInterval(this.watchdog));
+    this.request.on("close", () => {
+      clearInterval(this.watchdog);
+      // A reset, or a connection gone, closes a stream with no error and no status.
+      if (!this.statusSeen)
+        this.fail(`closed without a status after ${this.received} replies to ${this.sent} requests`);
+    });
     measurement.whenStopped(() => this.maybeEnd());
     this.send(load.window);
   }
@@ -146,6 +154,7 @@ class LoadStream {
     if (reply.type !== Type.BEACON || reply.message?.$case !== "beacon") {
       return this.fail(`reply ${number} is a ${typeName(reply.type)} reply to a BEACON request`);
     }
+    if (!reply.success) return this.fail(`reply ${number} says success=false`);
     // A replica answers in request order, so its clock only moves on from one reply to the next.
     const timestamp = reply.message.value.timestamp;
     if (timestamp < this.lastTimestamp) {
@@ -159,13 +168,17 @@ class LoadStream {
 
   /** Half-closes once the counted part is over and every request is answered. */
   private maybeEnd(): void {
-    if (this.received >= this.sent && !this.request.writableEnded) this.request.end();
+    if (this.received >= this.sent && !this.request.writableEnded) {
+      this.endedAt = performance.now();
+      this.request.end();
+    }
   }
 
   private status(metadata: http2.IncomingHttpHeaders): void {
+    this.statusSeen = true;
     const code = Number(metadata["grpc-status"]);
     if (code !== Code.OK) {
-      const message = decodeURIComponent(String(metadata["grpc-message"] ?? ""));
+      const message = percentDecoded(String(metadata["grpc-message"] ?? ""));
       this.fail(`ended with ${Code[code] ?? code}${message ? `: ${message}` : ""}`);
     } else if (this.received < this.sent) {
       this.fail(`ended after ${this.received} replies to ${this.sent} requests`);
@@ -173,8 +186,11 @@ class LoadStream {
   }
 
   private check(): void {
-    if (this.received < this.sent && performance.now() - this.lastReplyAt > this.load.timeout) {
+    const now = performance.now();
+    if (this.received < this.sent && now - this.lastReplyAt > this.load.timeout) {
       this.fail(`no reply for ${this.load.timeout} ms with ${this.sent - this.received} requests in flight`);
+    } else if (this.endedAt !== undefined && now - this.endedAt > this.load.timeout) {
+      this.fail(`no status for ${this.load.timeout} ms after the last reply`);
     }
   }
 
@@ -183,6 +199,15 @@ class LoadStream {
     if (this.failed) return;
     this.failed = true;
     this.measurement.failed(`stream ${this.number}: ${message}`);
-    this.request.close(http2.constants.NGHTTP2_CANCEL);
+    if (!this.request.closed) this.request.close(http2.constants.NGHTTP2_CANCEL);
+  }
+}
+
+/** gRPC percent-encodes grpc-message; a malformed one is shown as it came. */
+function percentDecoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
   }
 }

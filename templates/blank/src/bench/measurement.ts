@@ -17,6 +17,8 @@ export interface MeasurementOptions {
   requests: number;
   /** Seconds per point of the timeline. */
   interval: number;
+  /** Milliseconds a request may take; with no answer at all for twice this, the run gives up. */
+  timeout: number;
 }
 
 export class Measurement {
@@ -32,7 +34,10 @@ export class Measurement {
   private counting = false;
   private startedNs = 0n;
   private finishedNs = 0n;
+  // The monotonic clock for durations: the wall clock's may jump (src/clock.ts re-anchors).
   private startedMono = 0;
+  private finishedMono = 0;
+  private lastAnswerAt = 0;
   private readonly intervalMs: number;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly onStop: (() => void)[] = [];
@@ -43,6 +48,16 @@ export class Measurement {
 
   /** Starts the warm-up; counting starts after it, and stops after the duration or the requests. */
   start(): void {
+    if (this.stopped) return;
+    this.lastAnswerAt = performance.now();
+    // Against replicas that answer nothing (gone, or failing every call) a run would not end by itself.
+    const stall = 2 * this.options.timeout;
+    const watchdog = setInterval(() => {
+      if (performance.now() - this.lastAnswerAt <= stall) return;
+      this.failed(`no answer for ${stall} ms: the run gives up`);
+      this.stop();
+    }, stall / 4);
+    this.timers.push(watchdog);
     const count = () => {
       this.counting = true;
       this.startedNs = nowNs();
@@ -61,6 +76,7 @@ export class Measurement {
 
   /** Records an answer that took `microseconds` (ignored outside the counted part). */
   answered(answer: Answer, microseconds: number): void {
+    this.lastAnswerAt = performance.now();
     if (!this.counting) return;
     if (answer === "success") this.successes++;
     else if (answer === "decline") this.declines++;
@@ -86,8 +102,10 @@ export class Measurement {
     if (this.counting) {
       this.counting = false;
       this.finishedNs = nowNs();
+      this.finishedMono = performance.now();
     } else {
       this.startedNs = this.finishedNs = nowNs();
+      this.startedMono = this.finishedMono = performance.now();
     }
     for (const listener of this.onStop.splice(0)) listener();
   }
@@ -99,7 +117,7 @@ export class Measurement {
 
   /** Seconds counted. */
   get duration(): number {
-    return Number(this.finishedNs - this.startedNs) / 1e9;
+    return (this.finishedMono - this.startedMono) / 1000;
   }
 
   /** The figures of the record, from `started` to `percentiles`. */

@@ -4,7 +4,7 @@
 // client line. Knows nothing of the terminal: the command prints.
 import { Writable } from "node:stream";
 import { rfc3339 } from "../clock.js";
-import { Cluster } from "../cluster.js";
+import { Cluster, describeExit } from "../cluster.js";
 import { projectVersion } from "../metrics.js";
 import { dispatchLoad } from "./dispatch.js";
 import { Measurement, type MeasurementOptions } from "./measurement.js";
@@ -19,8 +19,6 @@ export interface BenchOptions extends MeasurementOptions {
   replicas: number;
   /** First port of that cluster; 0: free ports. */
   port: number;
-  /** Milliseconds a request may take before it counts as an error. */
-  timeout: number;
   /** Propose: clients at once, and bytes per value. */
   concurrency: number;
   size: number;
@@ -38,6 +36,8 @@ export interface BenchHooks {
   started?(measurement: Measurement, targets: string[]): void;
   /** Where the lines the cluster's replicas write on stderr go (default: dropped). */
   log?: NodeJS.WritableStream;
+  /** Ends the counted part early (Ctrl-C): the load drains, the cluster stops, the results are written. */
+  signal?: AbortSignal;
 }
 
 /** Runs the bench; resolves with its client line (appended to the results file) and its server lines. */
@@ -49,6 +49,9 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
   if (stranger !== undefined) {
     throw new Error(`no replica ${stranger} in a cluster of ${options.replicas} (r1 … r${options.replicas})`);
   }
+  // Made first, so that an abort while the cluster starts still ends the run at once.
+  const measurement = new Measurement(options);
+  hooks.signal?.addEventListener("abort", () => measurement.stop());
   const needsCluster = options.targets.length === 0 || names.length > 0;
   const cluster = needsCluster
     ? await Cluster.start({
@@ -62,27 +65,28 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
     : undefined;
   const members = new Map(cluster?.members.map((member) => [member.name, member.address]));
   let targets: string[];
-  let measurement: Measurement;
   try {
     targets = options.targets.map((target) => (target.includes(":") ? target : members.get(target)!));
     if (targets.length === 0) targets = cluster!.members.map((member) => member.address);
     if (options.bench === "dispatch" && options.targets.length === 0) targets = targets.slice(0, 1);
 
-    measurement = new Measurement(options);
     const load =
       options.bench === "propose"
         ? proposeLoad({ ...options, targets }, measurement)
         : dispatchLoad({ ...options, targets }, measurement);
     // A replica of the cluster dying ends the run: what it measured is then wrong.
-    void cluster?.died.then(({ name, code, signal }) => {
-      measurement.failed(`${name} exited ${signal ? `on ${signal}` : `with code ${code}`} during the run`);
+    void cluster?.died.then((exit) => {
+      measurement.failed(`${exit.name} ${describeExit(exit)} during the run`);
       measurement.stop();
     });
     measurement.start();
     hooks.started?.(measurement, targets);
     await load;
   } finally {
-    await cluster?.stop();
+    const exits = (await cluster?.stop()) ?? [];
+    // A replica that did not drain and dump its line cleanly makes the run's figures suspect.
+    for (const exit of exits)
+      if (exit.code !== 0) measurement.failed(`${exit.name} ${describeExit(exit)} when stopped`);
   }
   const { results: _results, run, bench, ...flags } = options;
   const client: ClientRecord = {

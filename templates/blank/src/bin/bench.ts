@@ -23,7 +23,8 @@ const USAGE = `usage: npm run bench -- <propose|dispatch|report> [options]
   --requests <n>          count this many answers instead of seconds
   --warmup <s>            seconds of load before counting             (default 1)
   --interval <s>          seconds per point of the throughput plot    (default 0.5)
-  --timeout <ms>          a request unanswered this long is an error  (default 5000)
+  --timeout <ms>          a request unanswered this long is an error  (default 5000);
+                          nothing answered for twice this ends the run
   --concurrency <n>       propose: clients at once                    (default 16)
   --size <bytes>          propose: bytes per value                    (default 64)
   --streams <n>           dispatch: streams                           (default 1)
@@ -115,8 +116,9 @@ async function main(argv: string[]): Promise<number> {
     run: flag("run") ?? `${bench}-${new Date().toISOString()}`,
   };
 
-  let current: Measurement | undefined;
-  const interrupt = () => current?.stop();
+  // The first signal ends the counted part (the results are still written); a second one gives up.
+  const aborter = new AbortController();
+  const interrupt = () => (aborter.signal.aborted ? process.exit(130) : aborter.abort());
   const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
   for (const signal of signals) process.on(signal, interrupt);
   let progress: NodeJS.Timeout | undefined;
@@ -124,8 +126,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     run = await runBench(options, {
       log: process.stderr,
+      signal: aborter.signal,
       started(measurement, targets) {
-        current = measurement;
         console.log(`${describe(options, targets)}: ${options.warmup} s warm-up, then ${counted(options)}`);
         if (process.stdout.isTTY || values.progress) progress = showProgress(measurement, 500);
       },
