@@ -116,6 +116,7 @@ describe("against a cluster of three it starts itself", { timeout: 60_000 }, () 
     assertValid(client, "dispatch");
     assert.equal(client.successes, client.requests);
     assert.deepEqual([client.targets.length, client.flags.streams, client.flags.window], [1, 2, 8]);
+    assert.deepEqual([client.flags.replicas, client.flags.port], [3, 0]);
     // r2 handled every message counted (and the warm-up's); the others none.
     const servers = new Map(
       (await lines(results))
@@ -194,6 +195,11 @@ describe("against a cluster of three it starts itself", { timeout: 60_000 }, () 
     assert.match(run.stderr, /^error: \d+ errors, the first: client \d+: UNAVAILABLE: /);
     const client = (await lines(results)).at(-1) as ClientRecord;
     assert.equal(client.requests, 0);
+    assert.deepEqual(
+      [client.flags.replicas, client.flags.port],
+      [undefined, undefined],
+      "no cluster, no cluster flags",
+    );
   });
 
   test("--requests counts that many answers", async () => {

@@ -88,14 +88,15 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
     for (const exit of exits)
       if (exit.code !== 0) measurement.failed(`${exit.name} ${describeExit(exit)} when stopped`);
   }
-  const { results: _results, run, bench, ...flags } = options;
+  // The cluster's flags only where the bench started one.
+  const { results: _results, run, bench, replicas, port, ...flags } = options;
   const client: ClientRecord = {
     metric: "client",
     version: projectVersion(),
     time: rfc3339(),
     run,
     bench,
-    flags: { ...flags, targets: options.targets.join(",") },
+    flags: { ...flags, ...(cluster ? { replicas, port } : {}), targets: options.targets.join(",") },
     targets,
     ...measurement.figures(),
   };
