@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { addMessage } from "../../src/commands/add-message.js";
 import { CONSENSUS_BIN, CREATE_BIN } from "../support/paths.js";
 import { bufGenerate } from "../support/project.js";
+import { median } from "../support/median.js";
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "11" } } });
 const runs = Number(values.runs);
@@ -26,7 +27,6 @@ function time(file: string, args: string[], cwd: string): number {
   execFileSync(file, args, { cwd, stdio: ["ignore", "ignore", "inherit"] });
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
 /** A blank project with `types` message types added besides Beacon. */
 async function project(name: string, types: number): Promise<string> {

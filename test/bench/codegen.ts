@@ -11,6 +11,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { CONSENSUS_BIN, REPO } from "../support/paths.js";
 import { bufGenerate, tempProject } from "../support/project.js";
+import { median } from "../support/median.js";
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "11" } } });
 const runs = Number(values.runs);
@@ -45,7 +46,6 @@ wrapper();
 for (let i = 0; i < runs; i++) {
   for (let j = 0; j < turns.length; j++) turns[(i + j) % turns.length]();
 }
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const protos = readdirSync(path.join(dir, "proto")).length;
 const row = (label: string, xs: number[]) =>
   console.log(`${label.padEnd(36)} median ${median(xs).toFixed(1).padStart(6)} ms   min ${Math.min(...xs).toFixed(1)}`);

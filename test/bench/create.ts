@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { CREATE_BIN, REPO } from "../support/paths.js";
+import { median } from "../support/median.js";
 
 const { values } = parseArgs({
   options: { runs: { type: "string", default: "21" }, "install-runs": { type: "string", default: "3" } },
@@ -39,7 +40,6 @@ for (let i = 0; i < runs; i++) {
   if (i % 2 === 0) (a.push(ours()), b.push(vite()));
   else (b.push(vite()), a.push(ours()));
 }
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 const row = (label: string, xs: number[]) =>
   console.log(`${label.padEnd(58)} median ${median(xs).toFixed(0).padStart(6)} ms   min ${Math.min(...xs).toFixed(0)}`);
 console.log(`${runs} runs each after a warm-up, in turns`);

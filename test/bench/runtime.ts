@@ -16,6 +16,7 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { CREATE_BIN, REPO } from "../support/paths.js";
 import { environment } from "../support/project.js";
+import { median } from "../support/median.js";
 
 const { values } = parseArgs({
   options: {
@@ -122,19 +123,28 @@ async function measure(server: Server, args: string[]): Promise<Sample> {
 }
 
 const samples = new Map<string, Sample[]>();
-for (let round = 1; round <= rounds; round++) {
-  for (const scenario of SCENARIOS) {
-    const order = round % 2 === 1 ? SERVERS : [...SERVERS].reverse();
-    for (const server of order) {
-      const sample = await measure(server, scenario.args);
-      const key = `${scenario.name}/${server}`;
-      samples.set(key, [...(samples.get(key) ?? []), sample]);
+try {
+  for (let round = 1; round <= rounds; round++) {
+    for (const scenario of SCENARIOS) {
+      const order = round % 2 === 1 ? SERVERS : [...SERVERS].reverse();
+      for (const server of order) {
+        const sample = await measure(server, scenario.args);
+        const key = `${scenario.name}/${server}`;
+        samples.set(key, [...(samples.get(key) ?? []), sample]);
+      }
+    }
+    process.stdout.write(`round ${round} of ${rounds} done\n`);
+  }
+} finally {
+  // The baseline leaves nothing behind, in a project of the user's least of all.
+  rmSync(dir, { recursive: true, force: true });
+  if (values.project !== undefined) {
+    for (const file of ["src/plain-server.ts", "dist/src/plain-server.js", "dist/src/plain-server.js.map"]) {
+      rmSync(path.join(project, file), { force: true });
     }
   }
-  process.stdout.write(`round ${round} of ${rounds} done\n`);
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pick = (scenario: string, server: Server, field: keyof Sample) =>
   median(samples.get(`${scenario}/${server}`)!.map((sample) => sample[field]));
 const pad = (text: string | number, width: number) => String(text).padStart(width);
@@ -154,9 +164,3 @@ for (const { name } of SCENARIOS) {
   );
 }
 console.log("targets: every ratio >= 0.95; pipelined Dispatch >= 1.5 with <= 12 µs server CPU per message");
-rmSync(dir, { recursive: true, force: true });
-if (values.project !== undefined) {
-  for (const file of ["src/plain-server.ts", "dist/src/plain-server.js", "dist/src/plain-server.js.map"]) {
-    rmSync(path.join(project, file), { force: true });
-  }
-}

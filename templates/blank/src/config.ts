@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
+import { flagError } from "./flags.js";
 
 export interface Config {
   /** This replica's name (default: the host name). */
@@ -94,21 +95,6 @@ function parseFlags(argv: readonly string[]): { values: Source; config: string |
   }
   const config = parsed.values.config;
   return { values, config: typeof config === "string" ? config : undefined };
-}
-
-function flagError(error: unknown): string {
-  const { code, message } = error as { code?: string; message?: string };
-  const option = /'(-[^' ]+)/.exec(message ?? "")?.[1];
-  switch (code) {
-    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `unknown option ${option}`;
-    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
-      return `option ${option} needs a value`;
-    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
-      return `unexpected argument ${/'([^']*)'/.exec(message ?? "")?.[1] ?? ""}`.trimEnd();
-    default:
-      return (message ?? String(error)).split("\n")[0]!;
-  }
 }
 
 function readConfigFile(file: string): Source {

@@ -44,14 +44,7 @@ export async function dispatchLoad(load: DispatchLoad, measurement: Measurement)
   try {
     await Promise.all(
       Array.from({ length: load.streams }, (_, index) =>
-        new LoadStream(
-          index + 1,
-          sessions[index % sessions.length]!,
-          load,
-          burst,
-          frame.length,
-          measurement,
-        ).closed.finally(() => {
+        new LoadStream(index + 1, sessions[index % sessions.length]!, load, burst, measurement).closed.finally(() => {
           // Nothing left to measure once every stream has failed.
           if (--open === 0) measurement.stop();
         }),
@@ -85,7 +78,6 @@ class LoadStream {
     private readonly load: DispatchLoad,
     /** `window` request frames back to back. */
     private readonly burst: Buffer,
-    private readonly frameLength: number,
     private readonly measurement: Measurement,
   ) {
     this.sentAt = new Float64Array(load.window);
@@ -119,7 +111,9 @@ class LoadStream {
     const now = performance.now();
     for (let i = 0; i < count; i++) this.sentAt[(this.sent + i) % this.load.window] = now;
     this.sent += count;
-    this.request.write(count === this.load.window ? this.burst : this.burst.subarray(0, count * this.frameLength));
+    this.request.write(
+      count === this.load.window ? this.burst : this.burst.subarray(0, (count * this.burst.length) / this.load.window),
+    );
   }
 
   private receive(chunk: Buffer): void {

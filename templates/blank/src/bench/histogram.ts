@@ -4,20 +4,21 @@
 import { build, type Histogram } from "hdr-histogram-js";
 import type { Latency } from "./results.js";
 
+/** The longest latency recorded, in microseconds (an hour); longer ones count as this. */
+const MAX = 3_600_000_000;
 /** Tails of the percentile plot within a decade: 1 − p = 1, 0.5, 0.25, then 0.1, 0.05, 0.025 … */
 const TAILS = [1, 0.5, 0.25];
 
 export class LatencyHistogram {
-  // Microseconds from 1 µs to an hour.
   private readonly histogram: Histogram = build({
     lowestDiscernibleValue: 1,
-    highestTrackableValue: 3_600_000_000,
+    highestTrackableValue: MAX,
     numberOfSignificantValueDigits: 3,
   });
 
   /** Records one latency, in microseconds. */
   record(microseconds: number): void {
-    this.histogram.recordValue(Math.min(3_600_000_000, Math.max(1, Math.round(microseconds))));
+    this.histogram.recordValue(Math.min(MAX, Math.max(1, Math.round(microseconds))));
   }
 
   get count(): number {

@@ -28,7 +28,8 @@ export class Measurement {
   errors = 0;
   firstError: string | undefined;
   readonly histogram = new LatencyHistogram();
-  readonly counts: number[] = [];
+  /** Answers counted in each interval of the timeline. */
+  private readonly counts: number[] = [];
   /** Set once the counted part is over: load generators stop sending and drain. */
   stopped = false;
   private counting = false;
@@ -76,13 +77,14 @@ export class Measurement {
 
   /** Records an answer that took `microseconds` (ignored outside the counted part). */
   answered(answer: Answer, microseconds: number): void {
-    this.lastAnswerAt = performance.now();
+    const now = performance.now();
+    this.lastAnswerAt = now;
     if (!this.counting) return;
     if (answer === "success") this.successes++;
     else if (answer === "decline") this.declines++;
     else this.redirects++;
     this.histogram.record(microseconds);
-    const slot = Math.floor((performance.now() - this.startedMono) / this.intervalMs);
+    const slot = Math.floor((now - this.startedMono) / this.intervalMs);
     while (this.counts.length <= slot) this.counts.push(0);
     this.counts[slot]!++;
     if (this.options.requests > 0 && this.answers >= this.options.requests) this.stop();
@@ -121,22 +123,7 @@ export class Measurement {
   }
 
   /** The figures of the record, from `started` to `percentiles`. */
-  figures(): Pick<
-    ClientRecord,
-    | "started"
-    | "finished"
-    | "duration"
-    | "requests"
-    | "throughput"
-    | "successes"
-    | "declines"
-    | "redirects"
-    | "errors"
-    | "error"
-    | "latency"
-    | "timeline"
-    | "percentiles"
-  > {
+  figures(): Omit<ClientRecord, "metric" | "version" | "time" | "run" | "bench" | "flags" | "targets"> {
     const duration = this.duration;
     // The last slot is partial (the run stopped inside it): keep only whole ones.
     const whole = Math.floor((duration * 1000) / this.intervalMs + 1e-9);

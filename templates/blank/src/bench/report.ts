@@ -2,6 +2,7 @@
 // and SVG, no script, nothing fetched) so it opens from a CI artifact or a
 // mail as is. It is a pure function of the run: no clock, no locale, so the
 // same run renders the same bytes and two reports can be diffed.
+import { count, group, micros, rate, seconds } from "./format.js";
 import type { ClientRecord, Latency, Run, ServerRecord } from "./results.js";
 
 /** The page of `run`: summary, throughput over time, latency by percentile, servers, flags. */
@@ -277,36 +278,6 @@ function coord(value: number): string {
 // Formatting -----------------------------------------------------------------
 // Every figure goes through one of these, so a missing or broken number in a
 // record shows as a dash, never as NaN or Infinity.
-
-function count(value: number): string {
-  return Number.isFinite(value) ? group(Math.round(value).toFixed(0)) : "–";
-}
-
-function rate(value: number): string {
-  return Number.isFinite(value) ? short(value) : "–";
-}
-
-function seconds(value: number): string {
-  return Number.isFinite(value) ? `${short(value)} s` : "–";
-}
-
-/** Microseconds, as milliseconds from 1000 µs on: `850 µs`, `1.25 ms`. */
-function micros(value: number): string {
-  if (!Number.isFinite(value)) return "–";
-  return Math.abs(value) >= 1000 ? `${short(value / 1000)} ms` : `${short(value)} µs`;
-}
-
-/** Three significant digits below 100, whole numbers above: `8.53`, `85.3`, `853`, `8,530`. */
-function short(value: number): string {
-  const magnitude = Math.abs(value);
-  const text = value.toFixed(magnitude < 10 ? 2 : magnitude < 100 ? 1 : 0);
-  return group(text.includes(".") ? text.replace(/\.?0+$/, "") : text);
-}
-
-/** Thousands separators in the integer part, the same on every machine (unlike toLocaleString). */
-function group(text: string): string {
-  return text.replace(/^-?\d+/, (integer) => integer.replace(/\B(?=(\d{3})+$)/g, ","));
-}
 
 /** The largest finite value, or 0. */
 function maximum(values: number[]): number {

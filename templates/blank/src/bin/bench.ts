@@ -3,11 +3,13 @@
 // file and can draw them as an HTML page.
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { count, micros } from "../bench/format.js";
 import type { Measurement } from "../bench/measurement.js";
 import { renderReport } from "../bench/report.js";
 import type { Latency, Run } from "../bench/results.js";
 import { readRun } from "../bench/results.js";
 import { type BenchOptions, runBench } from "../bench/run.js";
+import { flagError, integer, UsageError } from "../flags.js";
 
 const USAGE = `usage: npm run bench -- <propose|dispatch|report> [options]
 
@@ -56,8 +58,6 @@ const FLAGS: Record<string, Flag> = {
   help: { type: "boolean", short: "h" },
 };
 
-class UsageError extends Error {}
-
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]!);
+    throw new UsageError(flagError(error));
   }
   const { values, positionals } = parsed;
   if (values.help) {
@@ -94,7 +94,6 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(bench === undefined ? "name a bench: propose or dispatch" : `unknown bench ${bench}`);
   }
 
-  const requests = integer(flag("requests"), "--requests", 0, 0);
   const options: BenchOptions = {
     bench,
     targets: (flag("target") ?? "")
@@ -104,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
     replicas: integer(flag("replicas"), "--replicas", 3, 1, 64),
     port: integer(flag("port"), "--port", 0, 0, 65535),
     duration: seconds(flag("duration"), "--duration", 10),
-    requests,
+    requests: integer(flag("requests"), "--requests", 0, 0),
     warmup: seconds(flag("warmup"), "--warmup", 1, 0),
     interval: seconds(flag("interval"), "--interval", 0.5),
     timeout: integer(flag("timeout"), "--timeout", 5000, 1),
@@ -172,7 +171,7 @@ function showProgress(measurement: Measurement, ms: number): NodeJS.Timeout {
     const line =
       measurement.answers === 0
         ? `warming up…  errors ${measurement.errors}`
-        : `${format(rate)}/s  ${format(measurement.answers)} answered  p99 ${time(measurement.histogram.at(99))}  errors ${measurement.errors}`;
+        : `${count(rate)}/s  ${count(measurement.answers)} answered  p99 ${micros(measurement.histogram.at(99))}  errors ${measurement.errors}`;
     process.stdout.write(`\r\x1b[K${line}`);
   }, ms);
 }
@@ -180,17 +179,17 @@ function showProgress(measurement: Measurement, ms: number): NodeJS.Timeout {
 function print({ client, servers }: Run): void {
   const unit = client.bench === "dispatch" ? "messages" : "requests";
   console.log(
-    `${unit.padEnd(10)} ${format(client.requests)} in ${client.duration.toFixed(2)} s: ${format(client.throughput)}/s`,
+    `${unit.padEnd(10)} ${count(client.requests)} in ${client.duration.toFixed(2)} s: ${count(client.throughput)}/s`,
   );
   console.log(`${"latency".padEnd(10)} ${latency(client.latency)}`);
   console.log(
-    `${"answers".padEnd(10)} ${format(client.successes)} successes, ${format(client.declines)} declines, ` +
-      `${format(client.redirects)} redirects, ${format(client.errors)} errors`,
+    `${"answers".padEnd(10)} ${count(client.successes)} successes, ${count(client.declines)} declines, ` +
+      `${count(client.redirects)} redirects, ${count(client.errors)} errors`,
   );
   for (const server of servers) {
     console.log(
-      `${(server.name ?? "server").padEnd(10)} ${format(server.messages)} messages, ` +
-        `${format(server.requests)} requests, ${format(server.commits)} commits, ${format(server.drops)} drops, ` +
+      `${(server.name ?? "server").padEnd(10)} ${count(server.messages)} messages, ` +
+        `${count(server.requests)} requests, ${count(server.commits)} commits, ${count(server.drops)} drops, ` +
         `${server.clients} clients`,
     );
   }
@@ -204,33 +203,7 @@ function latency(l: Latency): string {
     ["p99.9", l.p999],
     ["max", l.max],
   ];
-  return `${pairs.map(([name, value]) => `${name} ${time(value)}`).join("  ")}  (min ${time(l.min)}, mean ${time(l.mean)})`;
-}
-
-/** Microseconds as µs below a millisecond, ms above. */
-function time(microseconds: number): string {
-  return microseconds < 1000 ? `${Math.round(microseconds)} µs` : `${(microseconds / 1000).toFixed(2)} ms`;
-}
-
-function format(n: number): string {
-  return Math.round(n)
-    .toString()
-    .replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-}
-
-function integer(
-  value: string | undefined,
-  flag: string,
-  fallback: number,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-) {
-  if (value === undefined) return fallback;
-  const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`${flag} ${JSON.stringify(value)} is not an integer from ${min} to ${max}`);
-  }
-  return n;
+  return `${pairs.map(([name, value]) => `${name} ${micros(value)}`).join("  ")}  (min ${micros(l.min)}, mean ${micros(l.mean)})`;
 }
 
 function seconds(value: string | undefined, flag: string, fallback: number, min = 0.001): number {

@@ -4,6 +4,7 @@
 // that exits on its own stops the others, and the command exits 1.
 import { parseArgs } from "node:util";
 import { Cluster, describeExit, type Member } from "../cluster.js";
+import { flagError, integer, UsageError } from "../flags.js";
 
 const USAGE = `usage: npm run cluster -- [options]
 
@@ -19,21 +20,21 @@ function parse(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
     options: {
-      replicas: { type: "string", default: "3" },
+      replicas: { type: "string" },
       host: { type: "string" },
-      port: { type: "string", default: "3264" },
+      port: { type: "string" },
       metrics: { type: "string" },
       run: { type: "string" },
     },
     strict: true,
     allowPositionals: false,
   });
-  const integer = (flag: "replicas" | "port") => {
-    const value = values[flag];
-    if (!/^\d+$/.test(value)) throw new Error(`--${flag}: ${JSON.stringify(value)} is not a whole number`);
-    return Number(value);
+  // Their ranges are Cluster.start's to check.
+  return {
+    ...values,
+    replicas: integer(values.replicas, "--replicas", 3, 0),
+    port: integer(values.port, "--port", 3264, 0),
   };
-  return { ...values, replicas: integer("replicas"), port: integer("port") };
 }
 
 /** Runs the command; resolves with its exit code (set, not forced: stdout may be a pipe still flushing). */
@@ -46,9 +47,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     flags = parse(argv);
   } catch (error) {
-    // parseArgs' messages run on with a hint about `--` that does not apply here: keep their first sentence.
-    const message = (error as Error).message.split(". ")[0]!;
-    console.error(`error: ${message[0]!.toLowerCase()}${message.slice(1)} (see --help)`);
+    console.error(`error: ${error instanceof UsageError ? error.message : flagError(error)} (see --help)`);
     return 1;
   }
 
