@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, wri
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { CONSENSUS_BIN, CREATE_BIN, REPO } from "./support/paths.js";
+import { CONSENSUS_BIN, CREATE_BIN, NODE, REPO } from "./support/paths.js";
 import { consensus, runBin, snapshot, tsc } from "./support/project.js";
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-add-"));
@@ -160,7 +160,7 @@ describe("consensus add-message killed", () => {
       cpSync(pristine, dir, { recursive: true, verbatimSymlinks: true });
       assert.equal(tree(dir), before);
       await new Promise<void>((resolve) => {
-        const proc = spawn(process.execPath, [CONSENSUS_BIN, ...ACCEPT], { cwd: dir, stdio: "ignore" });
+        const proc = spawn(NODE, [CONSENSUS_BIN, ...ACCEPT], { cwd: dir, stdio: "ignore" });
         // Spread over the second half of a run and a little past it: planning comes first, the commit last.
         setTimeout(() => proc.kill("SIGKILL"), duration * (0.5 + (0.7 * i) / (kills - 1)));
         proc.on("exit", () => resolve());

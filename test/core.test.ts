@@ -1,6 +1,6 @@
 // The core called directly, without the command line.
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { generateStubs } from "../src/core/codegen.js";
@@ -9,8 +9,9 @@ import { ProtoError } from "../src/core/errors.js";
 import { messageNames } from "../src/core/names.js";
 import { dependencyVersion } from "../src/core/package.js";
 import { DEFAULT_TS_PROTO_OPTIONS, findProject, parseProject, tsProtoParameter } from "../src/core/project.js";
-import { render } from "../src/core/render.js";
+import { HELPERS, render } from "../src/core/render.js";
 import { templateSources } from "../src/core/scaffold.js";
+import { walk } from "../src/core/walk.js";
 import { CANONICAL_PROTOS, REPO } from "./support/paths.js";
 import { tempProject } from "./support/project.js";
 
@@ -36,6 +37,32 @@ describe("project", () => {
       tsProtoParameter(project.tsProtoOptions),
       "outputServices=grpc-js,oneof=unions-value,importSuffix=.js,esModuleInterop=true,env=node,forceLong=string,annotateFilesWithVersion=false,M=a=b,M=c=d",
     );
+  });
+
+  it("refuses text that is not JSON with its line, column and a reason in the tool's words, on every Node line", () => {
+    const cases: [string, string][] = [
+      ["", "1:1: expected a value"],
+      ['{ "protoDir": "proto",\n  "outDir": "gen", }', "2:20: expected a property name in double quotes"],
+      ["{ protoDir: proto }", '1:3: unexpected "protoDir"'],
+      ["{'protoDir': 1}", "1:2: unexpected \"'protoDir'\""],
+      ['{ "protoDir" "proto" }', "1:14: expected : after the property name"],
+      ['{ "protoDir": "proto" "outDir": "gen" }', "1:23: expected , between two entries"],
+      ['{ "protoDir": "proto"', "1:22: expected } to close the object"],
+      ['["proto"', "1:9: expected ] to close the array"],
+      ['{ "tsProtoOptions": { "M": ["a=b",] } }', "1:35: expected a value"],
+      ['{ "protoDir": "proto" }}', "1:24: expected nothing after the value"],
+      ['// where the protos are\n{ "protoDir": "proto" }', "1:1: comments are not JSON"],
+      ['{ "protoDir": "proto }', "1:15: the string is not closed"],
+      ['{ "tsProtoOptions": { "x": 1. } }', "1:28: the number is not complete"],
+      ['{ "protoDir": "pr\\u00o" }', "1:15: a \\u escape needs four hex digits"],
+      ['{ "protoDir": "pr\\o" }', "1:15: not an escape JSON knows"],
+      ['{ "protoDir": "pr\toto" }', "1:15: a control character in a string must be escaped"],
+    ];
+    for (const [text, error] of cases) {
+      assert.throws(() => parseProject("/p", text), { name: "UserError", message: `consensus.json:${error}` }, text);
+    }
+    // A byte order mark (as some editors write) is not an error.
+    assert.equal(parseProject("/p", '\uFEFF{ "protoDir": "protos" }').config.protoDir, "protos");
   });
 
   it("is found from any folder below its root", () => {
@@ -111,6 +138,22 @@ describe("compile and codegen", () => {
   });
 });
 
+describe("walk", () => {
+  it("lists files and folders, sorted, and neither lists nor follows symbolic links, whatever the Node line", () => {
+    const dir = tempProject();
+    dirs.push(dir);
+    mkdirSync(path.join(dir, "a/b"), { recursive: true });
+    writeFileSync(path.join(dir, "a/b/c.txt"), "c");
+    symlinkSync(path.join(dir, "proto"), path.join(dir, "a/folder-link"), "dir");
+    symlinkSync(path.join(dir, "consensus.json"), path.join(dir, "a/file-link"), "file");
+    assert.deepEqual(walk(path.join(dir, "a")), ["b/", "b/c.txt"]);
+    assert.deepEqual(
+      walk(dir).filter((entry) => !/^proto\/./.test(entry)),
+      ["a/", "a/b/", "a/b/c.txt", "consensus.json", "proto/"],
+    );
+  });
+});
+
 describe("names", () => {
   it("normalise every accepted spelling to one set of names", () => {
     for (const spelling of ["PreAccept", "preAccept", "pre-accept", "pre_accept", "PRE_ACCEPT"]) {
@@ -155,8 +198,7 @@ describe("render", () => {
     assert.ok(sources.length >= 4);
     for (const source of sources) {
       const compiled = Handlebars.compile(source, { noEscape: true, strict: true });
-      const helpers = { version: (name: string) => dependencyVersion(name) };
-      assert.equal(await render(source, values), compiled(values, { helpers }));
+      assert.equal(await render(source, values), compiled(values, { helpers: HELPERS }));
     }
   });
 

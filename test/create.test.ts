@@ -15,7 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { CREATE_BIN, REPO } from "./support/paths.js";
+import { CREATE_BIN, NODE, REPO } from "./support/paths.js";
 import { consensus, environment, GIT_IDENTITY, runBin, snapshot, tsc } from "./support/project.js";
 import { KEY, terminal } from "./support/terminal.js";
 
@@ -360,7 +360,7 @@ describe("create-consensus package managers", () => {
   it("stops the install on Ctrl-C: exit 130, the install killed, the project kept", async () => {
     const cwd = workspace();
     const bin = fakeCommands(["npm"], "hang");
-    const child = spawn(process.execPath, [CREATE_BIN, "p", "--no-git"], {
+    const child = spawn(NODE, [CREATE_BIN, "p", "--no-git"], {
       cwd,
       env: environment({ NO_COLOR: "1", PATH: `${bin}:${process.env.PATH}` }),
     });

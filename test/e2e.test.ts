@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
@@ -9,7 +9,8 @@ import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { DomUtils, parseDocument } from "htmlparser2";
-import { CREATE_BIN } from "./support/paths.js";
+import { walk } from "../src/core/walk.js";
+import { CREATE_BIN, NODE } from "./support/paths.js";
 import { environment, GIT_IDENTITY, runBin } from "./support/project.js";
 
 // The whole flow a person follows: scaffold with a real install, the
@@ -31,6 +32,38 @@ function npm(args: string[], cwd: string): Promise<{ code: number; output: strin
         resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, output: stdout + stderr }),
     ),
   );
+}
+
+/** The version of NODE, as `process.version` gives it. */
+const nodeVersion = execFileSync(NODE, ["-p", "process.version"], { encoding: "utf8" }).trim();
+
+/**
+ * Asserts that the output of the project's `npm test` shows every test file of
+ * its test/ folder: the title of each file's first test or suite (a `${…}` in
+ * it stands for anything), and no failure.
+ */
+function assertEveryTestRan(dir: string, output: string): void {
+  assert.match(output, /^ℹ fail 0$/m);
+  assert.match(output, /^ℹ pass [1-9]\d*$/m);
+  const files = walk(path.join(dir, "test")).filter((file) => file.endsWith(".test.ts"));
+  assert.ok(
+    files.some((file) => file.includes("/")),
+    "a test in a folder below test/",
+  );
+  for (const file of files) {
+    const match = /^(?:describe|test|it)\((["`])(.*?)\1/m.exec(readFileSync(path.join(dir, "test", file), "utf8"));
+    assert.ok(match, `test/${file} holds no test`);
+    const title = match[2]!
+      .split(/\$\{[^}]*\}/)
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*");
+    assert.match(output, new RegExp(title), `npm test did not run test/${file}`);
+  }
+}
+
+/** Asserts that nothing Node printed while running a script is a warning (deprecated or experimental APIs). */
+function assertNoWarnings(output: string): void {
+  assert.doesNotMatch(output, /\b(Deprecation|Experimental)Warning\b|\(node:\d+\) /);
 }
 
 /** Ports free on 127.0.0.1 right now (the OS picks them). */
@@ -101,11 +134,16 @@ for (const template of ["blank", "epaxos"]) {
       assert.match(run.stdout, /✔ created a git repository with an initial commit/);
       const dir = path.join(scratch, `e2e-${template}`);
 
+      // The scripts run on NODE, as on the machine of a person who has that Node.
+      const node = await npm(["exec", "--", "node", "-p", "process.version"], dir);
+      assert.equal(node.output.trim(), nodeVersion);
       const test = await npm(["test"], dir);
       assert.equal(test.code, 0, test.output);
-      assert.match(test.output, /# fail 0/);
+      assertEveryTestRan(dir, test.output);
+      assertNoWarnings(test.output);
       const build = await npm(["run", "build"], dir);
       assert.equal(build.code, 0, build.output);
+      assertNoWarnings(build.output);
 
       const ports = await freePorts(3);
       const names = ["r1", "r2", "r3"];
@@ -169,6 +207,7 @@ for (const template of ["blank", "epaxos"]) {
       for (const [i, { child, output }] of replicas.entries()) {
         await interrupt(child);
         assert.ok(await portIsFree(ports[i]!), `r${i + 1} still listens after Ctrl-C:\n${output()}`);
+        assertNoWarnings(output());
       }
 
       // The same quorum by one command; Ctrl-C stops all three.
@@ -187,6 +226,7 @@ for (const template of ["blank", "epaxos"]) {
       // npm itself dies of the SIGINT: what the cluster says tells how it stopped.
       await interrupt(cluster.child);
       assert.doesNotMatch(cluster.output(), /error/);
+      assertNoWarnings(cluster.output());
       // npm may exit before the command has stopped its replicas (they drain first).
       for (const port of [ports[0]!, ports[0]! + 1, ports[0]! + 2]) {
         for (let wait = 0; !(await portIsFree(port)) && wait < 100; wait++) await sleep(100);
@@ -212,6 +252,7 @@ for (const template of ["blank", "epaxos"]) {
         dir,
       );
       assert.equal(bench.code, 0, bench.output);
+      assertNoWarnings(bench.output);
       const records = readFileSync(path.join(dir, "bench.jsonl"), "utf8")
         .trim()
         .split("\n")
@@ -253,6 +294,7 @@ describe("end to end: add-message in an installed project", () => {
     assert.equal(build.code, 0, build.output);
     const test = await npm(["test"], dir);
     assert.equal(test.code, 0, test.output);
+    assertEveryTestRan(dir, test.output);
     assert.match(test.output, /ACCEPT is answered UNIMPLEMENTED/);
 
     const grpc = createRequire(path.join(dir, "package.json"))("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
@@ -260,7 +302,7 @@ describe("end to end: add-message in an installed project", () => {
     const envelope = await import(pathToFileURL(path.join(dir, "dist/src/pb/envelope.js")).href);
     /** Starts the built replica, sends one ACCEPT on a Dispatch stream, and stops it. */
     const accept = async () => {
-      const replica = spawn(process.execPath, ["dist/src/main.js", "--name", "r1", "--port", "0"], { cwd: dir });
+      const replica = spawn(NODE, ["dist/src/main.js", "--name", "r1", "--port", "0"], { cwd: dir });
       t.after(() => replica.kill("SIGKILL"));
       const port = await new Promise<number>((resolve, reject) => {
         let output = "";

@@ -1,10 +1,20 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { CONSENSUS_BIN, REPO } from "./support/paths.js";
+import { CONSENSUS_BIN, NODE, REPO } from "./support/paths.js";
 import { bufGenerate, consensus, environment, snapshot, tempProject } from "./support/project.js";
 
 const GOLDEN = path.join(REPO, "test/golden/canonical");
@@ -110,6 +120,21 @@ describe("consensus protobuf", () => {
       "helpers.ts",
       "service.ts",
     ]);
+  });
+
+  it("leaves generated files behind a symbolic link in outDir alone (Node 26 lists them)", async () => {
+    const dir = project();
+    const elsewhere = project();
+    assert.equal((await consensus(["protobuf"], elsewhere)).code, 0);
+    assert.equal((await consensus(["protobuf"], dir)).code, 0);
+    // A folder of another project's stubs, linked in: none of its protos are here, but its files are not ours.
+    symlinkSync(path.join(elsewhere, "src/pb"), path.join(dir, "src/pb/linked"), "dir");
+    const before = snapshot(elsewhere);
+    const run = await consensus(["protobuf"], dir);
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stdout, /linked/);
+    assert.deepEqual(snapshot(elsewhere), before);
+    assert.equal((await consensus(["protobuf", "--check"], dir)).code, 0);
   });
 
   it("generates imported well-known types", async () => {
@@ -232,7 +257,7 @@ describe("consensus protobuf refuses bad input and changes nothing", () => {
     {
       name: "a consensus.json that is not JSON",
       setup: (dir) => writeFileSync(path.join(dir, "consensus.json"), "{ protoDir: proto }"),
-      error: "error: consensus.json: Expected property name or '}' in JSON at position 2",
+      error: 'error: consensus.json:1:3: unexpected "protoDir"',
     },
     {
       name: "an unknown key in consensus.json",
@@ -333,11 +358,10 @@ describe("consensus (the command line)", () => {
     assert.doesNotMatch(piped.stdout, /\x1b\[/);
     // script(1) from util-linux runs the command on a pseudo-terminal.
     const onTty = (env: NodeJS.ProcessEnv) =>
-      promisify(execFile)(
-        "script",
-        ["-qec", `"${process.execPath}" "${CONSENSUS_BIN}" protobuf --check`, "/dev/null"],
-        { cwd: dir, env: environment(env) },
-      );
+      promisify(execFile)("script", ["-qec", `"${NODE}" "${CONSENSUS_BIN}" protobuf --check`, "/dev/null"], {
+        cwd: dir,
+        env: environment(env),
+      });
     assert.match((await onTty({ NO_COLOR: undefined })).stdout, /\x1b\[32m✔\x1b\[39m src\/pb\/ is up to date/);
     assert.equal((await onTty({ NO_COLOR: "1" })).stdout, "✔ src/pb/ is up to date (5 files)\r\n");
   });
@@ -373,7 +397,7 @@ describe("consensus protobuf on Ctrl-C", () => {
     for (let i = 0; i < 8; i++) {
       rmSync(path.join(dir, "src"), { recursive: true, force: true });
       const { code, signal } = await new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-        const proc = spawn(process.execPath, [CONSENSUS_BIN, "protobuf"], { cwd: dir, stdio: "ignore" });
+        const proc = spawn(NODE, [CONSENSUS_BIN, "protobuf"], { cwd: dir, stdio: "ignore" });
         setTimeout(() => proc.kill("SIGINT"), (duration * (i + 1)) / 8);
         proc.on("exit", (code, signal) => resolve({ code, signal }));
       });

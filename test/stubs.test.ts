@@ -4,7 +4,7 @@ import { cpSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { REPO } from "./support/paths.js";
+import { NODE, REPO } from "./support/paths.js";
 import { consensus, tempProject, tsc } from "./support/project.js";
 
 const exec = promisify(execFile);
@@ -45,7 +45,7 @@ describe("the generated stubs", () => {
   });
 
   it("serve Propose and a Dispatch BEACON stream to a real client on 127.0.0.1", async () => {
-    const server = spawn(process.execPath, [path.join(dir, "dist/server.js")], {
+    const server = spawn(NODE, [path.join(dir, "dist/server.js")], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     try {
@@ -56,7 +56,7 @@ describe("the generated stubs", () => {
         });
         server.on("exit", (code) => reject(new Error(`server exited with ${code}`)));
       });
-      const { stdout } = await exec(process.execPath, [path.join(dir, "dist/client.js"), port], { timeout: 10_000 });
+      const { stdout } = await exec(NODE, [path.join(dir, "dist/client.js"), port], { timeout: 10_000 });
       const result = JSON.parse(stdout);
       assert.deepEqual(result.paths, ["/pb.Consensus/Propose", "/pb.Consensus/Dispatch"]);
       assert.deepEqual(result.propose, {

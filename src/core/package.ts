@@ -5,6 +5,8 @@ import { fileURLToPath } from "node:url";
 interface PackageJson {
   name: string;
   version: string;
+  /** Each runtime this package runs on (`node`), as a version range. */
+  engines: Record<string, string>;
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
 }

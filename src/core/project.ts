@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import * as v from "valibot";
 import { UserError } from "./errors.js";
+import { parseJson } from "./json.js";
 
 /** The file that marks a project's root, as package.json marks a package's. */
 export const PROJECT_FILE = "consensus.json";
@@ -85,12 +86,7 @@ export function loadProject(root: string): Project {
 
 /** Checks the text of a consensus.json (on disk or planned) for the project at `root`. */
 export function parseProject(root: string, text: string): Project {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new UserError(`${PROJECT_FILE}: ${(err as Error).message}`);
-  }
+  const raw = parseJson(PROJECT_FILE, text);
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new UserError(`${PROJECT_FILE}: must hold a JSON object, like {"protoDir": "proto"}`);
   }

@@ -2,11 +2,18 @@ import { readFile } from "node:fs/promises";
 import type Handlebars from "handlebars";
 import runtime from "handlebars/runtime.js";
 import { cacheKey, readCache, writeCache } from "./build-cache.js";
-import { dependencyVersion } from "./package.js";
+import { dependencyVersion, PACKAGE_JSON } from "./package.js";
 
 /** No HTML escaping (the output is code and JSON); a name missing from the values is an error. */
 const OPTIONS = { noEscape: true, strict: true } as const;
-const helpers = { version: (name: string) => dependencyVersion(name) };
+/**
+ * The helpers every template may call: `{{version "typescript"}}`, the version this package
+ * pins a dependency to, and `{{engine "node"}}`, the versions of a runtime it runs on (engines).
+ */
+export const HELPERS = {
+  version: (name: string) => dependencyVersion(name),
+  engine: (name: string) => PACKAGE_JSON.engines[name],
+};
 
 /** Handlebars' runtime: what runs a precompiled template (its typings declare nothing). */
 const Runtime = runtime as unknown as typeof Handlebars;
@@ -16,9 +23,9 @@ const TEMPLATES = "templates";
 let precompiled: Promise<Record<string, string> | undefined> | undefined;
 
 /**
- * Renders a handlebars template with `values` and the `version` helper (the
- * version this package pins a dependency to). A template precompiled when the
- * package was built runs on handlebars' small runtime; any other is compiled.
+ * Renders a handlebars template with `values` and HELPERS. A template
+ * precompiled when the package was built runs on handlebars' small runtime;
+ * any other is compiled.
  */
 export async function render(source: string, values: object): Promise<string> {
   const spec = (await (precompiled ??= readCache(TEMPLATES)))?.[cacheKey([source])];
@@ -26,7 +33,7 @@ export async function render(source: string, values: object): Promise<string> {
   const template = spec
     ? Runtime.template(new Function(`return ${spec}`)())
     : (await import("handlebars")).default.compile(source, OPTIONS);
-  return template(values, { helpers });
+  return template(values, { helpers: HELPERS });
 }
 
 /** Precompiles `sources` into the build cache (building this package). */

@@ -8,6 +8,7 @@ import { PACKAGE_ROOT } from "./package.js";
 import { parseProject, PROJECT_FILE } from "./project.js";
 import { RENDERED, renderFile } from "./render.js";
 import { planStubs, type StubCacheUse } from "./stubs.js";
+import { walk } from "./walk.js";
 
 const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "templates");
 /** The canonical proto set that templates take their protos from. */
@@ -47,9 +48,8 @@ export interface TemplateValues {
 
 /** Every `.hbs` file of every template, for precompiling when this package is built. */
 export async function templateSources(): Promise<string[]> {
-  const entries = await readdir(TEMPLATES_DIR, { recursive: true, withFileTypes: true });
-  const files = entries.filter((entry) => entry.isFile() && entry.name.endsWith(RENDERED));
-  return Promise.all(files.map((entry) => readFile(path.join(entry.parentPath, entry.name), "utf8")));
+  const files = walk(TEMPLATES_DIR).filter((entry) => entry.endsWith(RENDERED));
+  return Promise.all(files.map((file) => readFile(path.join(TEMPLATES_DIR, file), "utf8")));
 }
 
 /**
@@ -79,12 +79,9 @@ export async function planScaffold(
   const sources = new Map<string, string>();
   for (const name of chain) {
     const dir = path.join(TEMPLATES_DIR, name);
-    for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile()) continue;
-      const source = path.join(entry.parentPath, entry.name);
-      const relative = path.relative(dir, source).split(path.sep).join("/");
-      if (relative === MANIFEST) continue;
-      sources.set(relative.replace(/\.hbs$/, "").replace(/(^|\/)_([^/]+)$/, "$1.$2"), source);
+    for (const relative of walk(dir)) {
+      if (relative.endsWith("/") || relative === MANIFEST) continue;
+      sources.set(relative.replace(/\.hbs$/, "").replace(/(^|\/)_([^/]+)$/, "$1.$2"), path.join(dir, relative));
     }
   }
 

@@ -8,6 +8,13 @@ export const CONSENSUS_BIN = path.join(REPO, "bin/consensus.js");
 export const CREATE_BIN = path.join(REPO, "bin/create-consensus.js");
 export const CANONICAL_PROTOS = path.join(REPO, "proto");
 
+/**
+ * The Node.js the tests run the bins and generated projects with: the binary
+ * CONSENSUS_TEST_NODE names (to test another Node line: `npm run test:lines`),
+ * else the one running the tests.
+ */
+export const NODE = process.env.CONSENSUS_TEST_NODE ?? process.execPath;
+
 const require = createRequire(import.meta.url);
 
 /** The native buf binary of @bufbuild/buf (its bin script is a Node wrapper around it). */

@@ -1,9 +1,10 @@
 import { execFile } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { DEFAULT_TS_PROTO_OPTIONS, tsProtoParameter } from "../../src/core/project.js";
-import { bufBinary, CANONICAL_PROTOS, CONSENSUS_BIN, REPO, TS_PROTO_PLUGIN } from "./paths.js";
+import { walk } from "../../src/core/walk.js";
+import { bufBinary, CANONICAL_PROTOS, CONSENSUS_BIN, NODE, REPO, TS_PROTO_PLUGIN } from "./paths.js";
 
 /** A temp folder holding a project: consensus.json (with `config`) and a copy of the canonical protos. */
 export function tempProject(config: object = {}): string {
@@ -22,22 +23,23 @@ export interface Run {
 /** Runs a bin of this package with `args` in `cwd`, as a user would (NO_COLOR unless `env` unsets it). */
 export function runBin(bin: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { cwd, env: environment({ NO_COLOR: "1", ...env }) },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+    execFile(NODE, [bin, ...args], { cwd, env: environment({ NO_COLOR: "1", ...env }) }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
     );
   });
 }
 
 /**
  * This process's environment with `changes` applied; an undefined value removes a variable. An
- * inherited FORCE_COLOR is dropped: whether output is coloured is each test's to say.
+ * inherited FORCE_COLOR is dropped: whether output is coloured is each test's to say. So is what
+ * the npm running the tests sets for its scripts (its prefix, for one, puts its own Node first
+ * on the PATH of a nested `npm exec`): what the tests run sees the environment of a shell.
+ * NODE's folder comes first on PATH, so npm, the scripts it runs and the `node` in them are that Node.
  */
 export function environment(changes: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const merged = { ...process.env, FORCE_COLOR: undefined, ...changes };
+  const PATH = [path.dirname(NODE), process.env.PATH].join(path.delimiter);
+  const inherited = Object.entries(process.env).filter(([name]) => !/^(npm_.*|NODE|INIT_CWD|COLOR)$/.test(name));
+  const merged = { ...Object.fromEntries(inherited), PATH, FORCE_COLOR: undefined, ...changes };
   return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined));
 }
 
@@ -70,14 +72,12 @@ export function bufGenerate(dir: string, out: string): { file: string; args: str
  * with a trailing slash), to compare a tree before and after.
  */
 export function snapshot(dir: string): Map<string, string> {
-  const entries = new Map<string, string>();
-  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    const full = path.join(entry.parentPath, entry.name);
-    const relative = path.relative(dir, full).split(path.sep).join("/");
-    if (entry.isDirectory()) entries.set(`${relative}/`, "");
-    else if (entry.isFile()) entries.set(relative, readFileSync(full).toString("base64"));
-  }
-  return new Map([...entries].sort(([a], [b]) => (a < b ? -1 : 1)));
+  return new Map(
+    walk(dir).map((entry) => [
+      entry,
+      entry.endsWith("/") ? "" : readFileSync(path.join(dir, entry)).toString("base64"),
+    ]),
+  );
 }
 
 /** Runs this repository's tsc in `dir` with `args`; resolves with all it printed (empty: no diagnostics). */

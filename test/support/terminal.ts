@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { NODE } from "./paths.js";
 import { environment, type Run } from "./project.js";
 
 /** A bin of this package running on a pseudo-terminal, driven key by key as a person would. */
@@ -20,7 +21,7 @@ export const KEY = { enter: "\r", down: "\x1b[B", ctrlC: "\x03", esc: "\x1b" } a
  */
 export function terminal(bin: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Terminal {
   const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
-  const command = `stty cols 100 rows 40; exec ${[process.execPath, bin, ...args].map(quote).join(" ")}`;
+  const command = `stty cols 100 rows 40; exec ${[NODE, bin, ...args].map(quote).join(" ")}`;
   const child = spawn("script", ["-qec", command, "/dev/null"], {
     cwd,
     // A person at a terminal, whatever the test itself runs under (CI, a dumb terminal, none).

@@ -1,0 +1,88 @@
+// The Node.js lines this package runs on: package.json's engines, what the bins
+// do on a Node outside them, and what a generated project asks for.
+import assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import semver from "semver";
+import { satisfies } from "../src/cli/engines.js";
+import { CONSENSUS_BIN, CREATE_BIN, NODE, REPO } from "./support/paths.js";
+import { environment, type Run } from "./support/project.js";
+
+const ENGINES: string = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")).engines.node;
+const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-engines-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** Runs a bin with `node` and its `flags`, as runBin does. */
+function runWith(node: string, flags: string[], bin: string, args: string[]): Promise<Run> {
+  return new Promise((resolve) =>
+    execFile(
+      node,
+      [...flags, bin, ...args],
+      { cwd: scratch, env: environment({ NO_COLOR: "1" }) },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+    ),
+  );
+}
+
+/** Asserts that both bins refuse to run, in one line naming `version`, and that nothing was created. */
+async function assertRefused(node: string, flags: string[], version: string): Promise<void> {
+  for (const [bin, name] of [
+    [CREATE_BIN, "create-consensus"],
+    [CONSENSUS_BIN, "consensus"],
+  ] as const) {
+    const run = await runWith(node, flags, bin, name === "consensus" ? ["protobuf"] : ["app", "--yes"]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.equal(run.stdout, "");
+    assert.equal(run.stderr, `error: ${name} runs on Node.js ${ENGINES}; this is Node.js ${version}\n`);
+  }
+  assert.equal(existsSync(path.join(scratch, "app")), false);
+}
+
+describe("the Node.js lines", () => {
+  it("are read from engines as semver reads them", () => {
+    const versions = [];
+    for (let major = 16; major <= 28; major++)
+      for (let minor = 0; minor <= 30; minor++)
+        for (const patch of [0, 1, 9]) versions.push(`${major}.${minor}.${patch}`);
+    for (const range of [ENGINES, "^20.19.0 || >=22.12.0", ">=24.0.0", "^22.0.0 || ^24.3.1", " ^20.19.3||>=22.12.0 "]) {
+      for (const version of versions) {
+        assert.equal(satisfies(version, range), semver.satisfies(version, range), `${version} in ${range}`);
+      }
+    }
+    assert.throws(() => satisfies("20.0.0", ">=20 <21"), { message: 'engines: cannot read ">=20 <21"' });
+  });
+
+  it("are the ones a generated project asks for, and its test script finds the same files on each", async () => {
+    const run = await runWith(process.execPath, [], CREATE_BIN, ["app", "--no-install", "--no-git"]);
+    assert.equal(run.code, 0, run.stderr);
+    const pkg = JSON.parse(readFileSync(path.join(scratch, "app/package.json"), "utf8"));
+    rmSync(path.join(scratch, "app"), { recursive: true });
+    assert.deepEqual(pkg.engines, { node: ENGINES });
+    // Globs the shell expands: every line's runner gets the same list of files, never a folder.
+    assert.equal(
+      pkg.scripts.test,
+      "npm run build && node --test --test-reporter=spec dist/test/*.test.js dist/test/*/*.test.js",
+    );
+  });
+
+  it("leave any other Node.js with one line from both bins, and nothing written", async () => {
+    // This Node, saying it is 18.20.8 (the Node of Debian 12), before the bin runs.
+    const older = "data:text/javascript,Object.defineProperty(process.versions,'node',{value:'18.20.8'})";
+    await assertRefused(process.execPath, ["--import", older], "18.20.8");
+  });
+
+  const version = execFileSync(NODE, ["-p", "process.versions.node"], { encoding: "utf8" }).trim();
+  it(
+    "leave a real Node.js outside them with that line too (CONSENSUS_TEST_NODE)",
+    {
+      skip:
+        satisfies(version, ENGINES) &&
+        `Node.js ${version} is supported: npm run test:lines runs this with one that is not`,
+    },
+    () => assertRefused(NODE, [], version),
+  );
+});
