@@ -12,7 +12,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { addMessage } from "../../src/commands/add-message.js";
 import { CONSENSUS_BIN, CREATE_BIN } from "../support/paths.js";
-import { bufGenerate } from "../support/project.js";
+import { bufGenerate, environment } from "../support/project.js";
 import { median } from "../support/median.js";
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "11" } } });
@@ -24,7 +24,8 @@ const ADD = ["add-message", "Extra", "--request", "ballot:uint64,value:bytes", "
 
 function time(file: string, args: string[], cwd: string): number {
   const start = process.hrtime.bigint();
-  execFileSync(file, args, { cwd, stdio: ["ignore", "ignore", "inherit"] });
+  // The plugin buf runs is a Node script: this Node's folder first on PATH, so both sides run on it.
+  execFileSync(file, args, { cwd, env: environment({}), stdio: ["ignore", "ignore", "inherit"] });
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
@@ -67,7 +68,7 @@ function measure(pristine: string): { ours: number; buf: number } {
 const blank = measure(await project("blank", 0));
 const large = measure(await project("large", 100));
 const row = (label: string, ms: number) => console.log(`${label.padEnd(52)} median ${ms.toFixed(0).padStart(5)} ms`);
-console.log(`${runs} runs each after a warm-up, in turns`);
+console.log(`Node.js ${process.versions.node}; ${runs} runs each after a warm-up, in turns`);
 row("blank project: consensus add-message", blank.ours);
 row("blank project: buf generate (same protos)", blank.buf);
 console.log(

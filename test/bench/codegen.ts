@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { CONSENSUS_BIN, REPO } from "../support/paths.js";
-import { bufGenerate, tempProject } from "../support/project.js";
+import { bufGenerate, environment, tempProject } from "../support/project.js";
 import { median } from "../support/median.js";
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "11" } } });
@@ -23,7 +23,8 @@ const buf = bufGenerate(dir, "gen");
 function time(file: string, args: string[], clean: string): number {
   rmSync(path.join(dir, clean), { recursive: true, force: true });
   const start = process.hrtime.bigint();
-  execFileSync(file, args, { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
+  // The plugin buf runs is a Node script: this Node's folder first on PATH, so both sides run on it.
+  execFileSync(file, args, { cwd: dir, env: environment({}), stdio: ["ignore", "ignore", "inherit"] });
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 const ours = () => time(process.execPath, [CONSENSUS_BIN, "protobuf"], "src/pb");
@@ -49,7 +50,9 @@ for (let i = 0; i < runs; i++) {
 const protos = readdirSync(path.join(dir, "proto")).length;
 const row = (label: string, xs: number[]) =>
   console.log(`${label.padEnd(36)} median ${median(xs).toFixed(1).padStart(6)} ms   min ${Math.min(...xs).toFixed(1)}`);
-console.log(`canonical set: ${protos} protos, ${runs} runs each after a warm-up, in turns`);
+console.log(
+  `Node.js ${process.versions.node}; canonical set: ${protos} protos, ${runs} runs each after a warm-up, in turns`,
+);
 row("consensus protobuf", a);
 row("buf generate (native binary)", b);
 row("buf generate (npx buf, Node wrapper)", c);
