@@ -1,40 +1,28 @@
 // The Node.js lines this package runs on: package.json's engines, what the bins
 // do on a Node outside them, and what a generated project asks for.
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import semver from "semver";
-import { satisfies } from "../src/cli/engines.js";
-import { CONSENSUS_BIN, CREATE_BIN, NODE, REPO } from "./support/paths.js";
-import { environment, type Run } from "./support/project.js";
+import { satisfies } from "../src/cli/start.js";
+import { PACKAGE_JSON } from "../src/core/package.js";
+import { CONSENSUS_BIN, CREATE_BIN, NODE } from "./support/paths.js";
+import { runBin } from "./support/project.js";
 
-const ENGINES: string = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")).engines.node;
+const ENGINES = PACKAGE_JSON.engines.node;
 const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-engines-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-/** Runs a bin with `node` and its `flags`, as runBin does. */
-function runWith(node: string, flags: string[], bin: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) =>
-    execFile(
-      node,
-      [...flags, bin, ...args],
-      { cwd: scratch, env: environment({ NO_COLOR: "1" }) },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    ),
-  );
-}
-
-/** Asserts that both bins refuse to run, in one line naming `version`, and that nothing was created. */
-async function assertRefused(node: string, flags: string[], version: string): Promise<void> {
+/** Asserts that both bins refuse to run on `node` (with its flags), in one line naming `version`, and that nothing was created. */
+async function assertRefused(node: string[], version: string): Promise<void> {
   for (const [bin, name] of [
     [CREATE_BIN, "create-consensus"],
     [CONSENSUS_BIN, "consensus"],
   ] as const) {
-    const run = await runWith(node, flags, bin, name === "consensus" ? ["protobuf"] : ["app", "--yes"]);
+    const run = await runBin(bin, name === "consensus" ? ["protobuf"] : ["app", "--yes"], scratch, {}, node);
     assert.equal(run.code, 1, run.stderr);
     assert.equal(run.stdout, "");
     assert.equal(run.stderr, `error: ${name} runs on Node.js ${ENGINES}; this is Node.js ${version}\n`);
@@ -57,7 +45,7 @@ describe("the Node.js lines", () => {
   });
 
   it("are the ones a generated project asks for, and its test script finds the same files on each", async () => {
-    const run = await runWith(process.execPath, [], CREATE_BIN, ["app", "--no-install", "--no-git"]);
+    const run = await runBin(CREATE_BIN, ["app", "--no-install", "--no-git"], scratch, {}, [process.execPath]);
     assert.equal(run.code, 0, run.stderr);
     const pkg = JSON.parse(readFileSync(path.join(scratch, "app/package.json"), "utf8"));
     rmSync(path.join(scratch, "app"), { recursive: true });
@@ -72,7 +60,7 @@ describe("the Node.js lines", () => {
   it("leave any other Node.js with one line from both bins, and nothing written", async () => {
     // This Node, saying it is 18.20.8 (the Node of Debian 12), before the bin runs.
     const older = "data:text/javascript,Object.defineProperty(process.versions,'node',{value:'18.20.8'})";
-    await assertRefused(process.execPath, ["--import", older], "18.20.8");
+    await assertRefused([process.execPath, "--import", older], "18.20.8");
   });
 
   const version = execFileSync(NODE, ["-p", "process.versions.node"], { encoding: "utf8" }).trim();
@@ -83,6 +71,6 @@ describe("the Node.js lines", () => {
         satisfies(version, ENGINES) &&
         `Node.js ${version} is supported: npm run test:lines runs this with one that is not`,
     },
-    () => assertRefused(NODE, [], version),
+    () => assertRefused([NODE], version),
   );
 });

@@ -8,12 +8,12 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { satisfies } from "../src/cli/engines.js";
+import { satisfies } from "../src/cli/start.js";
+import { PACKAGE_JSON } from "../src/core/package.js";
 import { REPO } from "./support/paths.js";
 
 const { values } = parseArgs({ options: { all: { type: "boolean", default: false } } });
 const LINES = path.join(REPO, "test/node-lines");
-const engines: string = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")).engines.node;
 const lines: Record<string, string> = JSON.parse(readFileSync(path.join(LINES, "package.json"), "utf8")).dependencies;
 const tests = (names: string[]) => names.map((name) => path.join(REPO, "dist/test", name));
 const everyTest = readdirSync(path.join(REPO, "dist/test")).filter((name) => name.endsWith(".test.js"));
@@ -23,7 +23,7 @@ for (const [name, spec] of Object.entries(lines)) {
   const node = path.join(LINES, "node_modules", name, "bin/node");
   const version = spawnSync(node, ["-p", "process.versions.node"], { encoding: "utf8" }).stdout?.trim();
   if (!version) throw new Error(`${name} (${spec}) does not run: install it with npm ci --prefix test/node-lines`);
-  const supported = satisfies(version, engines);
+  const supported = satisfies(version, PACKAGE_JSON.engines.node);
   console.log(`\n# Node.js ${version}: ${supported ? (values.all ? "every test" : "end to end") : "outside engines"}`);
   // A supported line runs the tests too; an older one could not, so this Node does.
   const { status } = spawnSync(

@@ -20,11 +20,24 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs a bin of this package with `args` in `cwd`, as a user would (NO_COLOR unless `env` unsets it). */
-export function runBin(bin: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+/**
+ * Runs a bin of this package with `args` in `cwd`, as a user would (NO_COLOR unless `env` unsets it),
+ * with `node`: NODE by default, or another Node and the flags it takes before the bin.
+ */
+export function runBin(
+  bin: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+  [node, ...flags]: string[] = [NODE],
+): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(NODE, [bin, ...args], { cwd, env: environment({ NO_COLOR: "1", ...env }) }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+    execFile(
+      node!,
+      [...flags, bin, ...args],
+      { cwd, env: environment({ NO_COLOR: "1", ...env }) },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
     );
   });
 }
