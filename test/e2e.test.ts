@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -11,6 +10,7 @@ import { pathToFileURL } from "node:url";
 import { DomUtils, parseDocument } from "htmlparser2";
 import { walk } from "../src/core/walk.js";
 import { CREATE_BIN, NODE } from "./support/paths.js";
+import { freePortBlock, portIsFree } from "./support/ports.js";
 import { environment, GIT_IDENTITY, runBin } from "./support/project.js";
 
 // The whole flow a person follows: scaffold with a real install, the
@@ -64,30 +64,6 @@ function assertEveryTestRan(dir: string, output: string): void {
 /** Asserts that nothing Node printed while running a script is a warning (deprecated or experimental APIs). */
 function assertNoWarnings(output: string): void {
   assert.doesNotMatch(output, /\b(Deprecation|Experimental)Warning\b|\(node:\d+\) /);
-}
-
-/** Ports free on 127.0.0.1 right now (the OS picks them). */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => {
-      const server = createServer();
-      return new Promise<ReturnType<typeof createServer>>((resolve) =>
-        server.listen(0, "127.0.0.1", () => resolve(server)),
-      );
-    }),
-  );
-  const ports = servers.map((server) => (server.address() as { port: number }).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
-
-/** Whether nothing listens on `port` of 127.0.0.1 any more. */
-function portIsFree(port: number): Promise<boolean> {
-  const server = createServer();
-  return new Promise((resolve) => {
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
 }
 
 /** `npm run <script> -- args` in the background; resolves once its output matches `ready`. */
@@ -145,7 +121,7 @@ for (const template of ["blank", "epaxos"]) {
       assert.equal(build.code, 0, build.output);
       assertNoWarnings(build.output);
 
-      const ports = await freePorts(3);
+      const ports = await freePortBlock(3);
       const names = ["r1", "r2", "r3"];
       const replicas = await Promise.all(
         names.map((name, i) => {
