@@ -4,9 +4,12 @@ import { err, out, printChanges } from "./output.js";
 import { UserError } from "../core/errors.js";
 import { PACKAGE_JSON } from "../core/package.js";
 import { interrupt, run } from "./run.js";
+import { registerWorkbench } from "./workbench.js";
 
 const program = new Command("consensus")
-  .description("Work on a consensus replica project: add a message type, regenerate its gRPC stubs.")
+  .description(
+    "Work on a consensus replica project: add a message type, regenerate its gRPC stubs; run, load and check a cluster.",
+  )
   .version(PACKAGE_JSON.version)
   .option("--debug", "print the stack of an unexpected error");
 
@@ -96,5 +99,7 @@ function colourDiff(diff: string): string {
     )
     .join("\n");
 }
+
+registerWorkbench(program);
 
 await run(program);

@@ -46,6 +46,14 @@ const ConfigEntries = {
   handlersDir: v.optional(relativePath, "src/handlers"),
   replica: v.optional(relativePath, "src/replica.ts"),
   tsProtoOptions: v.optional(v.record(v.string(), v.union([v.string(), v.boolean(), v.array(v.string())])), {}),
+  /** How a replica starts, run in the project's folder: the workbench appends --name --port --peers …; "node" is the tool's Node.js. */
+  start: v.optional(
+    v.pipe(
+      v.array(v.pipe(v.string(), v.nonEmpty("must not hold an empty string"))),
+      v.minLength(1, 'must name a program, like ["node", "dist/src/main.js"]'),
+    ),
+    ["node", "dist/src/main.js"],
+  ),
 };
 
 const ConfigSchema = v.strictObject(ConfigEntries, `unknown key (known: ${Object.keys(ConfigEntries).join(", ")})`);
@@ -61,13 +69,19 @@ export interface Project {
   readonly tsProtoOptions: TsProtoOptions;
 }
 
-/** Walks up from `from` to the nearest folder holding consensus.json. */
-export function findProject(from: string): Project {
+/** Walks up from `from` to the nearest folder holding consensus.json; undefined when there is none. */
+export function findProjectIfAny(from: string): Project | undefined {
   for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
     const file = path.join(dir, PROJECT_FILE);
     if (existsSync(file) && statSync(file).isFile()) return loadProject(dir);
-    if (path.dirname(dir) === dir) break;
+    if (path.dirname(dir) === dir) return undefined;
   }
+}
+
+/** Walks up from `from` to the nearest folder holding consensus.json. */
+export function findProject(from: string): Project {
+  const project = findProjectIfAny(from);
+  if (project) return project;
   throw new UserError(
     `no ${PROJECT_FILE} in ${path.resolve(from)} or any folder above it: run this inside a project, or create one with \`npx create-consensus my-protocol\``,
   );

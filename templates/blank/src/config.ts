@@ -4,7 +4,6 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import { flagError } from "./flags.js";
 
 export interface Config {
   /** This replica's name (default: the host name). */
@@ -19,6 +18,8 @@ export interface Config {
   metrics: string | undefined;
   /** A label for the metrics line, if any (the bench sets it to tie a replica's line to its run). */
   run: string | undefined;
+  /** Folder for durable state, if any (blank keeps none; `consensus cluster` gives each replica its own). */
+  data: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -33,12 +34,13 @@ export const USAGE = `usage: npm start -- [options]
   --peers <list>        r2=host:port,r3=host:port      CONSENSUS_PEERS
   --metrics <file>      append metrics here on exit    CONSENSUS_METRICS
   --run <label>         label of the metrics line      CONSENSUS_RUN
+  --data <dir>          folder for durable state       CONSENSUS_DATA
   --config <file.json>  the same keys as a JSON file   CONSENSUS_CONFIG
   -h, --help            print this help
 
 Flags beat environment variables, which beat the config file.`;
 
-const KEYS = ["name", "host", "port", "peers", "metrics", "run"] as const;
+const KEYS = ["name", "host", "port", "peers", "metrics", "run", "data"] as const;
 type Key = (typeof KEYS)[number];
 /** Raw values of one source, with the label errors name it by. */
 type Source = Partial<Record<Key, { value: unknown; from: string }>>;
@@ -73,6 +75,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env 
     peers,
     metrics: text(merged.metrics, "metrics"),
     run: text(merged.run, "run"),
+    data: text(merged.data, "data"),
   };
 }
 
@@ -167,4 +170,20 @@ function parsePeers(entry: Source["peers"]): Map<string, string> {
     peers.set(name, address as string);
   }
   return peers;
+}
+
+/** One line for an error of node:util's parseArgs (its own messages run on over several). */
+export function flagError(error: unknown): string {
+  const { code, message } = error as { code?: string; message?: string };
+  const option = /'(-[^' ]+)/.exec(message ?? "")?.[1];
+  switch (code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown option ${option}`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      return `option ${option} needs a value`;
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return `unexpected argument ${/'([^']*)'/.exec(message ?? "")?.[1] ?? ""}`.trimEnd();
+    default:
+      return (message ?? String(error)).split("\n")[0]!;
+  }
 }

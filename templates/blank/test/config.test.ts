@@ -22,6 +22,7 @@ describe("loadConfig", () => {
         peers: { r2: "10.0.0.2:3265" },
         metrics: "file.jsonl",
         run: "file-run",
+        data: "file-data",
       }),
     );
   });
@@ -35,6 +36,7 @@ describe("loadConfig", () => {
       peers: new Map(),
       metrics: undefined,
       run: undefined,
+      data: undefined,
     });
   });
 
@@ -53,6 +55,8 @@ describe("loadConfig", () => {
         "m.jsonl",
         "--run",
         "flag-run",
+        "--data",
+        "data/r1",
       ],
       {},
     );
@@ -66,19 +70,22 @@ describe("loadConfig", () => {
       ]),
       metrics: "m.jsonl",
       run: "flag-run",
+      data: "data/r1",
     });
   });
 
   test("flags beat the environment, which beats the file", () => {
     const env = { CONSENSUS_CONFIG: file, CONSENSUS_NAME: "env", CONSENSUS_PORT: "5000", CONSENSUS_PEERS: "" };
-    assert.deepEqual(loadConfig(["--name", "flag"], env), {
+    assert.deepEqual(loadConfig(["--name", "flag", "--data", "flag-data"], env), {
       name: "flag",
       host: "0.0.0.0",
       port: 5000,
       peers: new Map([["r2", "10.0.0.2:3265"]]),
       metrics: "file.jsonl",
       run: "file-run",
+      data: "flag-data",
     });
+    assert.equal(loadConfig([], { ...env, CONSENSUS_DATA: "env-data" }).data, "env-data");
     assert.equal(loadConfig([], env).name, "env");
     assert.equal(loadConfig(["--config", file], {}).name, "file");
     assert.equal(loadConfig(["--config", file], { CONSENSUS_PEERS: "r3=h:1" }).peers.get("r3"), "h:1");

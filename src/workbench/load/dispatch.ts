@@ -4,10 +4,9 @@
 // itself, encoding the request once and reading replies in place: a grpc-js
 // client costs about as much per message as the replica it would measure.
 import http2 from "node:http2";
-import { typeName } from "../envelope.js";
+import { status as Code } from "@grpc/grpc-js";
 import { PeerReply, PeerRequest, Type } from "../pb/envelope.js";
-import { Code } from "../status.js";
-import type { Measurement } from "./measurement.js";
+import type { Measurement } from "../measurement.js";
 
 export interface DispatchLoad {
   /** host:port of each replica; streams are spread over them in turn. */
@@ -146,7 +145,7 @@ class LoadStream {
       return this.fail(`reply ${number} does not decode: ${(error as Error).message}`);
     }
     if (reply.type !== Type.BEACON || reply.message?.$case !== "beacon") {
-      return this.fail(`reply ${number} is a ${typeName(reply.type)} reply to a BEACON request`);
+      return this.fail(`reply ${number} is a ${Type[reply.type] ?? `type ${reply.type}`} reply to a BEACON request`);
     }
     if (!reply.success) return this.fail(`reply ${number} says success=false`);
     // A replica answers in request order, so its clock only moves on from one reply to the next.

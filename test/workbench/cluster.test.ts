@@ -1,25 +1,37 @@
-// src/cluster.ts and the `cluster` command, with real replica processes on
-// 127.0.0.1: they listen and answer, their output is prefixed, a crash is
-// noticed, and whatever happens no replica outlives its test.
+// src/workbench/cluster.ts and `consensus cluster`, with the real replicas of a
+// blank project on 127.0.0.1: they listen and answer, their output is prefixed,
+// a crash is noticed, and whatever happens no replica outlives its test.
 import assert from "node:assert/strict";
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { type AddressInfo, createServer, type Server } from "node:net";
+import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
-import { Cluster } from "../src/cluster.js";
-import { envelope } from "../src/envelope.js";
-import { type PeerReply, Type } from "../src/pb/envelope.js";
-import { ConsensusClient } from "../src/pb/service.js";
+import { Cluster, type ClusterOptions, type StartCommand } from "../../src/workbench/cluster.js";
+import { type PeerReply, Type } from "../../src/workbench/pb/envelope.js";
+import { ConsensusClient } from "../../src/workbench/pb/service.js";
+import { CONSENSUS_BIN, NODE } from "../support/paths.js";
+import { environment } from "../support/project.js";
+import { freePortBlock } from "../support/ports.js";
+import { builtReplicaProject } from "../support/replica-project.js";
 
-const COMMAND = fileURLToPath(new URL("../src/bin/cluster.js", import.meta.url));
+/** A built blank project, and how its replicas start. */
+let project: string;
+let start: StartCommand;
+before(async () => {
+  project = await builtReplicaProject();
+  start = { command: ["node", "dist/src/main.js"], cwd: project };
+});
+after(() => rm(path.dirname(project), { recursive: true, force: true }));
+
+/** Cluster.start with the project's replicas. */
+const startCluster = (options: Omit<ClusterOptions, "start">) => Cluster.start({ start, ...options });
 
 /** A stream that keeps what is written to it; `colours` makes it pass for a terminal that takes colours. */
 function sink(colours = false) {
@@ -42,7 +54,7 @@ async function beacon(address: string): Promise<PeerReply> {
       stream.once("data", resolve);
       stream.once("error", reject);
     });
-    stream.write(envelope("test", { $case: "beacon", value: { timestamp: "" } }));
+    stream.write({ type: Type.BEACON, sender: "test", message: { $case: "beacon", value: { timestamp: "" } } });
     stream.end();
     return await reply;
   } finally {
@@ -59,19 +71,6 @@ function listen(port: number): Promise<Server> {
 }
 
 const close = (server: Server) => new Promise((resolve) => server.close(resolve));
-
-/** A port P with P..P+count-1 all free a moment ago, for a cluster to start from. */
-async function freeBlock(count: number): Promise<number> {
-  for (;;) {
-    const first = await listen(0);
-    const port = (first.address() as AddressInfo).port;
-    const rest = await Promise.all(
-      Array.from({ length: count - 1 }, (_, i) => listen(port + i + 1).catch(() => undefined)),
-    );
-    await Promise.all([first, ...rest].map((server) => server && close(server)));
-    if (port + count - 1 <= 65535 && rest.every(Boolean)) return port;
-  }
-}
 
 /** Whether process `pid` still exists. */
 function alive(pid: number): boolean {
@@ -93,7 +92,7 @@ describe("Cluster", { timeout: 30_000 }, () => {
     const dir = await mkdtemp(path.join(tmpdir(), "cluster-"));
     const output = sink();
     const metrics = path.join(dir, "metrics.jsonl");
-    const cluster = await Cluster.start({ replicas: 3, firstPort: 0, metrics, run: "run-a", output: output.stream });
+    const cluster = await startCluster({ replicas: 3, firstPort: 0, metrics, run: "run-a", output: output.stream });
     try {
       assert.deepEqual(
         cluster.members.map(({ name, host, address }) => [name, host, address.split(":")[0]]),
@@ -132,7 +131,7 @@ describe("Cluster", { timeout: 30_000 }, () => {
   });
 
   test("died names a replica killed behind its back", async () => {
-    const cluster = await Cluster.start({ replicas: 3, firstPort: 0, output: sink().stream });
+    const cluster = await startCluster({ replicas: 3, firstPort: 0, output: sink().stream });
     try {
       process.kill(cluster.members[1]!.pid, "SIGKILL");
       assert.deepEqual(await cluster.died, { name: "r2", code: null, signal: "SIGKILL" });
@@ -147,13 +146,13 @@ describe("Cluster", { timeout: 30_000 }, () => {
   });
 
   test("start rejects naming the replica whose port is taken, and stops the others", async () => {
-    const port = await freeBlock(3);
+    const [port] = (await freePortBlock(3)) as [number];
     const blocker = await listen(port + 1);
     const output = sink();
     const errors = sink(true);
     try {
       await assert.rejects(
-        Cluster.start({ replicas: 3, firstPort: port, output: output.stream, errorOutput: errors.stream }),
+        startCluster({ replicas: 3, firstPort: port, output: output.stream, errorOutput: errors.stream }),
         (error: Error) => {
           assert.match(
             error.message,
@@ -178,7 +177,7 @@ describe("Cluster", { timeout: 30_000 }, () => {
 
   test("start rejects when the replicas do not listen in time, and stops them", async () => {
     const output = sink();
-    await assert.rejects(Cluster.start({ replicas: 3, firstPort: 0, timeout: 1, output: output.stream }), {
+    await assert.rejects(startCluster({ replicas: 3, firstPort: 0, timeout: 1, output: output.stream }), {
       message: "r1, r2, r3 did not print a listening line within 1 ms",
     });
     await sleep(500);
@@ -186,7 +185,7 @@ describe("Cluster", { timeout: 30_000 }, () => {
   });
 
   test("start rejects bad options with a one-line message", async () => {
-    const cases: [Parameters<typeof Cluster.start>[0], string][] = [
+    const cases: [Omit<ClusterOptions, "start">, string][] = [
       [{ replicas: 0 }, "0 replicas: a cluster has an integer number of replicas from 1 to 64"],
       [{ replicas: 65 }, "65 replicas: a cluster has an integer number of replicas from 1 to 64"],
       [{ replicas: 2.5 }, "2.5 replicas: a cluster has an integer number of replicas from 1 to 64"],
@@ -196,7 +195,7 @@ describe("Cluster", { timeout: 30_000 }, () => {
       [{ replicas: 3, host: "" }, 'host "" is not an address'],
     ];
     for (const [options, message] of cases) {
-      await assert.rejects(Cluster.start({ ...options, output: sink().stream }), { message });
+      await assert.rejects(startCluster({ ...options, output: sink().stream }), { message });
     }
   });
 });
@@ -204,8 +203,9 @@ describe("Cluster", { timeout: 30_000 }, () => {
 describe("the cluster command", { timeout: 30_000 }, () => {
   /** Runs the command with `args`; its stdout by line, and its exit. */
   function run(args: string[]) {
-    const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [COMMAND, ...args], {
-      env: { PATH: process.env.PATH },
+    const child: ChildProcessWithoutNullStreams = spawn(NODE, [CONSENSUS_BIN, "cluster", ...args], {
+      cwd: project,
+      env: environment({ NO_COLOR: "1" }),
     });
     let stdout = "";
     let stderr = "";
@@ -228,7 +228,7 @@ describe("the cluster command", { timeout: 30_000 }, () => {
   }
 
   test("prints the members, and stops them all on SIGINT with exit 0", async () => {
-    const port = await freeBlock(3);
+    const [port] = (await freePortBlock(3)) as [number];
     const dir = await mkdtemp(path.join(tmpdir(), "cluster-"));
     const metrics = path.join(dir, "metrics.jsonl");
     const command = run(["--replicas", "3", "--port", String(port), "--metrics", metrics]);
@@ -278,7 +278,7 @@ describe("the cluster command", { timeout: 30_000 }, () => {
   test("a bad flag is one error line and exit 1; --help is the usage and exit 0", async () => {
     const bad = run(["--replicas", "3", "--bogus"]);
     assert.deepEqual(await bad.exited, [1, null]);
-    assert.equal(bad.stderr(), "error: unknown option --bogus (see --help)\n");
+    assert.equal(bad.stderr(), "error: unknown option '--bogus'\n");
     assert.equal(bad.stdout(), "");
 
     const zero = run(["--replicas", "0"]);
@@ -287,6 +287,20 @@ describe("the cluster command", { timeout: 30_000 }, () => {
 
     const help = run(["--help"]);
     assert.deepEqual(await help.exited, [0, null]);
-    assert.match(help.stdout(), /^usage: npm run cluster -- \[options\]\n/);
+    assert.match(help.stdout(), /^Usage: consensus cluster \[options\]\n/);
+    assert.match(help.stdout(), /--replicas <n>/);
+  });
+
+  test("outside a project: one error line, nothing started", async () => {
+    const outside = await mkdtemp(path.join(tmpdir(), "cluster-outside-"));
+    try {
+      const child = spawn(NODE, [CONSENSUS_BIN, "cluster"], { cwd: outside, env: environment({ NO_COLOR: "1" }) });
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+      assert.deepEqual(await once(child, "close"), [1, null]);
+      assert.match(stderr, /^error: no consensus\.json in \S+ or any folder above it/);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
   });
 });

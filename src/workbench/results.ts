@@ -3,7 +3,7 @@
 // (`metric: "server"`, written by the replica on exit), tied by `run`.
 import { appendFile, mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import type { MetricsRecord } from "../metrics.js";
+import { UserError } from "../core/errors.js";
 
 /** Latency figures in microseconds. */
 export interface Latency {
@@ -56,8 +56,29 @@ export interface ClientRecord {
   percentiles: [number, number][];
 }
 
-/** A replica's line (src/metrics.ts) with the name and run it was dumped with. */
-export type ServerRecord = MetricsRecord & { name?: string; run?: string };
+/** The line a replica appends on exit (`--metrics`, SPEC §3), with the name and run it was dumped with. */
+export interface ServerRecord {
+  metric: "server";
+  /** The version in the replica's project's package.json. */
+  version: string;
+  /** RFC 3339 time of the first request, or null before any. */
+  started: string | null;
+  /** RFC 3339 time of the last request or completion, or null before any. */
+  finished: string | null;
+  requests: number;
+  commits: number;
+  drops: number;
+  /** Number of distinct client identities. */
+  clients: number;
+  /** Dispatch requests handled (from peers, or a bench). */
+  messages: number;
+  /** Commits per second between started and finished. */
+  throughput: number;
+  /** Seconds between started and finished. */
+  duration: number;
+  name?: string;
+  run?: string;
+}
 
 export type ResultRecord = ClientRecord | ServerRecord;
 
@@ -79,7 +100,7 @@ export async function readRun(file: string, label?: string): Promise<Run> {
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    throw new Error(`cannot read results file ${file} (${(error as NodeJS.ErrnoException).code ?? error})`);
+    throw new UserError(`cannot read results file ${file} (${(error as NodeJS.ErrnoException).code ?? error})`);
   }
   const records: ResultRecord[] = [];
   for (const [index, line] of text.split("\n").entries()) {
@@ -88,18 +109,18 @@ export async function readRun(file: string, label?: string): Promise<Run> {
     try {
       record = JSON.parse(line);
     } catch {
-      throw new Error(`${file}:${index + 1}: not a JSON line`);
+      throw new UserError(`${file}:${index + 1}: not a JSON line`);
     }
     const metric = (record as { metric?: unknown } | null)?.metric;
     if (metric !== "client" && metric !== "server") {
-      throw new Error(`${file}:${index + 1}: not a results line (metric is neither "client" nor "server")`);
+      throw new UserError(`${file}:${index + 1}: not a results line (metric is neither "client" nor "server")`);
     }
     records.push(record as ResultRecord);
   }
   const clients = records.filter((record): record is ClientRecord => record.metric === "client");
   const client = label === undefined ? clients.at(-1) : clients.findLast((record) => record.run === label);
   if (client === undefined) {
-    throw new Error(label === undefined ? `${file} holds no bench run` : `${file} holds no run labelled ${label}`);
+    throw new UserError(label === undefined ? `${file} holds no bench run` : `${file} holds no run labelled ${label}`);
   }
   const servers = records.filter(
     (record): record is ServerRecord => record.metric === "server" && record.run === client.run,

@@ -4,8 +4,7 @@ import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { ProposeReply, ProposeRequest } from "../pb/client.js";
 import { ConsensusClient } from "../pb/service.js";
-import { Code } from "../status.js";
-import type { Measurement } from "./measurement.js";
+import type { Measurement } from "../measurement.js";
 
 export interface ProposeLoad {
   /** host:port of each replica. */
@@ -45,7 +44,7 @@ async function proposer(client: ConsensusClient, number: number, load: ProposeLo
       measurement.answered(reply.success ? "success" : reply.redirect ? "redirect" : "decline", microseconds);
     } catch (error) {
       const { code, details } = error as grpc.ServiceError;
-      measurement.failed(`client ${number}: ${Code[code] ?? code}: ${details}`);
+      measurement.failed(`client ${number}: ${grpc.status[code] ?? code}: ${details}`);
       await new Promise((resolve) => setTimeout(resolve, BACKOFF_MS));
     }
   }

@@ -3,8 +3,8 @@
 // and the same bytes for the same run. Read with regexes: the page is ours.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { renderReport } from "../src/bench/report.js";
-import type { ClientRecord, Run, ServerRecord } from "../src/bench/results.js";
+import { renderReport } from "../../src/workbench/report.js";
+import type { ClientRecord, Run, ServerRecord } from "../../src/workbench/results.js";
 
 const COUNTS = [
   812, 1630, 1702, 1688, 1715, 1690, 1540, 1722, 1731, 1699, 1705, 1650, 1718, 1724, 1702, 1311, 1690, 1711, 1707, 903,

@@ -1,7 +1,7 @@
 // What a bench run counts and when: answers after the warm-up, for a
 // duration or up to a number of requests; errors at any time, since an error
 // during the warm-up or while draining is still an error.
-import { nowNs, rfc3339 } from "../clock.js";
+import { nowNs, rfc3339 } from "./clock.js";
 import { LatencyHistogram } from "./histogram.js";
 import type { ClientRecord } from "./results.js";
 

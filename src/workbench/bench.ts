@@ -3,18 +3,52 @@
 // replica appends its metrics line to the results file), then append the
 // client line. Knows nothing of the terminal: the command prints.
 import { Writable } from "node:stream";
-import { rfc3339 } from "../clock.js";
-import { Cluster, describeExit } from "../cluster.js";
-import { projectVersion } from "../metrics.js";
-import { dispatchLoad } from "./dispatch.js";
+import { UserError } from "../core/errors.js";
+import { rfc3339 } from "./clock.js";
+import { Cluster, describeExit, type StartCommand } from "./cluster.js";
+import { dispatchLoad } from "./load/dispatch.js";
+import { proposeLoad } from "./load/propose.js";
 import { Measurement, type MeasurementOptions } from "./measurement.js";
-import { proposeLoad } from "./propose.js";
 import { appendResult, type ClientRecord, readRun, type Run } from "./results.js";
 
+export type Load = "propose" | "dispatch";
+
+/** A replica to load: one of the bench's own cluster (by name), or one running elsewhere. */
+export type Target = { own: string } | { name: string | undefined; address: string };
+
+/**
+ * Reads `--target`: `host:port`, `name=host:port` (a replica running elsewhere, named so that
+ * redirects to that name are followed), or `r2`, a replica of the cluster the bench starts.
+ */
+export function parseTargets(list: string): Target[] {
+  return list
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.indexOf("=");
+      const [name, address] = at < 0 ? [undefined, entry] : [entry.slice(0, at), entry.slice(at + 1)];
+      if (!address.includes(":")) {
+        if (name !== undefined) throw new UserError(`--target ${entry}: ${address} is not host:port`);
+        return { own: entry };
+      }
+      if (!/^(?:\[[^\]]+\]|[^:\s\[\]]+):\d{1,5}$/.test(address) || Number(address.split(":").at(-1)) > 65535) {
+        throw new UserError(`--target ${entry}: ${address} is not host:port`);
+      }
+      if (name !== undefined && !/^[^\s=,]+$/.test(name))
+        throw new UserError(`--target ${entry}: "${name}" is not a replica name`);
+      return { name, address };
+    });
+}
+
 export interface BenchOptions extends MeasurementOptions {
-  bench: "propose" | "dispatch";
-  /** Replicas to load: host:port addresses, or names of the cluster's replicas (r1 …); none: the whole cluster (propose) or r1 (dispatch). */
-  targets: string[];
+  bench: Load;
+  /** Replicas to load; none: the whole cluster (propose) or r1 (dispatch) of a cluster the bench starts. */
+  targets: Target[];
+  /** How the project's replicas start, for a cluster of the bench's own (undefined outside a project). */
+  start: StartCommand | undefined;
+  /** The project's version, for the results line. */
+  version: string;
   /** Size of the cluster the bench starts when a target is not an address. */
   replicas: number;
   /** First port of that cluster; 0: free ports. */
@@ -42,19 +76,25 @@ export interface BenchHooks {
 
 /** Runs the bench; resolves with its client line (appended to the results file) and its server lines. */
 export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): Promise<Run> {
-  const names = options.targets.filter((target) => !target.includes(":"));
+  const names = options.targets.flatMap((target) => ("own" in target ? [target.own] : []));
   const stranger = names.find(
     (name) => !/^r\d+$/.test(name) || Number(name.slice(1)) < 1 || Number(name.slice(1)) > options.replicas,
   );
   if (stranger !== undefined) {
-    throw new Error(`no replica ${stranger} in a cluster of ${options.replicas} (r1 … r${options.replicas})`);
+    throw new UserError(`no replica ${stranger} in a cluster of ${options.replicas} (r1 … r${options.replicas})`);
+  }
+  const needsCluster = options.targets.length === 0 || names.length > 0;
+  if (needsCluster && options.start === undefined) {
+    throw new UserError(
+      "no consensus.json here or above to start replicas from: run inside a project, or --target host:port",
+    );
   }
   // Made first, so that an abort while the cluster starts still ends the run at once.
   const measurement = new Measurement(options);
   hooks.signal?.addEventListener("abort", () => measurement.stop());
-  const needsCluster = options.targets.length === 0 || names.length > 0;
   const cluster = needsCluster
     ? await Cluster.start({
+        start: options.start!,
         replicas: options.replicas,
         firstPort: options.port,
         metrics: options.results,
@@ -66,7 +106,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
   const members = new Map(cluster?.members.map((member) => [member.name, member.address]));
   let targets: string[];
   try {
-    targets = options.targets.map((target) => (target.includes(":") ? target : members.get(target)!));
+    targets = options.targets.map((target) => ("own" in target ? members.get(target.own)! : target.address));
     if (targets.length === 0) targets = cluster!.members.map((member) => member.address);
     if (options.bench === "dispatch" && options.targets.length === 0) targets = targets.slice(0, 1);
 
@@ -89,19 +129,25 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
       if (exit.code !== 0) measurement.failed(`${exit.name} ${describeExit(exit)} when stopped`);
   }
   // The cluster's flags only where the bench started one.
-  const { results: _results, run, bench, replicas, port, ...flags } = options;
+  const { results: _results, run, bench, replicas, port, start: _start, version, targets: given, ...flags } = options;
   const client: ClientRecord = {
     metric: "client",
-    version: projectVersion(),
+    version,
     time: rfc3339(),
     run,
     bench,
-    flags: { ...flags, ...(cluster ? { replicas, port } : {}), targets: options.targets.join(",") },
+    flags: { ...flags, ...(cluster ? { replicas, port } : {}), targets: given.map(describeTarget).join(",") },
     targets,
     ...measurement.figures(),
   };
   await appendResult(options.results, client);
   return readRun(options.results, run);
+}
+
+/** A target as --target gives it. */
+export function describeTarget(target: Target): string {
+  if ("own" in target) return target.own;
+  return target.name === undefined ? target.address : `${target.name}=${target.address}`;
 }
 
 function discard(): Writable {

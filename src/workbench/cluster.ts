@@ -1,20 +1,29 @@
-// N replicas of this project as child processes on one host, each given the
+// N replicas of a project as child processes on one host, each given the
 // others as peers, their output prefixed with their names: the local quorum of
-// `npm run cluster` (src/bin/cluster.ts), and a fixture for tests.
+// `consensus cluster`, the cluster a bench starts, and a fixture for tests.
 import { type ChildProcess, spawn } from "node:child_process";
 import { type AddressInfo, createServer } from "node:net";
+import path from "node:path";
+import { UserError } from "../core/errors.js";
 import { createInterface } from "node:readline";
 import type { WriteStream } from "node:tty";
-import { fileURLToPath } from "node:url";
 
-const MAIN = fileURLToPath(new URL("./main.js", import.meta.url));
 const MAX_REPLICAS = 64;
 /** A replica drains for at most 5 s (ReplicaServer.close); one still running this long after the signal is stuck. */
 const KILL_AFTER = 10_000;
 /** Prefix colours (ANSI foreground codes): cyan, yellow, magenta, green, blue and their bright kin; no red. */
 const COLOURS = [36, 33, 35, 32, 34, 96, 93, 95, 92, 94];
 
+/** How a replica of the project starts (consensus.json's `start`), run in the project's folder. */
+export interface StartCommand {
+  /** The program and its arguments; the cluster appends --name --host --port --peers [--data --metrics --run]. */
+  command: readonly string[];
+  /** The folder it runs in (the project's root). */
+  cwd: string;
+}
+
 export interface ClusterOptions {
+  start: StartCommand;
   /** How many replicas, r1..rN (1 to 64). */
   replicas: number;
   /** Address they all listen on (default 127.0.0.1). */
@@ -25,6 +34,8 @@ export interface ClusterOptions {
   metrics?: string;
   /** Label of those lines (--run). */
   run?: string;
+  /** Folder of the replicas' data folders: rI gets <data>/rI (--data), the same one across restarts. */
+  data?: string;
   /** Where the replicas' stdout lines go, prefixed (default process.stdout). */
   output?: NodeJS.WritableStream;
   /** Where their stderr lines go, prefixed (default process.stderr). */
@@ -78,17 +89,20 @@ export class Cluster {
    * rejects naming it.
    */
   static async start(options: ClusterOptions): Promise<Cluster> {
-    const { replicas: count, host = "127.0.0.1", firstPort = 3264, metrics, run, timeout = 10_000 } = options;
+    const { start, replicas: count, host = "127.0.0.1", firstPort = 3264, metrics, run, data } = options;
+    const { timeout = 10_000 } = options;
     const { output = process.stdout, errorOutput = process.stderr } = options;
     if (!Number.isInteger(count) || count < 1 || count > MAX_REPLICAS) {
-      throw new Error(`${count} replicas: a cluster has an integer number of replicas from 1 to ${MAX_REPLICAS}`);
+      throw new UserError(`${count} replicas: a cluster has an integer number of replicas from 1 to ${MAX_REPLICAS}`);
     }
-    if (host.trim() === "") throw new Error(`host ${JSON.stringify(host)} is not an address`);
+    if (host.trim() === "") throw new UserError(`host ${JSON.stringify(host)} is not an address`);
     if (!Number.isInteger(firstPort) || firstPort < 0 || firstPort > 65535) {
-      throw new Error(`first port ${firstPort} is not a port (an integer from 0 to 65535)`);
+      throw new UserError(`first port ${firstPort} is not a port (an integer from 0 to 65535)`);
     }
     if (firstPort > 0 && firstPort + count - 1 > 65535) {
-      throw new Error(`${count} replicas from port ${firstPort} need ports up to ${firstPort + count - 1}, past 65535`);
+      throw new UserError(
+        `${count} replicas from port ${firstPort} need ports up to ${firstPort + count - 1}, past 65535`,
+      );
     }
 
     const ports =
@@ -105,8 +119,9 @@ export class Cluster {
       const args = ["--name", member.name, "--host", host, "--port", String(member.port), "--peers", peers.join(",")];
       if (metrics !== undefined) args.push("--metrics", metrics);
       if (run !== undefined) args.push("--run", run);
+      if (data !== undefined) args.push("--data", path.resolve(data, member.name));
       const label = member.name.padEnd(width);
-      return new ReplicaProcess(member, args, prefixer(output, label, i), prefixer(errorOutput, label, i));
+      return new ReplicaProcess(member, start, args, prefixer(output, label, i), prefixer(errorOutput, label, i));
     });
 
     let timer: NodeJS.Timeout | undefined;
@@ -116,7 +131,7 @@ export class Cluster {
         ...replicas.map((replica) =>
           replica.exited.then((exit) => {
             const detail = replica.lastError === undefined ? "" : `: ${replica.lastError}`;
-            throw new Error(`${replica.member.name} ${describeExit(exit)}${detail}`);
+            throw new UserError(`${replica.member.name} ${describeExit(exit)}${detail}`);
           }),
         ),
         new Promise((_, reject) => {
@@ -124,7 +139,9 @@ export class Cluster {
             const late = replicas.filter((replica) => !replica.listened);
             const detail = late.flatMap((replica) => replica.lastError ?? []).join("; ");
             const names = late.map((replica) => replica.member.name).join(", ");
-            reject(new Error(`${names} did not print a listening line within ${timeout} ms${detail && `: ${detail}`}`));
+            reject(
+              new UserError(`${names} did not print a listening line within ${timeout} ms${detail && `: ${detail}`}`),
+            );
           }, timeout);
         }),
       ]);
@@ -165,6 +182,7 @@ class ReplicaProcess {
 
   constructor(
     readonly member: Omit<Member, "pid">,
+    start: StartCommand,
     args: string[],
     out: (line: string) => void,
     err: (line: string) => void,
@@ -173,7 +191,14 @@ class ReplicaProcess {
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("CONSENSUS_")));
     // A process group of its own: Ctrl-C at a terminal reaches only the process that started the
     // cluster, which stops the replicas itself (after a bench has stopped loading them).
-    this.child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env, detached: true });
+    // "node" is the Node.js running the tool, so that replicas run on the line the command was started with.
+    const [program, ...rest] = start.command;
+    this.child = spawn(program === "node" ? process.execPath : program!, [...rest, ...args], {
+      cwd: start.cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+      env,
+      detached: true,
+    });
     running.add(this);
     this.child.on("exit", () => running.delete(this));
     const child = this.child;

@@ -1,9 +1,9 @@
-// The bench: against a real three-replica cluster it completes with no errors
-// and writes valid results; its Dispatch load catches a replica that answers
-// out of order, too little, with the wrong type or not at all; bad flags are
-// refused with one line and change nothing.
+// `consensus bench`: against a real three-replica cluster of a blank project it
+// completes with no errors and writes valid results; its Dispatch load catches
+// a replica that answers out of order, too little, with the wrong type or not
+// at all; bad flags are refused with one line and change nothing.
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
@@ -12,30 +12,33 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
-import { dispatchLoad } from "../src/bench/dispatch.js";
-import { LatencyHistogram } from "../src/bench/histogram.js";
-import { Measurement } from "../src/bench/measurement.js";
-import type { ClientRecord, ServerRecord } from "../src/bench/results.js";
-import { rfc3339 } from "../src/clock.js";
-import { type PeerReply, type PeerRequest, Type } from "../src/pb/envelope.js";
-import { type ConsensusServer, ConsensusService } from "../src/pb/service.js";
+import { rfc3339 } from "../../src/workbench/clock.js";
+import { LatencyHistogram } from "../../src/workbench/histogram.js";
+import { dispatchLoad } from "../../src/workbench/load/dispatch.js";
+import { Measurement } from "../../src/workbench/measurement.js";
+import { type PeerReply, type PeerRequest, Type } from "../../src/workbench/pb/envelope.js";
+import { type ConsensusServer, ConsensusService } from "../../src/workbench/pb/service.js";
+import type { ClientRecord, ServerRecord } from "../../src/workbench/results.js";
+import { CONSENSUS_BIN, NODE } from "../support/paths.js";
+import { environment, runBin } from "../support/project.js";
+import { builtReplicaProject } from "../support/replica-project.js";
 
-const BENCH = fileURLToPath(new URL("../src/bin/bench.js", import.meta.url));
-
+/** A built blank project, whose replicas the bench's own clusters run. */
 let dir: string;
-before(async () => (dir = await mkdtemp(path.join(tmpdir(), "bench-"))));
-after(() => rm(dir, { recursive: true, force: true }));
+/** A folder outside any project. */
+let outside: string;
+before(async () => {
+  dir = await builtReplicaProject();
+  outside = await mkdtemp(path.join(tmpdir(), "bench-outside-"));
+});
+after(async () => {
+  await rm(path.dirname(dir), { recursive: true, force: true });
+  await rm(outside, { recursive: true, force: true });
+});
 
-/** Runs the bench command; resolves with its exit code and output. */
-function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) =>
-    execFile(process.execPath, [BENCH, ...args], { cwd: dir, timeout: 30_000 }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
-    ),
-  );
-}
+/** Runs `consensus bench` in the project (or `cwd`); resolves with its exit code and output. */
+const bench = (args: string[], cwd = dir) => runBin(CONSENSUS_BIN, ["bench", ...args], cwd);
 
 async function lines(file: string): Promise<(ClientRecord | ServerRecord)[]> {
   return (await readFile(file, "utf8"))
@@ -92,8 +95,9 @@ describe("against a cluster of three it starts itself", { timeout: 60_000 }, () 
     assert.ok(servers.reduce((sum, server) => sum + server.requests, 0) >= client.requests);
     // The report of the run, drawn again from the results file, is the same page.
     const again = path.join(dir, "again.html");
-    const redraw = await bench(["report", "--results", results, "--report", again]);
+    const redraw = await runBin(CONSENSUS_BIN, ["report", results, "--output", again], dir);
     assert.equal(redraw.code, 0, redraw.stderr);
+    assert.equal(redraw.stdout, `✔ run ${client.run} of ${results} drawn in ${again}\n`);
     assert.equal(await readFile(again, "utf8"), await readFile(report, "utf8"));
   });
 
@@ -153,12 +157,21 @@ describe("against a cluster of three it starts itself", { timeout: 60_000 }, () 
     const results = path.join(dir, "interrupted.jsonl");
     // Its own process group, which a terminal's Ctrl-C signals as a whole.
     const child = spawn(
-      process.execPath,
-      [BENCH, "propose", "--duration", "30", "--warmup", "0.2", "--interval", "0.1", "--results", results],
-      {
-        cwd: dir,
-        detached: true,
-      },
+      NODE,
+      [
+        CONSENSUS_BIN,
+        "bench",
+        "propose",
+        "--duration",
+        "30",
+        "--warmup",
+        "0.2",
+        "--interval",
+        "0.1",
+        "--results",
+        results,
+      ],
+      { cwd: dir, detached: true, env: environment({ NO_COLOR: "1" }) },
     );
     let stdout = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
@@ -189,7 +202,8 @@ describe("against a cluster of three it starts itself", { timeout: 60_000 }, () 
     const results = path.join(dir, "gives-up.jsonl");
     const started = performance.now();
     const args = ["--target", `127.0.0.1:${port}`, "--requests", "10", "--warmup", "0", "--timeout", "200"];
-    const run = await bench(["propose", ...args, "--results", results]);
+    // Replicas running elsewhere need no project around the bench.
+    const run = await bench(["propose", ...args, "--results", results], outside);
     assert.equal(run.code, 1);
     assert.ok(performance.now() - started < 10_000, "it ended by itself");
     assert.match(run.stderr, /^error: \d+ errors, the first: client \d+: UNAVAILABLE: /);
@@ -297,7 +311,7 @@ describe("the Dispatch load against a broken replica", { timeout: 30_000 }, () =
     const measurement = await measure((_request, index, reply) => [
       index === 3 ? { ...reply, type: 7 as Type } : reply,
     ]);
-    assert.match(measurement.firstError!, /^stream 1: reply 4 is a 7 reply to a BEACON request$/);
+    assert.match(measurement.firstError!, /^stream 1: reply 4 is a type 7 reply to a BEACON request$/);
   });
 
   test("a reply too many", async () => {
@@ -331,14 +345,10 @@ describe("the Dispatch load against a broken replica", { timeout: 30_000 }, () =
 
 describe("refused flags", { timeout: 30_000 }, () => {
   const refusals: [string, string[], RegExp][] = [
-    ["no bench", [], /^error: name a bench: propose or dispatch \(see --help\)$/],
-    ["an unknown bench", ["raft"], /^error: unknown bench raft \(see --help\)$/],
-    ["an unknown flag", ["dispatch", "--windw", "2"], /^error: unknown option --windw \(see --help\)$/],
-    [
-      "a window of 0",
-      ["dispatch", "--window", "0"],
-      /^error: --window "0" is not an integer from 1 to 100000 \(see --help\)$/,
-    ],
+    ["no load", [], /^error: missing required argument 'load'$/],
+    ["an unknown load", ["raft"], /^error: unknown load raft: propose or dispatch$/],
+    ["an unknown flag", ["dispatch", "--bogus", "2"], /^error: unknown option '--bogus'$/],
+    ["a window of 0", ["dispatch", "--window", "0"], /^error: --window "0" is not an integer from 1 to 100000$/],
     [
       "a duration that is not a number",
       ["propose", "--duration", "soon"],
@@ -350,13 +360,12 @@ describe("refused flags", { timeout: 30_000 }, () => {
       ["dispatch", "--target", "r9", "--replicas", "1"],
       /^error: no replica r9 in a cluster of 1 \(r1 … r1\)$/,
     ],
-    ["report without --report", ["report"], /^error: report needs --report <file\.html> \(see --help\)$/],
     [
-      "report of a missing results file",
-      ["report", "--results", "none.jsonl", "--report", "x.html"],
-      /^error: cannot read results file \S+ \(ENOENT\)$/,
+      "a target that is not host:port",
+      ["dispatch", "--target", "r1=localhost"],
+      /^error: --target r1=localhost: localhost is not host:port$/,
     ],
-    ["a second positional", ["dispatch", "propose"], /^error: unexpected argument propose \(see --help\)$/],
+    ["a second argument", ["dispatch", "propose"], /^error: too many arguments for 'bench'/],
   ];
   for (const [what, args, message] of refusals) {
     test(what, async () => {
@@ -369,10 +378,27 @@ describe("refused flags", { timeout: 30_000 }, () => {
     });
   }
 
+  test("a cluster of its own outside a project", async () => {
+    const run = await bench(["propose", "--duration", "1"], outside);
+    assert.equal(run.code, 1);
+    assert.equal(
+      run.stderr,
+      "error: no consensus.json here or above to start replicas from: run inside a project, or --target host:port\n",
+    );
+    assert.equal(existsSync(path.join(outside, "bench.jsonl")), false);
+  });
+
+  test("report of a missing results file", async () => {
+    const run = await runBin(CONSENSUS_BIN, ["report", "none.jsonl"], dir);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr, "error: cannot read results file none.jsonl (ENOENT)\n");
+    assert.equal(existsSync(path.join(dir, "none.html")), false);
+  });
+
   test("a results file with a line that is not a results line", async () => {
     const results = path.join(dir, "bad.jsonl");
     await writeFile(results, '{"metric":"client","run":"a"}\n{"hello":1}\n');
-    const run = await bench(["report", "--results", results, "--report", path.join(dir, "bad.html")]);
+    const run = await runBin(CONSENSUS_BIN, ["report", results], dir);
     assert.equal(run.code, 1);
     assert.match(
       run.stderr.trim(),

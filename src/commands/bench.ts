@@ -1,0 +1,63 @@
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { UserError } from "../core/errors.js";
+import { findProjectIfAny, type Project } from "../core/project.js";
+import { type BenchHooks, type BenchOptions, runBench } from "../workbench/bench.js";
+import { renderReport } from "../workbench/report.js";
+import { readRun, type Run } from "../workbench/results.js";
+
+export type BenchCommandOptions = Omit<BenchOptions, "start" | "version"> & {
+  /** Where to start looking for consensus.json (needed only for a cluster of the bench's own). */
+  cwd: string;
+  /** An HTML page of the run to write, if any. */
+  report?: string;
+};
+
+/** `consensus bench <load>`: one run, appended to the results file, drawn with --report. */
+export async function bench(options: BenchCommandOptions, hooks: BenchHooks = {}): Promise<Run> {
+  const { cwd, report, ...rest } = options;
+  // A bench of replicas running elsewhere needs no project.
+  const project = findProjectIfAny(cwd);
+  const run = await runBench(
+    {
+      ...rest,
+      start: project && { command: project.config.start, cwd: project.root },
+      version: project ? await projectVersion(project) : "",
+    },
+    hooks,
+  );
+  if (report !== undefined) await writeFile(report, renderReport(run));
+  return run;
+}
+
+export interface ReportCommandOptions {
+  /** The results file (JSON lines). */
+  results: string;
+  /** The run to draw (default: the file's last). */
+  run?: string;
+  /** The page to write (default: the results file's name with .html). */
+  output?: string;
+}
+
+/** `consensus report [results.jsonl]`: draws a run of a results file as one HTML page; resolves with the page's path and the run. */
+export async function report(options: ReportCommandOptions): Promise<{ output: string; run: Run }> {
+  const run = await readRun(options.results, options.run);
+  const output = options.output ?? options.results.replace(/(\.jsonl?)?$/, ".html");
+  if (path.resolve(output) === path.resolve(options.results)) {
+    throw new UserError(`the report would overwrite ${options.results}: give --output <file.html>`);
+  }
+  await writeFile(output, renderReport(run));
+  return { output, run };
+}
+
+/** The version in the project's package.json ("" when it has none). */
+async function projectVersion(project: Project): Promise<string> {
+  try {
+    const { version } = JSON.parse(await readFile(path.join(project.root, "package.json"), "utf8")) as {
+      version?: unknown;
+    };
+    return typeof version === "string" ? version : "";
+  } catch {
+    return "";
+  }
+}
