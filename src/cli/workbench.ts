@@ -5,8 +5,8 @@ import type { Command } from "commander";
 import { UserError } from "../core/errors.js";
 import { count, micros } from "../workbench/format.js";
 import type { Measurement } from "../workbench/measurement.js";
-import type { Latency, Run } from "../workbench/results.js";
-import { integer, seconds } from "./flags.js";
+import type { FaultSpan, Latency, Run } from "../workbench/results.js";
+import { fraction, integer, seconds } from "./flags.js";
 import { out } from "./output.js";
 import { interrupt } from "./run.js";
 
@@ -30,8 +30,14 @@ export function registerWorkbench(program: Command): void {
     .option("--data <dir>", "rI keeps its durable state in <dir>/rI (--data)")
     .option("--metrics <file>", "each replica appends its metrics line here on exit")
     .option("--run <label>", "label of those lines")
+    .option("--nemesis <faults>", "inject faults on a seeded schedule: kill,pause,partition,delay")
+    .option("--nemesis-interval <s>", "seconds from one fault to the next", "5")
+    .option("--seed <n>", "the nemesis schedule's seed (default: a random one, printed)")
     .action(async (flags: Record<string, string | undefined>) => {
-      const { cluster } = await import("../commands/cluster.js");
+      const [{ cluster }, nemesis] = await Promise.all([
+        import("../commands/cluster.js"),
+        import("../workbench/nemesis.js"),
+      ]);
       const release = onTermination();
       try {
         process.exitCode = await cluster({
@@ -42,6 +48,7 @@ export function registerWorkbench(program: Command): void {
           data: flags.data,
           metrics: flags.metrics,
           run: flags.run,
+          nemesis: nemesisOptions(nemesis, flags),
           signal: interrupt.signal,
           output: process.stdout,
           errorOutput: process.stderr,
@@ -54,7 +61,10 @@ export function registerWorkbench(program: Command): void {
   program
     .command("bench")
     .description("load a cluster (the bench's own, or --target), print the figures, append them to a results file")
-    .argument("<load>", "propose: closed-loop clients calling Propose; dispatch: Dispatch streams pipelining BEACON")
+    .argument(
+      "<load>",
+      "propose: closed-loop clients calling Propose; dispatch: Dispatch streams pipelining BEACON; kv: reads and writes recorded in a history",
+    )
     .option("--target <list>", "replicas to load: host:port, name=host:port, or r1,r2 of the bench's own cluster")
     .option("--replicas <n>", "size of the bench's own cluster", "3")
     .option("--port <port>", "its first port, 0 for free ones", "0")
@@ -67,22 +77,31 @@ export function registerWorkbench(program: Command): void {
       "a request unanswered this long is an error; nothing answered for twice this ends the run",
       "5000",
     )
-    .option("--concurrency <n>", "propose: clients at once", "16")
+    .option("--concurrency <n>", "propose, kv: clients at once", "16")
     .option("--size <bytes>", "propose: bytes per value", "64")
     .option("--streams <n>", "dispatch: streams", "1")
     .option("--window <n>", "dispatch: requests in flight per stream, 1 is lockstep", "64")
+    .option("--keys <n>", "kv: keys k0 … kN-1", "8")
+    .option("--reads <fraction>", "kv: the fraction of operations that are reads", "0.5")
+    .option("--history <file>", "kv: the history to write (default: beside the results file, <name>-history.jsonl)")
+    .option("--nemesis <faults>", "inject faults into the bench's own cluster: kill,pause,partition,delay")
+    .option("--nemesis-interval <s>", "seconds from one fault to the next", "5")
+    .option("--seed <n>", "seeds the nemesis schedule and the kv clients' choices (default: random, printed)")
     .option("--results <file>", "JSON-lines results file to append to", "bench.jsonl")
     .option("--run <label>", "this run's label")
     .option("--report <file.html>", "write the run as an HTML page")
     .option("--progress", "a progress line even when the output is not a terminal")
     .action(async (load: string, flags: Record<string, string | undefined> & { progress?: boolean }) => {
-      if (load !== "propose" && load !== "dispatch") {
-        throw new UserError(`unknown load ${load}: propose or dispatch`);
+      if (load !== "propose" && load !== "dispatch" && load !== "kv") {
+        throw new UserError(`unknown load ${load}: propose, dispatch or kv`);
       }
-      const [{ bench }, { parseTargets }] = await Promise.all([
+      const [{ bench }, { parseTargets }, nemesis] = await Promise.all([
         import("../commands/bench.js"),
         import("../workbench/bench.js"),
+        import("../workbench/nemesis.js"),
       ]);
+      const results = flags.results!;
+      const chaos = nemesisOptions(nemesis, flags);
       const options = {
         cwd: process.cwd(),
         bench: load,
@@ -98,7 +117,12 @@ export function registerWorkbench(program: Command): void {
         size: integer(flags.size!, "--size", 0, 4 * 1024 * 1024 - 64),
         streams: integer(flags.streams!, "--streams", 1, 1000),
         window: integer(flags.window!, "--window", 1, 100_000),
-        results: flags.results!,
+        keys: integer(flags.keys!, "--keys", 1, 1_000_000),
+        reads: fraction(flags.reads!, "--reads"),
+        history: flags.history ?? results.replace(/(\.jsonl?)?$/, "-history.jsonl"),
+        seed: chaos?.seed ?? (flags.seed === undefined ? nemesis.randomSeed() : nemesis.parseSeed(flags.seed)),
+        nemesis: chaos && { faults: chaos.faults, interval: chaos.interval },
+        results,
         run: flags.run ?? `${load}-${new Date().toISOString()}`,
         report: flags.report,
       } as const;
@@ -114,6 +138,12 @@ export function registerWorkbench(program: Command): void {
             console.log(
               `${load} ${targets.join(" ")}: ${describeLoad(options)}: ${options.warmup} s warm-up, then ${counted(options)}`,
             );
+            if (options.nemesis) {
+              console.log(
+                `nemesis: ${options.nemesis.faults.join(",")} every ${options.nemesis.interval} s, seed ${options.seed} (--seed ${options.seed} replays it)`,
+              );
+            } else if (load === "kv")
+              console.log(`seed ${options.seed} (--seed ${options.seed} replays the clients' choices)`);
             if (process.stdout.isTTY || flags.progress) progress = showProgress(measurement, 500);
           },
         });
@@ -123,9 +153,14 @@ export function registerWorkbench(program: Command): void {
         release();
       }
       print(run);
+      if (run.client.faults) {
+        for (const span of run.client.faults) console.log(`${"fault".padEnd(10)} ${describeFault(span)}`);
+      }
       console.log(`appended run ${run.client.run} to ${options.results}`);
+      if (run.client.history !== undefined) console.log(`history written to ${run.client.history}`);
       if (options.report !== undefined) console.log(`report written to ${options.report}`);
-      if (run.client.errors > 0) {
+      // A kv operation that ends in an error is indeterminate: the history says so, and only a check can fail it.
+      if (run.client.errors > 0 && load !== "kv") {
         throw new UserError(`${run.client.errors} errors, the first: ${run.client.error}`);
       }
     });
@@ -143,10 +178,41 @@ export function registerWorkbench(program: Command): void {
     });
 }
 
-function describeLoad(options: { bench: string; concurrency: number; size: number; streams: number; window: number }) {
+/** --nemesis, --nemesis-interval and --seed; undefined without --nemesis. */
+function nemesisOptions(nemesis: typeof import("../workbench/nemesis.js"), flags: Record<string, string | undefined>) {
+  if (flags.nemesis === undefined) return undefined;
+  return {
+    faults: nemesis.parseFaults(flags.nemesis),
+    seed: flags.seed === undefined ? nemesis.randomSeed() : nemesis.parseSeed(flags.seed),
+    interval: seconds(flags.nemesisInterval!, "--nemesis-interval", 0.1),
+  };
+}
+
+function describeLoad(options: {
+  bench: string;
+  concurrency: number;
+  size: number;
+  streams: number;
+  window: number;
+  keys: number;
+  reads: number;
+}) {
+  if (options.bench === "kv") {
+    return `${options.concurrency} clients on ${options.keys} keys, ${Math.round(options.reads * 100)}% reads`;
+  }
   return options.bench === "propose"
     ? `${options.concurrency} clients proposing ${options.size} bytes`
     : `${options.streams} stream${options.streams === 1 ? "" : "s"} × window ${options.window}`;
+}
+
+/** `partition r1 r2 | r3 from 2.1 s to 4.3 s`. */
+function describeFault({ fault, value, start, end }: FaultSpan): string {
+  const what = Array.isArray(value)
+    ? value.map((side) => side.join(" ")).join(" | ")
+    : typeof value === "number"
+      ? `${value} ms`
+      : value;
+  return `${fault} ${what} from ${start.toFixed(1)} s to ${end.toFixed(1)} s`;
 }
 
 function counted(options: { requests: number; duration: number }): string {

@@ -1,5 +1,6 @@
 import { findProject } from "../core/project.js";
 import { Cluster, describeExit, type Member } from "../workbench/cluster.js";
+import { describeEvent, type Fault, Nemesis, schedule } from "../workbench/nemesis.js";
 
 export interface ClusterCommandOptions {
   /** Where to start looking for consensus.json. */
@@ -10,6 +11,8 @@ export interface ClusterCommandOptions {
   data?: string;
   metrics?: string;
   run?: string;
+  /** Faults to inject on a schedule drawn from `seed`, one every `interval` seconds (none: no nemesis). */
+  nemesis?: { faults: Fault[]; seed: number; interval: number };
   /** Ends the cluster (Ctrl-C, SIGTERM): every replica is stopped. */
   signal: AbortSignal;
   /** Where lines go: the command's own and the replicas' (prefixed). */
@@ -35,6 +38,7 @@ export async function cluster(options: ClusterCommandOptions): Promise<number> {
     data: options.data,
     metrics: options.metrics,
     run: options.run,
+    links: options.nemesis?.faults.some((fault) => fault === "partition" || fault === "delay"),
     output,
     errorOutput,
   });
@@ -44,14 +48,30 @@ export async function cluster(options: ClusterCommandOptions): Promise<number> {
   const list = (show: (member: Member) => string | number) => members.map((m) => `${m.name}=${show(m)}`).join(" ");
   say(`cluster of ${members.length} on ${members[0]!.host}: ${list((m) => m.address)}`);
   say(`Ctrl-C stops all (pids ${list((m) => m.pid)})`);
+  let nemesis: Nemesis | undefined;
+  if (options.nemesis) {
+    const { faults, seed, interval } = options.nemesis;
+    say(`nemesis: ${faults.join(",")} every ${interval} s, seed ${seed} (--seed ${seed} replays it)`);
+    const origin = performance.now();
+    nemesis = new Nemesis({
+      schedule: schedule({ seed, faults, interval, replicas: members.map((member) => member.name) }),
+      target: running,
+      record: (event) => say(describeEvent(event)),
+      now: () => performance.now() - origin,
+    });
+    nemesis.start();
+  }
 
   const interrupted = new Promise<undefined>((resolve) => {
     if (signal.aborted) resolve(undefined);
     signal.addEventListener("abort", () => resolve(undefined), { once: true });
   });
-  const died = await Promise.race([running.died, interrupted]);
-  if (died) complain(`${died.name} ${describeExit(died)}`);
-  const failed = (await running.stop()).filter((exit) => exit.code !== 0 && exit.name !== died?.name);
-  for (const exit of failed) complain(`${exit.name} ${describeExit(exit)}`);
-  return died || failed.length > 0 ? 1 : 0;
+  const failed = nemesis?.failed.then((error) => ({ name: "nemesis", error }));
+  const died = await Promise.race([running.died, interrupted, ...(failed ? [failed] : [])]);
+  if (died && "error" in died) complain(`the nemesis failed: ${died.error.message}`);
+  else if (died) complain(`${died.name} ${describeExit(died)}`);
+  await nemesis?.stop();
+  const unclean = (await running.stop()).filter((exit) => exit.code !== 0 && exit.name !== died?.name);
+  for (const exit of unclean) complain(`${exit.name} ${describeExit(exit)}`);
+  return died || unclean.length > 0 ? 1 : 0;
 }

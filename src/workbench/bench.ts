@@ -6,12 +6,15 @@ import { Writable } from "node:stream";
 import { UserError } from "../core/errors.js";
 import { rfc3339 } from "./clock.js";
 import { Cluster, describeExit, type StartCommand } from "./cluster.js";
+import { History } from "./history.js";
 import { dispatchLoad } from "./load/dispatch.js";
+import { kvLoad } from "./load/kv.js";
 import { proposeLoad } from "./load/propose.js";
 import { Measurement, type MeasurementOptions } from "./measurement.js";
-import { appendResult, type ClientRecord, readRun, type Run } from "./results.js";
+import { type Fault, Nemesis, schedule } from "./nemesis.js";
+import { appendResult, type ClientRecord, type FaultSpan, readRun, type Run } from "./results.js";
 
-export type Load = "propose" | "dispatch";
+export type Load = "propose" | "dispatch" | "kv";
 
 /** A replica to load: one of the bench's own cluster (by name), or one running elsewhere. */
 export type Target = { own: string } | { name: string | undefined; address: string };
@@ -59,6 +62,13 @@ export interface BenchOptions extends MeasurementOptions {
   /** Dispatch: streams, and requests in flight on each. */
   streams: number;
   window: number;
+  /** kv: keys, the fraction of reads, the history file, and the seed of the clients' choices. */
+  keys: number;
+  reads: number;
+  history: string;
+  seed: number;
+  /** Faults injected into the bench's own cluster, one every `interval` seconds, drawn from `seed`. */
+  nemesis?: { faults: Fault[]; interval: number };
   /** The results file the client line and the cluster's server lines are appended to. */
   results: string;
   /** This run's label. */
@@ -84,6 +94,11 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
     throw new UserError(`no replica ${stranger} in a cluster of ${options.replicas} (r1 … r${options.replicas})`);
   }
   const needsCluster = options.targets.length === 0 || names.length > 0;
+  if (options.nemesis && !needsCluster) {
+    throw new UserError(
+      "--nemesis breaks the bench's own cluster: name its replicas (r1,r2) in --target, or give none",
+    );
+  }
   if (needsCluster && options.start === undefined) {
     throw new UserError(
       "no consensus.json here or above to start replicas from: run inside a project, or --target host:port",
@@ -99,46 +114,95 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
         firstPort: options.port,
         metrics: options.results,
         run: options.run,
+        links: options.nemesis?.faults.some((fault) => fault === "partition" || fault === "delay"),
         output: discard(),
         errorOutput: hooks.log ?? discard(),
       })
     : undefined;
   const members = new Map(cluster?.members.map((member) => [member.name, member.address]));
-  let targets: string[];
+  // By name: redirects name replicas. An unnamed target is known by its address.
+  let named: [string, string][] = options.targets.map((target) =>
+    "own" in target ? [target.own, members.get(target.own)!] : [target.name ?? target.address, target.address],
+  );
+  if (named.length === 0) named = [...members];
+  if (options.bench === "dispatch" && options.targets.length === 0) named = named.slice(0, 1);
+  const targets = named.map(([, address]) => address);
+  const history = options.bench === "kv" ? await History.open(options.history) : undefined;
+  const faults: FaultSpan[] = [];
+  let nemesis: Nemesis | undefined;
   try {
-    targets = options.targets.map((target) => ("own" in target ? members.get(target.own)! : target.address));
-    if (targets.length === 0) targets = cluster!.members.map((member) => member.address);
-    if (options.bench === "dispatch" && options.targets.length === 0) targets = targets.slice(0, 1);
-
     const load =
       options.bench === "propose"
         ? proposeLoad({ ...options, targets }, measurement)
-        : dispatchLoad({ ...options, targets }, measurement);
-    // A replica of the cluster dying ends the run: what it measured is then wrong.
-    void cluster?.died.then((exit) => {
-      measurement.failed(`${exit.name} ${describeExit(exit)} during the run`);
-      measurement.stop();
-    });
+        : options.bench === "dispatch"
+          ? dispatchLoad({ ...options, targets }, measurement)
+          : kvLoad({ ...options, targets: new Map([...members, ...named]) }, measurement, history!);
+    if (options.nemesis && cluster) {
+      // The history's clock, in ms: the schedule counts from the nemesis's start.
+      const now = () => (history ? history.now() / 1e6 : performance.now());
+      nemesis = new Nemesis({
+        schedule: schedule({ ...options.nemesis, seed: options.seed, replicas: [...members.keys()] }),
+        target: cluster,
+        record(event) {
+          history?.record({ ...event, time: history.now() });
+          const at = performance.now();
+          if (event.f === "start") faults.push({ fault: event.fault, value: event.value, start: at, end: at });
+          else faults.at(-1)!.end = at;
+        },
+        now,
+      });
+      void nemesis.failed.then((error) => {
+        measurement.failed(`the nemesis failed: ${error.message}`);
+        measurement.stop();
+      });
+    } else {
+      // A replica of the cluster dying ends the run: what it measured is then wrong. (Under a nemesis, kills are its own.)
+      void cluster?.died.then((exit) => {
+        measurement.failed(`${exit.name} ${describeExit(exit)} during the run`);
+        measurement.stop();
+      });
+    }
     measurement.start();
+    nemesis?.start();
     hooks.started?.(measurement, targets);
     await load;
   } finally {
+    await nemesis?.stop();
+    await history?.close();
     const exits = (await cluster?.stop()) ?? [];
     // A replica that did not drain and dump its line cleanly makes the run's figures suspect.
     for (const exit of exits)
       if (exit.code !== 0) measurement.failed(`${exit.name} ${describeExit(exit)} when stopped`);
   }
   // The cluster's flags only where the bench started one.
-  const { results: _results, run, bench, replicas, port, start: _start, version, targets: given, ...flags } = options;
+  const { results: _results, run, bench, replicas, port, start: _start, version, targets: given, ...rest } = options;
+  const { keys, reads, history: historyFile, seed, nemesis: nemesisOptions, ...flags } = rest;
   const client: ClientRecord = {
     metric: "client",
     version,
     time: rfc3339(),
     run,
     bench,
-    flags: { ...flags, ...(cluster ? { replicas, port } : {}), targets: given.map(describeTarget).join(",") },
+    flags: {
+      ...flags,
+      ...(cluster ? { replicas, port } : {}),
+      ...(bench === "kv" ? { keys, reads, history: historyFile } : {}),
+      ...(bench === "kv" || nemesisOptions ? { seed } : {}),
+      ...(nemesisOptions ? { nemesis: nemesisOptions.faults.join(","), nemesisInterval: nemesisOptions.interval } : {}),
+      targets: given.map(describeTarget).join(","),
+    },
     targets,
     ...measurement.figures(),
+    ...(nemesisOptions
+      ? {
+          faults: faults.map((span) => ({
+            ...span,
+            start: measurement.secondsAt(span.start),
+            end: measurement.secondsAt(span.end),
+          })),
+        }
+      : {}),
+    ...(history ? { history: historyFile } : {}),
   };
   await appendResult(options.results, client);
   return readRun(options.results, run);

@@ -5,10 +5,14 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { type AddressInfo, createServer } from "node:net";
 import path from "node:path";
 import { UserError } from "../core/errors.js";
+import type { NemesisTarget } from "./nemesis.js";
+import { LinkProxies } from "./proxy.js";
 import { createInterface } from "node:readline";
 import type { WriteStream } from "node:tty";
 
 const MAX_REPLICAS = 64;
+/** How long a restarted replica may take to listen again (it may replay a log from its data folder). */
+const RESTART_TIMEOUT = 30_000;
 /** A replica drains for at most 5 s (ReplicaServer.close); one still running this long after the signal is stuck. */
 const KILL_AFTER = 10_000;
 /** Prefix colours (ANSI foreground codes): cyan, yellow, magenta, green, blue and their bright kin; no red. */
@@ -42,6 +46,8 @@ export interface ClusterOptions {
   errorOutput?: NodeJS.WritableStream;
   /** Milliseconds to wait for every replica's listening line (default 10000). */
   timeout?: number;
+  /** Replica-to-replica links through proxies (proxy.ts), so that the nemesis can partition and delay them. */
+  links?: boolean;
 }
 
 export interface Member {
@@ -65,22 +71,48 @@ export function describeExit({ code, signal }: Exit): string {
   return code === null ? `was killed by ${signal}` : `exited with code ${code}`;
 }
 
-export class Cluster {
-  readonly members: readonly Member[];
-  /** The first replica that exits without stop() having been called; never resolves otherwise. */
+/** What it takes to (re)start one replica: the same command line each time, so a restart keeps its --data. */
+interface Launch {
+  member: Omit<Member, "pid">;
+  start: StartCommand;
+  args: string[];
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/**
+ * The replicas of a cluster, and what the nemesis does to them: kill and
+ * restart one, pause and resume one, and (with `links`) partition or slow the
+ * links between them.
+ */
+export class Cluster implements NemesisTarget {
+  /** The first replica that exits without stop() or kill() having been called; never resolves otherwise. */
   readonly died: Promise<{ name: string } & Exit>;
   private stopped: Promise<({ name: string } & Exit)[]> | undefined;
+  private readonly processes = new Map<string, ReplicaProcess>();
+  private readonly launches: ReadonlyMap<string, Launch>;
+  private readonly paused = new Set<string>();
+  private reportDeath!: (exit: { name: string } & Exit) => void;
 
-  private constructor(private readonly replicas: readonly ReplicaProcess[]) {
-    // Each has printed its listening line, so each was spawned and has a pid.
-    this.members = replicas.map(({ member, child }) => ({ ...member, pid: child.pid! }));
-    this.died = new Promise((resolve) => {
-      for (const { member, exited } of replicas) {
-        void exited.then((exit) => {
-          if (this.stopped === undefined) resolve({ name: member.name, ...exit });
-        });
-      }
-    });
+  private constructor(
+    launches: readonly Launch[],
+    replicas: readonly ReplicaProcess[],
+    private readonly links: LinkProxies | undefined,
+  ) {
+    this.launches = new Map(launches.map((launch) => [launch.member.name, launch]));
+    for (const replica of replicas) this.processes.set(replica.member.name, replica);
+    this.died = new Promise((resolve) => (this.reportDeath = resolve));
+    for (const replica of replicas) this.watch(replica);
+  }
+
+  /** Each replica as it runs now (a restarted one has a new pid), in name order. */
+  get members(): Member[] {
+    return this.running().map(({ member, child }) => ({ ...member, pid: child.pid! }));
+  }
+
+  /** The processes running now, in name order (a killed replica is gone until it restarts). */
+  private running(): ReplicaProcess[] {
+    return [...this.launches.keys()].flatMap((name) => this.processes.get(name) ?? []);
   }
 
   /**
@@ -113,45 +145,29 @@ export class Cluster {
       port,
       address: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`,
     }));
+    // Replica-to-replica traffic through proxies the nemesis can cut; clients still dial replicas directly.
+    const links = options.links ? await LinkProxies.start(members, host) : undefined;
     const width = members.at(-1)!.name.length;
-    const replicas = members.map((member, i) => {
-      const peers = members.filter((other) => other !== member).map((other) => `${other.name}=${other.address}`);
+    const launches = members.map((member, i): Launch => {
+      const peers = members
+        .filter((other) => other !== member)
+        .map((other) => `${other.name}=${links ? links.address(member.name, other.name) : other.address}`);
       const args = ["--name", member.name, "--host", host, "--port", String(member.port), "--peers", peers.join(",")];
       if (metrics !== undefined) args.push("--metrics", metrics);
       if (run !== undefined) args.push("--run", run);
       if (data !== undefined) args.push("--data", path.resolve(data, member.name));
       const label = member.name.padEnd(width);
-      return new ReplicaProcess(member, start, args, prefixer(output, label, i), prefixer(errorOutput, label, i));
+      return { member, start, args, out: prefixer(output, label, i), err: prefixer(errorOutput, label, i) };
     });
-
-    let timer: NodeJS.Timeout | undefined;
+    const replicas = launches.map((launch) => new ReplicaProcess(launch));
     try {
-      await Promise.race([
-        Promise.all(replicas.map((replica) => replica.listening)),
-        ...replicas.map((replica) =>
-          replica.exited.then((exit) => {
-            const detail = replica.lastError === undefined ? "" : `: ${replica.lastError}`;
-            throw new UserError(`${replica.member.name} ${describeExit(exit)}${detail}`);
-          }),
-        ),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => {
-            const late = replicas.filter((replica) => !replica.listened);
-            const detail = late.flatMap((replica) => replica.lastError ?? []).join("; ");
-            const names = late.map((replica) => replica.member.name).join(", ");
-            reject(
-              new UserError(`${names} did not print a listening line within ${timeout} ms${detail && `: ${detail}`}`),
-            );
-          }, timeout);
-        }),
-      ]);
+      await listening(replicas, timeout);
     } catch (error) {
       await stopAll(replicas, "SIGTERM");
+      await links?.close();
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
-    return new Cluster(replicas);
+    return new Cluster(launches, replicas, links);
   }
 
   /**
@@ -160,8 +176,100 @@ export class Cluster {
    * Later calls return the first call's outcome.
    */
   stop(signal: NodeJS.Signals = "SIGTERM"): Promise<({ name: string } & Exit)[]> {
-    this.stopped ??= stopAll(this.replicas, signal);
+    this.stopped ??= (async () => {
+      try {
+        return await stopAll(this.running(), signal);
+      } finally {
+        await this.links?.close();
+      }
+    })();
     return this.stopped;
+  }
+
+  async kill(name: string): Promise<void> {
+    const replica = this.replica(name);
+    this.processes.delete(name);
+    this.paused.delete(name);
+    replica.kill("SIGKILL");
+    await replica.exited;
+  }
+
+  /** Starts a killed replica again with its command line (and so its data folder); resolves once it listens. */
+  async restart(name: string): Promise<void> {
+    if (this.stopped !== undefined) return;
+    const replica = new ReplicaProcess(this.launches.get(name)!);
+    this.processes.set(name, replica);
+    this.watch(replica);
+    await listening([replica], RESTART_TIMEOUT);
+  }
+
+  pause(name: string): void {
+    this.replica(name).kill("SIGSTOP");
+    this.paused.add(name);
+  }
+
+  resume(name: string): void {
+    this.paused.delete(name);
+    this.processes.get(name)?.kill("SIGCONT");
+  }
+
+  partition(sides: string[][]): void {
+    this.linkProxies().partition(sides);
+  }
+
+  heal(): void {
+    this.linkProxies().heal();
+  }
+
+  delay(ms: number): void {
+    this.linkProxies().delay(ms);
+  }
+
+  /** Reports `replica`'s exit as a death unless the cluster was stopping it or the nemesis killed it. */
+  private watch(replica: ReplicaProcess): void {
+    const { name } = replica.member;
+    void replica.exited.then((exit) => {
+      if (this.stopped === undefined && this.processes.get(name) === replica) this.reportDeath({ name, ...exit });
+    });
+  }
+
+  private replica(name: string): ReplicaProcess {
+    const replica = this.processes.get(name);
+    if (replica === undefined) throw new Error(`no running replica ${name}`);
+    return replica;
+  }
+
+  private linkProxies(): LinkProxies {
+    if (this.links === undefined) throw new Error("this cluster's links run through no proxies (start it with links)");
+    return this.links;
+  }
+}
+
+/** Resolves once each replica has printed its listening line; rejects naming one that exits first, or those late after `timeout` ms. */
+async function listening(replicas: readonly ReplicaProcess[], timeout: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      Promise.all(replicas.map((replica) => replica.listening)),
+      ...replicas.map((replica) =>
+        replica.exited.then((exit) => {
+          const detail = replica.lastError === undefined ? "" : `: ${replica.lastError}`;
+          throw new UserError(`${replica.member.name} ${describeExit(exit)}${detail}`);
+        }),
+      ),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => {
+          const late = replicas.filter((replica) => !replica.listened);
+          const detail = late.flatMap((replica) => replica.lastError ?? []).join("; ");
+          const names = late.map((replica) => replica.member.name).join(", ");
+          reject(
+            new UserError(`${names} did not print a listening line within ${timeout} ms${detail && `: ${detail}`}`),
+          );
+        }, timeout);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -180,13 +288,10 @@ class ReplicaProcess {
   /** The last stderr line worth quoting in an error, if any. */
   lastError: string | undefined;
 
-  constructor(
-    readonly member: Omit<Member, "pid">,
-    start: StartCommand,
-    args: string[],
-    out: (line: string) => void,
-    err: (line: string) => void,
-  ) {
+  readonly member: Omit<Member, "pid">;
+
+  constructor({ member, start, args, out, err }: Launch) {
+    this.member = member;
     // The options are the whole configuration: a CONSENSUS_* variable meant for `npm start` must not leak in.
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("CONSENSUS_")));
     // A process group of its own: Ctrl-C at a terminal reaches only the process that started the
@@ -230,7 +335,11 @@ class ReplicaProcess {
 }
 
 async function stopAll(replicas: readonly ReplicaProcess[], signal: NodeJS.Signals) {
-  for (const replica of replicas) replica.kill(signal);
+  for (const replica of replicas) {
+    replica.kill(signal);
+    // A paused replica handles the signal once continued; a running one ignores this.
+    replica.kill("SIGCONT");
+  }
   const timer = setTimeout(() => {
     for (const replica of replicas) replica.kill("SIGKILL");
   }, KILL_AFTER);

@@ -117,6 +117,11 @@ export class Measurement {
     return this.successes + this.declines + this.redirects;
   }
 
+  /** Seconds from the start of the counted part to `mono` (a performance.now() reading): negative in the warm-up. */
+  secondsAt(mono: number): number {
+    return (mono - this.startedMono) / 1000;
+  }
+
   /** Seconds counted. */
   get duration(): number {
     return (this.finishedMono - this.startedMono) / 1000;

@@ -100,6 +100,11 @@ function throughputChart(client: ClientRecord, noun: string): string {
     series: "throughput",
     points,
     reference: mean === undefined ? undefined : { at: mean, label: `mean ${rate(mean)}/s` },
+    bands: (client.faults ?? []).map(({ fault, value, start, end }) => ({
+      from: start,
+      to: end,
+      label: `${fault} ${Array.isArray(value) ? value.map((side) => side.join(" ")).join(" | ") : value}`,
+    })),
   });
 }
 
@@ -198,6 +203,8 @@ interface Chart {
   points: Point[];
   /** A dashed horizontal line, such as the mean. */
   reference?: { at: number; label: string } | undefined;
+  /** Shaded spans of x, such as the nemesis's faults, each with its label. */
+  bands?: { from: number; to: number; label: string }[];
 }
 
 const WIDTH = 760;
@@ -225,6 +232,12 @@ function chart(c: Chart): string {
       `<line class="axis" x1="${px(at)}" x2="${px(at)}" y1="${BOTTOM}" y2="${BOTTOM + 5}"/>`,
       `<text class="tick" x="${px(at)}" y="${BOTTOM + 18}" text-anchor="middle">${escape(label)}</text>`,
     ]),
+    // Under the series: a fault is the background of what it did to the throughput.
+    ...(c.bands ?? []).map(({ from, to, label }) => {
+      const at = (x: number) => MARGIN.left + fraction(x, c.x.max) * PLOT_WIDTH;
+      const width = coord(Math.max(at(to) - at(from), 1));
+      return `<rect class="band" x="${px(from)}" y="${MARGIN.top}" width="${width}" height="${PLOT_HEIGHT}"><title>${escape(label)}</title></rect>`;
+    }),
     `<path class="axis" d="M${MARGIN.left} ${MARGIN.top}V${BOTTOM}H${RIGHT}"/>`,
     `<text class="label" x="${middleX}" y="${HEIGHT - 10}" text-anchor="middle">${escape(c.x.label)}</text>`,
     `<text class="label" transform="translate(16 ${middleY}) rotate(-90)" text-anchor="middle">${escape(c.y.label)}</text>`,
@@ -324,6 +337,7 @@ svg .axis { fill: none; stroke: var(--muted); stroke-width: 1; }
 svg .grid { stroke: var(--grid); stroke-width: 1; }
 svg .series { fill: none; stroke: var(--series); stroke-width: 2; stroke-linejoin: round; stroke-linecap: round; }
 svg .dot { fill: var(--series); }
+svg rect.band { fill: var(--reference); opacity: 0.15; }
 svg line.reference { stroke: var(--reference); stroke-width: 1; stroke-dasharray: 5 4; }
 svg text.reference { fill: var(--reference); }
 `;

@@ -16,6 +16,15 @@ export interface Latency {
   max: number;
 }
 
+/** A fault the nemesis injected during a run, in seconds from the start of the counted part (negative: in the warm-up). */
+export interface FaultSpan {
+  fault: string;
+  /** What it struck: a replica, the sides of a partition, a latency in ms. */
+  value: string | number | string[][];
+  start: number;
+  end: number;
+}
+
 /** The line a bench run appends. */
 export interface ClientRecord {
   metric: "client";
@@ -25,7 +34,7 @@ export interface ClientRecord {
   time: string;
   /** This run's label; the server lines of a cluster the bench started carry it too. */
   run: string;
-  bench: "propose" | "dispatch";
+  bench: "propose" | "dispatch" | "kv";
   /** The options the run used, after defaults. */
   flags: Record<string, string | number | boolean>;
   /** host:port of each replica the clients talked to. */
@@ -54,6 +63,12 @@ export interface ClientRecord {
   timeline: { interval: number; counts: number[] };
   /** The latency distribution: [percentile (0–100), microseconds], rising. */
   percentiles: [number, number][];
+  /** With --nemesis: the faults, as they started and ended. */
+  faults?: FaultSpan[];
+  /** kv: the history file of the run. */
+  history?: string;
+  /** kv with --check: the checker's verdict on the history. */
+  check?: { verdict: string; detail?: string };
 }
 
 /** The line a replica appends on exit (`--metrics`, SPEC §3), with the name and run it was dumped with. */

@@ -1,0 +1,203 @@
+// The kv load (SPEC §5): closed-loop clients reading and writing a few keys
+// through Propose, each operation recorded in a history (SPEC §6) for the
+// linearizability checker. A client whose operation ends indeterminate goes on
+// as a new process (Jepsen's rule), so no process has two open operations.
+import { setTimeout as sleep } from "node:timers/promises";
+import * as grpc from "@grpc/grpc-js";
+import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
+import { uniformInt } from "pure-rand/distribution/uniformInt";
+import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
+import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
+import type { History } from "../history.js";
+import type { Measurement } from "../measurement.js";
+import type { ProposeReply, ProposeRequest } from "../pb/client.js";
+import { ConsensusClient } from "../pb/service.js";
+
+export interface KvLoad {
+  /** The replicas, name → host:port; clients start spread over them in this order. */
+  targets: Map<string, string>;
+  /** Clients, each with one operation in flight. */
+  concurrency: number;
+  /** Keys `k0` … `k<keys-1>`. */
+  keys: number;
+  /** Fraction of operations that are reads, 0 … 1. */
+  reads: number;
+  /** Deadline of each call, in milliseconds. */
+  timeout: number;
+  /** Seeds the operations each client chooses (a 32-bit integer: higher bits are ignored). */
+  seed: number;
+}
+
+/** Redirects one operation follows before it gives up (recorded `info`). */
+export const MAX_HOPS = 3;
+
+/** A pause after an indeterminate operation, so that a replica that is down is not asked in a busy loop. */
+const BACKOFF_MS = 10;
+
+/** A written value's bytes: the UTF-8 of its decimal form. */
+export function encodeValue(value: number): Buffer {
+  return Buffer.from(String(value), "utf8");
+}
+
+/** A read value from its bytes: null when empty, a number when decimal, else the text (a value not written by this load). */
+export function decodeValue(bytes: Uint8Array): number | string | null {
+  if (bytes.length === 0) return null;
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+  return /^-?(0|[1-9]\d*)$/.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : text;
+}
+
+/**
+ * The value client `index` (0-based) writes the `n`th time (0-based): clients take disjoint residues
+ * modulo `concurrency`, so values are unique in a run and each client's are fixed by the seed alone.
+ */
+function writtenValue(index: number, n: number, concurrency: number): number {
+  return index + 1 + n * concurrency;
+}
+
+/** How an operation ended, and at which replica. */
+type Outcome =
+  { ok: true; value: number | string | null; replica: string } | { ok: false; error: string; replica: string };
+
+/** Runs the load until `measurement` stops; resolves when every client has completed its last operation. */
+export async function kvLoad(load: KvLoad, measurement: Measurement, history: History): Promise<void> {
+  const channels = new Channels(load.targets);
+  // One generator per client, each a jump (2^64 draws) from the last: a client's choices do not depend on the others'.
+  const generator = xoroshiro128plus(load.seed);
+  const clients = Array.from({ length: load.concurrency }, (_, index) => {
+    const rng = generator.clone();
+    generator.jump();
+    return new KvClient(index, rng, load, channels, measurement, history);
+  });
+  try {
+    await Promise.all(clients.map((client) => client.run()));
+  } finally {
+    channels.close();
+  }
+}
+
+/** One grpc-js client per address, shared by the load's clients; made on first use (a redirect may name a new one). */
+class Channels {
+  private readonly clients = new Map<string, ConsensusClient>();
+  readonly names: string[];
+  private readonly byAddress = new Map<string, string>();
+
+  constructor(private readonly targets: Map<string, string>) {
+    this.names = [...targets.keys()];
+    for (const [name, address] of targets) this.byAddress.set(address, name);
+  }
+
+  /** A redirect's target, given as a replica's name or as host:port, or undefined when it is neither. */
+  resolve(redirect: string): { name: string; address: string } | undefined {
+    const address = this.targets.get(redirect);
+    if (address !== undefined) return { name: redirect, address };
+    if (/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d+$/.test(redirect)) {
+      return { name: this.byAddress.get(redirect) ?? redirect, address: redirect };
+    }
+    return undefined;
+  }
+
+  client(address: string): ConsensusClient {
+    let client = this.clients.get(address);
+    if (client === undefined) {
+      client = new ConsensusClient(address, grpc.credentials.createInsecure());
+      this.clients.set(address, client);
+    }
+    return client;
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+  }
+}
+
+class KvClient {
+  /** The process number: the client's index at first, then `concurrency` more after each indeterminate operation. */
+  private process: number;
+  /** The index in `targets` of the replica operations start at. */
+  private home: number;
+  private writes = 0;
+
+  constructor(
+    private readonly index: number,
+    private readonly rng: RandomGenerator,
+    private readonly load: KvLoad,
+    private readonly channels: Channels,
+    private readonly measurement: Measurement,
+    private readonly history: History,
+  ) {
+    this.process = index;
+    this.home = index % channels.names.length;
+  }
+
+  async run(): Promise<void> {
+    while (!this.measurement.stopped) {
+      const read = uniformFloat64(this.rng) < this.load.reads;
+      const key = `k${uniformInt(this.rng, 0, this.load.keys - 1)}`;
+      const f = read ? "read" : "write";
+      const value = read ? null : writtenValue(this.index, this.writes++, this.load.concurrency);
+      const replica = this.channels.names[this.home]!;
+      const process = this.process;
+      this.history.record({ process, type: "invoke", f, key, value, replica });
+      const request: ProposeRequest = {
+        identity: `kv-${process}`,
+        name: key,
+        value: value === null ? Buffer.alloc(0) : encodeValue(value),
+      };
+      const outcome = await this.operation(request, replica);
+      if (outcome.ok) {
+        this.history.record({
+          process,
+          type: "ok",
+          f,
+          key,
+          value: read ? outcome.value : value,
+          replica: outcome.replica,
+        });
+        continue;
+      }
+      this.history.record({ process, type: "info", f, key, value, replica: outcome.replica, error: outcome.error });
+      this.process += this.load.concurrency;
+      // The replica may be down or cut off: start the next operations at the next one.
+      this.home = (this.home + 1) % this.channels.names.length;
+      await sleep(BACKOFF_MS);
+    }
+  }
+
+  /** Proposes `request` at `replica`, following up to MAX_HOPS redirects. */
+  private async operation(request: ProposeRequest, replica: string): Promise<Outcome> {
+    let address = this.load.targets.get(replica)!;
+    for (let hops = 0; ; hops++) {
+      const start = performance.now();
+      let reply: ProposeReply;
+      try {
+        reply = await propose(this.channels.client(address), request, this.load.timeout);
+      } catch (error) {
+        const { code, details } = error as grpc.ServiceError;
+        return this.failed(replica, `${grpc.status[code] ?? code}: ${details}`);
+      }
+      const microseconds = (performance.now() - start) * 1000;
+      this.measurement.answered(reply.success ? "success" : reply.redirect ? "redirect" : "decline", microseconds);
+      if (reply.success) return { ok: true, value: decodeValue(reply.value), replica };
+      // A decline is counted as one already: recorded `info`, not counted again as an error.
+      if (!reply.redirect) return { ok: false, error: reply.error || "declined", replica };
+      if (hops === MAX_HOPS) return this.failed(replica, `more than ${MAX_HOPS} redirects`);
+      const next = this.channels.resolve(reply.redirect);
+      if (next === undefined)
+        return this.failed(replica, `redirect to unknown replica ${JSON.stringify(reply.redirect)}`);
+      ({ name: replica, address } = next);
+    }
+  }
+
+  private failed(replica: string, error: string): Outcome {
+    this.measurement.failed(`client ${this.index + 1}: ${replica}: ${error}`);
+    return { ok: false, error, replica };
+  }
+}
+
+function propose(client: ConsensusClient, request: ProposeRequest, timeout: number): Promise<ProposeReply> {
+  return new Promise((resolve, reject) =>
+    client.propose(request, new grpc.Metadata(), { deadline: Date.now() + timeout }, (error, reply) =>
+      error ? reject(error) : resolve(reply),
+    ),
+  );
+}
