@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { CREATE_BIN, REPO } from "../support/paths.js";
+import { CONSENSUS_BIN, CREATE_BIN, REPO } from "../support/paths.js";
 import { environment } from "../support/project.js";
 import { median } from "../support/median.js";
 
@@ -90,7 +90,8 @@ function bench(args: string[], address: string, seconds: number, warmup: number)
   execFileSync(
     process.execPath,
     [
-      "dist/src/bin/bench.js",
+      CONSENSUS_BIN,
+      "bench",
       ...args,
       "--target",
       address,
