@@ -329,8 +329,14 @@ class ReplicaProcess {
     });
   }
 
+  /** Signals the replica's process group: a `start` that wraps the replica (npm start, sh -c) must not leave it running. */
   kill(signal: NodeJS.Signals): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    try {
+      process.kill(-this.child.pid!, signal);
+    } catch {
+      this.child.kill(signal); // the group is gone already, or never was (no pid: the spawn failed)
+    }
   }
 }
 

@@ -262,6 +262,8 @@ function close(server: Server): Promise<void> {
 /** Ends a socket abruptly: a reset also drops what the kernel still holds to send, so nothing crosses a cut after it. */
 function reset(socket: Socket): void {
   if (socket.destroyed) return;
+  // The reset failing (the peer gone already) is no concern.
+  socket.on("error", () => {});
   // A dial still in progress has sent nothing, and resetAndDestroy would first let it connect.
   if (socket.connecting) socket.destroy();
   else socket.resetAndDestroy();
