@@ -104,6 +104,14 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
       "no consensus.json here or above to start replicas from: run inside a project, or --target host:port",
     );
   }
+  // Checked before anything starts: the schedule refuses a fault the cluster is too small for.
+  const episodes =
+    options.nemesis &&
+    schedule({
+      ...options.nemesis,
+      seed: options.seed,
+      replicas: Array.from({ length: options.replicas }, (_, i) => `r${i + 1}`),
+    });
   // Made first, so that an abort while the cluster starts still ends the run at once.
   const measurement = new Measurement(options);
   hooks.signal?.addEventListener("abort", () => measurement.stop());
@@ -127,24 +135,27 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
   if (named.length === 0) named = [...members];
   if (options.bench === "dispatch" && options.targets.length === 0) named = named.slice(0, 1);
   const targets = named.map(([, address]) => address);
-  const history = options.bench === "kv" ? await History.open(options.history) : undefined;
+  let history: History | undefined;
   const faults: FaultSpan[] = [];
   let nemesis: Nemesis | undefined;
+  let load: Promise<void> | undefined;
   try {
-    const load =
+    history = options.bench === "kv" ? await History.open(options.history) : undefined;
+    const written = history;
+    load =
       options.bench === "propose"
         ? proposeLoad({ ...options, targets }, measurement)
         : options.bench === "dispatch"
           ? dispatchLoad({ ...options, targets }, measurement)
-          : kvLoad({ ...options, targets: new Map([...members, ...named]) }, measurement, history!);
-    if (options.nemesis && cluster) {
+          : kvLoad({ ...options, targets: new Map([...members, ...named]) }, measurement, written!);
+    if (episodes && cluster) {
       // The history's clock, in ms: the schedule counts from the nemesis's start.
-      const now = () => (history ? history.now() / 1e6 : performance.now());
+      const now = written ? () => written.now() / 1e6 : () => performance.now();
       nemesis = new Nemesis({
-        schedule: schedule({ ...options.nemesis, seed: options.seed, replicas: [...members.keys()] }),
+        schedule: episodes!,
         target: cluster,
         record(event) {
-          history?.record({ ...event, time: history.now() });
+          written?.record({ ...event, time: written.now() });
           const at = performance.now();
           if (event.f === "start") faults.push({ fault: event.fault, value: event.value, start: at, end: at });
           else faults.at(-1)!.end = at;
@@ -167,6 +178,9 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
     hooks.started?.(measurement, targets);
     await load;
   } finally {
+    // After a failure part-way, the load still drains before its history closes.
+    measurement.stop();
+    await load?.catch(() => undefined);
     await nemesis?.stop();
     await history?.close();
     const exits = (await cluster?.stop()) ?? [];

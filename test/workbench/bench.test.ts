@@ -346,7 +346,25 @@ describe("the Dispatch load against a broken replica", { timeout: 30_000 }, () =
 describe("refused flags", { timeout: 30_000 }, () => {
   const refusals: [string, string[], RegExp][] = [
     ["no load", [], /^error: missing required argument 'load'$/],
-    ["an unknown load", ["raft"], /^error: unknown load raft: propose or dispatch$/],
+    ["an unknown load", ["raft"], /^error: unknown load raft: propose, dispatch or kv$/],
+    [
+      "an unknown fault",
+      ["kv", "--nemesis", "kill,flood"],
+      /^error: --nemesis: unknown fault "flood" \(the faults are kill, pause, partition, delay\)$/,
+    ],
+    ["a seed that is not one", ["kv", "--seed", "-3"], /^error: --seed -3: a seed is an integer from 0 to 4294967295$/],
+    ["a fraction of reads above 1", ["kv", "--reads", "1.5"], /^error: --reads "1\.5" is not a fraction from 0 to 1$/],
+    ["no keys", ["kv", "--keys", "0"], /^error: --keys "0" is not an integer from 1 to 1000000$/],
+    [
+      "a nemesis for replicas the bench did not start",
+      ["kv", "--nemesis", "kill", "--target", "127.0.0.1:1"],
+      /^error: --nemesis breaks the bench's own cluster: name its replicas \(r1,r2\) in --target, or give none$/,
+    ],
+    [
+      "a kill with fewer than three replicas",
+      ["kv", "--nemesis", "kill", "--replicas", "2"],
+      /^error: --nemesis kill needs at least 3 replicas, so that a majority stays up and connected; there are 2$/,
+    ],
     ["an unknown flag", ["dispatch", "--bogus", "2"], /^error: unknown option '--bogus'$/],
     ["a window of 0", ["dispatch", "--window", "0"], /^error: --window "0" is not an integer from 1 to 100000$/],
     [
