@@ -122,6 +122,31 @@ describe("renderReport", () => {
     assert.equal(ys.indexOf(Math.max(...ys)), COUNTS.indexOf(Math.min(...COUNTS)));
   });
 
+  test("the nemesis's faults are shaded bands of the throughput chart, where they happened, labelled", () => {
+    assert.doesNotMatch(html, /class="band"/, "a run without faults has no band");
+    const faults = [
+      { fault: "partition", value: [["r1", "r2"], ["r3"]], start: 2, end: 4 },
+      { fault: "kill", value: "<r2>", start: 6, end: 6.5 },
+    ];
+    const page = renderReport({ ...RUN, client: client({ faults }) });
+    const bands = [
+      ...page.matchAll(/<rect class="band" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"[^>]*><title>([^<]*)<\/title>/g),
+    ];
+    assert.deepEqual(
+      bands.map((band) => band[3]),
+      ["partition r1 r2 | r3", "kill &lt;r2&gt;"],
+    );
+    const { points } = series(page, "throughput");
+    // Point i is at i intervals: a band starts where its fault's second falls on that scale.
+    const perSecond = (points[1]![0]! - points[0]![0]!) / RUN.client.timeline.interval;
+    for (const [i, fault] of faults.entries()) {
+      const [x, width] = [Number(bands[i]![1]), Number(bands[i]![2])];
+      assert.ok(Math.abs(x - (points[0]![0]! + fault.start * perSecond)) < 0.2, `band ${i} at ${x}`);
+      assert.ok(Math.abs(width - Math.max((fault.end - fault.start) * perSecond, 1)) < 0.2, `band ${i} ${width} wide`);
+    }
+    assert.equal(points.length, COUNTS.length, "the series is drawn as without faults");
+  });
+
   test("the latency series has one point per percentile, x rising, p = 100 on the last tick", () => {
     const { box, points } = series(html, "latency");
     assert.equal(points.length, PERCENTILES.length);
