@@ -32,6 +32,7 @@ describe("project", () => {
       handlersDir: "src/handlers",
       replica: "src/replica.ts",
       tsProtoOptions: { forceLong: "string", M: ["a=b", "c=d"] },
+      start: ["node", "dist/src/main.js"],
     });
     assert.equal(
       tsProtoParameter(project.tsProtoOptions),

@@ -263,7 +263,22 @@ describe("consensus protobuf refuses bad input and changes nothing", () => {
       name: "an unknown key in consensus.json",
       setup: (dir) => writeFileSync(path.join(dir, "consensus.json"), '{ "protodir": "proto" }'),
       error:
-        "error: consensus.json: protodir: unknown key (known: protoDir, outDir, envelope, handlersDir, replica, tsProtoOptions)",
+        "error: consensus.json: protodir: unknown key (known: protoDir, outDir, envelope, handlersDir, replica, tsProtoOptions, start)",
+    },
+    {
+      name: "a start command that names no program",
+      setup: (dir) => writeFileSync(path.join(dir, "consensus.json"), '{ "start": [] }'),
+      error: 'error: consensus.json: start: must name a program, like ["node", "dist/src/main.js"]',
+    },
+    {
+      name: "a start command with an empty argument",
+      setup: (dir) => writeFileSync(path.join(dir, "consensus.json"), '{ "start": ["node", ""] }'),
+      error: "error: consensus.json: start.1: must not hold an empty string",
+    },
+    {
+      name: "a start command that is a string",
+      setup: (dir) => writeFileSync(path.join(dir, "consensus.json"), '{ "start": "node dist/src/main.js" }'),
+      error: 'error: consensus.json: start: must be a list, like ["node", "dist/src/main.js"]',
     },
     {
       name: "a consensus.json that is not an object",

@@ -49,7 +49,10 @@ const ConfigEntries = {
   /** How a replica starts, run in the project's folder: the workbench appends --name --port --peers …; "node" is the tool's Node.js. */
   start: v.optional(
     v.pipe(
-      v.array(v.pipe(v.string(), v.nonEmpty("must not hold an empty string"))),
+      v.array(
+        v.pipe(v.string("must hold strings"), v.nonEmpty("must not hold an empty string")),
+        'must be a list, like ["node", "dist/src/main.js"]',
+      ),
       v.minLength(1, 'must name a program, like ["node", "dist/src/main.js"]'),
     ),
     ["node", "dist/src/main.js"],
