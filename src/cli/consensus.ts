@@ -86,6 +86,46 @@ program
     console.log(`Next: write ${result.handler}, then its test ${result.handlerTest}`);
   });
 
+program
+  .command("check")
+  .description(
+    "decide whether each history (JSON lines of invoke/ok/fail/info events) is linearizable: exit 0 all are, 1 some is not, 2 bad input, 3 unknown",
+  )
+  .argument("<files...>", "the history files")
+  .option("--json", "one JSON line per file")
+  .option("--html <file.html>", "draw the history (of one file) as an HTML page")
+  .option("--timeout <s>", "seconds of search per file, after which its verdict is unknown")
+  // Bad usage is bad input too: exit 2, not the 1 that means "not linearizable".
+  .exitOverride((error) => {
+    throw Object.assign(error, { exitCode: error.exitCode === 0 ? 0 : 2 });
+  })
+  .action(async (files: string[], flags: { json?: boolean; html?: string; timeout?: string }) => {
+    // Loaded here: no other command needs the checker.
+    const [{ check, CheckInputError, exitCode, summary, toJSON }, { describeOperation }, { seconds }] =
+      await Promise.all([import("../commands/check.js"), import("../check/index.js"), import("./flags.js")]);
+    let timeout: number | undefined;
+    try {
+      timeout = flags.timeout === undefined ? undefined : seconds(flags.timeout, "--timeout");
+    } catch (error) {
+      throw new CheckInputError((error as Error).message);
+    }
+    const checks = await check({ files, timeout, html: flags.html, signal: interrupt.signal });
+    const marks = { linearizable: out.green("✔"), "not linearizable": out.red("✖"), unknown: out.yellow("?") };
+    for (const checked of checks) {
+      if (flags.json) {
+        console.log(JSON.stringify(toJSON(checked)));
+        continue;
+      }
+      console.log(`${marks[checked.result.verdict]} ${summary(checked)}`);
+      for (const violation of checked.result.violations) {
+        console.log(`  ${violation.message}`);
+        for (const op of violation.operations) console.log(`    ${describeOperation(op)}`);
+      }
+    }
+    if (flags.html !== undefined && !flags.json) console.log(`history drawn in ${flags.html}`);
+    process.exitCode = exitCode(checks);
+  });
+
 /** A unified diff with its added lines green and removed lines red (on a terminal). */
 function colourDiff(diff: string): string {
   return diff

@@ -11,8 +11,8 @@ export const interrupt = new AbortController();
 
 /**
  * Runs a commander program the way every command of this tool behaves: one
- * `error: …` line on stderr and exit 1 on failure (the stack only with
- * --debug), exit 130 on Ctrl-C.
+ * `error: …` line on stderr and exit 1 on failure (or the UserError's
+ * `exitCode`; the stack only with --debug), exit 130 on Ctrl-C.
  */
 export async function run(program: Command, argv: string[] = process.argv): Promise<void> {
   process.on("SIGINT", () => {
@@ -36,6 +36,8 @@ export async function run(program: Command, argv: string[] = process.argv): Prom
     process.stderr.write(`${err.red("error:")} ${message.split("\n")[0]}\n`);
     if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     else if (!(error instanceof UserError)) process.stderr.write("(run again with --debug for the stack)\n");
-    process.exitCode = 1;
+    // A UserError may carry its own code (consensus check: 2 for bad input).
+    const code = (error as { exitCode?: unknown }).exitCode;
+    process.exitCode = error instanceof UserError && typeof code === "number" ? code : 1;
   }
 }

@@ -1,0 +1,20 @@
+// What the pages of the tool share to write HTML and numbers: the history page
+// here, and the bench report, which imports it (this folder imports nothing
+// from outside itself: it is published on its own as create-consensus/check).
+
+/** Text made safe for HTML content and attribute values. */
+export function escape(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+}
+
+const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+/** Thousands separators in the integer part, the same on every machine (unlike toLocaleString). */
+export function group(text: string): string {
+  return text.replace(/^-?\d+/, (integer) => integer.replace(/\B(?=(\d{3})+$)/g, ","));
+}
+
+/** An SVG coordinate: a tenth of a pixel is as fine as a screen shows, and keeps pages small. */
+export function coord(value: number): string {
+  return value.toFixed(1);
+}

@@ -1,0 +1,327 @@
+// The Wing–Gong search for a linearization, with Lowe's cache of configurations
+// ("Testing for linearizability", 2017), as Porcupine runs it on each partition.
+//
+// The calls and returns of the operations form one doubly linked list in time
+// order. Going down the list, the search applies the first call whose
+// operation the model accepts, lifts that call and its return out of the list,
+// and starts again from the head; reaching a return means that operation had
+// to take effect already: undo the last choice (relink it, restore the state)
+// and try the call after it. The cache holds each (set of operations applied,
+// state) reached, so a configuration is explored once: the set is a bitset
+// with a Zobrist hash updated in O(1) per step.
+//
+// An operation whose return is +Infinity (`info`: it may take effect at any
+// point after its call, or never) has no return in the list: nothing forces
+// it, and the search succeeds once every other operation is applied.
+//
+// A model may name operations to take eagerly (Model.eager): on reaching a
+// configuration, the search first looks for one among the calls that may go
+// next and, finding it, applies it and tries nothing else there.
+import type { Model } from "./model.js";
+
+/** An operation as the search sees it: what the model applies, when it was called and when it returned. */
+export interface Timed<Op> {
+  op: Op;
+  call: number;
+  /** Infinity: it may have taken effect at any point after `call`, or never. */
+  return: number;
+}
+
+/** The search's answer; indexes are into the operations it was given. */
+export type Outcome<State> =
+  | {
+      linearizable: true;
+      /** A linearization: the operations in the order they take effect (those left out never did). */
+      order: number[];
+    }
+  | {
+      linearizable: false;
+      /** The longest order the search found that explains every result in it. */
+      longest: number[];
+      /** The model's state after it. */
+      state: State;
+      /** The operations whose call came before `blocked`'s return there: each could go next, none can. */
+      pending: number[];
+      /** The operation whose return ended that order: it had to take effect, and could not. */
+      blocked: number;
+    };
+
+const NONE = -1;
+
+export class Search<State, Op> {
+  private readonly model: Model<State, Op>;
+  private readonly ops: Op[];
+  /** List entries are 2i (call of operation i) and 2i+1 (its return); `head` is the sentinel. */
+  private readonly head: number;
+  private readonly next: Int32Array;
+  private readonly prev: Int32Array;
+  /** Random words, one per operation: the hash of a set is the xor of its members'. */
+  private readonly zobrist: Int32Array;
+  private readonly optional: Uint8Array;
+  private readonly applied: Uint32Array;
+  private readonly seen: Configurations;
+  /** Each state's number, for hashing and for the cache. */
+  private readonly states = new Map<State, number>();
+
+  // The search's position, kept between calls of run().
+  private entry: number;
+  private state: State;
+  private hash = 0;
+  private depth = 0;
+  /** Operations with a return that are not applied yet. */
+  private remaining = 0;
+  private readonly stack: Int32Array;
+  private readonly before: State[] = [];
+  /** Whether the operation at each depth was taken eagerly: its alternatives need no try. */
+  private readonly eager: Uint8Array;
+  /** Whether the configuration is new: the eager look comes first. */
+  private fresh = true;
+  /** The deepest dead end so far (its order is updated in place: see remember()). */
+  private best: Extract<Outcome<State>, { linearizable: false }> | undefined;
+  /** The lowest the stack has been since best was taken: below it, best's order is the stack's. */
+  private low = 0;
+  private outcome: Outcome<State> | undefined;
+
+  constructor(operations: readonly Timed<Op>[], model: Model<State, Op>) {
+    const n = operations.length;
+    this.model = model;
+    this.ops = operations.map(({ op }) => op);
+    this.head = 2 * n;
+    this.next = new Int32Array(2 * n + 1).fill(NONE);
+    this.prev = new Int32Array(2 * n + 1).fill(NONE);
+    this.zobrist = new Int32Array(n);
+    this.optional = new Uint8Array(n);
+    this.applied = new Uint32Array(Math.ceil(n / 32));
+    // One configuration per operation for the order found, and a few more for each dead end.
+    this.seen = new Configurations(this.applied.length, 2 * n);
+    this.stack = new Int32Array(n);
+    this.eager = new Uint8Array(n);
+    this.state = model.init();
+
+    const times = new Float64Array(2 * n).fill(Infinity);
+    const order: number[] = [];
+    const random = splitmix32(0x2545f491);
+    operations.forEach((o, i) => {
+      this.zobrist[i] = random();
+      times[2 * i] = o.call;
+      order.push(2 * i);
+      if (o.return === Infinity) this.optional[i] = 1;
+      else {
+        if (!(o.return > o.call))
+          throw new Error(`operation ${i} returns at ${o.return}, not after its call at ${o.call}`);
+        times[2 * i + 1] = o.return;
+        order.push(2 * i + 1);
+        this.remaining++;
+      }
+    });
+    // Equal times: calls first, so that operations that touch at an instant count as concurrent.
+    order.sort((a, b) => times[a]! - times[b]! || (a & 1) - (b & 1));
+    let last = this.head;
+    for (const entry of order) {
+      this.next[last] = entry;
+      this.prev[entry] = last;
+      last = entry;
+    }
+    this.entry = NONE;
+  }
+
+  /** Runs up to `steps` more steps: the outcome once decided, undefined until then. */
+  run(steps: number): Outcome<State> | undefined {
+    if (this.outcome) return this.outcome;
+    const { model, ops, next, prev, zobrist, optional, applied, seen, stack, before, eager, head } = this;
+    let { entry, state, hash, depth, remaining, fresh } = this;
+    for (; steps > 0; steps--) {
+      if (remaining === 0) {
+        this.outcome = { linearizable: true, order: Array.from(stack.subarray(0, depth)) };
+        return this.outcome;
+      }
+      let taking = false;
+      if (fresh) {
+        fresh = false;
+        entry = next[head]!;
+        if (model.eager) {
+          for (let e = entry; e !== NONE && (e & 1) === 0; e = next[e]!) {
+            if (model.eager(state, ops[e >> 1]!) && model.step(state, ops[e >> 1]!).ok) {
+              entry = e;
+              taking = true;
+              break;
+            }
+          }
+        }
+      }
+      if (entry !== NONE && (entry & 1) === 0) {
+        const i = entry >> 1;
+        const step = model.step(state, ops[i]!);
+        if (step.ok) {
+          const after = (hash ^ zobrist[i]!) | 0;
+          applied[i >> 5]! ^= 1 << (i & 31);
+          const number = this.number(step.state);
+          if (seen.add(applied, (after ^ Math.imul(number + 1, 0x9e3779b1)) | 0, number)) {
+            eager[depth] = taking ? 1 : 0;
+            stack[depth] = i;
+            before[depth++] = state;
+            state = step.state;
+            hash = after;
+            if (!optional[i]) remaining--;
+            // Lift the call and its return out of the list.
+            unlink(next, prev, entry);
+            if (!optional[i]) unlink(next, prev, entry + 1);
+            fresh = true;
+            continue;
+          }
+          applied[i >> 5]! ^= 1 << (i & 31);
+        }
+        // An eager operation whose configuration was explored already: so was this one, then.
+        entry = taking ? NONE : next[entry]!;
+        continue;
+      }
+      // A return (while operations are left, one of their returns comes before the list ends):
+      // its operation had to take effect by now. Undo the last choice.
+      if (this.best === undefined || depth > this.best.longest.length) this.remember(entry, depth, state);
+      if (depth === 0) {
+        this.outcome = this.best!;
+        return this.outcome;
+      }
+      const i = stack[--depth]!;
+      if (depth < this.low) this.low = depth;
+      state = before[depth]!;
+      hash = (hash ^ zobrist[i]!) | 0;
+      applied[i >> 5]! ^= 1 << (i & 31);
+      const call = 2 * i;
+      // Relink in the reverse order of the lift: the return, then the call.
+      if (!optional[i]) {
+        remaining++;
+        relink(next, prev, call + 1);
+      }
+      relink(next, prev, call);
+      // After an eager operation nothing else is tried: undo the choice before it too.
+      entry = eager[depth] ? NONE : next[call]!;
+    }
+    Object.assign(this, { entry, state, hash, depth, remaining, fresh });
+    return undefined;
+  }
+
+  /**
+   * Takes the dead end at `depth` as the deepest so far: the order that led
+   * there, and the calls it could not go on with. The order is copied from
+   * `low` up only, so that the copies cost no more than the pushes did.
+   */
+  private remember(blockedEntry: number, depth: number, state: State): void {
+    const pending: number[] = [];
+    for (let e = this.next[this.head]!; e !== NONE && (e & 1) === 0; e = this.next[e]!) pending.push(e >> 1);
+    const longest = this.best?.longest ?? [];
+    longest.length = this.low;
+    for (let d = this.low; d < depth; d++) longest.push(this.stack[d]!);
+    this.low = depth;
+    this.best = { linearizable: false, longest, state, pending, blocked: blockedEntry >> 1 };
+  }
+
+  private number(state: State): number {
+    let n = this.states.get(state);
+    if (n === undefined) this.states.set(state, (n = this.states.size));
+    return n;
+  }
+}
+
+/** Runs a search to the end. */
+export function search<State, Op>(operations: readonly Timed<Op>[], model: Model<State, Op>): Outcome<State> {
+  const s = new Search(operations, model);
+  for (;;) {
+    const outcome = s.run(1 << 20);
+    if (outcome) return outcome;
+  }
+}
+
+/**
+ * A set of configurations (a bitset of applied operations, and a state's
+ * number) in flat typed arrays: an open-addressing table of entry numbers,
+ * and each entry's hash, state and bitset words side by side.
+ */
+class Configurations {
+  private table: Int32Array;
+  private hashes: Int32Array;
+  private states: Int32Array;
+  private words: Uint32Array;
+  private size = 0;
+
+  /** Room for `expected` configurations at first (growing past it costs copies), within 4 MB of bitsets. */
+  constructor(
+    private readonly width: number,
+    expected: number,
+  ) {
+    const capacity = 2 ** Math.ceil(Math.log2(Math.max(512, Math.min(expected, (1 << 20) / Math.max(width, 1)))));
+    this.table = new Int32Array(2 * capacity);
+    this.hashes = new Int32Array(capacity);
+    this.states = new Int32Array(capacity);
+    this.words = new Uint32Array(capacity * width);
+  }
+
+  /** Adds the configuration unless it is there: whether it was new. */
+  add(bits: Uint32Array, hash: number, state: number): boolean {
+    const { table, hashes, states, words, width } = this;
+    const mask = table.length - 1;
+    let slot = hash & mask;
+    for (let e = table[slot]! - 1; e >= 0; e = table[slot]! - 1) {
+      if (hashes[e] === hash && states[e] === state && sameWords(words, e * width, bits)) return false;
+      slot = (slot + 1) & mask;
+    }
+    if (this.size === hashes.length) this.growEntries();
+    const e = this.size++;
+    this.hashes[e] = hash;
+    this.states[e] = state;
+    this.words.set(bits, e * width);
+    table[slot] = e + 1;
+    if (this.size * 2 > table.length) this.growTable();
+    return true;
+  }
+
+  private growEntries(): void {
+    const grow = <T extends Int32Array | Uint32Array>(array: T, make: (n: number) => T): T => {
+      const bigger = make(array.length * 2);
+      bigger.set(array);
+      return bigger;
+    };
+    this.hashes = grow(this.hashes, (n) => new Int32Array(n));
+    this.states = grow(this.states, (n) => new Int32Array(n));
+    this.words = grow(this.words, (n) => new Uint32Array(n));
+  }
+
+  private growTable(): void {
+    const table = new Int32Array(this.table.length * 2);
+    const mask = table.length - 1;
+    for (let e = 0; e < this.size; e++) {
+      let slot = this.hashes[e]! & mask;
+      while (table[slot] !== 0) slot = (slot + 1) & mask;
+      table[slot] = e + 1;
+    }
+    this.table = table;
+  }
+}
+
+/** Takes `entry` out of the list; it keeps its own links, so that relink() can put it back. */
+function unlink(next: Int32Array, prev: Int32Array, entry: number): void {
+  next[prev[entry]!] = next[entry]!;
+  if (next[entry] !== NONE) prev[next[entry]!] = prev[entry]!;
+}
+
+function relink(next: Int32Array, prev: Int32Array, entry: number): void {
+  next[prev[entry]!] = entry;
+  if (next[entry] !== NONE) prev[next[entry]!] = entry;
+}
+
+function sameWords(words: Uint32Array, offset: number, bits: Uint32Array): boolean {
+  for (let k = 0; k < bits.length; k++) if (words[offset + k] !== bits[k]) return false;
+  return true;
+}
+
+/** A deterministic stream of 32-bit words (splitmix32), so that runs are repeatable. */
+function splitmix32(seed: number): () => number {
+  let s = seed | 0;
+  return () => {
+    s = (s + 0x9e3779b9) | 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return (z ^ (z >>> 16)) | 0;
+  };
+}

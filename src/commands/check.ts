@@ -1,0 +1,125 @@
+// `consensus check <file>…`: the linearizability checker (SPEC §6) on history
+// files. Reads them, checks them, draws one with --html; the terminal is the
+// CLI's business.
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import {
+  type CheckResult,
+  checkHistory,
+  type History,
+  HistoryError,
+  type Operation,
+  parseHistory,
+  renderHistory,
+} from "../check/index.js";
+import { UserError } from "../core/errors.js";
+import { count } from "../workbench/format.js";
+
+/** Input the checker cannot read: a file, a line of one, a flag. SPEC §6 gives it exit code 2. */
+export class CheckInputError extends UserError {
+  readonly exitCode = 2;
+}
+
+export interface CheckOptions {
+  files: string[];
+  /** Seconds of search per file, after which its undecided keys are `unknown`. */
+  timeout?: number;
+  /** Where to draw the history, when one file is checked. */
+  html?: string;
+  signal?: AbortSignal;
+}
+
+export interface FileCheck {
+  file: string;
+  history: History;
+  result: CheckResult;
+  /** Milliseconds the check took (parsing left out). */
+  ms: number;
+}
+
+/** Checks each file, in order; every file is read and parsed before any search starts. */
+export async function check(options: CheckOptions): Promise<FileCheck[]> {
+  if (options.html !== undefined && options.files.length !== 1) {
+    throw new CheckInputError(`--html draws one history; ${options.files.length} files were given`);
+  }
+  // In order, so that of several bad files the first named is the one reported.
+  const histories: { file: string; history: History }[] = [];
+  for (const file of options.files) histories.push({ file, history: await read(file) });
+  const checks: FileCheck[] = [];
+  for (const { file, history } of histories) {
+    const started = performance.now();
+    const result = await checkHistory(history, {
+      timeout: options.timeout === undefined ? undefined : options.timeout * 1000,
+      signal: options.signal,
+    });
+    checks.push({ file, history, result, ms: performance.now() - started });
+  }
+  if (options.html !== undefined) {
+    const [{ file, history, result }] = checks as [FileCheck];
+    await writeFile(options.html, renderHistory(history, result, path.basename(file)));
+  }
+  return checks;
+}
+
+async function read(file: string): Promise<History> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "a folder, not a file" : String(error);
+    throw new CheckInputError(`${file}: ${reason}`);
+  }
+  try {
+    return parseHistory(text);
+  } catch (error) {
+    if (error instanceof HistoryError) throw new CheckInputError(`${file}:${error.line}: ${error.reason}`);
+    throw error;
+  }
+}
+
+/** 0 when every file is linearizable, 1 when some file is not, else 3 (some is unknown). */
+export function exitCode(checks: readonly FileCheck[]): 0 | 1 | 3 {
+  const verdicts = new Set(checks.map((c) => c.result.verdict));
+  return verdicts.has("not linearizable") ? 1 : verdicts.has("unknown") ? 3 : 0;
+}
+
+/** `h.jsonl: linearizable (1,234 operations, 8 keys, 12 ms)`, naming the keys left undecided when unknown. */
+export function summary({ file, result, ms }: FileCheck): string {
+  const keys = result.keys.length;
+  const undecided = result.keys.filter((k) => k.verdict === "unknown").length;
+  const figures = [
+    plural(result.operations, "operation"),
+    plural(keys, "key"),
+    ...(undecided > 0 ? [`${count(undecided)} undecided at the timeout`] : []),
+    `${count(ms)} ms`,
+  ];
+  return `${file}: ${result.verdict} (${figures.join(", ")})`;
+}
+
+/** What --json prints for a file: one line, operations by their lines rather than event positions. */
+export function toJSON({ file, result, ms }: FileCheck): object {
+  return {
+    file,
+    verdict: result.verdict,
+    operations: result.operations,
+    keys: result.keys,
+    violations: result.violations.map((v) => ({
+      key: v.key,
+      message: v.message,
+      value: v.value,
+      linearized: v.linearized.length,
+      operations: v.operations.map(operationJSON),
+    })),
+    ms: Math.round(ms),
+  };
+}
+
+function operationJSON(op: Operation): object {
+  const lines = op.complete ? [op.invoke.line, op.complete.line] : [op.invoke.line];
+  return { process: op.process, type: op.type, f: op.f, key: op.key, value: op.value, lines };
+}
+
+function plural(n: number, noun: string): string {
+  return `${count(n)} ${noun}${n === 1 ? "" : "s"}`;
+}

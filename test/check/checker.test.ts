@@ -1,0 +1,383 @@
+// The checker on the classic small histories, each answer worked out by hand
+// in its comment, then on generated ones: a history made by running the store
+// is linearizable, and stays decided when one read is made impossible.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import {
+  byKey,
+  checkHistory,
+  type CheckResult,
+  type Operation,
+  parseHistory,
+  register,
+  search,
+} from "../../src/check/index.js";
+import { generate, hard, neverWrittenRead, staleRead } from "./histories.js";
+
+type F = "read" | "write" | "cas" | "append";
+
+/** An event of process `p` on key "x" (or `key`). */
+const event =
+  (type: string) =>
+  (p: number, f: F, value: unknown = null, key: string | null = "x"): object => ({
+    process: p,
+    type,
+    f,
+    value,
+    ...(key !== null && { key }),
+  });
+const invoke = event("invoke");
+const ok = event("ok");
+const info = event("info");
+const fail = event("fail");
+
+async function verdict(events: object[]): Promise<CheckResult["verdict"]> {
+  return (await checkHistory(events)).verdict;
+}
+
+describe("the classic histories", () => {
+  test("a read that misses a write completed before it was invoked is not linearizable", async () => {
+    // write 1 < write 2 < read in real time, so the read must see 2.
+    const events = [
+      invoke(0, "write", 1),
+      ok(0, "write", 1),
+      invoke(0, "write", 2),
+      ok(0, "write", 2),
+      invoke(1, "read"),
+      ok(1, "read", 1),
+    ];
+    const result = await checkHistory(events);
+    assert.equal(result.verdict, "not linearizable");
+    const [violation] = result.violations;
+    assert.equal(violation!.key, "x");
+    assert.equal(violation!.value, 2);
+    assert.deepEqual(
+      violation!.operations.map((op) => [op.f, op.value, op.invoke.line]),
+      [["read", 1, 5]],
+    );
+    assert.deepEqual(
+      violation!.linearized.map((op) => op.value),
+      [1, 2],
+    );
+    assert.equal(
+      violation!.message,
+      'key "x": read → 1 (process 1, lines 5–6) cannot take effect: after 2 operations the value is 2 ' +
+        "from write 2 (process 0, lines 3–4), and nothing else was pending",
+    );
+  });
+
+  test("two concurrent writes that two readers see in opposite orders are not linearizable", async () => {
+    // Reader 2 sees 1 then 2: write 1 before write 2. Reader 3 sees 2 then 1: the other way round.
+    const events = [
+      invoke(0, "write", 1),
+      invoke(1, "write", 2),
+      invoke(2, "read"),
+      invoke(3, "read"),
+      ok(2, "read", 1),
+      ok(3, "read", 2),
+      invoke(2, "read"),
+      invoke(3, "read"),
+      ok(2, "read", 2),
+      ok(3, "read", 1),
+      ok(0, "write", 1),
+      ok(1, "write", 2),
+    ];
+    assert.equal(await verdict(events), "not linearizable");
+    // One reader alone is explained by write 1, read 1, write 2, read 2.
+    assert.equal(await verdict(events.filter((e) => (e as { process: number }).process !== 3)), "linearizable");
+  });
+
+  test("two overlapping writes may take effect in either order", async () => {
+    const writes = [invoke(0, "write", 1), invoke(1, "write", 2), ok(0, "write", 1), ok(1, "write", 2)];
+    for (const last of [1, 2]) {
+      assert.equal(
+        await verdict([...writes, invoke(2, "read"), ok(2, "read", last)]),
+        "linearizable",
+        `read → ${last}`,
+      );
+    }
+    // But not both: once a later read saw one, the next cannot see the other.
+    const both = [...writes, invoke(2, "read"), ok(2, "read", 1), invoke(2, "read"), ok(2, "read", 2)];
+    assert.equal(await verdict(both), "not linearizable");
+  });
+
+  test("a cas that succeeds on a value nobody wrote is not linearizable", async () => {
+    const events = [invoke(0, "write", 1), ok(0, "write", 1), invoke(1, "cas", [5, 6]), ok(1, "cas", [5, 6])];
+    assert.equal(await verdict(events), "not linearizable");
+    const matching = [invoke(0, "write", 1), ok(0, "write", 1), invoke(1, "cas", [1, 6]), ok(1, "cas", [1, 6])];
+    assert.equal(await verdict([...matching, invoke(2, "read"), ok(2, "read", 6)]), "linearizable");
+    // A cas that failed did not happen: the read sees 1.
+    const failed = [invoke(0, "write", 1), ok(0, "write", 1), invoke(1, "cas", [1, 6]), fail(1, "cas", [1, 6])];
+    assert.equal(await verdict([...failed, invoke(2, "read"), ok(2, "read", 1)]), "linearizable");
+    assert.equal(await verdict([...failed, invoke(2, "read"), ok(2, "read", 6)]), "not linearizable");
+  });
+
+  test("an info write may take effect after it completes: a later read sees it", async () => {
+    const events = [
+      invoke(0, "write", 1),
+      info(0, "write", 1),
+      invoke(1, "read"),
+      ok(1, "read", null),
+      invoke(1, "read"),
+      ok(1, "read", 1),
+    ];
+    assert.equal(await verdict(events), "linearizable");
+    // Never completed is the same as info.
+    assert.equal(await verdict(events.slice(0, 1).concat(events.slice(2))), "linearizable");
+  });
+
+  test("an info write cannot take effect before its invoke", async () => {
+    const events = [invoke(1, "read"), ok(1, "read", 1), invoke(0, "write", 1), info(0, "write", 1)];
+    const result = await checkHistory(events);
+    assert.equal(result.verdict, "not linearizable");
+    assert.match(
+      result.violations[0]!.message,
+      /read → 1 \(process 1, lines 1–2\) cannot take effect: the value is null \(never written\)/,
+    );
+  });
+
+  test("an info write may never take effect, and once seen stays", async () => {
+    const never = [invoke(0, "write", 1), info(0, "write", 1), invoke(1, "read"), ok(1, "read", null)];
+    assert.equal(await verdict(never), "linearizable");
+    // Seen, then unseen: a value cannot come back when nothing wrote it again.
+    const back = [...never.slice(0, 2), invoke(1, "read"), ok(1, "read", 1), invoke(1, "read"), ok(1, "read", null)];
+    assert.equal(await verdict(back), "not linearizable");
+  });
+
+  test("an info cas takes effect only where it finds its expected value", async () => {
+    const events = [invoke(0, "write", 1), ok(0, "write", 1), invoke(1, "cas", [1, 2]), info(1, "cas", [1, 2])];
+    assert.equal(await verdict([...events, invoke(2, "read"), ok(2, "read", 2)]), "linearizable");
+    assert.equal(await verdict([...events, invoke(2, "read"), ok(2, "read", 1)]), "linearizable");
+    const other = [invoke(0, "write", 3), ok(0, "write", 3), invoke(1, "cas", [1, 2]), info(1, "cas", [1, 2])];
+    assert.equal(await verdict([...other, invoke(2, "read"), ok(2, "read", 2)]), "not linearizable");
+  });
+
+  test("a failed write did not happen: reading its value is not linearizable", async () => {
+    const events = [invoke(0, "write", 1), fail(0, "write", 1), invoke(1, "read"), ok(1, "read", 1)];
+    const result = await checkHistory(events);
+    assert.equal(result.verdict, "not linearizable");
+    assert.equal(result.operations, 1, "the failed write is not counted");
+  });
+
+  test("appends add to a string; a key never written counts as the empty string", async () => {
+    const appends = [invoke(0, "append", "a"), invoke(1, "append", "b"), ok(0, "append", "a"), ok(1, "append", "b")];
+    const read = (value: unknown) => [invoke(2, "read"), ok(2, "read", value)];
+    assert.equal(await verdict([invoke(2, "read"), ok(2, "read", null), ...appends, ...read("ab")]), "linearizable");
+    assert.equal(await verdict([...appends, ...read("ba")]), "linearizable");
+    assert.equal(await verdict([...appends, ...read("a")]), "not linearizable", "both completed");
+    assert.equal(await verdict([...appends, ...read("abab")]), "not linearizable", "each appended once");
+    const unsure = [invoke(1, "append", "b"), ok(1, "append", "b"), invoke(0, "append", "a"), info(0, "append", "a")];
+    assert.equal(await verdict([...unsure, ...read("b")]), "linearizable", "the info append never happened");
+    assert.equal(await verdict([...unsure, ...read("ba")]), "linearizable", "it did");
+    assert.equal(await verdict([...unsure, ...read("ab")]), "not linearizable", "it was invoked after b completed");
+    const overwritten = [invoke(0, "write", 5), ok(0, "write", 5), invoke(1, "append", "a"), ok(1, "append", "a")];
+    assert.equal(await verdict(overwritten), "not linearizable", "a number cannot be appended to");
+  });
+
+  test("keys are checked independently, and a violation names its key", async () => {
+    // As one register, read x → 1 after write y 2 would be stale; as two keys each is fine.
+    const events = [
+      invoke(0, "write", 1, "x"),
+      ok(0, "write", 1, "x"),
+      invoke(0, "write", 2, "y"),
+      ok(0, "write", 2, "y"),
+      invoke(1, "read", null, "x"),
+      ok(1, "read", 1, "x"),
+    ];
+    assert.equal(await verdict(events), "linearizable");
+    const single = events.map((e) => ({ ...e, key: undefined }));
+    const result = await checkHistory(single);
+    assert.equal(result.verdict, "not linearizable");
+    assert.match(result.violations[0]!.message, /^the register: read → 1/);
+
+    const wrongY = [...events, invoke(1, "read", null, "y"), ok(1, "read", 3, "y")];
+    const checked = await checkHistory(wrongY);
+    assert.deepEqual(
+      checked.keys.map((k) => [k.key, k.verdict, k.operations]),
+      [
+        ["x", "linearizable", 2],
+        ["y", "not linearizable", 2],
+      ],
+    );
+    assert.deepEqual(
+      checked.violations.map((v) => v.key),
+      ["y"],
+    );
+  });
+
+  test('values compare by value and type: 1 is not "1"', async () => {
+    const events = [invoke(0, "write", 1), ok(0, "write", 1), invoke(1, "read"), ok(1, "read", "1")];
+    assert.equal(await verdict(events), "not linearizable");
+  });
+});
+
+describe("the witness", () => {
+  test("names the operations pending where the longest order ends", async () => {
+    // After write 1, both pending reads expect values nobody can give.
+    const events = [
+      invoke(0, "write", 1),
+      ok(0, "write", 1),
+      invoke(1, "read"),
+      invoke(2, "read"),
+      ok(1, "read", 7),
+      ok(2, "read", 8),
+    ];
+    const [violation] = (await checkHistory(events)).violations;
+    assert.deepEqual(
+      violation!.operations.map((op) => [op.process, op.value]),
+      [
+        [1, 7],
+        [2, 8],
+      ],
+    );
+    assert.match(violation!.message, /the other operation pending cannot take effect either$/);
+  });
+});
+
+describe("time and abort", () => {
+  test("a search that runs out of time is unknown, and returns soon after the timeout", async () => {
+    const started = performance.now();
+    const result = await checkHistory(hard(40), { timeout: 100 });
+    assert.equal(result.verdict, "unknown");
+    assert.deepEqual(result.violations, []);
+    assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
+    // A small one decides.
+    assert.equal((await checkHistory(hard(8), { timeout: 10_000 })).verdict, "not linearizable");
+  });
+
+  test("a violation on one key decides the history even when another key is unknown", async () => {
+    const events = [...hard(40), invoke(99, "read", null, "y"), ok(99, "read", 5, "y")];
+    const result = await checkHistory(events, { timeout: 100 });
+    assert.equal(result.verdict, "not linearizable");
+    assert.deepEqual(
+      result.keys.map((k) => k.verdict),
+      ["unknown", "not linearizable"],
+    );
+  });
+
+  test("an aborted signal stops the check with its reason", async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("stopped")), 50);
+    await assert.rejects(checkHistory(hard(40), { signal: controller.signal }), /stopped/);
+  });
+});
+
+describe("the search on its own", () => {
+  test("gives a linearization of the operations it can order", () => {
+    const ops = [
+      { f: "write", value: 1, type: "ok" },
+      { f: "read", value: 1, type: "ok" },
+    ] as Operation[];
+    const outcome = search(
+      [
+        { op: ops[0]!, call: 0, return: 3 },
+        { op: ops[1]!, call: 1, return: 2 },
+      ],
+      register,
+    );
+    assert.deepEqual(outcome, { linearizable: true, order: [0, 1] });
+  });
+});
+
+describe("generated histories", () => {
+  const shape = fc.record({
+    processes: fc.integer({ min: 1, max: 8 }),
+    keys: fc.integer({ min: 1, max: 3 }),
+    operations: fc.integer({ min: 1, max: 80 }),
+    info: fc.double({ min: 0, max: 0.3, noNaN: true }),
+    seed: fc.integer(),
+  });
+
+  test("made by running the store under random concurrency, are linearizable", async () => {
+    await fc.assert(
+      fc.asyncProperty(shape, fc.boolean(), async (s, appends) => {
+        const mix = appends ? { read: 1, append: 1 } : { read: 5, write: 4, cas: 2 };
+        const result = await checkHistory(generate({ ...s, mix }));
+        assert.equal(result.verdict, "linearizable", result.violations[0]?.message);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("with one read made to return a value never written, are not", async () => {
+    await fc.assert(
+      fc.asyncProperty(shape, fc.boolean(), async (s, appends) => {
+        const mix = appends ? { read: 1, append: 1 } : { read: 5, write: 4, cas: 2 };
+        const events = generate({ ...s, mix });
+        fc.pre(events.some((e) => e.type === "ok" && e.f === "read"));
+        const { events: changed, index } = neverWrittenRead(events);
+        const result = await checkHistory(changed);
+        assert.equal(result.verdict, "not linearizable");
+        // Only the changed read's key is not.
+        assert.deepEqual(
+          result.violations.map((v) => v.key),
+          [changed[index]!.key],
+        );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("with one read made stale, are not", async () => {
+    await fc.assert(
+      fc.asyncProperty(shape, async (s) => {
+        const events = generate({ ...s, operations: s.operations + 40 });
+        let changed: object[];
+        try {
+          changed = staleRead(events).events;
+        } catch {
+          fc.pre(false);
+          return;
+        }
+        assert.equal((await checkHistory(changed)).verdict, "not linearizable");
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test("get the verdict of the plain search, which takes nothing eagerly and leaves every info operation open", async () => {
+    const plain = { init: register.init, step: register.step };
+    await fc.assert(
+      fc.asyncProperty(
+        shape.map((s) => ({ ...s, operations: Math.min(s.operations, 24) })),
+        fc.boolean(),
+        fc.nat(),
+        fc.nat(),
+        async (s, appends, which, value) => {
+          const events = generate({ ...s, mix: appends ? { read: 1, append: 1 } : { read: 5, write: 4, cas: 2 } });
+          // One read changed to some value, written or not: some histories stay linearizable, some do not.
+          const reads = events.flatMap((e, i) => (e.type === "ok" && e.f === "read" ? [i] : []));
+          if (reads.length > 0) {
+            const i = reads[which % reads.length]!;
+            const written = events.filter((e) => e.type === "invoke" && e.f !== "read").map((e) => e.value);
+            const values = appends ? [null, ...written, "1 2 "] : [null, ...written.flat(), 0];
+            events[i] = { ...events[i], value: values[value % values.length] };
+          }
+          const history = parseHistory(events);
+          const ops = history.operations.filter((op) => op.type !== "fail");
+          const expected = [...byKey(ops).values()].every(
+            (list) =>
+              search(
+                list.map((op) => ({
+                  op,
+                  call: op.invoke.index,
+                  return: op.type === "ok" ? op.complete!.index : Infinity,
+                })),
+                plain,
+              ).linearizable,
+          );
+          const result = await checkHistory(history);
+          assert.equal(result.verdict, expected ? "linearizable" : "not linearizable");
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  test("of 10,000 operations of 50 processes are decided in a few seconds either way", async () => {
+    const events = generate({ processes: 50, keys: 8, operations: 10_000, info: 0.05, seed: 7 });
+    assert.equal((await checkHistory(events, { timeout: 20_000 })).verdict, "linearizable");
+    assert.equal((await checkHistory(staleRead(events).events, { timeout: 20_000 })).verdict, "not linearizable");
+  });
+});
