@@ -84,6 +84,7 @@ export function registerWorkbench(program: Command): void {
     .option("--keys <n>", "kv: keys k0 … kN-1", "8")
     .option("--reads <fraction>", "kv: the fraction of operations that are reads", "0.5")
     .option("--history <file>", "kv: the history to write (default: beside the results file, <name>-history.jsonl)")
+    .option("--check", "kv: check the history for linearizability at the end; the run fails if it is not")
     .option("--nemesis <faults>", "inject faults into the bench's own cluster: kill,pause,partition,delay")
     .option("--nemesis-interval <s>", "seconds from one fault to the next", "5")
     .option("--seed <n>", "seeds the nemesis schedule and the kv clients' choices (default: random, printed)")
@@ -91,79 +92,92 @@ export function registerWorkbench(program: Command): void {
     .option("--run <label>", "this run's label")
     .option("--report <file.html>", "write the run as an HTML page")
     .option("--progress", "a progress line even when the output is not a terminal")
-    .action(async (load: string, flags: Record<string, string | undefined> & { progress?: boolean }) => {
-      if (load !== "propose" && load !== "dispatch" && load !== "kv") {
-        throw new UserError(`unknown load ${load}: propose, dispatch or kv`);
-      }
-      const [{ bench }, { parseTargets }, nemesis] = await Promise.all([
-        import("../commands/bench.js"),
-        import("../workbench/bench.js"),
-        import("../workbench/nemesis.js"),
-      ]);
-      const results = flags.results!;
-      const chaos = nemesisOptions(nemesis, flags);
-      const options = {
-        cwd: process.cwd(),
-        bench: load,
-        targets: parseTargets(flags.target ?? ""),
-        replicas: integer(flags.replicas!, "--replicas", 1, 64),
-        port: integer(flags.port!, "--port", 0, 65535),
-        duration: seconds(flags.duration!, "--duration"),
-        requests: flags.requests === undefined ? 0 : integer(flags.requests, "--requests", 0),
-        warmup: seconds(flags.warmup!, "--warmup", 0),
-        interval: seconds(flags.interval!, "--interval"),
-        timeout: integer(flags.timeout!, "--timeout", 1),
-        concurrency: integer(flags.concurrency!, "--concurrency", 1, 10_000),
-        size: integer(flags.size!, "--size", 0, 4 * 1024 * 1024 - 64),
-        streams: integer(flags.streams!, "--streams", 1, 1000),
-        window: integer(flags.window!, "--window", 1, 100_000),
-        keys: integer(flags.keys!, "--keys", 1, 1_000_000),
-        reads: fraction(flags.reads!, "--reads"),
-        history: flags.history ?? results.replace(/(\.jsonl?)?$/, "-history.jsonl"),
-        seed: chaos?.seed ?? (flags.seed === undefined ? nemesis.randomSeed() : nemesis.parseSeed(flags.seed)),
-        nemesis: chaos && { faults: chaos.faults, interval: chaos.interval },
-        results,
-        run: flags.run ?? `${load}-${new Date().toISOString()}`,
-        report: flags.report,
-      } as const;
-      // The first signal ends the counted part (the results are still written); a second one gives up.
-      const release = onTermination();
-      let progress: NodeJS.Timeout | undefined;
-      let run: Run;
-      try {
-        run = await bench(options, {
-          log: process.stderr,
-          signal: interrupt.signal,
-          started(measurement, targets) {
-            console.log(
-              `${load} ${targets.join(" ")}: ${describeLoad(options)}: ${options.warmup} s warm-up, then ${counted(options)}`,
-            );
-            if (options.nemesis) {
+    .action(
+      async (load: string, flags: Record<string, string | undefined> & { progress?: boolean; check?: boolean }) => {
+        if (flags.check && load !== "kv") throw new UserError("--check checks a kv run's history: bench kv --check");
+        if (load !== "propose" && load !== "dispatch" && load !== "kv") {
+          throw new UserError(`unknown load ${load}: propose, dispatch or kv`);
+        }
+        const [{ bench }, { parseTargets }, nemesis] = await Promise.all([
+          import("../commands/bench.js"),
+          import("../workbench/bench.js"),
+          import("../workbench/nemesis.js"),
+        ]);
+        const results = flags.results!;
+        const chaos = nemesisOptions(nemesis, flags);
+        const options = {
+          cwd: process.cwd(),
+          bench: load,
+          targets: parseTargets(flags.target ?? ""),
+          replicas: integer(flags.replicas!, "--replicas", 1, 64),
+          port: integer(flags.port!, "--port", 0, 65535),
+          duration: seconds(flags.duration!, "--duration"),
+          requests: flags.requests === undefined ? 0 : integer(flags.requests, "--requests", 0),
+          warmup: seconds(flags.warmup!, "--warmup", 0),
+          interval: seconds(flags.interval!, "--interval"),
+          timeout: integer(flags.timeout!, "--timeout", 1),
+          concurrency: integer(flags.concurrency!, "--concurrency", 1, 10_000),
+          size: integer(flags.size!, "--size", 0, 4 * 1024 * 1024 - 64),
+          streams: integer(flags.streams!, "--streams", 1, 1000),
+          window: integer(flags.window!, "--window", 1, 100_000),
+          keys: integer(flags.keys!, "--keys", 1, 1_000_000),
+          reads: fraction(flags.reads!, "--reads"),
+          history: flags.history ?? results.replace(/(\.jsonl?)?$/, "-history.jsonl"),
+          seed: chaos?.seed ?? (flags.seed === undefined ? nemesis.randomSeed() : nemesis.parseSeed(flags.seed)),
+          nemesis: chaos && { faults: chaos.faults, interval: chaos.interval },
+          check: flags.check === true,
+          results,
+          run: flags.run ?? `${load}-${new Date().toISOString()}`,
+          report: flags.report,
+        } as const;
+        // The first signal ends the counted part (the results are still written); a second one gives up.
+        const release = onTermination();
+        let progress: NodeJS.Timeout | undefined;
+        let run: Run;
+        try {
+          run = await bench(options, {
+            log: process.stderr,
+            signal: interrupt.signal,
+            started(measurement, targets) {
               console.log(
-                `nemesis: ${options.nemesis.faults.join(",")} every ${options.nemesis.interval} s, seed ${options.seed} (--seed ${options.seed} replays it)`,
+                `${load} ${targets.join(" ")}: ${describeLoad(options)}: ${options.warmup} s warm-up, then ${counted(options)}`,
               );
-            } else if (load === "kv")
-              console.log(`seed ${options.seed} (--seed ${options.seed} replays the clients' choices)`);
-            if (process.stdout.isTTY || flags.progress) progress = showProgress(measurement, 500);
-          },
-        });
-      } finally {
-        clearInterval(progress);
-        if (progress !== undefined) process.stdout.write("\r\x1b[K");
-        release();
-      }
-      print(run);
-      if (run.client.faults) {
-        for (const span of run.client.faults) console.log(`${"fault".padEnd(10)} ${describeFault(span)}`);
-      }
-      console.log(`appended run ${run.client.run} to ${options.results}`);
-      if (run.client.history !== undefined) console.log(`history written to ${run.client.history}`);
-      if (options.report !== undefined) console.log(`report written to ${options.report}`);
-      // A kv operation that ends in an error is indeterminate: the history says so, and only a check can fail it.
-      if (run.client.errors > 0 && load !== "kv") {
-        throw new UserError(`${run.client.errors} errors, the first: ${run.client.error}`);
-      }
-    });
+              if (options.nemesis) {
+                console.log(
+                  `nemesis: ${options.nemesis.faults.join(",")} every ${options.nemesis.interval} s, seed ${options.seed} (--seed ${options.seed} replays it)`,
+                );
+              } else if (load === "kv")
+                console.log(`seed ${options.seed} (--seed ${options.seed} replays the clients' choices)`);
+              if (process.stdout.isTTY || flags.progress) progress = showProgress(measurement, 500);
+            },
+          });
+        } finally {
+          clearInterval(progress);
+          if (progress !== undefined) process.stdout.write("\r\x1b[K");
+          release();
+        }
+        print(run);
+        if (run.client.faults) {
+          for (const span of run.client.faults) console.log(`${"fault".padEnd(10)} ${describeFault(span)}`);
+        }
+        console.log(`appended run ${run.client.run} to ${options.results}`);
+        if (run.client.history !== undefined) console.log(`history written to ${options.history}`);
+        const { check } = run.client;
+        if (check) {
+          const mark = check.verdict === "linearizable" ? out.green("✔") : out.red("✖");
+          console.log(`${mark} ${check.verdict} (${count(check.operations)} operations)`);
+          for (const violation of check.violations) console.log(`  ${violation}`);
+        }
+        if (options.report !== undefined) console.log(`report written to ${options.report}`);
+        if (check && check.verdict !== "linearizable") {
+          throw new UserError(`the history of run ${run.client.run} is ${check.verdict}: see ${options.history}`);
+        }
+        // A kv operation that ends in an error is indeterminate: the history says so, and only a check can fail it.
+        if (run.client.errors > 0 && load !== "kv") {
+          throw new UserError(`${run.client.errors} errors, the first: ${run.client.error}`);
+        }
+      },
+    );
 
   program
     .command("report")

@@ -2,7 +2,14 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../core/errors.js";
 import { findProjectIfAny, type Project } from "../core/project.js";
-import { type BenchHooks, type BenchOptions, runBench } from "../workbench/bench.js";
+import {
+  type BenchHooks,
+  type BenchOptions,
+  type BenchRun,
+  type Checked,
+  checkHistoryFile,
+  runBench,
+} from "../workbench/bench.js";
 import { renderReport } from "../workbench/report.js";
 import { readRun, type Run } from "../workbench/results.js";
 
@@ -14,7 +21,7 @@ export type BenchCommandOptions = Omit<BenchOptions, "start" | "version"> & {
 };
 
 /** `consensus bench <load>`: one run, appended to the results file, drawn with --report. */
-export async function bench(options: BenchCommandOptions, hooks: BenchHooks = {}): Promise<Run> {
+export async function bench(options: BenchCommandOptions, hooks: BenchHooks = {}): Promise<BenchRun> {
   const { cwd, report, ...rest } = options;
   // A bench of replicas running elsewhere needs no project.
   const project = findProjectIfAny(cwd);
@@ -26,7 +33,10 @@ export async function bench(options: BenchCommandOptions, hooks: BenchHooks = {}
     },
     hooks,
   );
-  if (report !== undefined) await writeFile(report, renderReport(run));
+  if (report !== undefined) {
+    const history = run.checked ?? (await historyOf(options.results, run));
+    await writeFile(report, renderReport(run, history));
+  }
   return run;
 }
 
@@ -46,8 +56,24 @@ export async function report(options: ReportCommandOptions): Promise<{ output: s
   if (path.resolve(output) === path.resolve(options.results)) {
     throw new UserError(`the report would overwrite ${options.results}: give --output <file.html>`);
   }
-  await writeFile(output, renderReport(run));
+  await writeFile(output, renderReport(run, await historyOf(options.results, run)));
   return { output, run };
+}
+
+/** A kv run's history, checked, for its report; the file's name when it cannot be read; nothing for other loads. */
+async function historyOf(results: string, run: Run): Promise<Checked | { missing: string } | undefined> {
+  const { history } = run.client;
+  if (history === undefined) return undefined;
+  const file = path.resolve(path.dirname(results), history);
+  try {
+    return await checkHistoryFile(file);
+  } catch (error) {
+    // A history that is there but is not one is an error; one that is gone only leaves the report without it.
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { missing: history };
+    const { HistoryError } = await import("../check/index.js");
+    if (error instanceof HistoryError) throw new UserError(`${file}:${error.line}: ${error.reason}`);
+    throw error;
+  }
 }
 
 /** The version in the project's package.json ("" when it has none). */

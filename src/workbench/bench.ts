@@ -2,7 +2,10 @@
 // load them for the warm-up and the counted part, stop the cluster (each
 // replica appends its metrics line to the results file), then append the
 // client line. Knows nothing of the terminal: the command prints.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { Writable } from "node:stream";
+import type { CheckResult, History as ParsedHistory } from "../check/index.js";
 import { UserError } from "../core/errors.js";
 import { rfc3339 } from "./clock.js";
 import { Cluster, describeExit, type StartCommand } from "./cluster.js";
@@ -67,6 +70,8 @@ export interface BenchOptions extends MeasurementOptions {
   reads: number;
   history: string;
   seed: number;
+  /** kv: check the history for linearizability once the run is over. */
+  check: boolean;
   /** Faults injected into the bench's own cluster, one every `interval` seconds, drawn from `seed`. */
   nemesis?: { faults: Fault[]; interval: number };
   /** The results file the client line and the cluster's server lines are appended to. */
@@ -85,7 +90,25 @@ export interface BenchHooks {
 }
 
 /** Runs the bench; resolves with its client line (appended to the results file) and its server lines. */
-export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): Promise<Run> {
+/** A history and the checker's verdict on it. */
+export interface Checked {
+  history: ParsedHistory;
+  result: CheckResult;
+}
+
+/** A run, and for kv with --check its checked history (to draw in the report). */
+export interface BenchRun extends Run {
+  checked?: Checked;
+}
+
+/** Parses and checks the history `file`. */
+export async function checkHistoryFile(file: string): Promise<Checked> {
+  const { checkHistory, parseHistory } = await import("../check/index.js");
+  const history = parseHistory(await readFile(file, "utf8"));
+  return { history, result: await checkHistory(history) };
+}
+
+export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): Promise<BenchRun> {
   const names = options.targets.flatMap((target) => ("own" in target ? [target.own] : []));
   const stranger = names.find(
     (name) => !/^r\d+$/.test(name) || Number(name.slice(1)) < 1 || Number(name.slice(1)) > options.replicas,
@@ -190,7 +213,9 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
   }
   // The cluster's flags only where the bench started one.
   const { results: _results, run, bench, replicas, port, start: _start, version, targets: given, ...rest } = options;
-  const { keys, reads, history: historyFile, seed, nemesis: nemesisOptions, ...flags } = rest;
+  const { keys, reads, history: historyFile, seed, nemesis: nemesisOptions, check, ...flags } = rest;
+  // Once the cluster is down: the search may take all of a core.
+  const checked = history && check ? await checkHistoryFile(historyFile) : undefined;
   const client: ClientRecord = {
     metric: "client",
     version,
@@ -200,7 +225,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
     flags: {
       ...flags,
       ...(cluster ? { replicas, port } : {}),
-      ...(bench === "kv" ? { keys, reads, history: historyFile } : {}),
+      ...(bench === "kv" ? { keys, reads, history: historyFile, check } : {}),
       ...(bench === "kv" || nemesisOptions ? { seed } : {}),
       ...(nemesisOptions ? { nemesis: nemesisOptions.faults.join(","), nemesisInterval: nemesisOptions.interval } : {}),
       targets: given.map(describeTarget).join(","),
@@ -216,10 +241,14 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
           })),
         }
       : {}),
-    ...(history ? { history: historyFile } : {}),
+    // Relative to the results file, so that a report drawn from elsewhere finds it.
+    ...(history
+      ? { history: path.relative(path.dirname(path.resolve(options.results)), path.resolve(historyFile)) }
+      : {}),
+    ...(checked ? { check: verdictOf(checked.result) } : {}),
   };
   await appendResult(options.results, client);
-  return readRun(options.results, run);
+  return { ...(await readRun(options.results, run)), checked };
 }
 
 /** A target as --target gives it. */
@@ -230,4 +259,13 @@ export function describeTarget(target: Target): string {
 
 function discard(): Writable {
   return new Writable({ write: (_chunk, _encoding, done) => done() });
+}
+
+/** What the results line keeps of a check: the verdict, and what cannot be ordered. */
+export function verdictOf(result: CheckResult): NonNullable<ClientRecord["check"]> {
+  return {
+    verdict: result.verdict,
+    operations: result.operations,
+    violations: result.violations.map((violation) => violation.message),
+  };
 }

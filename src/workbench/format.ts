@@ -1,5 +1,6 @@
 // Numbers as the bench shows them, at the terminal and in the report: the
 // same on every machine (no locale), a dash for what is not finite.
+import { group } from "../check/markup.js";
 
 /** A whole number with thousands separators: `12,345`. */
 export function count(value: number): string {
@@ -27,9 +28,4 @@ function short(value: number): string {
   const magnitude = Math.abs(value);
   const text = value.toFixed(magnitude < 10 ? 2 : magnitude < 100 ? 1 : 0);
   return group(text.includes(".") ? text.replace(/\.?0+$/, "") : text);
-}
-
-/** Thousands separators in the integer part, the same on every machine (unlike toLocaleString). */
-export function group(text: string): string {
-  return text.replace(/^-?\d+/, (integer) => integer.replace(/\B(?=(\d{3})+$)/g, ","));
 }

@@ -2,11 +2,18 @@
 // and SVG, no script, nothing fetched) so it opens from a CI artifact or a
 // mail as is. It is a pure function of the run: no clock, no locale, so the
 // same run renders the same bytes and two reports can be diffed.
-import { count, group, micros, rate, seconds } from "./format.js";
+import { HISTORY_STYLE, historyView } from "../check/html.js";
+import { coord, escape, group } from "../check/markup.js";
+import type { Checked } from "./bench.js";
+import { count, micros, rate, seconds } from "./format.js";
 import type { ClientRecord, Latency, Run, ServerRecord } from "./results.js";
 
-/** The page of `run`: summary, throughput over time, latency by percentile, servers, flags. */
-export function renderReport(run: Run): string {
+/**
+ * The page of `run`: summary, throughput over time (faults shaded), latency by
+ * percentile, servers, flags; and for a kv run its history, checked, or why it
+ * is not there (`history` names the file that could not be read).
+ */
+export function renderReport(run: Run, history?: Checked | { missing: string }): string {
   const { client } = run;
   // ClientRecord.requests counts Propose calls, or Dispatch messages.
   const noun = client.bench === "dispatch" ? "messages" : "requests";
@@ -17,7 +24,7 @@ export function renderReport(run: Run): string {
     '<meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     `<title>${escape(`${client.bench} bench · ${client.run}`)}</title>`,
-    `<style>${STYLE}</style>`,
+    `<style>${STYLE}${history && "result" in history ? HISTORY_STYLE : ""}</style>`,
     "</head>",
     "<body>",
     header(client),
@@ -26,6 +33,7 @@ export function renderReport(run: Run): string {
     latencyTable(client.latency),
     throughputChart(client, noun),
     latencyChart(client.percentiles),
+    ...(history ? [linearizability(history)] : []),
     servers(run.servers),
     flags(client.flags),
     "</main>",
@@ -130,6 +138,26 @@ function latencyChart(percentiles: [number, number][]): string {
     series: "latency",
     points: percentiles.map(([, us], i): Point => [Math.min(nines[i]!, decades), us / scale]),
   });
+}
+
+function linearizability(history: Checked | { missing: string }): string {
+  if ("missing" in history) {
+    return [
+      "<section>",
+      "<h2>Linearizability</h2>",
+      `<p class="note">The history of this run, <code>${escape(history.missing)}</code>, could not be read.</p>`,
+      "</section>",
+    ].join("\n");
+  }
+  const { result } = history;
+  const keys = `${count(result.operations)} operations on ${count(result.keys.length)} keys`;
+  return [
+    "<section>",
+    "<h2>Linearizability</h2>",
+    `<p class="verdict ${result.verdict.replace(" ", "-")}">${escape(result.verdict)} <span class="note">(${keys})</span></p>`,
+    "</section>",
+    historyView(history.history, result),
+  ].join("\n");
 }
 
 function servers(list: ServerRecord[]): string {
@@ -284,10 +312,6 @@ function fraction(value: number, max: number): number {
   return Number.isFinite(value) && max > 0 ? Math.min(Math.max(value / max, 0), 1) : 0;
 }
 
-function coord(value: number): string {
-  return value.toFixed(1);
-}
-
 // Formatting -----------------------------------------------------------------
 // Every figure goes through one of these, so a missing or broken number in a
 // record shows as a dash, never as NaN or Infinity.
@@ -296,12 +320,6 @@ function coord(value: number): string {
 function maximum(values: number[]): number {
   return values.reduce((max, value) => (Number.isFinite(value) && value > max ? value : max), 0);
 }
-
-function escape(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-}
-
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
 const STYLE = `
 :root {

@@ -65,10 +65,10 @@ export interface ClientRecord {
   percentiles: [number, number][];
   /** With --nemesis: the faults, as they started and ended. */
   faults?: FaultSpan[];
-  /** kv: the history file of the run. */
+  /** kv: the history file of the run, relative to the results file's folder. */
   history?: string;
-  /** kv with --check: the checker's verdict on the history. */
-  check?: { verdict: string; detail?: string };
+  /** kv with --check: the checker's verdict on the history, the operations checked, what cannot be ordered. */
+  check?: { verdict: string; operations: number; violations: string[] };
 }
 
 /** The line a replica appends on exit (`--metrics`, SPEC §3), with the name and run it was dumped with. */

@@ -125,6 +125,50 @@ describe("the nemesis", { timeout: 90_000 }, () => {
   });
 });
 
+describe("bench kv --check", { timeout: 90_000 }, () => {
+  /** Runs `consensus bench kv --check` in a project whose replicas start with `start`; the run's results line and page. */
+  async function checkedRun(start: string[], extra: string[]) {
+    const project = mkdtempSync(path.join(os.tmpdir(), "kv-check-"));
+    try {
+      writeFileSync(path.join(project, "consensus.json"), JSON.stringify({ start }));
+      const args = ["bench", "kv", "--check", "--duration", "4", "--warmup", "0.2", "--report", "kv.html", ...extra];
+      const result = await runBin(CONSENSUS_BIN, args, project);
+      const client = JSON.parse(readFileSync(path.join(project, "bench.jsonl"), "utf8").trim().split("\n").at(-1)!);
+      const page = readFileSync(path.join(project, "kv.html"), "utf8");
+      return { result, client: client as ClientRecord, page };
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  }
+  const fixture = () => path.join(REPO, "dist/test/support/kv-replica.js");
+
+  test("replicas that answer reads at the leader: linearizable, said by the command, the results line and the report", async () => {
+    const { result, client, page } = await checkedRun(["node", fixture()], ["--concurrency", "6", "--keys", "3"]);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /^✔ linearizable \([\d,]+ operations\)$/m);
+    assert.equal(client.check!.verdict, "linearizable");
+    assert.ok(client.check!.operations > 0);
+    assert.deepEqual(client.check!.violations, []);
+    assert.equal(client.history, "bench-history.jsonl");
+    assert.match(page, /<h2>Linearizability<\/h2>\n<p class="verdict linearizable">linearizable/);
+    assert.match(page, /<section class="history">/);
+  });
+
+  test("followers that serve reads from a stale copy, under --nemesis partition: caught as not linearizable", async () => {
+    const extra = ["--concurrency", "6", "--keys", "2", "--nemesis", "partition", "--nemesis-interval", "1"];
+    const { result, client, page } = await checkedRun(["node", fixture(), "--stale-reads"], [...extra, "--seed", "3"]);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stdout, /^✖ not linearizable \([\d,]+ operations\)$/m);
+    assert.match(result.stdout, /^ {2}key "k\d".*$/m);
+    assert.match(result.stderr, /^error: the history of run kv-\S+ is not linearizable: see bench-history\.jsonl\n$/);
+    assert.equal(client.check!.verdict, "not linearizable");
+    assert.ok(client.check!.violations.length > 0);
+    assert.match(page, /<p class="verdict not-linearizable">not linearizable/);
+    assert.match(page, /<h2>What cannot be ordered<\/h2>/);
+    assert.match(page, /<g class="nemesis" data-fault="partition">/);
+  });
+});
+
 function sinkStream(): NodeJS.WritableStream {
   return new Writable({ write: (_chunk, _encoding, done) => done() });
 }
