@@ -2,6 +2,7 @@
 // when one runs, with the printing of their figures, so that other commands do not load it.
 import { UserError } from "../core/errors.js";
 import { count, micros } from "../workbench/format.js";
+import type { BenchOptions } from "../workbench/bench.js";
 import type { Measurement } from "../workbench/measurement.js";
 import type { FaultSpan, Latency, Run } from "../workbench/results.js";
 import { fraction, integer, seconds } from "./flags.js";
@@ -149,15 +150,9 @@ function nemesisOptions(nemesis: typeof import("../workbench/nemesis.js"), flags
   };
 }
 
-function describeLoad(options: {
-  bench: string;
-  concurrency: number;
-  size: number;
-  streams: number;
-  window: number;
-  keys: number;
-  reads: number;
-}) {
+function describeLoad(
+  options: Pick<BenchOptions, "bench" | "concurrency" | "size" | "streams" | "window" | "keys" | "reads">,
+) {
   if (options.bench === "kv") {
     return `${options.concurrency} clients on ${options.keys} keys, ${Math.round(options.reads * 100)}% reads`;
   }

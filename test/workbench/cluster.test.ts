@@ -12,10 +12,9 @@ import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import * as grpc from "@grpc/grpc-js";
 import { Cluster, type ClusterOptions, type StartCommand } from "../../src/workbench/cluster.js";
-import { type PeerReply, Type } from "../../src/workbench/pb/envelope.js";
-import { ConsensusClient } from "../../src/workbench/pb/service.js";
+import { Type } from "../../src/workbench/pb/envelope.js";
+import { beacon } from "../support/beacon.js";
 import { CONSENSUS_BIN, NODE } from "../support/paths.js";
 import { environment } from "../support/project.js";
 import { freePortBlock } from "../support/ports.js";
@@ -43,23 +42,6 @@ function sink(colours = false) {
     },
   });
   return { stream: Object.assign(stream, colours ? { hasColors: () => true } : {}), text: () => text };
-}
-
-/** Sends one Beacon on a Dispatch stream to `address` and resolves with the reply. */
-async function beacon(address: string): Promise<PeerReply> {
-  const client = new ConsensusClient(address, grpc.credentials.createInsecure());
-  try {
-    const stream = client.dispatch({ deadline: Date.now() + 5000 });
-    const reply = new Promise<PeerReply>((resolve, reject) => {
-      stream.once("data", resolve);
-      stream.once("error", reject);
-    });
-    stream.write({ type: Type.BEACON, sender: "test", message: { $case: "beacon", value: { timestamp: "" } } });
-    stream.end();
-    return await reply;
-  } finally {
-    client.close();
-  }
 }
 
 function listen(port: number): Promise<Server> {

@@ -8,11 +8,9 @@ import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
-import * as grpc from "@grpc/grpc-js";
 import { Cluster } from "../../src/workbench/cluster.js";
-import { type PeerReply, Type } from "../../src/workbench/pb/envelope.js";
-import { ConsensusClient } from "../../src/workbench/pb/service.js";
 import type { ClientRecord } from "../../src/workbench/results.js";
+import { beacon } from "../support/beacon.js";
 import { CONSENSUS_BIN, REPO } from "../support/paths.js";
 import { runBin } from "../support/project.js";
 
@@ -24,22 +22,6 @@ before(() => {
   writeFileSync(path.join(dir, "consensus.json"), JSON.stringify({ start: ["node", fixture] }));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-async function beacon(address: string): Promise<PeerReply> {
-  const client = new ConsensusClient(address, grpc.credentials.createInsecure());
-  try {
-    const stream = client.dispatch({ deadline: Date.now() + 5000 });
-    const reply = new Promise<PeerReply>((resolve, reject) => {
-      stream.once("data", resolve);
-      stream.once("error", reject);
-    });
-    stream.write({ type: Type.BEACON, sender: "test", message: { $case: "beacon", value: { timestamp: "" } } });
-    stream.end();
-    return await reply;
-  } finally {
-    client.close();
-  }
-}
 
 describe("the nemesis", { timeout: 90_000 }, () => {
   test("a killed replica comes back with the same data folder, and the cluster does not call it dead", async () => {
