@@ -136,6 +136,32 @@ describe("bench kv --check", { timeout: 90_000 }, () => {
     assert.match(page, /<section class="history">/);
   });
 
+  test("--target r1=host:port,…: replicas it did not start, redirects to their names followed, no project needed", async () => {
+    const start = { command: ["node", fixture()], cwd: dir };
+    const cluster = await Cluster.start({ start, replicas: 3, firstPort: 0, output: sinkStream() });
+    const outside = mkdtempSync(path.join(os.tmpdir(), "kv-targets-"));
+    try {
+      const targets = cluster.members.map((member) => `${member.name}=${member.address}`).join(",");
+      const args = ["bench", "kv", "--check", "--target", targets, "--duration", "2", "--warmup", "0.2"];
+      const result = await runBin(CONSENSUS_BIN, [...args, "--concurrency", "6", "--keys", "3"], outside);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      const client = JSON.parse(readFileSync(path.join(outside, "bench.jsonl"), "utf8").trim()) as ClientRecord;
+      // Clients that start at r2 and r3 are redirected to r1 by name, and their operations complete there.
+      assert.ok(client.redirects > 0, JSON.stringify(client));
+      assert.equal(client.errors, 0, client.error);
+      assert.equal(client.check!.verdict, "linearizable");
+      const oks = readFileSync(path.join(outside, "bench-history.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line))
+        .filter((event) => event.type === "ok" && event.f === "write");
+      assert.ok(oks.length > 0 && oks.every((event) => event.replica === "r1"));
+    } finally {
+      await cluster.stop("SIGKILL");
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
   test("followers that serve reads from a stale copy, under --nemesis partition: caught as not linearizable", async () => {
     const extra = ["--concurrency", "6", "--keys", "2", "--nemesis", "partition", "--nemesis-interval", "1"];
     const { result, client, page } = await checkedRun(["node", fixture(), "--stale-reads"], [...extra, "--seed", "3"]);
