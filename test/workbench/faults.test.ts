@@ -3,16 +3,19 @@
 // real replicas: the faults in the output, the history, the results line and
 // the report, and the same schedule again from the same seed.
 import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { Cluster } from "../../src/workbench/cluster.js";
 import type { ClientRecord } from "../../src/workbench/results.js";
 import { beacon } from "../support/beacon.js";
-import { CONSENSUS_BIN, REPO } from "../support/paths.js";
-import { runBin } from "../support/project.js";
+import { CONSENSUS_BIN, NODE, REPO } from "../support/paths.js";
+import { environment, runBin } from "../support/project.js";
 
 /** A project whose replicas are the kv fixture (test/support/kv-replica.ts). */
 let dir: string;
@@ -54,6 +57,31 @@ describe("the nemesis", { timeout: 90_000 }, () => {
       );
     } finally {
       await cluster.stop("SIGKILL");
+    }
+  });
+
+  test("cluster --nemesis: each fault and its end printed as they happen; Ctrl-C ends the fault and stops all", async () => {
+    const child = spawn(
+      NODE,
+      [CONSENSUS_BIN, "cluster", "--port", "0", "--nemesis", "kill,pause", "--nemesis-interval", "0.4", "--seed", "9"],
+      {
+        cwd: dir,
+        env: environment({ NO_COLOR: "1" }),
+      },
+    );
+    const exited = once(child, "close");
+    const next = lineReader(child);
+    try {
+      assert.match(await next(/^nemesis: kill,pause every 0\.4 s, seed 9/), /--seed 9 replays it/);
+      // The first fault and its end, in order, for the same replica.
+      const started = await next(/^nemesis: (kill|pause) r\d$/);
+      const [, fault, replica] = /^nemesis: (\w+) (r\d)$/.exec(started)!;
+      const ended = await next(/^nemesis: (restart|resume) r\d$/);
+      assert.equal(ended, `nemesis: ${fault === "kill" ? "restart" : "resume"} ${replica}`);
+      child.kill("SIGINT");
+      assert.deepEqual(await exited, [0, null]);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
     }
   });
 
@@ -176,6 +204,30 @@ describe("bench kv --check", { timeout: 90_000 }, () => {
     assert.match(page, /<g class="nemesis" data-fault="partition">/);
   });
 });
+
+/** Reads `child`'s stdout by line: each call waits for the next line, after the last one it returned, that matches. */
+function lineReader(child: ChildProcess): (pattern: RegExp) => Promise<string> {
+  const lines: string[] = [];
+  let next = 0;
+  let waiting: (() => void) | undefined;
+  createInterface({ input: child.stdout! }).on("line", (line) => {
+    lines.push(line);
+    waiting?.();
+  });
+  const closed = once(child, "close");
+  return async (pattern) => {
+    for (;;) {
+      while (next < lines.length) if (pattern.test(lines[next++]!)) return lines[next - 1]!;
+      const more = new Promise<void>((resolve) => (waiting = resolve));
+      if (
+        (await Promise.race([more.then(() => "line"), closed.then(() => "closed")])) === "closed" &&
+        next >= lines.length
+      ) {
+        throw new Error(`exited before printing a line matching ${pattern}: ${lines.join("\n")}`);
+      }
+    }
+  };
+}
 
 function sinkStream(): NodeJS.WritableStream {
   return new Writable({ write: (_chunk, _encoding, done) => done() });
