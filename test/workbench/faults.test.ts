@@ -85,6 +85,37 @@ describe("the nemesis", { timeout: 90_000 }, () => {
     }
   });
 
+  test("bench propose --nemesis kill: replicas killed and restarted under load, the run not failed for it", async () => {
+    const args = [
+      "bench",
+      "propose",
+      "--duration",
+      "2",
+      "--warmup",
+      "0.2",
+      "--concurrency",
+      "6",
+      "--run",
+      "propose-kill",
+    ];
+    const result = await runBin(
+      CONSENSUS_BIN,
+      [...args, "--nemesis", "kill", "--nemesis-interval", "0.5", "--seed", "4"],
+      dir,
+    );
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    const client = readFileSync(path.join(dir, "bench.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as ClientRecord)
+      .findLast((record) => record.run === "propose-kill")!;
+    assert.ok(client.faults!.length >= 2 && client.faults!.every((span) => span.fault === "kill"));
+    assert.ok(client.requests > 0);
+    // Clients of a killed replica got errors, which fail a run without a nemesis.
+    assert.ok(client.errors > 0, "the kills were felt");
+    assert.equal(client.history, undefined, "only kv records a history");
+  });
+
   test("bench kv --nemesis: faults printed, in the history, the results line and the report; a seed replays them", async () => {
     const run = async (label: string) => {
       const args = ["bench", "kv", "--duration", "3", "--warmup", "0.2", "--concurrency", "4", "--run", label];
