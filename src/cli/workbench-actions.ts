@@ -37,7 +37,7 @@ export async function clusterAction(flags: Flags): Promise<void> {
       data: flags.data,
       metrics: flags.metrics,
       run: flags.run,
-      nemesis: nemesisOptions(nemesis, flags),
+      nemesis: nemesisOptions(nemesis, flags, seedOf(nemesis, flags)),
       signal: interrupt.signal,
       output: process.stdout,
       errorOutput: process.stderr,
@@ -59,7 +59,8 @@ export async function benchAction(load: string, flags: Flags & { progress?: bool
     import("../workbench/nemesis.js"),
   ]);
   const results = flags.results!;
-  const chaos = nemesisOptions(nemesis, flags);
+  const seed = seedOf(nemesis, flags);
+  const chaos = nemesisOptions(nemesis, flags, seed);
   const options = {
     cwd: process.cwd(),
     bench: load,
@@ -78,7 +79,7 @@ export async function benchAction(load: string, flags: Flags & { progress?: bool
     keys: integer(flags.keys!, "--keys", 1, 1_000_000),
     reads: fraction(flags.reads!, "--reads"),
     history: flags.history ?? results.replace(/(\.jsonl?)?$/, "-history.jsonl"),
-    seed: chaos?.seed ?? (flags.seed === undefined ? nemesis.randomSeed() : nemesis.parseSeed(flags.seed)),
+    seed,
     nemesis: chaos && { faults: chaos.faults, interval: chaos.interval },
     check: flags.check === true,
     results,
@@ -141,12 +142,19 @@ export async function reportAction(results: string, flags: { run?: string; outpu
   console.log(`${out.green("✔")} run ${run.client.run} of ${results} drawn in ${output}`);
 }
 
-/** --nemesis, --nemesis-interval and --seed; undefined without --nemesis. */
-function nemesisOptions(nemesis: typeof import("../workbench/nemesis.js"), flags: Record<string, string | undefined>) {
+type NemesisModule = typeof import("../workbench/nemesis.js");
+
+/** --seed, or a random seed (printed by the command, so that the run can be replayed). */
+function seedOf(nemesis: NemesisModule, flags: Flags): number {
+  return flags.seed === undefined ? nemesis.randomSeed() : nemesis.parseSeed(flags.seed);
+}
+
+/** --nemesis and --nemesis-interval with the run's seed; undefined without --nemesis. */
+function nemesisOptions(nemesis: NemesisModule, flags: Flags, seed: number) {
   if (flags.nemesis === undefined) return undefined;
   return {
     faults: nemesis.parseFaults(flags.nemesis),
-    seed: flags.seed === undefined ? nemesis.randomSeed() : nemesis.parseSeed(flags.seed),
+    seed,
     interval: seconds(flags.nemesisInterval!, "--nemesis-interval", 0.1),
   };
 }

@@ -10,6 +10,7 @@ import {
   checkHistoryFile,
   runBench,
 } from "../workbench/bench.js";
+import { HistoryFileError } from "../workbench/history.js";
 import { renderReport } from "../workbench/report.js";
 import { readRun, type Run } from "../workbench/results.js";
 
@@ -69,9 +70,7 @@ async function historyOf(results: string, run: Run): Promise<Checked | { missing
     return await checkHistoryFile(file);
   } catch (error) {
     // A history that is there but is not one is an error; one that is gone only leaves the report without it.
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { missing: history };
-    const { HistoryError } = await import("../check/index.js");
-    if (error instanceof HistoryError) throw new UserError(`${file}:${error.line}: ${error.reason}`);
+    if (error instanceof HistoryFileError && error.missing) return { missing: history };
     throw error;
   }
 }

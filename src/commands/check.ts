@@ -1,21 +1,14 @@
 // `consensus check <file>…`: the linearizability checker (SPEC §6) on history
 // files. Reads them, checks them, draws one with --html; the terminal is the
 // CLI's business.
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import {
-  type CheckResult,
-  checkHistory,
-  type History,
-  HistoryError,
-  type Operation,
-  parseHistory,
-  renderHistory,
-} from "../check/index.js";
+import { type CheckResult, checkHistory, type History, type Operation, renderHistory } from "../check/index.js";
 import { UserError } from "../core/errors.js";
 import { count } from "../workbench/format.js";
+import { readHistory } from "../workbench/history.js";
 
-/** Input the checker cannot read: a file, a line of one, a flag. SPEC §6 gives it exit code 2. */
+/** A flag the checker cannot take. SPEC §6 gives bad input exit code 2 (a bad file: HistoryFileError). */
 export class CheckInputError extends UserError {
   readonly exitCode = 2;
 }
@@ -44,7 +37,7 @@ export async function check(options: CheckOptions): Promise<FileCheck[]> {
   }
   // In order, so that of several bad files the first named is the one reported.
   const histories: { file: string; history: History }[] = [];
-  for (const file of options.files) histories.push({ file, history: await read(file) });
+  for (const file of options.files) histories.push({ file, history: await readHistory(file) });
   const checks: FileCheck[] = [];
   for (const { file, history } of histories) {
     const started = performance.now();
@@ -59,23 +52,6 @@ export async function check(options: CheckOptions): Promise<FileCheck[]> {
     await writeFile(options.html, renderHistory(history, result, path.basename(file)));
   }
   return checks;
-}
-
-async function read(file: string): Promise<History> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "a folder, not a file" : String(error);
-    throw new CheckInputError(`${file}: ${reason}`);
-  }
-  try {
-    return parseHistory(text);
-  } catch (error) {
-    if (error instanceof HistoryError) throw new CheckInputError(`${file}:${error.line}: ${error.reason}`);
-    throw error;
-  }
 }
 
 /** 0 when every file is linearizable, 1 when some file is not, else 3 (some is unknown). */

@@ -1,6 +1,6 @@
 import { findProject } from "../core/project.js";
 import { Cluster, describeExit, type Member } from "../workbench/cluster.js";
-import { describeEvent, type Fault, Nemesis, schedule } from "../workbench/nemesis.js";
+import { cutsLinks, describeEvent, type Fault, Nemesis, schedule } from "../workbench/nemesis.js";
 
 export interface ClusterCommandOptions {
   /** Where to start looking for consensus.json. */
@@ -30,7 +30,8 @@ export async function cluster(options: ClusterCommandOptions): Promise<number> {
   const { output, errorOutput, signal } = options;
   const say = (line: string) => void output.write(`${line}\n`);
   const complain = (line: string) => void errorOutput.write(`error: ${line}\n`);
-  const started = Cluster.start({
+  // A signal while the replicas start must not leave them running: they are stopped once up (below).
+  const running = await Cluster.start({
     start: { command: project.config.start, cwd: project.root },
     replicas: options.replicas,
     host: options.host,
@@ -38,12 +39,10 @@ export async function cluster(options: ClusterCommandOptions): Promise<number> {
     data: options.data,
     metrics: options.metrics,
     run: options.run,
-    links: options.nemesis?.faults.some((fault) => fault === "partition" || fault === "delay"),
+    links: options.nemesis && cutsLinks(options.nemesis.faults),
     output,
     errorOutput,
   });
-  // A signal while the replicas start must not leave them running: they are stopped once up.
-  const running = await started;
   const { members } = running;
   const list = (show: (member: Member) => string | number) => members.map((m) => `${m.name}=${show(m)}`).join(" ");
   say(`cluster of ${members.length} on ${members[0]!.host}: ${list((m) => m.address)}`);
@@ -52,12 +51,11 @@ export async function cluster(options: ClusterCommandOptions): Promise<number> {
   if (options.nemesis) {
     const { faults, seed, interval } = options.nemesis;
     say(`nemesis: ${faults.join(",")} every ${interval} s, seed ${seed} (--seed ${seed} replays it)`);
-    const origin = performance.now();
     nemesis = new Nemesis({
       schedule: schedule({ seed, faults, interval, replicas: members.map((member) => member.name) }),
       target: running,
       record: (event) => say(describeEvent(event)),
-      now: () => performance.now() - origin,
+      now: () => performance.now(),
     });
     nemesis.start();
   }

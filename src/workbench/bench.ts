@@ -2,19 +2,19 @@
 // load them for the warm-up and the counted part, stop the cluster (each
 // replica appends its metrics line to the results file), then append the
 // client line. Knows nothing of the terminal: the command prints.
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
-import type { CheckResult, History as ParsedHistory } from "../check/index.js";
+import { type CheckResult, checkHistory, type History as ParsedHistory } from "../check/index.js";
 import { UserError } from "../core/errors.js";
+import { isHostPort } from "./address.js";
 import { rfc3339 } from "./clock.js";
 import { Cluster, describeExit, type StartCommand } from "./cluster.js";
-import { History } from "./history.js";
+import { History, readHistory } from "./history.js";
 import { dispatchLoad } from "./load/dispatch.js";
 import { kvLoad } from "./load/kv.js";
 import { proposeLoad } from "./load/propose.js";
 import { Measurement, type MeasurementOptions } from "./measurement.js";
-import { type Fault, Nemesis, schedule } from "./nemesis.js";
+import { cutsLinks, type Fault, Nemesis, schedule } from "./nemesis.js";
 import { appendResult, type ClientRecord, type FaultSpan, readRun, type Run } from "./results.js";
 
 export type Load = "propose" | "dispatch" | "kv";
@@ -38,9 +38,7 @@ export function parseTargets(list: string): Target[] {
         if (name !== undefined) throw new UserError(`--target ${entry}: ${address} is not host:port`);
         return { own: entry };
       }
-      if (!/^(?:\[[^\]]+\]|[^:\s\[\]]+):\d{1,5}$/.test(address) || Number(address.split(":").at(-1)) > 65535) {
-        throw new UserError(`--target ${entry}: ${address} is not host:port`);
-      }
+      if (!isHostPort(address)) throw new UserError(`--target ${entry}: ${address} is not host:port`);
       if (name !== undefined && !/^[^\s=,]+$/.test(name))
         throw new UserError(`--target ${entry}: "${name}" is not a replica name`);
       return { name, address };
@@ -89,7 +87,6 @@ export interface BenchHooks {
   signal?: AbortSignal;
 }
 
-/** Runs the bench; resolves with its client line (appended to the results file) and its server lines. */
 /** A history and the checker's verdict on it. */
 export interface Checked {
   history: ParsedHistory;
@@ -101,13 +98,13 @@ export interface BenchRun extends Run {
   checked?: Checked;
 }
 
-/** Parses and checks the history `file`. */
+/** Reads and checks the history `file` (a HistoryFileError when it cannot be read or is not one). */
 export async function checkHistoryFile(file: string): Promise<Checked> {
-  const { checkHistory, parseHistory } = await import("../check/index.js");
-  const history = parseHistory(await readFile(file, "utf8"));
+  const history = await readHistory(file);
   return { history, result: await checkHistory(history) };
 }
 
+/** Runs the bench; resolves with its client line (appended to the results file) and its server lines. */
 export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): Promise<BenchRun> {
   const names = options.targets.flatMap((target) => ("own" in target ? [target.own] : []));
   const stranger = names.find(
@@ -145,7 +142,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
         firstPort: options.port,
         metrics: options.results,
         run: options.run,
-        links: options.nemesis?.faults.some((fault) => fault === "partition" || fault === "delay"),
+        links: options.nemesis && cutsLinks(options.nemesis.faults),
         output: discard(),
         errorOutput: hooks.log ?? discard(),
       })
@@ -172,30 +169,28 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
           ? dispatchLoad({ ...options, targets }, measurement)
           : kvLoad({ ...options, targets: new Map([...members, ...named]) }, measurement, written!);
     if (episodes && cluster) {
-      // The history's clock, in ms: the schedule counts from the nemesis's start.
-      const now = written ? () => written.now() / 1e6 : () => performance.now();
       nemesis = new Nemesis({
-        schedule: episodes!,
+        schedule: episodes,
         target: cluster,
         record(event) {
+          // In the history on its clock, among the operations the fault overlapped.
           written?.record({ ...event, time: written.now() });
-          const at = performance.now();
-          if (event.f === "start") faults.push({ fault: event.fault, value: event.value, start: at, end: at });
-          else faults.at(-1)!.end = at;
+          if (event.f === "start")
+            faults.push({ fault: event.fault, value: event.value, start: event.time, end: event.time });
+          else faults.at(-1)!.end = event.time;
         },
-        now,
+        now: () => performance.now(),
       });
       void nemesis.failed.then((error) => {
         measurement.failed(`the nemesis failed: ${error.message}`);
         measurement.stop();
       });
-    } else {
-      // A replica of the cluster dying ends the run: what it measured is then wrong. (Under a nemesis, kills are its own.)
-      void cluster?.died.then((exit) => {
-        measurement.failed(`${exit.name} ${describeExit(exit)} during the run`);
-        measurement.stop();
-      });
     }
+    // A replica of the cluster dying ends the run: what it measured is then wrong. (The nemesis's kills are not deaths.)
+    void cluster?.died.then((exit) => {
+      measurement.failed(`${exit.name} ${describeExit(exit)} during the run`);
+      measurement.stop();
+    });
     measurement.start();
     nemesis?.start();
     hooks.started?.(measurement, targets);

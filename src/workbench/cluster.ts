@@ -4,11 +4,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { type AddressInfo, createServer } from "node:net";
 import path from "node:path";
-import { UserError } from "../core/errors.js";
-import type { NemesisTarget } from "./nemesis.js";
-import { LinkProxies } from "./proxy.js";
 import { createInterface } from "node:readline";
 import type { WriteStream } from "node:tty";
+import { UserError } from "../core/errors.js";
+import { joinHostPort } from "./address.js";
+import type { NemesisTarget } from "./nemesis.js";
+import { LinkProxies } from "./proxy.js";
 
 const MAX_REPLICAS = 64;
 /** How long a restarted replica may take to listen again (it may replay a log from its data folder). */
@@ -143,7 +144,7 @@ export class Cluster implements NemesisTarget {
       name: `r${i + 1}`,
       host,
       port,
-      address: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`,
+      address: joinHostPort(host, port),
     }));
     // Replica-to-replica traffic through proxies the nemesis can cut; clients still dial replicas directly.
     const links = options.links ? await LinkProxies.start(members, host) : undefined;

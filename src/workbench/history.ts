@@ -2,8 +2,42 @@
 // Lines are buffered and written in batches (everything recorded during one
 // turn of the event loop, or while the previous write was in flight), so a
 // load recording two events per operation costs one write per batch, not two
-// syscalls per operation.
-import { type FileHandle, open } from "node:fs/promises";
+// syscalls per operation. Read back (by `consensus check` and the report) with
+// readHistory.
+import { type FileHandle, open, readFile } from "node:fs/promises";
+import { type History as ParsedHistory, HistoryError, parseHistory } from "../check/history.js";
+import { UserError } from "../core/errors.js";
+
+/** A history file that cannot be read or is not a history: bad input, which `consensus check` exits 2 for. */
+export class HistoryFileError extends UserError {
+  readonly exitCode = 2;
+
+  constructor(
+    message: string,
+    /** The file is not there (a report then draws its run without it). */
+    readonly missing = false,
+  ) {
+    super(message);
+  }
+}
+
+/** The history in `file`, parsed; a HistoryFileError names the file, and the line of a bad event. */
+export async function readHistory(file: string): Promise<ParsedHistory> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "a folder, not a file" : String(error);
+    throw new HistoryFileError(`${file}: ${reason}`, code === "ENOENT");
+  }
+  try {
+    return parseHistory(text);
+  } catch (error) {
+    if (error instanceof HistoryError) throw new HistoryFileError(`${file}:${error.line}: ${error.reason}`);
+    throw error;
+  }
+}
 
 /** A client operation's value is a JSON scalar (a `cas` one a pair); the nemesis may record any JSON. */
 export type HistoryValue = string | number | boolean | null | HistoryValue[] | { [field: string]: HistoryValue };

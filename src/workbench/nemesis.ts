@@ -16,6 +16,11 @@ const DELAY_MAX = 500;
 /** The PRNG takes 32 bits of seed. */
 const SEED_LIMIT = 2 ** 32;
 
+/** Whether `faults` act on the links between replicas, which then run through proxies (proxy.ts). */
+export function cutsLinks(faults: readonly Fault[]): boolean {
+  return faults.includes("partition") || faults.includes("delay");
+}
+
 /** The faults of `--nemesis kill,partition`, in the order named. */
 export function parseFaults(text: string): Fault[] {
   const faults: Fault[] = [];

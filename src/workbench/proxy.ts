@@ -3,6 +3,7 @@
 // reaches `to` only through the listener of the link from→to, which forwards to
 // `to`'s real address while the link is whole. Clients dial replicas directly.
 import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
+import { joinHostPort } from "./address.js";
 
 /** A replica as the proxies see it: its name and where it listens (a cluster's Member is one). */
 export interface Peer {
@@ -113,8 +114,8 @@ class Link {
     private readonly server: Server,
     private readonly target: Peer,
   ) {
-    const { address, family, port } = server.address() as AddressInfo;
-    this.address = family === "IPv6" ? `[${address}]:${port}` : `${address}:${port}`;
+    const { address, port } = server.address() as AddressInfo;
+    this.address = joinHostPort(address, port);
     server.on("connection", (socket: Socket) => this.accept(socket));
   }
 

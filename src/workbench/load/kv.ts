@@ -12,6 +12,8 @@ import type { History } from "../history.js";
 import type { Measurement } from "../measurement.js";
 import type { ProposeReply, ProposeRequest } from "../pb/client.js";
 import { ConsensusClient } from "../pb/service.js";
+import { isHostPort } from "../address.js";
+import { propose } from "./propose.js";
 
 export interface KvLoad {
   /** The replicas, name → host:port; clients start spread over them in this order. */
@@ -90,7 +92,7 @@ class Channels {
   resolve(redirect: string): { name: string; address: string } | undefined {
     const address = this.targets.get(redirect);
     if (address !== undefined) return { name: redirect, address };
-    if (/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d+$/.test(redirect)) {
+    if (isHostPort(redirect)) {
       return { name: this.byAddress.get(redirect) ?? redirect, address: redirect };
     }
     return undefined;
@@ -192,12 +194,4 @@ class KvClient {
     this.measurement.failed(`client ${this.index + 1}: ${replica}: ${error}`);
     return { ok: false, error, replica };
   }
-}
-
-function propose(client: ConsensusClient, request: ProposeRequest, timeout: number): Promise<ProposeReply> {
-  return new Promise((resolve, reject) =>
-    client.propose(request, new grpc.Metadata(), { deadline: Date.now() + timeout }, (error, reply) =>
-      error ? reject(error) : resolve(reply),
-    ),
-  );
 }

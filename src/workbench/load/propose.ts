@@ -50,7 +50,8 @@ async function proposer(client: ConsensusClient, number: number, load: ProposeLo
   }
 }
 
-function propose(client: ConsensusClient, request: ProposeRequest, timeout: number): Promise<ProposeReply> {
+/** One Propose call with a deadline `timeout` ms away. */
+export function propose(client: ConsensusClient, request: ProposeRequest, timeout: number): Promise<ProposeReply> {
   return new Promise((resolve, reject) =>
     client.propose(request, new grpc.Metadata(), { deadline: Date.now() + timeout }, (error, reply) =>
       error ? reject(error) : resolve(reply),
