@@ -1,3 +1,8 @@
+// Time as a replica sees it. Protocol code reads time and sets timers only
+// through a Clock (its handlers get one as `context.clock`), never through
+// Date.now() or setTimeout: then a simulation can run the same code on a
+// virtual clock (src/simulation/), and a seed replays a run exactly.
+//
 // Wall-clock time with nanosecond resolution: the monotonic high-resolution
 // clock anchored to Date.now(), re-anchored whenever the two drift more than
 // two milliseconds apart (NTP slews, a suspended machine, a clock set by hand).
@@ -41,3 +46,41 @@ export function rfc3339(ns?: bigint): string {
   }
   return `${cached.text}.${String(nanoseconds).padStart(9, "0")}Z`;
 }
+
+/** A timer set by Clock.setTimeout. */
+export interface Timer {
+  /** Stops the timer; nothing happens if it has fired already. */
+  cancel(): void;
+}
+
+export interface Clock {
+  /** Milliseconds on a monotonic clock, for timeouts and latencies (only differences mean something). */
+  now(): number;
+  /** Nanoseconds since the Unix epoch: wall time, for timestamps. */
+  epochNs(): bigint;
+  /**
+   * Calls `callback` once, `ms` milliseconds from now, unless cancelled
+   * first. With `ms` 0 it runs once the events at hand are handled (what
+   * arrived in this turn of the event loop): a way to gather work.
+   */
+  setTimeout(callback: () => void, ms: number): Timer;
+}
+
+/**
+ * The process's clocks and timers. A pending timer keeps the process alive,
+ * as Node's do: it may be what a test awaits (a message in flight on the
+ * in-memory network); State.close() cancels a replica's.
+ */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  epochNs: nowNs,
+  setTimeout(callback, ms) {
+    // Node runs a 0 ms timeout a millisecond later at the earliest; setImmediate runs after this turn's I/O.
+    if (ms <= 0) {
+      const immediate = setImmediate(callback);
+      return { cancel: () => clearImmediate(immediate) };
+    }
+    const timer = setTimeout(callback, ms);
+    return { cancel: () => clearTimeout(timer) };
+  },
+};

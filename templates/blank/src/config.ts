@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
+import type { Fsync } from "./disk.js";
 
 export interface Config {
   /** This replica's name (default: the host name). */
@@ -20,6 +21,8 @@ export interface Config {
   run: string | undefined;
   /** Folder for durable state, if any (blank keeps none; `consensus cluster` gives each replica its own). */
   data: string | undefined;
+  /** When appends to the --data folder reach the disk: each one, in groups, or when the OS decides (default batch). */
+  fsync: Fsync;
 }
 
 export class ConfigError extends Error {
@@ -35,12 +38,14 @@ export const USAGE = `usage: npm start -- [options]
   --metrics <file>      append metrics here on exit    CONSENSUS_METRICS
   --run <label>         label of the metrics line      CONSENSUS_RUN
   --data <dir>          folder for durable state       CONSENSUS_DATA
+  --fsync <when>        always, batch or never         CONSENSUS_FSYNC    (default: batch)
   --config <file.json>  the same keys as a JSON file   CONSENSUS_CONFIG
   -h, --help            print this help
 
 Flags beat environment variables, which beat the config file.`;
 
-const KEYS = ["name", "host", "port", "peers", "metrics", "run", "data"] as const;
+const KEYS = ["name", "host", "port", "peers", "metrics", "run", "data", "fsync"] as const;
+const FSYNC: readonly Fsync[] = ["always", "batch", "never"];
 type Key = (typeof KEYS)[number];
 /** Raw values of one source, with the label errors name it by. */
 type Source = Partial<Record<Key, { value: unknown; from: string }>>;
@@ -76,6 +81,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env 
     metrics: text(merged.metrics, "metrics"),
     run: text(merged.run, "run"),
     data: text(merged.data, "data"),
+    fsync: parseFsync(merged.fsync),
   };
 }
 
@@ -138,6 +144,14 @@ function parsePort(value: unknown, from: string): number {
     throw new ConfigError(`${from}: ${JSON.stringify(value)} is not a port (an integer from 0 to 65535)`);
   }
   return port;
+}
+
+function parseFsync(entry: Source["fsync"]): Fsync {
+  const value = text(entry, "fsync") ?? "batch";
+  if (!(FSYNC as readonly string[]).includes(value)) {
+    throw new ConfigError(`${entry!.from}: fsync must be one of ${FSYNC.join(", ")}, not "${value}"`);
+  }
+  return value as Fsync;
 }
 
 /** `r2=127.0.0.1:3265,r3=127.0.0.1:3266` (or, in a file, `{ "r2": "127.0.0.1:3265" }`). */

@@ -1,7 +1,9 @@
 // Starts one replica: `npm start -- --name r1 --port 3264 --peers r2=127.0.0.1:3265`.
-// Prints one line once it listens; on SIGINT or SIGTERM it drains its streams,
-// dumps its metrics (with --metrics) and exits 0.
+// Recovers its state from --data, then prints one line once it listens; on
+// SIGINT or SIGTERM it drains its streams, stops its State, dumps its metrics
+// (with --metrics) and exits 0.
 import { type Config, ConfigError, loadConfig, USAGE, wantsHelp } from "./config.js";
+import { FileDisk } from "./disk.js";
 import { typeName } from "./envelope.js";
 import { GrpcPeers } from "./peers.js";
 import { Replica } from "./replica.js";
@@ -22,13 +24,21 @@ try {
   process.exit(1);
 }
 
-const { name, host, port, peers, metrics, run } = config;
+const { name, host, port, peers, metrics, run, data, fsync } = config;
 const replica = new Replica({
   name,
   peers: new GrpcPeers(name, peers),
+  disk: data === undefined ? undefined : new FileDisk(data, fsync),
   onError: (error, request) =>
     console.error(`${name}: ${typeName(request.type)} from ${request.sender || "?"} failed:`, error),
 });
+// Recovery comes before listening: a replica that cannot trust its data serves no one.
+try {
+  for (const notice of await replica.start()) console.error(`${name}: ${notice}`);
+} catch (error) {
+  console.error(`error: ${name} cannot start: ${(error as Error).message}`);
+  process.exit(1);
+}
 const server = new ReplicaServer(replica);
 
 let bound: number;
@@ -44,7 +54,8 @@ let stopping = false;
 async function shutdown(): Promise<void> {
   if (stopping) return;
   stopping = true;
-  await Promise.all([replica.close(), server.close()]);
+  await server.close(); // answers what was received, which may still use the State
+  await replica.close();
   if (metrics !== undefined) {
     try {
       await replica.metrics.dump(metrics, run === undefined ? { name } : { name, run });

@@ -1,9 +1,12 @@
 // The replica: the protocol's core, which never touches the network. Dispatch
 // hands each peer request to its handler in src/handlers/ and turns the
-// result into the one reply that request gets; Propose answers clients.
-// src/server.ts serves a Replica over gRPC; src/memory.ts connects replicas
-// in memory for tests.
-import type { Context } from "./context.js";
+// result into the one reply that request gets; Propose hands clients to the
+// State (src/state.ts). src/server.ts serves a Replica over gRPC;
+// src/memory.ts connects replicas in memory for tests, and src/simulation/
+// runs them on a virtual clock.
+import { type Clock, systemClock } from "./clock.js";
+import type { Context, Runtime } from "./context.js";
+import type { Disk } from "./disk.js";
 import { isKnownType, typeName } from "./envelope.js";
 import { beacon } from "./handlers/beacon.js";
 import { Metrics } from "./metrics.js";
@@ -18,26 +21,41 @@ export interface ReplicaOptions {
   name: string;
   /** The other replicas (default: none). */
   peers?: Peers;
-  /** This replica's protocol state (default: a new State). */
-  state?: State;
+  /** Time and timers (default: the system's). */
+  clock?: Clock;
+  /** A number in [0, 1) (default: Math.random). */
+  random?: () => number;
+  /** Where durable state goes (default: none). */
+  disk?: Disk;
   metrics?: Metrics;
   /** Called with what a handler threw that was not a StatusError (peers get INTERNAL). */
   onError?: (error: unknown, request: PeerRequest) => void;
 }
 
-export class Replica {
+export class Replica implements Runtime {
   readonly name: string;
   readonly peers: Peers;
-  readonly state: State;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly disk: Disk | undefined;
   readonly metrics: Metrics;
+  readonly state: State;
   private readonly onError: ((error: unknown, request: PeerRequest) => void) | undefined;
 
   constructor(options: ReplicaOptions) {
     this.name = options.name;
     this.peers = options.peers ?? new GrpcPeers(options.name, {});
-    this.state = options.state ?? new State();
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.disk = options.disk;
     this.metrics = options.metrics ?? new Metrics();
     this.onError = options.onError;
+    this.state = new State(this);
+  }
+
+  /** Gets the replica ready to serve: its State recovers from the disk and sets its timers (see State.start). */
+  start(): Promise<string[]> {
+    return this.state.start();
   }
 
   /**
@@ -60,8 +78,11 @@ export class Replica {
       name: this.name,
       sender: request.sender,
       peers: this.peers,
-      state: this.state,
+      clock: this.clock,
+      random: this.random,
+      disk: this.disk,
       metrics: this.metrics,
+      state: this.state,
     };
     try {
       // One case per oneof member: expect() checks the request's type before
@@ -85,28 +106,16 @@ export class Replica {
     }
   }
 
-  /** Handles a client's proposal. */
-  async propose(request: ProposeRequest): Promise<ProposeReply> {
+  /** Handles a client's proposal: counts its client, and lets the State answer. */
+  propose(request: ProposeRequest): Promise<ProposeReply> {
     this.metrics.request(request.identity);
-    // Your protocol goes here: replicate the command to a quorum (this.peers,
-    // this.state), then answer success with its seq, or redirect the client
-    // to the leader.
-    // Call this.metrics.complete(true) for each command the quorum commits.
-    this.metrics.complete(false);
-    return {
-      success: false,
-      redirect: "",
-      error: "not implemented",
-      seq: 0n,
-      leader: 0,
-      name: "",
-      value: Buffer.alloc(0),
-    };
+    return this.state.propose(request);
   }
 
-  /** Closes the connections to the peers. */
-  close(): Promise<void> {
-    return this.peers.close();
+  /** Stops the State (timers, files), then closes the disk and the connections to the peers. */
+  async close(): Promise<void> {
+    await this.state.close();
+    await Promise.all([this.disk?.close(), this.peers.close()]);
   }
 
   /** The reply header for `request`, after checking that the request is of `type`. */

@@ -23,6 +23,7 @@ describe("loadConfig", () => {
         metrics: "file.jsonl",
         run: "file-run",
         data: "file-data",
+        fsync: "always",
       }),
     );
   });
@@ -37,6 +38,7 @@ describe("loadConfig", () => {
       metrics: undefined,
       run: undefined,
       data: undefined,
+      fsync: "batch",
     });
   });
 
@@ -57,6 +59,8 @@ describe("loadConfig", () => {
         "flag-run",
         "--data",
         "data/r1",
+        "--fsync",
+        "never",
       ],
       {},
     );
@@ -71,6 +75,7 @@ describe("loadConfig", () => {
       metrics: "m.jsonl",
       run: "flag-run",
       data: "data/r1",
+      fsync: "never",
     });
   });
 
@@ -84,8 +89,10 @@ describe("loadConfig", () => {
       metrics: "file.jsonl",
       run: "file-run",
       data: "flag-data",
+      fsync: "always",
     });
     assert.equal(loadConfig([], { ...env, CONSENSUS_DATA: "env-data" }).data, "env-data");
+    assert.equal(loadConfig([], { ...env, CONSENSUS_FSYNC: "never" }).fsync, "never");
     assert.equal(loadConfig([], env).name, "env");
     assert.equal(loadConfig(["--config", file], {}).name, "file");
     assert.equal(loadConfig(["--config", file], { CONSENSUS_PEERS: "r3=h:1" }).peers.get("r3"), "h:1");
@@ -95,6 +102,12 @@ describe("loadConfig", () => {
     ["a port that is not a number", ["--port", "http"], {}, /^--port: "http" is not a port/],
     ["a port out of range", ["--port", "65536"], {}, /^--port: "65536" is not a port/],
     ["a bad port in the environment", [], { CONSENSUS_PORT: "-1" }, /^CONSENSUS_PORT: "-1" is not a port/],
+    [
+      "an fsync that is not a mode",
+      ["--fsync", "sometimes"],
+      {},
+      /^--fsync: fsync must be one of always, batch, never, not "sometimes"$/,
+    ],
     ["a peer without =", ["--peers", "r2:127.0.0.1:3265"], {}, /^--peers: peer "r2:127.0.0.1:3265" has no "="/],
     [
       "a peer without a port",

@@ -1,5 +1,5 @@
-// Replica.dispatch and Replica.propose without a network: the statuses of
-// the contract, as StatusErrors.
+// Replica.dispatch without a network: the statuses of the contract, as
+// StatusErrors. (Propose is the State's: test/state.test.ts.)
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type PeerRequest, Type } from "../src/pb/envelope.js";
@@ -54,12 +54,3 @@ test(
     await refused(request(other!, beacon), Code.INVALID_ARGUMENT, /request carries a beacon message$/);
   },
 );
-
-test("Propose records the client and answers not implemented", async () => {
-  const fresh = new Replica({ name: "r1" });
-  const reply = await fresh.propose({ identity: "c9", name: "put", value: Buffer.from("v") });
-  assert.equal(reply.success, false);
-  assert.equal(reply.error, "not implemented");
-  assert.equal(fresh.metrics.requests, 1);
-  assert.deepEqual([...fresh.metrics.clients.keys()], ["c9"]);
-});
