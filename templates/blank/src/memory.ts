@@ -3,8 +3,11 @@
 // encoded and decoded on the way, as on the wire, so replicas share no
 // objects. Each directed link behaves like one Dispatch stream: requests
 // arrive and are handled one at a time in the order they were sent, replies
-// come back in that order. Faults are set per link and are deterministic:
-// no randomness, and with no delay everything runs on the microtask queue.
+// come back in that order. Time is the network's Clock: the system's, or a
+// simulation's virtual one (src/simulation/). Faults set per link (drop,
+// delay, partition) are deterministic; jitter and loss draw from the
+// network's `random`, which a simulation seeds.
+import { type Clock, systemClock } from "./clock.js";
 import { PeerReply, PeerRequest } from "./pb/envelope.js";
 import { PeerError, PeerSet } from "./peers.js";
 import { Code, StatusError } from "./status.js";
@@ -20,28 +23,60 @@ class Lane {
   private tail: Promise<unknown> = Promise.resolve();
   private last = 0;
 
+  constructor(private readonly clock: Clock) {}
+
   /** Runs `task` once the previous task has run, and no sooner than `delay` ms from now. */
   run<T>(delay: number, task: () => T | Promise<T>): Promise<T> {
-    const at = (this.last = Math.max(performance.now() + delay, this.last));
-    const result = this.tail.then(() => until(at)).then(task);
+    const at = (this.last = Math.max(this.clock.now() + delay, this.last));
+    const result = this.tail.then(() => this.until(at)).then(task);
     this.tail = result.catch(() => undefined);
     return result;
   }
+
+  private until(time: number): Promise<void> | undefined {
+    const wait = time - this.clock.now();
+    return wait > 0 ? new Promise((resolve) => this.clock.setTimeout(resolve, wait)) : undefined;
+  }
+}
+
+export interface MemoryNetworkOptions {
+  /** Time and timers of delays, deadlines and quorum timeouts (default: the system's). */
+  clock?: Clock;
+  /** A number in [0, 1), drawn for jitter and loss (default: Math.random). */
+  random?: () => number;
+  /**
+   * The replicas that make up the cluster, up or not: each one's peers are
+   * the others, as in a replica's --peers (default: those on the network at
+   * the time). A protocol counts its majorities on this, so a replica that is
+   * down must not shrink it.
+   */
+  cluster?: readonly string[];
 }
 
 /** The outcome of a request, encoded as it would travel back. */
 type Outcome = { reply: Uint8Array } | { error: PeerError };
 
 export class MemoryNetwork {
-  /** Messages handed to a replica, and messages (requests or replies) lost to a drop or partition. */
+  /** Messages handed to a replica, and messages (requests or replies) lost to a drop, partition, loss or crash. */
   readonly stats = { delivered: 0, dropped: 0 };
+  readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly cluster: readonly string[] | undefined;
   private readonly members = new Map<string, Endpoint>();
   private readonly lanes = new Map<string, { requests: Lane; replies: Lane }>();
   private readonly cut = new Set<string>();
   private readonly latency = new Map<string, number>();
   private defaultLatency = 0;
+  private jitterMs = 0;
+  private lossRate = 0;
   private inFlight = 0;
   private idle: (() => void)[] = [];
+
+  constructor(options: MemoryNetworkOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.cluster = options.cluster;
+  }
 
   /** Puts a replica on the network: the others can now reach it, and it them (through `peers(name)`). */
   add(...endpoints: Endpoint[]): this {
@@ -52,19 +87,27 @@ export class MemoryNetwork {
     return this;
   }
 
-  /** Takes a replica off the network, as if its process had stopped. */
+  /**
+   * Takes a replica off the network, as if its process had stopped: what it
+   * answers to requests it was handling is lost, even if another replica of
+   * the same name has been added since.
+   */
   remove(name: string): void {
     this.members.delete(name);
   }
 
-  /** The Peers of replica `name`: every other replica on the network, now or later. */
-  peers(name: string): MemoryPeers {
-    return new MemoryPeers(this, name);
+  /**
+   * The Peers of replica `name`: every other replica on the network, now or
+   * later. Their send deadlines and quorum timeouts run on `clock` (default:
+   * the network's), e.g. a simulated replica's own, which dies with it.
+   */
+  peers(name: string, clock: Clock = this.clock): MemoryPeers {
+    return new MemoryPeers(this, name, clock);
   }
 
-  /** Names of the replicas on the network. */
+  /** Names of the replicas of the cluster, when it was given; else of those on the network. */
   names(): string[] {
-    return [...this.members.keys()];
+    return [...(this.cluster ?? this.members.keys())];
   }
 
   /** Loses every message from `from` to `to` (one direction), until heal(). */
@@ -96,6 +139,21 @@ export class MemoryNetwork {
     else this.latency.set(link(args[0], args[1]), nonNegative(args[2]));
   }
 
+  /**
+   * Delays each message by a further random amount in [0, `ms`), drawn from
+   * the network's `random`: messages on different links overtake each other,
+   * while each link keeps its order.
+   */
+  jitter(ms: number): void {
+    this.jitterMs = nonNegative(ms);
+  }
+
+  /** Loses each message (request or reply) with probability `p`, as drop() does, until set back to 0. */
+  loss(p: number): void {
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`loss ${p} is not a probability between 0 and 1`);
+    this.lossRate = p;
+  }
+
   /** Resolves once no message is in flight (at once if none is). */
   settled(): Promise<void> {
     return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
@@ -103,24 +161,34 @@ export class MemoryNetwork {
 
   /**
    * Carries `request` from `from` to `to` and its reply back. Rejects with a
-   * PeerError: UNAVAILABLE when the request or its reply is dropped (at once,
-   * as a refused connection would, rather than hanging), or the status the
-   * replica ended the exchange with.
+   * PeerError: UNAVAILABLE when the request or its reply is dropped or lost
+   * (a lost request at once, as a refused connection would, rather than
+   * hanging), or the status the replica ended the exchange with.
    */
   async deliver(from: string, to: string, request: PeerRequest): Promise<PeerReply> {
     this.endpoint(to);
     this.pass(from, to);
+    this.survive(from, to);
     const copy = PeerRequest.decode(PeerRequest.encode(request).finish());
     const key = link(from, to);
     let lanes = this.lanes.get(key);
-    if (lanes === undefined) this.lanes.set(key, (lanes = { requests: new Lane(), replies: new Lane() }));
+    if (lanes === undefined) {
+      this.lanes.set(key, (lanes = { requests: new Lane(this.clock), replies: new Lane(this.clock) }));
+    }
     const { requests, replies } = lanes;
     this.inFlight++;
     try {
       // The reply is sent back from inside the request's turn, so replies leave in request order.
       const { back } = await requests.run(this.latencyOf(from, to), async () => {
         const outcome = await this.handle(from, to, copy);
-        return { back: replies.run(this.latencyOf(to, from), () => (this.pass(to, from), outcome)) };
+        const lost = this.lost();
+        return {
+          back: replies.run(this.latencyOf(to, from), () => {
+            if (lost) this.lose(to, `unreachable: the network lost a message ${to} → ${from}`);
+            this.pass(to, from, to);
+            return outcome;
+          }),
+        };
       });
       const outcome = await back;
       if ("error" in outcome) throw outcome.error;
@@ -130,17 +198,21 @@ export class MemoryNetwork {
     }
   }
 
-  /** Hands the request to `to`, as it arrives. */
+  /** Hands the request to `to`, as it arrives; what it answers is lost if it leaves the network meanwhile. */
   private async handle(from: string, to: string, request: PeerRequest): Promise<Outcome> {
     const endpoint = this.endpoint(to);
     this.pass(from, to);
     this.stats.delivered++;
+    let outcome: Outcome;
     try {
-      return { reply: PeerReply.encode(await endpoint.dispatch(request)).finish() };
+      outcome = { reply: PeerReply.encode(await endpoint.dispatch(request)).finish() };
     } catch (error) {
       const status = error instanceof StatusError ? error : new StatusError(Code.INTERNAL, String(error));
-      return { error: new PeerError(to, status.code, status.message) };
+      outcome = { error: new PeerError(to, status.code, status.message) };
     }
+    // A crashed process sends nothing, whatever its code went on to compute.
+    if (this.members.get(to) !== endpoint) this.lose(to, "left the network before replying");
+    return outcome;
   }
 
   private endpoint(name: string): Endpoint {
@@ -149,28 +221,45 @@ export class MemoryNetwork {
     return endpoint;
   }
 
-  /** Throws the PeerError of a message that the link from `from` to `to` drops. */
-  private pass(from: string, to: string): void {
-    if (this.cut.has(link(from, to))) {
-      this.stats.dropped++;
-      throw new PeerError(to, Code.UNAVAILABLE, `unreachable: the network dropped a message ${from} → ${to}`);
-    }
+  /** Throws the PeerError of a message that the link from `from` to `to` drops (`peer`: the one the sender waits on). */
+  private pass(from: string, to: string, peer = to): void {
+    if (this.cut.has(link(from, to))) this.lose(peer, `unreachable: the network dropped a message ${from} → ${to}`);
+  }
+
+  /** Throws the PeerError of a message from `from` to `to` that loss() loses. */
+  private survive(from: string, to: string): void {
+    if (this.lost()) this.lose(to, `unreachable: the network lost a message ${from} → ${to}`);
+  }
+
+  /** Whether loss() loses the next message (no draw when there is no loss, so runs without it need no `random`). */
+  private lost(): boolean {
+    return this.lossRate > 0 && this.random() < this.lossRate;
+  }
+
+  /** Counts a lost message, and throws the error its sender gets from `peer`. */
+  private lose(peer: string, message: string): never {
+    this.stats.dropped++;
+    throw new PeerError(peer, Code.UNAVAILABLE, message);
   }
 
   private latencyOf(from: string, to: string): number {
-    return this.latency.get(link(from, to)) ?? this.defaultLatency;
+    const latency = this.latency.get(link(from, to)) ?? this.defaultLatency;
+    return this.jitterMs > 0 ? latency + this.random() * this.jitterMs : latency;
   }
 }
 
 /** The Peers of one replica on a MemoryNetwork. */
 export class MemoryPeers extends PeerSet {
   private closed = false;
+  /** How to reject each request awaiting its reply, by the peer it went to. */
+  private readonly pending = new Map<(error: PeerError) => void, string>();
 
   constructor(
     private readonly network: MemoryNetwork,
     self: string,
+    clock: Clock,
   ) {
-    super(self);
+    super(self, clock);
   }
 
   get names(): readonly string[] {
@@ -179,11 +268,19 @@ export class MemoryPeers extends PeerSet {
 
   protected deliver(peer: string, request: PeerRequest): Promise<PeerReply> {
     if (this.closed) return Promise.reject(new PeerError(peer, Code.CANCELLED, "peers are closed"));
-    return this.network.deliver(this.self, peer, request);
+    return new Promise((resolve, reject) => {
+      this.pending.set(reject, peer);
+      this.network
+        .deliver(this.self, peer, request)
+        .then(resolve, reject)
+        .finally(() => this.pending.delete(reject));
+    });
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const [reject, peer] of this.pending) reject(new PeerError(peer, Code.CANCELLED, "peers are closed"));
+    this.pending.clear();
   }
 }
 
@@ -192,9 +289,4 @@ const link = (from: string, to: string): string => `${from}\u0000${to}`;
 function nonNegative(ms: number): number {
   if (!(ms >= 0) || !Number.isFinite(ms)) throw new RangeError(`delay ${ms} ms is not a finite number >= 0`);
   return ms;
-}
-
-function until(time: number): Promise<void> | undefined {
-  const wait = time - performance.now();
-  return wait > 0 ? new Promise((resolve) => setTimeout(resolve, Math.ceil(wait))) : undefined;
 }

@@ -3,6 +3,7 @@
 // it: GrpcPeers (one Dispatch stream per peer) and MemoryNetwork (src/memory.ts,
 // for tests of the protocol without a network).
 import * as grpc from "@grpc/grpc-js";
+import { type Clock, systemClock, type Timer } from "./clock.js";
 import { envelope, hasReply, type ReplyMessage, type ReplyTo, type RequestMessage, typeName } from "./envelope.js";
 import type { PeerReply, PeerRequest } from "./pb/envelope.js";
 import { ConsensusClient } from "./pb/service.js";
@@ -75,8 +76,12 @@ export class QuorumError extends Error {
 export abstract class PeerSet implements Peers {
   abstract readonly names: readonly string[];
 
-  /** This replica's name, the sender of every request. */
-  constructor(readonly self: string) {}
+  constructor(
+    /** This replica's name, the sender of every request. */
+    readonly self: string,
+    /** What send deadlines and quorum timeouts are measured on: a simulation's virtual clock runs them too. */
+    protected readonly clock: Clock = systemClock,
+  ) {}
 
   /** Delivers one request to `peer`, resolving with its PeerReply or rejecting with a PeerError. */
   protected abstract deliver(peer: string, request: PeerRequest): Promise<PeerReply>;
@@ -87,7 +92,9 @@ export abstract class PeerSet implements Peers {
     if (!this.names.includes(peer)) throw new PeerError(peer, Code.NOT_FOUND, `not a peer of ${this.self}`);
     const request = envelope(this.self, message);
     const pending = this.deliver(peer, request);
-    const reply = await (options.timeout === undefined ? pending : deadline(pending, options.timeout, peer, request));
+    const reply = await (options.timeout === undefined
+      ? pending
+      : deadline(this.clock, pending, options.timeout, peer, request));
     return unwrap(peer, request, reply) as ReplyTo<M>;
   }
 
@@ -117,11 +124,11 @@ export abstract class PeerSet implements Peers {
       const timer =
         options.timeout === undefined
           ? undefined
-          : setTimeout(() => fail(`timed out after ${options.timeout} ms`), options.timeout);
+          : this.clock.setTimeout(() => fail(`timed out after ${options.timeout} ms`), options.timeout);
       const fail = (why: string): void => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
+        timer?.cancel();
         const reasons = [...failures].map(([peer, error]) =>
           error instanceof Error ? error.message : `${peer}: ${error}`,
         );
@@ -135,7 +142,7 @@ export abstract class PeerSet implements Peers {
             replies.set(peer, reply);
             if (replies.size < needed) return;
             done = true;
-            clearTimeout(timer);
+            timer?.cancel();
             resolve(replies);
           },
           (error: unknown) => {
@@ -148,15 +155,21 @@ export abstract class PeerSet implements Peers {
   }
 }
 
-function deadline(pending: Promise<PeerReply>, ms: number, peer: string, request: PeerRequest): Promise<PeerReply> {
-  let timer: NodeJS.Timeout | undefined;
+function deadline(
+  clock: Clock,
+  pending: Promise<PeerReply>,
+  ms: number,
+  peer: string,
+  request: PeerRequest,
+): Promise<PeerReply> {
+  let timer: Timer | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
+    timer = clock.setTimeout(
       () => reject(new PeerError(peer, Code.DEADLINE_EXCEEDED, `no reply to ${typeName(request.type)} in ${ms} ms`)),
       ms,
     );
   });
-  return Promise.race([pending, expired]).finally(() => clearTimeout(timer));
+  return Promise.race([pending, expired]).finally(() => timer?.cancel());
 }
 
 /** The value of a successful reply to `request`, or undefined for a request-only type. */

@@ -1,14 +1,20 @@
 // The in-memory network: delivery to Replica.dispatch, per-link order, and
-// the faults tests of a protocol need (drop, delay, partition, heal).
+// the faults tests of a protocol need (drop, delay, partition, heal), on the
+// system's clock and on a simulation's virtual one (jitter, loss, crashes).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { MemoryNetwork } from "../src/memory.js";
 import { type PeerReply, type PeerRequest, Type } from "../src/pb/envelope.js";
 import { PeerError, QuorumError } from "../src/peers.js";
 import { Replica } from "../src/replica.js";
+import { Random, VirtualClock } from "../src/simulation/index.js";
 import { Code } from "../src/status.js";
 
 const ping = { $case: "beacon", value: { timestamp: "" } } as const;
+
+function sleep(clock: VirtualClock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, ms));
+}
 
 /** A network of replicas r1..rN. */
 function cluster(size: number): { network: MemoryNetwork; replicas: Replica[] } {
@@ -155,5 +161,93 @@ describe("MemoryNetwork", () => {
     network.remove("r3");
     assert.deepEqual(replicas[0]!.peers.names, ["r2"]);
     await assert.rejects(replicas[0]!.peers.send("r3", ping), PeerError);
+  });
+});
+
+describe("MemoryNetwork on a virtual clock", () => {
+  test("jitter reorders messages across links, never on one link, the same way for the same seed", async () => {
+    const deliveries = async (seed: number): Promise<string[]> => {
+      const clock = new VirtualClock();
+      const network = new MemoryNetwork({ clock, random: new Random(seed, "network").next });
+      const handled: string[] = [];
+      network.add({
+        name: "sink",
+        dispatch: async (request): Promise<PeerReply> => {
+          handled.push(`${request.sender}:${request.message?.$case === "beacon" && request.message.value.timestamp}`);
+          return { type: Type.BEACON, sender: "sink", success: true, message: ping };
+        },
+      });
+      network.delay(1);
+      network.jitter(20);
+      const sends = ["a", "b", "c"].flatMap((from) =>
+        [1, 2, 3, 4].map((n) => network.peers(from).send("sink", { $case: "beacon", value: { timestamp: String(n) } })),
+      );
+      await clock.settle(Promise.all(sends));
+      return handled;
+    };
+    const handled = await deliveries(7);
+    for (const from of ["a", "b", "c"]) {
+      assert.deepEqual(
+        handled.filter((h) => h.startsWith(from)),
+        [1, 2, 3, 4].map((n) => `${from}:${n}`),
+      );
+    }
+    const senders = handled.map((h) => h[0]).join("");
+    assert.notEqual(senders, "aaaabbbbcccc", "links interleave");
+    assert.deepEqual(await deliveries(7), handled);
+    const others = await Promise.all([8, 9, 10].map(deliveries));
+    assert.ok(others.some((other) => other.join() !== handled.join()));
+  });
+
+  test("loss loses messages with its probability: the send rejects UNAVAILABLE", async () => {
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork({ clock, random: new Random(1, "network").next });
+    network.add(new Replica({ name: "r2" }));
+    const peers = network.peers("r1");
+    network.loss(1);
+    await assert.rejects(peers.send("r2", ping), (error: PeerError) => error.code === Code.UNAVAILABLE);
+    network.loss(0.5);
+    const outcomes = await clock.settle(Promise.allSettled(Array.from({ length: 200 }, () => peers.send("r2", ping))));
+    const lost = outcomes.filter((outcome) => outcome.status === "rejected").length;
+    // Both the request and the reply may be lost: 1 - 0.5² = 75% of sends fail, give or take.
+    assert.ok(lost > 120 && lost < 180, `${lost} of 200 lost`);
+    assert.throws(() => network.loss(2), RangeError);
+  });
+
+  test("a reply from a replica that left while handling the request is lost, even if it is back", async () => {
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork({ clock });
+    const slow = (name: string) => ({
+      name,
+      dispatch: async (): Promise<PeerReply> => {
+        await sleep(clock, 50);
+        return { type: Type.BEACON, sender: name, success: true, message: ping };
+      },
+    });
+    network.add(slow("r2"));
+    const pending = network.peers("r1").send("r2", ping);
+    await clock.advance(10);
+    network.remove("r2");
+    network.add(slow("r2"));
+    await assert.rejects(clock.settle(pending), /r2: left the network before replying/);
+    assert.ok(await clock.settle(network.peers("r1").send("r2", ping)));
+  });
+
+  test("deadlines and quorum timeouts run on the network's clock; close rejects what is pending", async () => {
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork({ clock });
+    const replicas = ["r1", "r2", "r3"].map((name) => new Replica({ name, peers: network.peers(name) }));
+    network.add(...replicas);
+    network.delay(200);
+    const quorum = replicas[0]!.peers.quorum(ping, { timeout: 20 });
+    await assert.rejects(clock.settle(quorum), (error: QuorumError) => error instanceof QuorumError);
+    assert.equal(clock.now(), 20);
+    await assert.rejects(
+      clock.settle(replicas[0]!.peers.send("r2", ping, { timeout: 30 })),
+      (error: PeerError) => error.code === Code.DEADLINE_EXCEEDED && clock.now() === 50,
+    );
+    const pending = replicas[1]!.peers.send("r3", ping);
+    await replicas[1]!.peers.close();
+    await assert.rejects(pending, (error: PeerError) => error.code === Code.CANCELLED);
   });
 });

@@ -1,0 +1,80 @@
+// The faults a simulation injects, drawn from a seeded stream: one at a time,
+// each small enough that a majority of the replicas stays up and connected,
+// so that a correct protocol can always make progress between them.
+import type { Random } from "./random.js";
+
+export const FAULT_KINDS = ["crash", "partition", "loss", "delay"] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** One fault, with what it acts on. */
+export type Fault =
+  | { fault: "crash"; /** the replica, restarted over its disk when the fault ends */ value: string }
+  | { fault: "partition"; /** the sides, the majority first, each in replica order */ value: string[][] }
+  | { fault: "loss"; /** the probability that each message between replicas is lost */ value: number }
+  | { fault: "delay"; /** ms added to each message between replicas */ value: number };
+
+/** A fault's start or end, at a virtual time (ms): the fault log, and the history's `nemesis` lines. */
+export type FaultEvent = Fault & { time: number; f: "start" | "stop" };
+
+export interface FaultOptions {
+  kinds: readonly FaultKind[];
+  /** Virtual ms from the end of one fault to the start of the next, drawn in this range (default [100, 400]). */
+  interval?: readonly [number, number];
+  /** Virtual ms a fault lasts, drawn in this range (default [50, 300]). */
+  duration?: readonly [number, number];
+}
+
+/** The least replicas each fault needs, so that the others are a majority that stays up and connected. */
+const NEEDS: Record<FaultKind, number> = { crash: 3, partition: 3, loss: 1, delay: 1 };
+
+/** Checks that every fault of `options` can leave a majority of `replicas` whole; throws a RangeError otherwise. */
+export function checkFaults(options: FaultOptions, replicas: number): void {
+  if (options.kinds.length === 0) throw new RangeError("faults: name at least one kind");
+  for (const kind of options.kinds) {
+    if (!(FAULT_KINDS as readonly string[]).includes(kind)) {
+      throw new RangeError(`faults: unknown kind ${JSON.stringify(kind)} (the kinds are ${FAULT_KINDS.join(", ")})`);
+    }
+    if (replicas < NEEDS[kind]) {
+      throw new RangeError(
+        `faults: ${kind} needs at least ${NEEDS[kind]} replicas to leave a majority; there are ${replicas}`,
+      );
+    }
+  }
+  for (const [name, range] of [
+    ["interval", options.interval],
+    ["duration", options.duration],
+  ] as const) {
+    if (range !== undefined && !(range[0] >= 0 && range[1] >= range[0] && Number.isFinite(range[1]))) {
+      throw new RangeError(`faults: ${name} [${range.join(", ")}] is not a range of ms [min, max]`);
+    }
+  }
+}
+
+/** The next fault among `kinds` on `replicas` (in order), drawn from `random`. */
+export function drawFault(random: Random, kinds: readonly FaultKind[], replicas: readonly string[]): Fault {
+  // In a fixed order, so that the order the kinds were given in does not change the run.
+  const kind = random.pick(FAULT_KINDS.filter((k) => kinds.includes(k)));
+  switch (kind) {
+    case "crash":
+      return { fault: kind, value: random.pick(replicas) };
+    case "partition":
+      return { fault: kind, value: split(random, replicas) };
+    case "loss":
+      return { fault: kind, value: random.int(1, 5) / 10 };
+    case "delay":
+      return { fault: kind, value: random.int(2, 20) * 10 };
+  }
+}
+
+/** A majority and a minority of one to (n-1)/2 replicas: one isolated, or a larger split. */
+function split(random: Random, replicas: readonly string[]): string[][] {
+  const size = random.int(1, Math.floor((replicas.length - 1) / 2));
+  // The first `size` steps of a Fisher–Yates shuffle draw the minority.
+  const order = [...replicas.keys()];
+  for (let i = 0; i < size; i++) {
+    const j = random.int(i, order.length - 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const minority = new Set(order.slice(0, size));
+  return [replicas.filter((_, i) => !minority.has(i)), replicas.filter((_, i) => minority.has(i))];
+}

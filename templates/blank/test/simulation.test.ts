@@ -1,0 +1,347 @@
+// The simulation harness: virtual time, seeded runs that replay exactly,
+// crashes that leave nothing behind, faults that keep a majority, and the
+// checker catching a store that is not linearizable. The stand-ins here are
+// tiny stores; your protocol's own simulation test runs your Replica instead.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import { describe, test } from "node:test";
+import type { Clock } from "../src/clock.js";
+import type { ProposeReply, ProposeRequest } from "../src/pb/client.js";
+import type { PeerReply } from "../src/pb/envelope.js";
+import { Replica } from "../src/replica.js";
+import {
+  assertLinearizable,
+  type FaultEvent,
+  Random,
+  seeds,
+  Simulation,
+  type SimulatedReplica,
+  type SimulatedReplicaOptions,
+  VirtualClock,
+} from "../src/simulation/index.js";
+
+const ALL_FAULTS = ["crash", "partition", "loss", "delay"] as const;
+const ping = { $case: "beacon", value: { timestamp: "" } } as const;
+
+function answer(success: boolean, value: Buffer | undefined, error = "", redirect = ""): ProposeReply {
+  return { success, redirect, error, seq: 0n, leader: 0, name: "", value: value ?? Buffer.alloc(0) };
+}
+
+function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, ms));
+}
+
+/**
+ * A correct store with a single copy: one map behind every replica. Each
+ * proposal first gathers a quorum of Beacons (so the network's faults slow it
+ * or fail it), then applies at once and answers.
+ */
+function quorumStore(store = new Map<string, Buffer>()) {
+  return (options: SimulatedReplicaOptions): SimulatedReplica => {
+    const inner = new Replica(options);
+    return {
+      name: options.name,
+      dispatch: (request) => inner.dispatch(request),
+      async propose(request: ProposeRequest) {
+        try {
+          await options.peers.quorum(ping, { timeout: 100 });
+        } catch (error) {
+          return answer(false, undefined, (error as Error).message);
+        }
+        if (request.value.length > 0) store.set(request.name, Buffer.from(request.value));
+        return answer(true, store.get(request.name));
+      },
+    };
+  };
+}
+
+/** Not linearizable: each replica acknowledges writes into its own map and never replicates them. */
+function unreplicated(options: SimulatedReplicaOptions): SimulatedReplica {
+  const own = new Map<string, Buffer>();
+  return {
+    name: options.name,
+    dispatch: () => Promise.reject(new Error("no peer messages")),
+    async propose(request) {
+      await sleep(options.clock, options.random() * 5);
+      if (request.value.length > 0) own.set(request.name, Buffer.from(request.value));
+      return answer(true, own.get(request.name));
+    },
+  };
+}
+
+/**
+ * A leader, r1, that keeps the store in a file of its disk and recovers it
+ * on start; the others redirect clients to it.
+ */
+function leaderOnDisk(options: SimulatedReplicaOptions): SimulatedReplica {
+  const store = new Map<string, Buffer>();
+  const leader = options.name === "r1";
+  return {
+    name: options.name,
+    dispatch: () => Promise.reject(new Error("no peer messages")),
+    async start() {
+      const log = (await options.disk.read("kv"))?.toString("utf8") ?? "";
+      for (const line of log.split("\n").filter(Boolean)) {
+        const [key, value] = JSON.parse(line) as [string, string];
+        store.set(key, Buffer.from(value));
+      }
+    },
+    async propose(request) {
+      if (!leader) return answer(false, undefined, "", "r1");
+      if (request.value.length > 0) {
+        await options.disk.append("kv", Buffer.from(JSON.stringify([request.name, request.value.toString()]) + "\n"));
+        store.set(request.name, Buffer.from(request.value));
+      }
+      return answer(true, store.get(request.name));
+    },
+  };
+}
+
+/** The faults of a log that were active at once, at most; and each start's fault. */
+function overlaps(log: readonly FaultEvent[]): { most: number; starts: FaultEvent[] } {
+  let active = 0;
+  let most = 0;
+  for (const event of log) {
+    active += event.f === "start" ? 1 : -1;
+    most = Math.max(most, active);
+  }
+  return { most, starts: log.filter((event) => event.f === "start") };
+}
+
+describe("VirtualClock", () => {
+  test("fires timers in time order, ties in the order they were set, and skips cancelled ones", async () => {
+    const clock = new VirtualClock();
+    const fired: string[] = [];
+    clock.setTimeout(() => fired.push("b@20"), 20);
+    clock.setTimeout(() => fired.push("a@10"), 10);
+    clock.setTimeout(() => fired.push("c@20"), 20);
+    clock.setTimeout(() => fired.push("cancelled"), 15).cancel();
+    await clock.advance(100);
+    assert.deepEqual(fired, ["a@10", "b@20", "c@20"]);
+    assert.equal(clock.now(), 100);
+  });
+
+  test("runs everything a timer causes before the next timer", async () => {
+    const clock = new VirtualClock();
+    const order: string[] = [];
+    clock.setTimeout(async () => {
+      order.push("first");
+      await Promise.resolve();
+      await new Promise<void>((resolve) => process.nextTick(resolve));
+      order.push("first, two turns later");
+    }, 10);
+    clock.setTimeout(() => order.push("second"), 10);
+    await clock.advance(10);
+    assert.deepEqual(order, ["first", "first, two turns later", "second"]);
+  });
+
+  test("an hour of virtual time, a timer each second, and the wall time it reports", async () => {
+    const clock = new VirtualClock();
+    let ticks = 0;
+    const tick = (): void => {
+      ticks++;
+      clock.setTimeout(tick, 1000);
+    };
+    clock.setTimeout(tick, 1000);
+    await clock.advance(3_600_000);
+    assert.equal(ticks, 3600);
+    assert.equal(clock.now(), 3_600_000);
+    assert.equal(new Date(Number(clock.epochNs() / 1_000_000n)).toISOString(), "2025-01-01T01:00:00.000Z");
+  });
+
+  test("a scope's timers are cancelled together, and it sets none afterwards", async () => {
+    const clock = new VirtualClock();
+    const scope = clock.scope();
+    const fired: string[] = [];
+    scope.setTimeout(() => fired.push("scoped"), 10);
+    clock.setTimeout(() => fired.push("root"), 10);
+    assert.equal(scope.pending, 1);
+    scope.cancel();
+    scope.setTimeout(() => fired.push("after cancel"), 5);
+    await clock.advance(50);
+    assert.deepEqual(fired, ["root"]);
+  });
+
+  test("settle runs the clock until a promise settles, and says when nothing can settle it", async () => {
+    const clock = new VirtualClock();
+    assert.equal(await clock.settle(sleep(clock, 250).then(() => clock.now())), 250);
+    await assert.rejects(clock.settle(new Promise(() => {})), /stuck at 250 ms/);
+  });
+});
+
+describe("Random", () => {
+  test("a seed and a purpose give one stream; another purpose or seed gives another", () => {
+    const draw = (seed: number, purpose: string) => Array.from({ length: 5 }, new Random(seed, purpose).next);
+    assert.deepEqual(draw(1, "network"), draw(1, "network"));
+    assert.notDeepEqual(draw(1, "network"), draw(1, "faults"));
+    assert.notDeepEqual(draw(1, "network"), draw(2, "network"));
+    for (const x of draw(3, "x")) assert.ok(x >= 0 && x < 1);
+  });
+});
+
+describe("Simulation", () => {
+  test("the same seed replays the same history and faults; another seed does not", async () => {
+    const run = async (seed: number) => {
+      const sim = new Simulation({ seed, replica: quorumStore(), faults: { kinds: ALL_FAULTS } });
+      const { history, faults, check } = await sim.run({ operations: 150, clients: 4 });
+      assert.equal(check.verdict, "linearizable");
+      return { history, faults: JSON.stringify(faults) };
+    };
+    const first = await run(3);
+    assert.ok(first.faults.includes('"f":"start"'), "faults happened");
+    assert.deepEqual(await run(3), first);
+    const other = await run(4);
+    assert.notEqual(other.history, first.history);
+    assert.notEqual(other.faults, first.faults);
+  });
+
+  test("runs blank's own Replica: every Propose is declined, so every operation is info", async () => {
+    const sim = new Simulation({ seed: 1, faults: { kinds: ALL_FAULTS, interval: [5, 20], duration: [5, 20] } });
+    const result = await sim.run({ operations: 40 });
+    const events = result.history
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    const completions = events.filter((e) => e.process !== "nemesis" && e.type !== "invoke");
+    assert.equal(completions.length, 40);
+    assert.ok(completions.every((e) => e.type === "info" && e.error === "not implemented"));
+    assert.ok(events.some((e) => e.process === "nemesis"));
+    assert.ok(
+      events.every((e, i) => i === 0 || e.time >= events[i - 1].time),
+      "history in time order",
+    );
+    assert.deepEqual([...result.replicas.keys()], ["r1", "r2", "r3"]);
+    assert.ok(result.replicas.get("r1") instanceof Replica);
+    assert.equal(result.check.verdict, "linearizable");
+  });
+
+  test("a crash cancels the victim's timers and loses what its old incarnation answers", async () => {
+    const fired: string[] = [];
+    const sim = new Simulation({
+      seed: 1,
+      replica: (options) => ({
+        name: options.name,
+        async start() {
+          options.clock.setTimeout(() => fired.push(options.name), 100);
+        },
+        // Answers late, on a timer outside its scope: as if its code ran on after the crash.
+        dispatch: async (request): Promise<PeerReply> => {
+          await sleep(sim.clock, 50);
+          return { type: request.type, sender: options.name, success: true, message: ping };
+        },
+        propose: async () => {
+          await sleep(sim.clock, 50);
+          return answer(true, Buffer.from("7"));
+        },
+      }),
+    });
+    await sim.start();
+    sim.clock.setTimeout(() => sim.crash("r1"), 20);
+    const toR1 = sim.network.peers("r3").send("r1", ping);
+    toR1.catch(() => {});
+    const outcome = await sim.client({ replica: "r1" }).write("x", 1);
+    assert.deepEqual(outcome, { type: "info", error: "r1 crashed before answering", replica: "r1" });
+    await sim.restart("r1");
+    await assert.rejects(sim.clock.settle(toR1), /r1: left the network before replying/);
+    await sim.advance(500);
+    assert.deepEqual(fired.sort(), ["r1", "r2", "r3"], "only the new r1's timer fired");
+    assert.equal(sim.up().length, 3);
+    assert.deepEqual(
+      sim.faults.map(({ f, fault, value }) => `${f} ${fault} ${value}`),
+      ["start crash r1", "stop crash r1"],
+    );
+    assert.match(sim.history, /"process":"nemesis","type":"info","f":"start","fault":"crash","value":"r1"/);
+  });
+
+  test("a restarted replica gets its disk back, and its old handle writes nothing", async () => {
+    let old: SimulatedReplicaOptions | undefined;
+    const sim = new Simulation({
+      seed: 1,
+      replica: (options) => ((old ??= options.name === "r1" ? options : undefined), leaderOnDisk(options)),
+    });
+    await sim.start();
+    const client = sim.client({ replica: "r2" });
+    assert.deepEqual(await client.write("x", 5), { type: "ok", value: 5, replica: "r1" });
+    sim.crash("r1");
+    await assert.rejects(old!.disk.append("kv", Buffer.from("late\n")), /replaced by reopen/);
+    assert.equal((await client.read("x")).type, "info");
+    await sim.restart("r1");
+    assert.deepEqual(await sim.client({ replica: "r3" }).read("x"), { type: "ok", value: 5, replica: "r1" });
+  });
+
+  test("faults come one at a time and leave a majority up and connected", async () => {
+    const names = ["a", "b", "c", "d", "e"];
+    const sim = new Simulation({
+      seed: 5,
+      replicas: names,
+      replica: quorumStore(),
+      faults: { kinds: ["crash", "partition"], interval: [5, 30], duration: [10, 40] },
+    });
+    let fewest = names.length;
+    const probe = (): void => {
+      fewest = Math.min(fewest, sim.up().length);
+      sim.clock.setTimeout(probe, 1);
+    };
+    sim.clock.setTimeout(probe, 0);
+    const result = await sim.run({ operations: 300 });
+    const { most, starts } = overlaps(result.faults);
+    assert.ok(starts.length >= 10, `${starts.length} faults`);
+    assert.equal(most, 1);
+    assert.equal(fewest, 4);
+    assert.ok(starts.some((s) => s.fault === "crash") && starts.some((s) => s.fault === "partition"));
+    for (const start of starts) {
+      if (start.fault === "partition") assert.ok(start.value[0]!.length >= 3, JSON.stringify(start.value));
+    }
+    assert.equal(result.faults.at(-1)!.f, "stop", "the run ends healed");
+    assert.deepEqual(sim.up(), names);
+    assertLinearizable(result);
+  });
+
+  test("the checker catches a store that acknowledges writes it never replicates, and names the seed", async () => {
+    const sim = new Simulation({ seed: 17, replica: unreplicated });
+    const result = await sim.run({ operations: 100, keys: 1 });
+    assert.equal(result.check.verdict, "not linearizable");
+    let message = "";
+    assert.throws(
+      () => assertLinearizable(result),
+      (error: Error) => ((message = error.message), true),
+    );
+    assert.match(message, /^seed 17: the history is not linearizable:/);
+    assert.match(message, /replay it: SIMULATION_SEED=17 npm test/);
+    const file = /history: (\S+history\.jsonl)/.exec(message)![1]!;
+    assert.equal(readFileSync(file, "utf8"), result.history);
+    assert.ok(existsSync(file.replace(/\.jsonl$/, ".html")));
+    rmSync(path.dirname(file), { recursive: true });
+  });
+
+  for (const seed of seeds(3)) {
+    test(`a correct single-copy store passes under every fault (seed ${seed})`, async () => {
+      const sim = new Simulation({ seed, replica: quorumStore(), faults: { kinds: ALL_FAULTS } });
+      const result = await sim.run({ operations: 200, timeout: 300 });
+      assertLinearizable(result);
+      assert.ok(result.history.includes('"type":"ok"'));
+    });
+
+    test(`a leader that redirects and recovers from its disk passes under crashes and partitions (seed ${seed})`, async () => {
+      const sim = new Simulation({
+        seed,
+        replica: leaderOnDisk,
+        faults: { kinds: ["crash", "partition"], interval: [10, 50] },
+      });
+      assertLinearizable(await sim.run({ operations: 200 }));
+    });
+  }
+
+  test("seeds: SIMULATION_SEED replays one, SIMULATION_RUNS tries more", () => {
+    assert.deepEqual(seeds(3, {}), [1, 2, 3]);
+    assert.deepEqual(seeds(3, { SIMULATION_SEED: "17" }), [17]);
+    assert.deepEqual(seeds(3, { SIMULATION_RUNS: "5" }), [1, 2, 3, 4, 5]);
+    assert.throws(() => seeds(3, { SIMULATION_SEED: "x" }), /SIMULATION_SEED=x is not an integer/);
+  });
+
+  test("refuses faults that could take the majority down", () => {
+    assert.throws(() => new Simulation({ seed: 1, replicas: 2, faults: { kinds: ["crash"] } }), /at least 3 replicas/);
+    assert.throws(() => new Simulation({ seed: 1, replicas: ["a", "a"] }), /same name/);
+  });
+});
