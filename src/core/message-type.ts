@@ -31,7 +31,10 @@ export interface MessageTypePlan {
  * the plan (what is planned, else the disk): the message proto (unless its
  * messages exist), the envelope's edits, a stub handler and its test, and the
  * Dispatch case. Stubs are left to the caller. Used by `add-message`, and by
- * templates that start with message types (epaxos).
+ * templates that start with message types (epaxos, paxos). With
+ * `keepExisting`, a handler already in the plan is kept rather than refused,
+ * and gets no stub test: a template that ships its handlers (paxos) tests them
+ * itself.
  */
 export async function planMessageType(
   project: Project,
@@ -39,6 +42,7 @@ export async function planMessageType(
   names: MessageNames,
   request: readonly FieldSpec[],
   reply: readonly FieldSpec[] | null,
+  { keepExisting = false }: { keepExisting?: boolean } = {},
 ): Promise<MessageTypePlan> {
   const { config } = project;
   const { protoDir, envelope, handlersDir, replica } = config;
@@ -73,6 +77,11 @@ export async function planMessageType(
   if (plan.proto) created.set(`${protoDir}/${plan.proto.path}`, plan.proto.text);
   const present = await Promise.all([...created.keys()].map((file) => changes.read(file)));
   const clashes = [...created.keys()].filter((_, index) => present[index] !== undefined);
+  if (keepExisting && clashes.includes(handler)) {
+    // The template's handler is the real one: the stub's test would fail against it.
+    for (const file of [handler, handlerTest]) created.delete(file);
+    clashes.splice(0);
+  }
   if (clashes.length > 0) {
     const exist = clashes.length === 1 ? "exists" : "exist";
     throw new UserError(`${clashes.join(", ")} already ${exist}: move it out of the way, or choose another name`);

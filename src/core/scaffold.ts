@@ -24,10 +24,13 @@ interface TemplateManifest {
   /**
    * Message types added besides Beacon, as `consensus add-message` adds them
    * (reusing the messages of the template's protos); `reply: false` for a request-only one.
+   * A handler the template ships (at the handler's path) replaces the stub, which then gets no stub test.
    */
   readonly messages?: readonly { name: string; reply?: boolean }[];
 }
 const MANIFEST = "template.json";
+/** A template's account of its protocol: the README's section on it (markdown, not a file of the project). */
+const PROTOCOL = "protocol.md";
 
 /** The templates this package ships, by name, in name order. */
 export async function listTemplates(): Promise<Map<string, TemplateManifest>> {
@@ -54,7 +57,8 @@ export async function templateSources(): Promise<string[]> {
 
 /**
  * Plans a new project into `changes` (rooted at the project folder): the
- * template's files (after those of the template it extends), its protos from
+ * template's files (after those of the template it extends; its protocol.md
+ * becomes the README's section on its protocol), its protos from
  * the canonical set, a handler and a test per message type, and the stubs
  * generated as `consensus protobuf` would. `x.hbs` is rendered to `x`; `_x`
  * becomes `.x` (npm publish drops some dotfiles). The stubs come from the
@@ -77,10 +81,12 @@ export async function planScaffold(
   }
   const manifests = chain.map((name) => templates.get(name)!);
   const sources = new Map<string, string>();
+  let protocol: string | undefined;
   for (const name of chain) {
     const dir = path.join(TEMPLATES_DIR, name);
     for (const relative of walk(dir)) {
-      if (relative.endsWith("/") || relative === MANIFEST) continue;
+      if (relative === PROTOCOL) protocol = path.join(dir, relative);
+      if (relative.endsWith("/") || relative === MANIFEST || relative === PROTOCOL) continue;
       sources.set(relative.replace(/\.hbs$/, "").replace(/(^|\/)_([^/]+)$/, "$1.$2"), path.join(dir, relative));
     }
   }
@@ -94,6 +100,8 @@ export async function planScaffold(
     reply: message.reply ?? true,
   }));
 
+  // What the README says of the template's protocol, if it has one of its own.
+  const about = protocol === undefined ? "" : (await readFile(protocol, "utf8")).trimEnd();
   // Read and rendered concurrently; written into the plan in a fixed order.
   const protos = manifests.flatMap((m) => m.protos);
   const planned = await Promise.all([
@@ -103,7 +111,7 @@ export async function planScaffold(
       ),
     ),
     ...[...sources].map(([target, source]) =>
-      renderFile(source, { ...values, messages }).then((content) => [target, content] as const),
+      renderFile(source, { ...values, messages, protocol: about }).then((content) => [target, content] as const),
     ),
   ]);
   for (const [target, content] of planned) changes.write(target, content);
@@ -111,7 +119,9 @@ export async function planScaffold(
   if (messages.length > 0) {
     // Loaded only for such templates: the proto model and the TypeScript compiler cost ~100 ms to load.
     const { planMessageType } = await import("./message-type.js");
-    for (const message of messages) await planMessageType(project, changes, message, [], message.reply ? [] : null);
+    for (const message of messages) {
+      await planMessageType(project, changes, message, [], message.reply ? [] : null, { keepExisting: true });
+    }
   }
   await planStubs(project, changes, { cache });
 }

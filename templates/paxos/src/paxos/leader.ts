@@ -1,0 +1,203 @@
+// The leader (proposer) of one ballot. Phase 1 makes it leader: a majority
+// promises the ballot and reports what it accepted in the open slots, whose
+// values it proposes again so nothing a previous leader may have chosen is
+// lost. Phase 2 then runs for new slots without a new phase 1: up to
+// `window` slots in flight at once, each holding the batch of commands that
+// queued while the window was full (or arrived in one turn of the event loop).
+import type { Timer } from "../clock.js";
+import type { Runtime } from "../context.js";
+import type { Command } from "../pb/paxos.js";
+import type { Acceptor } from "./acceptor.js";
+import type { Learner, Outcome } from "./learner.js";
+import { NoQuorum, votes } from "./votes.js";
+
+export interface LeaderOptions {
+  /** Milliseconds a phase waits for its majority (the election timeout). */
+  readonly timeout: number;
+  /** Milliseconds between two heartbeats (Commit messages) when no Accept went out. */
+  readonly heartbeat: number;
+  /** Slots in phase 2 at once. */
+  readonly window: number;
+  /** Commands in one slot at most. */
+  readonly batch: number;
+}
+
+/** What a leader needs from its replica. */
+export interface Roles {
+  readonly runtime: Runtime;
+  readonly acceptor: Acceptor;
+  readonly learner: Learner;
+  /** A majority of the cluster, this replica included. */
+  readonly majority: number;
+  /** Called with every ballot heard from another replica: one above the leader's stops it. */
+  observe(ballot: number): void;
+  /** Called when a phase 2 could not finish (no majority in time, or the disk failed): the leader is no use any more. */
+  lost(): void;
+}
+
+interface Queued {
+  readonly command: Command;
+  readonly resolve: (outcome: Outcome) => void;
+}
+
+export class Leader {
+  private readonly queue: Queued[] = [];
+  private inflight = 0;
+  /** A flush is due once the requests read in this turn have queued their commands. */
+  private flushing: Timer | undefined;
+  private stopped = false;
+  private heartbeat: Timer | undefined;
+  /** Whether an Accept went out since the last heartbeat: it carried the commit point. */
+  private sent = false;
+  /** When a majority last answered this leader (phase 1, an Accept, a heartbeat): it leads while that is recent. */
+  private heard: number;
+
+  private constructor(
+    readonly ballot: number,
+    private readonly roles: Roles,
+    private readonly options: LeaderOptions,
+    private nextSlot: number,
+  ) {
+    this.heard = roles.runtime.clock.now();
+  }
+
+  /**
+   * Phase 1 for `ballot`: resolves with the leader of that ballot, already
+   * proposing the recovered values of the open slots, or with undefined when
+   * no majority promised it in time.
+   */
+  static async elect(ballot: number, roles: Roles, options: LeaderOptions): Promise<Leader | undefined> {
+    const { acceptor, learner, runtime, majority } = roles;
+    const from = learner.applied;
+    const prepare = { $case: "prepare", value: { ballot: BigInt(ballot), from: BigInt(from) } } as const;
+    let promises;
+    try {
+      promises = await votes(runtime.peers, prepare, majority - 1, options.timeout, (reply) => {
+        if (!reply.ok) roles.observe(Number(reply.ballot));
+        return reply.ok;
+      });
+    } catch (error) {
+      if (error instanceof NoQuorum) return undefined;
+      throw error;
+    }
+    // Its own promise last: a candidate that cannot win (cut off, or its peers follow a live leader)
+    // leaves no higher promise behind, which would make it refuse the leader's Accepts once it hears them.
+    const own = await acceptor.prepare(ballot, from);
+    if (!own.ok || acceptor.promised !== ballot) return undefined; // outranked meanwhile
+    // In each open slot, the value accepted at the highest ballot (Paxos's rule); a gap gets a no-op.
+    const recovered = new Map<number, { ballot: number; commands: readonly Command[] }>();
+    for (const entries of [own.accepted, ...[...promises.values()].map((reply) => reply.accepted)]) {
+      for (const { slot, ballot, commands } of entries) {
+        const known = recovered.get(Number(slot));
+        if (known === undefined || Number(ballot) > known.ballot) {
+          recovered.set(Number(slot), { ballot: Number(ballot), commands });
+        }
+      }
+    }
+    const top = Math.max(from - 1, ...recovered.keys());
+    const leader = new Leader(ballot, roles, options, top + 1);
+    for (let slot = from; slot <= top; slot++) {
+      leader.replicate(slot, learner.chosenIn(slot) ?? recovered.get(slot)?.commands ?? []);
+    }
+    leader.beat();
+    return leader;
+  }
+
+  /** Queues `command` for the next slot with room; resolves once its slot is applied here. */
+  submit(command: Command): Promise<Outcome> {
+    if (this.stopped) return Promise.resolve({ applied: false });
+    const outcome = new Promise<Outcome>((resolve) => this.queue.push({ command, resolve }));
+    this.flushing ??= this.roles.runtime.clock.setTimeout(() => {
+      this.flushing = undefined;
+      this.flush();
+    }, 0);
+    return outcome;
+  }
+
+  /** Stops leading: no more slots or heartbeats; queued commands were never proposed. */
+  stop(): void {
+    this.stopped = true;
+    this.heartbeat?.cancel();
+    this.flushing?.cancel();
+    for (const { resolve } of this.queue.splice(0)) resolve({ applied: false });
+  }
+
+  /** Opens slots for the queued commands while the window has room. */
+  private flush(): void {
+    while (!this.stopped && this.inflight < this.options.window && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.batch);
+      const slot = this.nextSlot++;
+      for (const { command, resolve } of batch) void this.roles.learner.wait(slot, command).then(resolve);
+      this.replicate(
+        slot,
+        batch.map((queued) => queued.command),
+      );
+    }
+  }
+
+  /** Phase 2 for one slot: accepted here (on disk) and by a majority means chosen. */
+  private replicate(slot: number, commands: readonly Command[]): void {
+    const { acceptor, learner, runtime, majority } = this.roles;
+    this.inflight++;
+    this.sent = true;
+    const accept = {
+      $case: "accept" as const,
+      value: {
+        ballot: BigInt(this.ballot),
+        slot: BigInt(slot),
+        commands: [...commands],
+        commit: BigInt(learner.applied),
+      },
+    };
+    const quorum = votes(runtime.peers, accept, majority - 1, this.options.timeout, (reply) => {
+      if (!reply.ok) this.roles.observe(Number(reply.ballot));
+      return reply.ok;
+    });
+    const sentAt = runtime.clock.now();
+    Promise.all([acceptor.accept(slot, this.ballot, commands), quorum])
+      .then(
+        ([own]) => {
+          this.heard = Math.max(this.heard, sentAt);
+          // A majority accepted at this ballot: chosen, even if this leader has stopped meanwhile.
+          if (own.ok) learner.choose(slot, commands);
+          else this.roles.observe(own.ballot);
+        },
+        // No majority in time, or this replica's own disk failed: either way it cannot lead.
+        () => this.stopped || this.roles.lost(),
+      )
+      .finally(() => {
+        this.inflight--;
+        this.flush();
+      });
+  }
+
+  /**
+   * Heartbeats: every `heartbeat` ms, a Commit to every peer unless an Accept
+   * carried the commit point since. A leader that no majority answered for
+   * an election timeout stops (its clients are better off redirected), as a
+   * cut-off leader would otherwise keep taking commands it cannot commit.
+   */
+  private beat(): void {
+    if (this.stopped) return;
+    const { runtime, learner, majority } = this.roles;
+    const { heartbeat, timeout } = this.options;
+    const now = runtime.clock.now();
+    if (now - this.heard > timeout) return this.roles.lost();
+    if (!this.sent) {
+      const commit = {
+        $case: "commit",
+        value: { ballot: BigInt(this.ballot), commit: BigInt(learner.applied) },
+      } as const;
+      const acks = votes(runtime.peers, commit, majority - 1, timeout, (reply) => {
+        if (!reply.ok) this.roles.observe(Number(reply.ballot));
+        return reply.ok;
+      });
+      acks.then(
+        () => (this.heard = Math.max(this.heard, now)),
+        () => undefined, // counted by the next beats
+      );
+    }
+    this.sent = false;
+    this.heartbeat = runtime.clock.setTimeout(() => this.beat(), heartbeat);
+  }
+}

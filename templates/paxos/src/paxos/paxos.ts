@@ -1,0 +1,312 @@
+// One replica's Multi-Paxos: acceptor, learner, and leader when it wins an
+// election. Followers redirect clients to the leader they follow; one that
+// hears nothing from a leader for a randomized election timeout runs phase 1
+// with a higher ballot. Slots below the leader's commit point are chosen:
+// a follower applies those it accepted at the leader's ballot and fetches the
+// others (catch-up). Time, timers and randomness come from the Runtime, so a
+// simulation replays a run exactly.
+import type { Timer } from "../clock.js";
+import type { Runtime } from "../context.js";
+import type { ProposeReply, ProposeRequest } from "../pb/client.js";
+import type {
+  AcceptReply,
+  AcceptRequest,
+  CatchUpReply,
+  CatchUpRequest,
+  CommitReply,
+  CommitRequest,
+  PrepareReply,
+  PrepareRequest,
+} from "../pb/paxos.js";
+import { Acceptor } from "./acceptor.js";
+import { MAX_REPLICAS, nextBallot, ownerOf } from "./ballot.js";
+import { Leader, type LeaderOptions } from "./leader.js";
+import { Learner } from "./learner.js";
+
+export interface PaxosOptions {
+  /** Milliseconds without a word from the leader before a follower runs for it: a random time in [t, 2t) (default 500). */
+  electionTimeout?: number;
+  /** Milliseconds between the leader's heartbeats when it has nothing to send (default 100). */
+  heartbeat?: number;
+  /** Slots a leader has in phase 2 at once (default 8). */
+  window?: number;
+  /** Commands in one slot at most (default 500). */
+  batch?: number;
+}
+
+/** Slots fetched by one CatchUp request: keeps replies well under gRPC's 4 MB default. */
+const CATCH_UP_SLOTS = 32;
+
+export class Paxos {
+  readonly learner = new Learner();
+  private acceptor: Acceptor | undefined;
+  private readonly options: Required<PaxosOptions>;
+  /** The cluster's names, sorted: a ballot's owner is an index into it. */
+  private names: string[] = [];
+  private index = 0;
+  private leader: Leader | undefined;
+  /** The replica this one believes leads (an index into names), undefined during an election. */
+  private following: number | undefined;
+  private highest = 0;
+  private election: Timer | undefined;
+  private campaigning = false;
+  private catchingUp = false;
+  /** The highest commit point heard from a leader. */
+  private commitKnown = 0;
+  /** Slots below this were looked at for the followed ballot's commit point (see learnCommit). */
+  private scanned = { ballot: 0, below: 0 };
+  /** When the leader followed was last heard from (an Accept or a Commit). */
+  private heard = -Infinity;
+  private nextId = 0n;
+  private readonly waitingForLeader = new Set<() => void>();
+  private closed = false;
+
+  constructor(
+    private readonly runtime: Runtime,
+    options: PaxosOptions = {},
+  ) {
+    this.options = { electionTimeout: 500, heartbeat: 100, window: 8, batch: 500, ...options };
+  }
+
+  /** Recovers the acceptor from the disk and starts as a follower; resolves with what the recovery has to say. */
+  async start(): Promise<string[]> {
+    const { runtime } = this;
+    this.names = [runtime.name, ...runtime.peers.names].sort();
+    if (this.names.length > MAX_REPLICAS) throw new Error(`a cluster has at most ${MAX_REPLICAS} replicas`);
+    this.index = this.names.indexOf(runtime.name);
+    const { acceptor, notice } = await Acceptor.open(runtime.disk);
+    this.acceptor = acceptor;
+    this.highest = acceptor.promised;
+    // Command ids only need to differ from this replica's earlier ones: start at a random point.
+    this.nextId = BigInt(Math.floor(runtime.random() * 2 ** 52)) << 11n;
+    this.resetElection();
+    return notice === undefined ? [] : [notice];
+  }
+
+  /** The name of the replica this one believes leads, if any. */
+  get leaderName(): string | undefined {
+    return this.following === undefined ? undefined : this.names[this.following];
+  }
+
+  /** Whether this replica leads (it won phase 1 and nobody outranked it since). */
+  get leading(): boolean {
+    return this.leader !== undefined;
+  }
+
+  /** A client's command: committed through the log if this replica leads, else redirected to the leader. */
+  async propose(request: ProposeRequest): Promise<ProposeReply> {
+    const { metrics } = this.runtime;
+    if (this.following === undefined) await this.leaderKnown();
+    if (this.leader !== undefined) {
+      const command = { identity: request.identity, key: request.name, value: request.value, id: this.nextId++ };
+      const outcome = await this.leader.submit(command);
+      if (outcome.applied) {
+        metrics.complete(true);
+        const { seq, value } = outcome;
+        return reply({ success: true, seq: BigInt(seq), leader: this.index, name: request.name, value });
+      }
+    }
+    metrics.complete(false);
+    const leader = this.leaderName;
+    if (leader === undefined) return reply({ error: "no leader: an election is under way" });
+    // Not taken: its slot went to another leader's commands, or it never got one.
+    if (leader === this.runtime.name) return reply({ error: "not committed: this replica lost and won the lead" });
+    return reply({ redirect: leader, leader: this.following! });
+  }
+
+  /**
+   * Phase 1b, for a candidate. While this replica hears from a live leader
+   * (or leads), it refuses without promising: a replica that was cut off
+   * and comes back with a higher ballot does not depose a working leader.
+   * Refusing is always safe; it only delays an election that is not needed.
+   */
+  async prepare(request: PrepareRequest): Promise<PrepareReply> {
+    const ballot = Number(request.ballot);
+    const promised = this.acceptor!.promised;
+    const followsOther = this.following !== undefined && this.following !== ownerOf(ballot);
+    if (this.leader !== undefined || (followsOther && this.leaderAlive())) {
+      return { ok: false, ballot: BigInt(promised), accepted: [] };
+    }
+    this.observe(ballot);
+    const vote = await this.acceptor!.prepare(ballot, Number(request.from));
+    if (vote.ok) {
+      // An election is under way: give the candidate its time.
+      this.following = undefined;
+      this.resetElection();
+    }
+    return { ok: vote.ok, ballot: BigInt(vote.ballot), accepted: vote.accepted };
+  }
+
+  /** Phase 2b, for the leader; the commit point it carries is learned too. */
+  async accept(request: AcceptRequest): Promise<AcceptReply> {
+    const ballot = Number(request.ballot);
+    const vote = await this.acceptor!.accept(Number(request.slot), ballot, request.commands);
+    if (vote.ok) this.follow(ballot, Number(request.commit));
+    else this.observe(ballot);
+    return { ok: vote.ok, ballot: BigInt(vote.ballot) };
+  }
+
+  /** The leader's heartbeat and commit point. */
+  async commit(request: CommitRequest): Promise<CommitReply> {
+    const ballot = Number(request.ballot);
+    const promised = this.acceptor!.promised;
+    if (ballot < promised) return { ok: false, ballot: BigInt(promised) };
+    this.follow(ballot, Number(request.commit));
+    return { ok: true, ballot: BigInt(ballot) };
+  }
+
+  /** The chosen entries of a range, for a replica that missed them. */
+  async catchUp(request: CatchUpRequest): Promise<CatchUpReply> {
+    const from = Number(request.from);
+    const to = Math.min(Number(request.to), this.learner.applied, from + CATCH_UP_SLOTS);
+    const entries = [];
+    for (let slot = from; slot < to; slot++) {
+      entries.push({ slot: BigInt(slot), ballot: 0n, commands: [...this.learner.chosenIn(slot)!] });
+    }
+    return { entries };
+  }
+
+  /** Stops timers and the leader, and closes the log. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.election?.cancel();
+    this.stopLeading();
+    for (const resolve of this.waitingForLeader) resolve();
+    await this.acceptor?.close();
+  }
+
+  /** Whether the leader followed was heard from within the shortest election timeout. */
+  private leaderAlive(): boolean {
+    return this.runtime.clock.now() - this.heard < this.options.electionTimeout;
+  }
+
+  /** A ballot heard from another replica: a higher one than this replica leads with ends its lead. */
+  private observe(ballot: number): void {
+    if (ballot > this.highest) this.highest = ballot;
+    if (this.leader !== undefined && ballot > this.leader.ballot) {
+      this.stopLeading();
+      this.resetElection();
+    }
+  }
+
+  /** An Accept or Commit from the leader of `ballot`: follow it, and learn what `commit` says is chosen. */
+  private follow(ballot: number, commit: number): void {
+    this.observe(ballot);
+    if (ownerOf(ballot) === this.index) return; // this replica's own ballot, from before a restart: no leader
+    this.following = ownerOf(ballot);
+    this.heard = this.runtime.clock.now();
+    for (const resolve of this.waitingForLeader) resolve();
+    this.resetElection();
+    this.learnCommit(ballot, commit);
+  }
+
+  /**
+   * Every slot below `commit` is chosen. The leader of `ballot` proposes one
+   * value per slot, so a slot accepted here at that ballot holds the chosen
+   * value; any other slot below it is fetched from the leader.
+   */
+  private learnCommit(ballot: number, commit: number): void {
+    const { learner } = this;
+    if (commit > this.commitKnown) this.commitKnown = commit;
+    if (this.scanned.ballot !== ballot) this.scanned = { ballot, below: 0 };
+    for (let slot = Math.max(learner.applied, this.scanned.below); slot < commit; slot++) {
+      const accepted = this.acceptor!.acceptedIn(slot);
+      if (accepted?.ballot === ballot) learner.choose(slot, accepted.commands);
+    }
+    this.scanned.below = Math.max(this.scanned.below, commit);
+    if (learner.applied < this.commitKnown) this.fetchChosen();
+  }
+
+  /** Asks the leader for the chosen slots this replica lacks, a chunk at a time, one request at once. */
+  private fetchChosen(): void {
+    const leader = this.leaderName;
+    if (this.catchingUp || leader === undefined || leader === this.runtime.name || this.closed) return;
+    this.catchingUp = true;
+    const from = this.learner.applied;
+    const request = { $case: "catchUp", value: { from: BigInt(from), to: BigInt(this.commitKnown) } } as const;
+    this.runtime.peers
+      .send(leader, request, { timeout: this.options.electionTimeout })
+      .then(
+        ({ entries }) => {
+          for (const { slot, commands } of entries) this.learner.choose(Number(slot), commands);
+        },
+        () => undefined, // the next Accept or Commit asks again
+      )
+      .finally(() => {
+        this.catchingUp = false;
+        if (this.learner.applied > from && this.learner.applied < this.commitKnown) this.fetchChosen();
+      });
+  }
+
+  /** (Re)starts the wait for a word from the leader; a leader has no such wait. */
+  private resetElection(): void {
+    this.election?.cancel();
+    if (this.closed || this.leader !== undefined) return;
+    const { clock, random } = this.runtime;
+    const timeout = this.options.electionTimeout * (1 + random());
+    this.election = clock.setTimeout(() => void this.campaign(), timeout);
+  }
+
+  /** Phase 1 with a ballot above every one seen; on success this replica leads. */
+  private async campaign(): Promise<void> {
+    if (this.closed || this.leader !== undefined || this.campaigning) return;
+    this.campaigning = true;
+    this.following = undefined;
+    const ballot = nextBallot(Math.max(this.highest, this.acceptor!.promised), this.index);
+    this.highest = ballot;
+    const { electionTimeout: timeout, heartbeat, window, batch } = this.options;
+    const options: LeaderOptions = { timeout, heartbeat, window, batch };
+    try {
+      const leader = await Leader.elect(ballot, this.roles(), options);
+      if (leader !== undefined && (this.closed || this.acceptor!.promised !== ballot)) leader.stop();
+      else if (leader !== undefined) {
+        this.leader = leader;
+        this.following = this.index;
+        for (const resolve of this.waitingForLeader) resolve();
+      }
+    } catch {
+      // This replica's disk failed: it cannot lead, and tries again later.
+    } finally {
+      this.campaigning = false;
+      this.resetElection();
+    }
+  }
+
+  private roles() {
+    return {
+      runtime: this.runtime,
+      acceptor: this.acceptor!,
+      learner: this.learner,
+      majority: Math.floor(this.names.length / 2) + 1,
+      observe: (ballot: number) => this.observe(ballot),
+      lost: () => {
+        this.stopLeading();
+        this.resetElection();
+      },
+    };
+  }
+
+  private stopLeading(): void {
+    this.leader?.stop();
+    this.leader = undefined;
+    if (this.following === this.index) this.following = undefined;
+  }
+
+  /** Resolves once a leader is known, or after a few election timeouts. */
+  private leaderKnown(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        timer.cancel();
+        this.waitingForLeader.delete(done);
+        resolve();
+      };
+      const timer = this.runtime.clock.setTimeout(done, this.options.electionTimeout * 4);
+      this.waitingForLeader.add(done);
+    });
+  }
+}
+
+/** A ProposeReply with defaults for what `fields` leaves out. */
+function reply(fields: Partial<ProposeReply>): ProposeReply {
+  return { success: false, redirect: "", error: "", seq: 0n, leader: 0, name: "", value: Buffer.alloc(0), ...fields };
+}
