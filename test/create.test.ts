@@ -46,6 +46,7 @@ const BLANK_FILES = [
   "src/coalesce.ts",
   "src/config.ts",
   "src/context.ts",
+  "src/disk.ts",
   "src/envelope.ts",
   "src/handlers/beacon.ts",
   "src/main.ts",
@@ -58,9 +59,14 @@ const BLANK_FILES = [
   "src/peers.ts",
   "src/replica.ts",
   "src/server.ts",
+  ...["client", "faults", "index", "random", "replay", "simulation", "virtual-clock"].map(
+    (m) => `src/simulation/${m}.ts`,
+  ),
   "src/state.ts",
   "src/status.ts",
+  "src/wal.ts",
   "test/config.test.ts",
+  "test/disk.test.ts",
   "test/handlers/beacon.test.ts",
   "test/main.test.ts",
   "test/memory.test.ts",
@@ -68,6 +74,9 @@ const BLANK_FILES = [
   "test/peers.test.ts",
   "test/replica.test.ts",
   "test/server.test.ts",
+  "test/simulation.test.ts",
+  "test/state.test.ts",
+  "test/wal.test.ts",
   "tsconfig.json",
 ];
 /** The ePaxos types: Type value, oneof field, field number (the Type value is 10 less). */
@@ -86,6 +95,22 @@ const EPAXOS_FILES = [
     `src/handlers/${file}.ts`,
     `test/handlers/${file}.test.ts`,
   ]),
+].sort();
+/** The paxos types: Type value, oneof field, field number (the Type value is 10 less), handler file. */
+const PAXOS_TYPES = [
+  ["PREPARE", "prepare", 11, "prepare"],
+  ["ACCEPT", "accept", 12, "accept"],
+  ["COMMIT", "commit", 13, "commit"],
+  ["CATCH_UP", "catchUp", 14, "catch-up"],
+] as const;
+/** Its handlers are its own (no stubs, so no stub tests); its tests replace blank's of the State and the simulation. */
+const PAXOS_FILES = [
+  ...BLANK_FILES,
+  "proto/paxos.proto",
+  "src/pb/paxos.ts",
+  ...PAXOS_TYPES.map(([, , , file]) => `src/handlers/${file}.ts`),
+  ...["acceptor", "ballot", "leader", "learner", "paxos", "votes"].map((m) => `src/paxos/${m}.ts`),
+  "test/cluster.test.ts",
 ].sort();
 
 /** Flags that keep a run offline and quick: the install and git have tests of their own. */
@@ -202,7 +227,34 @@ describe("create-consensus", () => {
     assert.doesNotMatch(readFileSync(path.join(dir, "src/handlers/commit.ts"), "utf8"), /CommitReply/);
   });
 
-  for (const template of ["blank", "epaxos"]) {
+  it("scaffolds the paxos template: its messages wired into the envelope as add-message numbers them, its own handlers", async () => {
+    const cwd = workspace();
+    const run = await create(["kv", "--template", "paxos", ...QUICK], cwd);
+    assert.equal(run.code, 0, run.stderr);
+    const dir = path.join(cwd, "kv");
+    assert.deepEqual(files(dir), PAXOS_FILES);
+    const envelope = readFileSync(path.join(dir, "proto/envelope.proto"), "utf8");
+    const replica = readFileSync(path.join(dir, "src/replica.ts"), "utf8");
+    for (const [value, field, number, file] of PAXOS_TYPES) {
+      assert.match(envelope, new RegExp(`^  ${value} = ${number - 10};`, "m"));
+      assert.match(envelope, new RegExp(`^    \\w+Request ${field} = ${number};`, "m"));
+      assert.match(envelope, new RegExp(`^    \\w+Reply ${field} = ${number};`, "m"));
+      assert.match(replica, new RegExp(`case "${field}":[^;]*Type\\.${value}\\b`));
+      // The template's handler, byte for byte, not the stub.
+      assert.equal(
+        readFileSync(path.join(dir, `src/handlers/${file}.ts`), "utf8"),
+        readFileSync(path.join(REPO, `templates/paxos/src/handlers/${file}.ts`), "utf8"),
+      );
+    }
+    for (const file of ["src/state.ts", "test/state.test.ts", "test/simulation.test.ts"]) {
+      assert.equal(
+        readFileSync(path.join(dir, file), "utf8"),
+        readFileSync(path.join(REPO, "templates/paxos", file), "utf8"),
+      );
+    }
+  });
+
+  for (const template of ["blank", "epaxos", "paxos"]) {
     it(`scaffolds a ${template} project that compiles under strict, stubs fresh`, async () => {
       const cwd = workspace();
       assert.equal((await create(["fresh", "-t", template, ...QUICK], cwd)).code, 0);
@@ -528,7 +580,7 @@ describe("create-consensus refuses and writes nothing", () => {
     {
       name: "an unknown template",
       args: ["x", "--template", "raft"],
-      error: 'error: unknown template "raft": choose one of blank, epaxos',
+      error: 'error: unknown template "raft": choose one of blank, epaxos, paxos',
     },
     {
       name: "a target that is a file",

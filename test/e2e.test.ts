@@ -101,7 +101,7 @@ function interrupt(child: ChildProcess): Promise<void> {
   return exited;
 }
 
-for (const template of ["blank", "epaxos"]) {
+for (const template of ["blank", "epaxos", "paxos"]) {
   describe(`end to end: the ${template} template`, () => {
     it("scaffolds with a real install and git, passes its tests, builds, and runs a quorum of three", async (t) => {
       const run = await runBin(CREATE_BIN, [`e2e-${template}`, "--template", template, "--yes"], scratch, GIT_IDENTITY);
@@ -143,15 +143,37 @@ for (const template of ["blank", "epaxos"]) {
       const grpc = createRequire(path.join(dir, "package.json"))("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
       const service = await import(pathToFileURL(path.join(dir, "dist/src/pb/service.js")).href);
       const envelope = await import(pathToFileURL(path.join(dir, "dist/src/pb/envelope.js")).href);
-      for (const [i, name] of names.entries()) {
-        const client = new service.ConsensusClient(`127.0.0.1:${ports[i]}`, grpc.credentials.createInsecure());
-        const reply = await new Promise<{ success: boolean; error: string }>((resolve, reject) =>
-          client.propose({ identity: "e2e", name: "x", value: Buffer.from("1") }, (err: Error | null, r: never) =>
-            err ? reject(err) : resolve(r),
+      const clients = ports.map(
+        (port) => new service.ConsensusClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure()),
+      );
+      type Reply = { success: boolean; error: string; redirect: string; value: Buffer };
+      const propose = (i: number, value: string) =>
+        new Promise<Reply>((resolve, reject) =>
+          clients[i].propose(
+            { identity: "e2e", name: "x", value: Buffer.from(value) },
+            (err: Error | null, r: never) => (err ? reject(err) : resolve(r)),
           ),
         );
-        assert.equal(reply.success, false);
-        assert.equal(reply.error, "not implemented");
+      // paxos commits at its leader once one is elected, and its followers redirect to it; the others decline.
+      let leader: string | undefined;
+      for (const deadline = Date.now() + 15_000; template === "paxos" && leader === undefined;) {
+        assert.ok(Date.now() < deadline, "no leader was elected in 15 s");
+        const replies = await Promise.all(names.map((_, i) => propose(i, "1")));
+        leader = names.find((_, i) => replies[i]!.success);
+        if (leader === undefined) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      for (const [i, name] of names.entries()) {
+        const client = clients[i];
+        const reply = await propose(i, "");
+        if (template !== "paxos") {
+          assert.equal(reply.success, false);
+          assert.equal(reply.error, "not implemented");
+        } else if (name === leader) {
+          assert.equal(reply.success, true, reply.error);
+          assert.equal(reply.value.toString(), "1", "a read returns the committed write");
+        } else {
+          assert.deepEqual([reply.success, reply.redirect], [false, leader]);
+        }
 
         const stream = client.dispatch();
         const replies: { type: number; sender: string; message?: { $case: string; value: { timestamp: string } } }[] =
