@@ -2,6 +2,8 @@
 // load them for the warm-up and the counted part, stop the cluster (each
 // replica appends its metrics line to the results file), then append the
 // client line. Knows nothing of the terminal: the command prints.
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { type CheckResult, checkHistory, type History as ParsedHistory } from "../check/index.js";
@@ -135,9 +137,13 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
   // Made first, so that an abort while the cluster starts still ends the run at once.
   const measurement = new Measurement(options);
   hooks.signal?.addEventListener("abort", () => measurement.stop());
+  // A fresh folder of durable state per replica for the run: one the nemesis kills comes back with
+  // what it had promised and accepted, as a crash would leave it (without, it would restart blank).
+  const data = needsCluster ? await mkdtemp(path.join(os.tmpdir(), "consensus-bench-")) : undefined;
   const cluster = needsCluster
     ? await Cluster.start({
         start: options.start!,
+        data,
         replicas: options.replicas,
         firstPort: options.port,
         metrics: options.results,
@@ -145,6 +151,9 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
         links: options.nemesis && cutsLinks(options.nemesis.faults),
         output: discard(),
         errorOutput: hooks.log ?? discard(),
+      }).catch(async (error: unknown) => {
+        await removeData(data);
+        throw error;
       })
     : undefined;
   const members = new Map(cluster?.members.map((member) => [member.name, member.address]));
@@ -155,6 +164,8 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
   if (named.length === 0) named = [...members];
   if (options.bench === "dispatch" && options.targets.length === 0) named = named.slice(0, 1);
   const targets = named.map(([, address]) => address);
+  // Every replica a redirect may name: the cluster's, and the targets by their names.
+  const known = new Map([...members, ...named]);
   let history: History | undefined;
   const faults: FaultSpan[] = [];
   let nemesis: Nemesis | undefined;
@@ -164,10 +175,10 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
     const written = history;
     load =
       options.bench === "propose"
-        ? proposeLoad({ ...options, targets }, measurement)
+        ? proposeLoad({ ...options, targets: named.map(([name]) => name), replicas: known }, measurement)
         : options.bench === "dispatch"
           ? dispatchLoad({ ...options, targets }, measurement)
-          : kvLoad({ ...options, targets: new Map([...members, ...named]) }, measurement, written!);
+          : kvLoad({ ...options, targets: known }, measurement, written!);
     if (episodes && cluster) {
       nemesis = new Nemesis({
         schedule: episodes,
@@ -202,6 +213,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
     await nemesis?.stop();
     await history?.close();
     const exits = (await cluster?.stop()) ?? [];
+    await removeData(data);
     // A replica that did not drain and dump its line cleanly makes the run's figures suspect.
     for (const exit of exits)
       if (exit.code !== 0) measurement.failed(`${exit.name} ${describeExit(exit)} when stopped`);
@@ -250,6 +262,10 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
 export function describeTarget(target: Target): string {
   if ("own" in target) return target.own;
   return target.name === undefined ? target.address : `${target.name}=${target.address}`;
+}
+
+async function removeData(folder: string | undefined): Promise<void> {
+  if (folder !== undefined) await rm(folder, { recursive: true, force: true });
 }
 
 function discard(): Writable {

@@ -5,8 +5,8 @@ import { nowNs, rfc3339 } from "./clock.js";
 import { LatencyHistogram } from "./histogram.js";
 import type { ClientRecord } from "./results.js";
 
-/** How a request was answered. */
-export type Answer = "success" | "decline" | "redirect";
+/** How a request was answered in the end (a redirect is followed, not an answer). */
+export type Answer = "success" | "decline";
 
 export interface MeasurementOptions {
   /** Seconds of load before counting starts. */
@@ -81,13 +81,18 @@ export class Measurement {
     this.lastAnswerAt = now;
     if (!this.counting) return;
     if (answer === "success") this.successes++;
-    else if (answer === "decline") this.declines++;
-    else this.redirects++;
+    else this.declines++;
     this.histogram.record(microseconds);
     const slot = Math.floor((now - this.startedMono) / this.intervalMs);
     while (this.counts.length <= slot) this.counts.push(0);
     this.counts[slot]!++;
     if (this.options.requests > 0 && this.answers >= this.options.requests) this.stop();
+  }
+
+  /** Records a redirect followed (counted, but not an answer: the request goes on elsewhere). */
+  redirected(): void {
+    // Not an answer to the watchdog either: replicas that only redirect, endlessly, are stalled.
+    if (this.counting) this.redirects++;
   }
 
   /** Records an error; the first message is kept. */
@@ -114,7 +119,7 @@ export class Measurement {
 
   /** Answers counted so far. */
   get answers(): number {
-    return this.successes + this.declines + this.redirects;
+    return this.successes + this.declines;
   }
 
   /** Seconds from the start of the counted part to `mono` (a performance.now() reading): negative in the warm-up. */

@@ -44,7 +44,7 @@ export interface ClientRecord {
   finished: string;
   /** Seconds measured. */
   duration: number;
-  /** Requests (propose) or messages (dispatch) answered in the measured part. */
+  /** Requests (propose), operations (kv) or messages (dispatch) answered in the measured part, redirects followed within. */
   requests: number;
   /** Requests per second over `duration`. */
   throughput: number;
@@ -52,7 +52,7 @@ export interface ClientRecord {
   successes: number;
   /** Propose answered `success=false` without a redirect. */
   declines: number;
-  /** Propose answered with a redirect. */
+  /** Redirects followed (propose, kv): each sent the request again to the replica it named. */
   redirects: number;
   /** Calls that failed (a gRPC status, a deadline, a Dispatch reply of the wrong type or order). */
   errors: number;

@@ -15,7 +15,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { History, type HistoryEvent } from "../../src/workbench/history.js";
-import { decodeValue, encodeValue, type KvLoad, kvLoad, MAX_HOPS } from "../../src/workbench/load/kv.js";
+import { decodeValue, encodeValue, type KvLoad, kvLoad } from "../../src/workbench/load/kv.js";
+import { MAX_HOPS } from "../../src/workbench/load/redirects.js";
 import { Measurement } from "../../src/workbench/measurement.js";
 import type { ProposeReply } from "../../src/workbench/pb/client.js";
 import { ConsensusClient, type ConsensusServer, ConsensusService } from "../../src/workbench/pb/service.js";
@@ -87,7 +88,7 @@ let runs = 0;
 async function run(
   load: Partial<KvLoad> & Pick<KvLoad, "targets">,
   { duration = 1, requests = 0 } = {},
-  during?: (history: History) => Promise<void>,
+  during?: (history: History, measurement: Measurement) => Promise<void>,
 ) {
   const file = path.join(dir, `history-${++runs}.jsonl`);
   const history = await History.open(file);
@@ -95,7 +96,7 @@ async function run(
   const measurement = new Measurement({ warmup: 0, duration, requests, interval: 1, timeout });
   measurement.start();
   const options = { concurrency: 6, keys: 3, reads: 0.5, seed: 1, ...load, timeout };
-  await Promise.all([kvLoad(options, measurement, history), during?.(history)]);
+  await Promise.all([kvLoad(options, measurement, history), during?.(history, measurement)]);
   await history.close();
   const text = await readFile(file, "utf8");
   const events = text.trim()
@@ -322,13 +323,15 @@ describe("kv load", { timeout: 60_000 }, () => {
     /** What the stand-in answers to every Propose; it counts the calls. */
     let answer: (self: string) => Partial<ProposeReply>;
     let calls = 0;
+    /** The measurement to stop at that many calls. */
+    let stopAt: { calls: number; measurement: Measurement } | undefined;
     let server: grpc.Server;
     let self: string;
     before(async () => {
       server = new grpc.Server();
       const service: ConsensusServer = {
         propose(_call, callback) {
-          calls++;
+          if (++calls === stopAt?.calls) stopAt.measurement.stop();
           const reply = {
             success: false,
             redirect: "",
@@ -367,7 +370,10 @@ describe("kv load", { timeout: 60_000 }, () => {
         calls = 0;
         const { events, measurement } = await run(
           { targets: new Map([["r1", self]]), concurrency: 1 },
-          { requests: 4 * callsPerOperation },
+          // Four declines are four answers; operations that end in errors are none: stopped at their last call.
+          counted ? { duration: 30 } : { requests: 4 },
+          async (_history, measurement) =>
+            void (stopAt = counted ? { calls: 4 * callsPerOperation, measurement } : undefined),
         );
         const operations = assertWellFormed(events, 1);
         assert.deepEqual(
@@ -382,6 +388,9 @@ describe("kv load", { timeout: 60_000 }, () => {
         assert.equal(measurement.successes, 0);
         assert.equal(measurement.errors, counted ? 4 : 0);
         assert.equal(measurement.declines, counted ? 0 : 4);
+        // Each operation followed the redirects before the last one, and one answer at most counted for it.
+        assert.equal(measurement.redirects, 4 * (callsPerOperation - 1));
+        assert.equal(measurement.answers, counted ? 0 : 4);
       });
     }
   });

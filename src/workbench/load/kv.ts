@@ -3,17 +3,14 @@
 // linearizability checker. A client whose operation ends indeterminate goes on
 // as a new process (Jepsen's rule), so no process has two open operations.
 import { setTimeout as sleep } from "node:timers/promises";
-import * as grpc from "@grpc/grpc-js";
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
 import { uniformInt } from "pure-rand/distribution/uniformInt";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
 import type { History } from "../history.js";
 import type { Measurement } from "../measurement.js";
-import type { ProposeReply, ProposeRequest } from "../pb/client.js";
-import { ConsensusClient } from "../pb/service.js";
-import { isHostPort } from "../address.js";
-import { propose } from "./propose.js";
+import type { ProposeRequest } from "../pb/client.js";
+import { proposeFollowing, Replicas } from "./redirects.js";
 
 export interface KvLoad {
   /** The replicas, name → host:port; clients start spread over them in this order. */
@@ -29,9 +26,6 @@ export interface KvLoad {
   /** Seeds the operations each client chooses (a 32-bit integer: higher bits are ignored). */
   seed: number;
 }
-
-/** Redirects one operation follows before it gives up (recorded `info`). */
-export const MAX_HOPS = 3;
 
 /** A pause after an indeterminate operation, so that a replica that is down is not asked in a busy loop. */
 const BACKOFF_MS = 10;
@@ -62,53 +56,18 @@ type Outcome =
 
 /** Runs the load until `measurement` stops; resolves when every client has completed its last operation. */
 export async function kvLoad(load: KvLoad, measurement: Measurement, history: History): Promise<void> {
-  const channels = new Channels(load.targets);
+  const replicas = new Replicas(load.targets);
   // One generator per client, each a jump (2^64 draws) from the last: a client's choices do not depend on the others'.
   const generator = xoroshiro128plus(load.seed);
   const clients = Array.from({ length: load.concurrency }, (_, index) => {
     const rng = generator.clone();
     generator.jump();
-    return new KvClient(index, rng, load, channels, measurement, history);
+    return new KvClient(index, rng, load, replicas, measurement, history);
   });
   try {
     await Promise.all(clients.map((client) => client.run()));
   } finally {
-    channels.close();
-  }
-}
-
-/** One grpc-js client per address, shared by the load's clients; made on first use (a redirect may name a new one). */
-class Channels {
-  private readonly clients = new Map<string, ConsensusClient>();
-  readonly names: string[];
-  private readonly byAddress = new Map<string, string>();
-
-  constructor(private readonly targets: Map<string, string>) {
-    this.names = [...targets.keys()];
-    for (const [name, address] of targets) this.byAddress.set(address, name);
-  }
-
-  /** A redirect's target, given as a replica's name or as host:port, or undefined when it is neither. */
-  resolve(redirect: string): { name: string; address: string } | undefined {
-    const address = this.targets.get(redirect);
-    if (address !== undefined) return { name: redirect, address };
-    if (isHostPort(redirect)) {
-      return { name: this.byAddress.get(redirect) ?? redirect, address: redirect };
-    }
-    return undefined;
-  }
-
-  client(address: string): ConsensusClient {
-    let client = this.clients.get(address);
-    if (client === undefined) {
-      client = new ConsensusClient(address, grpc.credentials.createInsecure());
-      this.clients.set(address, client);
-    }
-    return client;
-  }
-
-  close(): void {
-    for (const client of this.clients.values()) client.close();
+    replicas.close();
   }
 }
 
@@ -118,17 +77,20 @@ class KvClient {
   /** The index in `targets` of the replica operations start at. */
   private home: number;
   private writes = 0;
+  /** The replicas operations start at, in the order of `targets`. */
+  private readonly names: string[];
 
   constructor(
     private readonly index: number,
     private readonly rng: RandomGenerator,
     private readonly load: KvLoad,
-    private readonly channels: Channels,
+    private readonly replicas: Replicas,
     private readonly measurement: Measurement,
     private readonly history: History,
   ) {
     this.process = index;
-    this.home = index % channels.names.length;
+    this.names = [...load.targets.keys()];
+    this.home = index % this.names.length;
   }
 
   async run(): Promise<void> {
@@ -137,7 +99,7 @@ class KvClient {
       const key = `k${uniformInt(this.rng, 0, this.load.keys - 1)}`;
       const f = read ? "read" : "write";
       const value = read ? null : writtenValue(this.index, this.writes++, this.load.concurrency);
-      const replica = this.channels.names[this.home]!;
+      const replica = this.names[this.home]!;
       const process = this.process;
       this.history.record({ process, type: "invoke", f, key, value, replica });
       const request: ProposeRequest = {
@@ -160,34 +122,22 @@ class KvClient {
       this.history.record({ process, type: "info", f, key, value, replica: outcome.replica, error: outcome.error });
       this.process += this.load.concurrency;
       // The replica may be down or cut off: start the next operations at the next one.
-      this.home = (this.home + 1) % this.channels.names.length;
+      this.home = (this.home + 1) % this.names.length;
       await sleep(BACKOFF_MS);
     }
   }
 
-  /** Proposes `request` at `replica`, following up to MAX_HOPS redirects. */
+  /** Proposes `request` at `replica`, following redirects; one answer, timed from the first send to the last. */
   private async operation(request: ProposeRequest, replica: string): Promise<Outcome> {
-    let address = this.load.targets.get(replica)!;
-    for (let hops = 0; ; hops++) {
-      const start = performance.now();
-      let reply: ProposeReply;
-      try {
-        reply = await propose(this.channels.client(address), request, this.load.timeout);
-      } catch (error) {
-        const { code, details } = error as grpc.ServiceError;
-        return this.failed(replica, `${grpc.status[code] ?? code}: ${details}`);
-      }
-      const microseconds = (performance.now() - start) * 1000;
-      this.measurement.answered(reply.success ? "success" : reply.redirect ? "redirect" : "decline", microseconds);
-      if (reply.success) return { ok: true, value: decodeValue(reply.value), replica };
-      // A decline is counted as one already: recorded `info`, not counted again as an error.
-      if (!reply.redirect) return { ok: false, error: reply.error || "declined", replica };
-      if (hops === MAX_HOPS) return this.failed(replica, `more than ${MAX_HOPS} redirects`);
-      const next = this.channels.resolve(reply.redirect);
-      if (next === undefined)
-        return this.failed(replica, `redirect to unknown replica ${JSON.stringify(reply.redirect)}`);
-      ({ name: replica, address } = next);
-    }
+    const start = performance.now();
+    const redirected = () => this.measurement.redirected();
+    const ended = await proposeFollowing(this.replicas, request, replica, this.load.timeout, redirected);
+    if (!("reply" in ended)) return this.failed(ended.replica, ended.error);
+    const { reply } = ended;
+    this.measurement.answered(reply.success ? "success" : "decline", (performance.now() - start) * 1000);
+    if (reply.success) return { ok: true, value: decodeValue(reply.value), replica: ended.replica };
+    // A decline is counted as one already: recorded `info`, not counted again as an error.
+    return { ok: false, error: reply.error || "declined", replica: ended.replica };
   }
 
   private failed(replica: string, error: string): Outcome {

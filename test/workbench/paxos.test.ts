@@ -1,0 +1,153 @@
+// The workbench against the paxos template's replicas, scaffolded and built:
+// the Propose load follows the followers' redirects to the leader and stays
+// there; `bench kv --nemesis kill,pause,partition --check` reports
+// linearizable (the issue's requirement); a cluster's --data folders hold
+// what the replicas committed across a crash of all of them.
+import assert from "node:assert/strict";
+import { readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { after, before, describe, test } from "node:test";
+import { Cluster } from "../../src/workbench/cluster.js";
+import { decodeValue, encodeValue } from "../../src/workbench/load/kv.js";
+import { proposeLoad } from "../../src/workbench/load/propose.js";
+import { type Ended, proposeFollowing, Replicas } from "../../src/workbench/load/redirects.js";
+import { Measurement } from "../../src/workbench/measurement.js";
+import type { ClientRecord, ServerRecord } from "../../src/workbench/results.js";
+import { CONSENSUS_BIN } from "../support/paths.js";
+import { runBin } from "../support/project.js";
+import { builtReplicaProject } from "../support/replica-project.js";
+
+/** A built paxos project. */
+let dir: string;
+before(async () => {
+  dir = await builtReplicaProject("paxos");
+});
+after(async () => {
+  await rm(path.dirname(dir), { recursive: true, force: true });
+});
+
+const start = () => ({ command: ["node", "dist/src/main.js"], cwd: dir });
+const sink = () => new Writable({ write: (_chunk, _encoding, done) => done() });
+
+/** Proposes `value` (empty: a read) for `key` at `replica`, following redirects; fails on anything but a success. */
+async function commit(members: Map<string, string>, key: string, value: Buffer, replica = "r1") {
+  const replicas = new Replicas(members);
+  try {
+    const ended: Ended = await proposeFollowing(
+      replicas,
+      { identity: "test", name: key, value },
+      replica,
+      5000,
+      () => {},
+    );
+    if ("error" in ended) assert.fail(`${ended.replica}: ${ended.error}`);
+    assert.ok(ended.reply.success, `${ended.replica} declined: ${ended.reply.error}`);
+    return ended;
+  } finally {
+    replicas.close();
+  }
+}
+
+async function records(file: string): Promise<(ClientRecord | ServerRecord)[]> {
+  return (await readFile(file, "utf8"))
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as ClientRecord | ServerRecord);
+}
+
+describe("the workbench against paxos replicas", { timeout: 120_000 }, () => {
+  test("propose: clients that start at the followers are redirected once, then stay at the leader", async () => {
+    const metrics = path.join(path.dirname(dir), "stay.jsonl");
+    const cluster = await Cluster.start({
+      start: start(),
+      replicas: 3,
+      firstPort: 0,
+      metrics,
+      run: "stay",
+      output: sink(),
+    });
+    try {
+      const members = new Map(cluster.members.map((member) => [member.name, member.address]));
+      // Once a leader is elected, a proposal at r1 ends there.
+      const leader = (await commit(members, "warm", encodeValue(1))).replica;
+      const followers = [...members.keys()].filter((name) => name !== leader);
+      const measurement = new Measurement({ warmup: 0, duration: 0, requests: 300, interval: 1, timeout: 5000 });
+      measurement.start();
+      await proposeLoad(
+        { targets: followers, replicas: members, concurrency: 4, size: 16, timeout: 5000 },
+        measurement,
+      );
+      assert.equal(measurement.errors, 0, measurement.firstError);
+      assert.equal(measurement.successes, measurement.answers, "every proposal ends in success");
+      assert.ok(measurement.answers >= 300);
+      // One redirect per client: after it, a client proposes at the leader.
+      assert.equal(measurement.redirects, 4);
+    } finally {
+      await cluster.stop();
+    }
+    const servers = (await records(metrics)).filter((record): record is ServerRecord => record.metric === "server");
+    const leaders = servers.filter((server) => server.commits > 0);
+    assert.equal(leaders.length, 1, "one replica commits");
+    assert.ok(leaders[0]!.commits > 300);
+    assert.equal(leaders[0]!.clients, 5, "every client proposed there (and the test's own)");
+  });
+
+  test("bench propose: the load lands on the leader, every proposal a success", async () => {
+    const results = path.join(path.dirname(dir), "propose.jsonl");
+    const args = ["bench", "propose", "--duration", "2", "--warmup", "0", "--concurrency", "6", "--results", results];
+    const run = await runBin(CONSENSUS_BIN, args, dir);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /^answers +[\d,]+ successes, 0 declines, [1-9][\d,]* redirects, 0 errors$/m);
+    const lines = await records(results);
+    const client = lines.find((line): line is ClientRecord => line.metric === "client")!;
+    assert.equal(client.successes, client.requests);
+    // Four of the six clients start at the followers (two per replica).
+    assert.ok(client.redirects >= 4, JSON.stringify(client));
+    const servers = lines.filter((line): line is ServerRecord => line.metric === "server");
+    const [leader, ...followers] = servers.sort((a, b) => b.commits - a.commits);
+    assert.ok(leader!.commits >= client.successes, "the leader committed every proposal");
+    assert.equal(leader!.clients, 6);
+    assert.deepEqual(
+      followers.map((follower) => follower.commits),
+      [0, 0],
+    );
+  });
+
+  test("bench kv --nemesis kill,pause,partition --check: linearizable", async (t) => {
+    const seed = Number(process.env.CONSENSUS_TEST_SEED ?? Math.floor(Math.random() * 2 ** 32));
+    t.diagnostic(`seed ${seed} (CONSENSUS_TEST_SEED=${seed} replays it)`);
+    const results = path.join(path.dirname(dir), "kv.jsonl");
+    const args = ["bench", "kv", "--nemesis", "kill,pause,partition", "--check", "--seed", String(seed)];
+    args.push("--duration", "4", "--warmup", "0.5", "--nemesis-interval", "0.8", "--concurrency", "8");
+    args.push("--results", results, "--history", path.join(path.dirname(dir), "kv-history.jsonl"));
+    const run = await runBin(CONSENSUS_BIN, args, dir);
+    const said = `seed ${seed}:\n${run.stdout}${run.stderr}`;
+    assert.equal(run.code, 0, said);
+    assert.match(run.stdout, new RegExp(`^nemesis: kill,pause,partition every 0\\.8 s, seed ${seed} `, "m"));
+    assert.match(run.stdout, /^✔ linearizable \([\d,]+ operations\)$/m, said);
+    const client = (await records(results)).find((line): line is ClientRecord => line.metric === "client")!;
+    assert.equal(client.check!.verdict, "linearizable", said);
+    assert.ok(client.faults!.length >= 3, said);
+    // Faults slow it down, but it commits: tens of operations a second at the least.
+    assert.ok(client.successes >= 40, said);
+  });
+
+  test("--data: what was committed survives a crash of every replica", async () => {
+    const data = path.join(path.dirname(dir), "data");
+    const options = { start: start(), replicas: 3, firstPort: 0, data, output: sink() };
+    let cluster = await Cluster.start(options);
+    try {
+      const members = new Map(cluster.members.map((member) => [member.name, member.address]));
+      await commit(members, "k", encodeValue(42));
+      await cluster.stop("SIGKILL");
+      cluster = await Cluster.start(options);
+      const again = new Map(cluster.members.map((member) => [member.name, member.address]));
+      const read = await commit(again, "k", Buffer.alloc(0));
+      assert.ok("reply" in read);
+      assert.equal(decodeValue(read.reply.value), 42);
+    } finally {
+      await cluster.stop("SIGKILL");
+    }
+  });
+});
