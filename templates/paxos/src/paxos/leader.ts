@@ -42,6 +42,9 @@ interface Queued {
 
 export class Leader {
   private readonly queue: Queued[] = [];
+  /** Open slots recovered by phase 1, proposed again before any new one (through the same window). */
+  private readonly recovering: { slot: number; commands: readonly Command[] }[] = [];
+  private reproposed = 0;
   private inflight = 0;
   /** A flush is due once the requests read in this turn have queued their commands. */
   private flushing: Timer | undefined;
@@ -97,8 +100,9 @@ export class Leader {
     const top = Math.max(from - 1, ...recovered.keys());
     const leader = new Leader(ballot, roles, options, top + 1);
     for (let slot = from; slot <= top; slot++) {
-      leader.replicate(slot, learner.chosenIn(slot) ?? recovered.get(slot)?.commands ?? []);
+      leader.recovering.push({ slot, commands: learner.chosenIn(slot) ?? recovered.get(slot)?.commands ?? [] });
     }
+    leader.flush();
     leader.beat();
     return leader;
   }
@@ -114,6 +118,11 @@ export class Leader {
     return outcome;
   }
 
+  /** Whether this leader still leads (it stops on a higher ballot, or without a majority). */
+  get active(): boolean {
+    return !this.stopped;
+  }
+
   /** Stops leading: no more slots or heartbeats; queued commands were never proposed. */
   stop(): void {
     this.stopped = true;
@@ -122,8 +131,16 @@ export class Leader {
     for (const { resolve } of this.queue.splice(0)) resolve({ applied: false });
   }
 
-  /** Opens slots for the queued commands while the window has room. */
+  /**
+   * Opens slots while the window has room: the recovered ones first, then
+   * the queued commands. A burst of recovered slots goes out no faster than
+   * the acceptors answer, so none of them waits past its timeout in a queue.
+   */
   private flush(): void {
+    while (!this.stopped && this.inflight < this.options.window && this.reproposed < this.recovering.length) {
+      const { slot, commands } = this.recovering[this.reproposed++]!;
+      this.replicate(slot, commands);
+    }
     while (!this.stopped && this.inflight < this.options.window && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.batch);
       const slot = this.nextSlot++;

@@ -258,7 +258,7 @@ export class Paxos {
     const options: LeaderOptions = { timeout, heartbeat, window, batch };
     try {
       const leader = await Leader.elect(ballot, this.roles(), options);
-      if (leader !== undefined && (this.closed || this.acceptor!.promised !== ballot)) leader.stop();
+      if (leader !== undefined && (this.closed || !leader.active || this.acceptor!.promised !== ballot)) leader.stop();
       else if (leader !== undefined) {
         this.leader = leader;
         this.following = this.index;
