@@ -225,6 +225,9 @@ export class GrpcPeers extends PeerSet {
     this.channelOptions = {
       "grpc.initial_reconnect_backoff_ms": this.backoff,
       "grpc.max_reconnect_backoff_ms": this.maxBackoff,
+      // A peer's reply may carry a protocol's state (a Paxos promise with every entry it accepted):
+      // gRPC's default 4 MB cap on what a client receives would make such a reply fail for good.
+      "grpc.max_receive_message_length": -1,
       ...options.channelOptions,
     };
     for (const [name, address] of addresses instanceof Map ? addresses : Object.entries(addresses)) {
