@@ -5,21 +5,12 @@
 // function of its input: the same history renders the same bytes.
 import type { History, Operation } from "./history.js";
 import type { CheckResult } from "./index.js";
-import { coord, escape, group } from "./markup.js";
+import { coord, escape, group, page } from "./markup.js";
 import { describeCall, describeOperation, subject } from "./witness.js";
 
 /** The page of `history` with its check `result`, headed `title` (a file name, say). */
 export function renderHistory(history: History, result: CheckResult, title: string): string {
-  return [
-    "<!doctype html>",
-    '<html lang="en">',
-    "<head>",
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>${escape(`${title} · ${result.verdict}`)}</title>`,
-    `<style>${STYLE}${HISTORY_STYLE}</style>`,
-    "</head>",
-    "<body>",
+  return page(`${title} · ${result.verdict}`, STYLE + HISTORY_STYLE, [
     "<header>",
     `<h1>${escape(title)}</h1>`,
     `<p class="verdict ${result.verdict.replace(" ", "-")}">${escape(result.verdict)}</p>`,
@@ -28,10 +19,7 @@ export function renderHistory(history: History, result: CheckResult, title: stri
     "<main>",
     historyView(history, result),
     "</main>",
-    "</body>",
-    "</html>",
-    "",
-  ].join("\n");
+  ]);
 }
 
 /** What cannot be ordered, then the timeline: the part of the page the bench report shows too (with HISTORY_STYLE). */

@@ -18,3 +18,22 @@ export function group(text: string): string {
 export function coord(value: number): string {
   return value.toFixed(1);
 }
+
+/** A self-contained HTML page: its `title` (escaped here), its `style`, and the markup of its body. */
+export function page(title: string, style: string, body: readonly string[]): string {
+  return [
+    "<!doctype html>",
+    '<html lang="en">',
+    "<head>",
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${escape(title)}</title>`,
+    `<style>${style}</style>`,
+    "</head>",
+    "<body>",
+    ...body,
+    "</body>",
+    "</html>",
+    "",
+  ].join("\n");
+}

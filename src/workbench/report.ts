@@ -3,7 +3,7 @@
 // mail as is. It is a pure function of the run: no clock, no locale, so the
 // same run renders the same bytes and two reports can be diffed.
 import { HISTORY_STYLE, historyView } from "../check/html.js";
-import { coord, escape, group } from "../check/markup.js";
+import { coord, escape, group, page } from "../check/markup.js";
 import type { Checked } from "./bench.js";
 import { count, micros, rate, seconds } from "./format.js";
 import type { ClientRecord, Latency, Run, ServerRecord } from "./results.js";
@@ -17,16 +17,8 @@ export function renderReport(run: Run, history?: Checked | { missing: string }):
   const { client } = run;
   // ClientRecord.requests counts Propose calls, or Dispatch messages.
   const noun = client.bench === "dispatch" ? "messages" : "requests";
-  return [
-    "<!doctype html>",
-    '<html lang="en">',
-    "<head>",
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>${escape(`${client.bench} bench · ${client.run}`)}</title>`,
-    `<style>${STYLE}${history && "result" in history ? HISTORY_STYLE : ""}</style>`,
-    "</head>",
-    "<body>",
+  const style = STYLE + (history && "result" in history ? HISTORY_STYLE : "");
+  return page(`${client.bench} bench · ${client.run}`, style, [
     header(client),
     "<main>",
     summary(client, noun),
@@ -37,10 +29,7 @@ export function renderReport(run: Run, history?: Checked | { missing: string }):
     servers(run.servers),
     flags(client.flags),
     "</main>",
-    "</body>",
-    "</html>",
-    "",
-  ].join("\n");
+  ]);
 }
 
 function header(client: ClientRecord): string {
