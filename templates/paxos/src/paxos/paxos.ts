@@ -49,6 +49,8 @@ export class Paxos {
   private following: number | undefined;
   private highest = 0;
   private election: Timer | undefined;
+  /** How long this follower waits for a word from its leader: a random time, drawn when the wait starts. */
+  private patience = 0;
   private campaigning = false;
   private catchingUp = false;
   /** The highest commit point heard from a leader. */
@@ -194,9 +196,8 @@ export class Paxos {
     this.observe(ballot);
     if (ownerOf(ballot) === this.index) return; // this replica's own ballot, from before a restart: no leader
     this.following = ownerOf(ballot);
-    this.heard = this.runtime.clock.now();
+    this.heard = this.runtime.clock.now(); // pushes the election timer back (see electionDue)
     for (const resolve of this.waitingForLeader) resolve();
-    this.resetElection();
     this.learnCommit(ballot, commit);
   }
 
@@ -242,9 +243,22 @@ export class Paxos {
   private resetElection(): void {
     this.election?.cancel();
     if (this.closed || this.leader !== undefined) return;
-    const { clock, random } = this.runtime;
-    const timeout = this.options.electionTimeout * (1 + random());
-    this.election = clock.setTimeout(() => void this.campaign(), timeout);
+    this.patience = this.options.electionTimeout * (1 + this.runtime.random());
+    this.election = this.runtime.clock.setTimeout(() => this.electionDue(), this.patience);
+  }
+
+  /**
+   * The wait is over, unless the leader was heard from since it began: then
+   * it goes on until `patience` after that. One timer per wait, rather than
+   * one cancelled and set again by every Accept. (Within a millisecond of
+   * its end it is over: a timer of a fraction of a millisecond could, on a
+   * virtual clock, land at the very same time again and again.)
+   */
+  private electionDue(): void {
+    const quiet = this.runtime.clock.now() - this.heard;
+    if (this.following !== undefined && quiet < this.patience - 1) {
+      this.election = this.runtime.clock.setTimeout(() => this.electionDue(), this.patience - quiet);
+    } else void this.campaign();
   }
 
   /** Phase 1 with a ballot above every one seen; on success this replica leads. */
