@@ -40,7 +40,7 @@ before(async () => {
 });
 
 for (const template of templates) {
-  describe(`the deployment files of a ${template} project`, () => {
+  describe(`the deployment files of the ${template} template's project`, () => {
     const deployment = () => readDeployment(projects.get(template)!);
 
     it("are Kubernetes objects the API takes: valid against its schemas, no field it does not know", async () => {
@@ -188,6 +188,11 @@ describe("the deployment checks", () => {
       "a writable root filesystem",
       (d) => (container(d).securityContext.readOnlyRootFilesystem = false),
       /root filesystem is writable/,
+    ],
+    [
+      "the Services' variables in the environment",
+      (d) => delete set(d).spec.template.spec.enableServiceLinks,
+      /Services may set CONSENSUS_ variables/,
     ],
     [
       "a file the kustomization leaves out",

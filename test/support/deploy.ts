@@ -469,6 +469,7 @@ export function kubernetesProblems(deployment: Deployment): string[] {
     problems.push("the pod may run as root, or cannot write its volume (runAsNonRoot, runAsUser, fsGroup)");
   }
   if (container.securityContext?.readOnlyRootFilesystem !== true) problems.push("the root filesystem is writable");
+  if (pod.enableServiceLinks !== false) problems.push("Services may set CONSENSUS_ variables (enableServiceLinks)");
 
   const listed = [...(deployment.kustomization.resources ?? [])].sort();
   const present = Object.keys(deployment.manifests).sort();
