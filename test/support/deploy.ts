@@ -17,7 +17,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { REPO } from "./paths.js";
 import { tsc } from "./project.js";
 
-export const KUBERNETES_DIR = "deploy/kubernetes";
+const KUBERNETES_DIR = "deploy/kubernetes";
 const KUSTOMIZATION = "kustomization.yaml";
 
 /** The models a manifest may use, by `apiVersion/kind`: the class that validates it and the module of its type. */
@@ -87,7 +87,7 @@ export function readDeployment(dir: string): Deployment {
   for (const file of readdirSync(path.join(dir, KUBERNETES_DIR)).sort()) {
     if (file === KUSTOMIZATION) continue;
     const documents = parseAllDocuments(read(`${KUBERNETES_DIR}/${file}`), { strict: true });
-    if (!Array.isArray(documents)) fail(`${file} holds no YAML document`);
+    if (documents.length === 0) fail(`${file} holds no YAML document`);
     manifests[file] = documents.map((document) => {
       if (document.errors.length > 0) fail(`${file}: ${document.errors[0]!.message}`);
       return document.toJS() as KubernetesObject;
@@ -141,17 +141,11 @@ function stages(dockerfile: Instruction[]): Instruction[][] {
   return found;
 }
 
-/** The variables an image's last stage sets (`ENV a=1 b=2`, or `ENV a 1`). */
+/** The variables an image's last stage sets (`ENV a=1 b=2`). */
 export function imageEnv(dockerfile: Instruction[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const { args } of stages(dockerfile)
-    .at(-1)
-    ?.filter((i) => i.keyword === "ENV") ?? []) {
-    const pairs = args.split(/\s+/);
-    if (!pairs[0]!.includes("=")) env[pairs[0]!] = pairs.slice(1).join(" ");
-    else for (const pair of pairs) env[pair.slice(0, pair.indexOf("="))] = pair.slice(pair.indexOf("=") + 1);
-  }
-  return env;
+  const last = stages(dockerfile).at(-1) ?? [];
+  const pairs = last.filter((i) => i.keyword === "ENV").flatMap((i) => i.args.split(/\s+/));
+  return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]));
 }
 
 /** The set-up commands of the README's "Run a replica": its first shell block, up to `npm start`. */
@@ -159,10 +153,8 @@ export function readmeSetup(readme: string): string[] {
   const section = readme.split(/^## Run a replica$/m)[1] ?? fail("the README has no section Run a replica");
   const block = section.match(/```sh\n([\s\S]*?)```/)?.[1] ?? fail("Run a replica has no shell block");
   const lines = block.split("\n").map((line) => line.trim());
-  return lines.slice(
-    0,
-    lines.findIndex((line) => line.startsWith("npm start")),
-  );
+  const start = lines.findIndex((line) => line.startsWith("npm start"));
+  return lines.slice(0, start);
 }
 
 /** Lockfile-exact installs in an image: `npm ci` is `npm install` without changing what package-lock.json says. */
@@ -191,9 +183,10 @@ export function dockerfileProblems(deployment: Deployment): string[] {
   const [image, tag] = (words(build[0]!.args)[0] ?? "").split(":");
   const major = tag?.match(/^(\d+)/)?.[1];
   const engines = deployment.packageJson.engines.node;
-  if (image !== "node" || major === undefined)
+  if (image !== "node" || major === undefined) {
     problems.push(`the build stage is not from node:<major>: ${image}:${tag}`);
-  else if (!semver.subset(`${major}.x`, engines)) problems.push(`Node.js ${major} is not within engines (${engines})`);
+  } else if (!semver.subset(`${major}.x`, engines))
+    problems.push(`Node.js ${major} is not within engines (${engines})`);
   if (words(run[0]!.args)[0] !== words(build[0]!.args)[0]) problems.push("the two stages are from different images");
 
   const user = run.findLast((i) => i.keyword === "USER")?.args.split(":")[0];
@@ -232,7 +225,7 @@ const peerList = (list: string | undefined) =>
   (list ?? "").split(",").map((entry) => entry.split("=") as [string, string | undefined]);
 
 /** The Node.js command the Compose health check runs, by its words. */
-export const PROBE = ["node", "dist/src/probe.js"];
+const PROBE = ["node", "dist/src/probe.js"];
 
 export function composeProblems(deployment: Deployment): string[] {
   const problems: string[] = [];
@@ -413,8 +406,9 @@ export function kubernetesProblems(deployment: Deployment): string[] {
     }
   }
   const budget = budgets[0]!;
-  if (!subset(budget.spec?.selector?.matchLabels, labels))
+  if (!subset(budget.spec?.selector?.matchLabels, labels)) {
     problems.push("the PodDisruptionBudget's selector does not match the pods");
+  }
   const majority = Math.floor(replicas / 2) + 1;
   if (budget.spec?.minAvailable !== majority) {
     problems.push(
@@ -422,8 +416,9 @@ export function kubernetesProblems(deployment: Deployment): string[] {
     );
   }
 
-  if (!container.ports?.some((p) => p.containerPort === port))
+  if (!container.ports?.some((p) => p.containerPort === port)) {
     problems.push(`the container does not declare port ${port}`);
+  }
   const probes = {
     startupProbe: container.startupProbe,
     readinessProbe: container.readinessProbe,
@@ -448,8 +443,9 @@ export function kubernetesProblems(deployment: Deployment): string[] {
     const own = podEnv(container, replica!, image);
     // Without CONSENSUS_NAME the name is the host name, which is the pod's.
     if ((own.CONSENSUS_NAME ?? replica) !== replica) problems.push(`pod ${i} is named ${own.CONSENSUS_NAME}`);
-    if (own.CONSENSUS_ADVERTISE !== address)
+    if (own.CONSENSUS_ADVERTISE !== address) {
       problems.push(`${replica} advertises ${own.CONSENSUS_ADVERTISE}, not ${address}`);
+    }
   }
 
   const claims = (spec.volumeClaimTemplates ?? []).map((claim) => claim.metadata?.name);
