@@ -34,9 +34,13 @@ const ours = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
 const GOLDEN = path.join(REPO, "test/golden/canonical");
 
 const BLANK_FILES = [
+  ".dockerignore",
   ".gitignore",
+  "Dockerfile",
   "README.md",
+  "compose.yaml",
   "consensus.json",
+  ...["kustomization", "pod-disruption-budget", "services", "statefulset"].map((m) => `deploy/kubernetes/${m}.yaml`),
   "package.json",
   "proto/beacon.proto",
   "proto/client.proto",
