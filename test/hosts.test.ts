@@ -1,0 +1,225 @@
+// Several hosts: three network namespaces on a bridge, a paxos replica in each
+// started by the project's own `npm start`, talking by address across them. A
+// write commits; the leader is cut off by the network (its link down, its
+// process left running), its peers' keepalive reports it lost and the majority
+// elects a leader that commits; after the heal the links come back and the old
+// leader serves what was written without it. Needs root and `ip`: skipped
+// otherwise, with the reason.
+import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { after, test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
+import { decodeValue, encodeValue } from "../src/workbench/load/kv.js";
+import { proposeFollowing, Replicas } from "../src/workbench/load/redirects.js";
+import { type Host, Hosts, hostsUnavailable } from "./support/netns.js";
+import { environment } from "./support/project.js";
+import { builtReplicaProject } from "./support/replica-project.js";
+
+const PORT = 3264;
+const NAMES = ["r1", "r2", "r3"];
+/** Bound on each wait for a line or a commit: keepalive notices a dead peer in seconds, this is its margin. */
+const WAIT = 30_000;
+
+// Whatever the test made goes, even when it fails or times out (a timed-out test's finally may not run).
+let hosts: Hosts | undefined;
+let project: string | undefined;
+const groups = new Set<number>();
+function killGroups(): void {
+  for (const group of groups) {
+    try {
+      process.kill(-group, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+process.on("exit", killGroups);
+after(async () => {
+  killGroups();
+  await hosts?.destroy();
+  if (project !== undefined) await rm(path.dirname(project), { recursive: true, force: true });
+});
+
+/** The lines a stream printed so far, and a wait for the next one that matches. */
+class Lines {
+  readonly lines: string[] = [];
+  private readonly waiters = new Set<{ pattern: RegExp; from: number; resolve: (line: string) => void }>();
+  private ended = false;
+
+  constructor(
+    stream: NodeJS.ReadableStream,
+    private readonly what: string,
+  ) {
+    createInterface({ input: stream })
+      .on("line", (line) => {
+        this.lines.push(line);
+        for (const waiter of this.waiters) {
+          if (!waiter.pattern.test(line)) continue;
+          this.waiters.delete(waiter);
+          waiter.resolve(line);
+        }
+      })
+      .on("close", () => (this.ended = true));
+  }
+
+  /** How many lines came so far: a mark to wait from. */
+  get mark(): number {
+    return this.lines.length;
+  }
+
+  /** The first line from `from` on that matches `pattern`; rejects after `ms` ms with what was printed. */
+  async waitFor(pattern: RegExp, ms = WAIT, from = 0): Promise<string> {
+    const seen = this.lines.slice(from).find((line) => pattern.test(line));
+    if (seen !== undefined) return seen;
+    let waiter: { pattern: RegExp; from: number; resolve: (line: string) => void } | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        waiter = { pattern, from, resolve };
+        this.waiters.add(waiter);
+        timer = setTimeout(() => {
+          const said = this.lines.slice(-20).join("\n");
+          const state = this.ended ? " (the stream has ended)" : "";
+          reject(
+            new Error(`${this.what}: no line matching ${pattern} within ${ms} ms${state}; its last lines:\n${said}`),
+          );
+        }, ms);
+      });
+    } finally {
+      this.waiters.delete(waiter!);
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** One replica in its namespace. */
+interface Replica {
+  name: string;
+  host: Host;
+  address: string;
+  child: ChildProcess;
+  stdout: Lines;
+  stderr: Lines;
+}
+
+/** `name` started in `host` by the project's `npm start`, resolved once it prints its listening line. */
+async function startReplica(name: string, host: Host, peers: string, dir: string): Promise<Replica> {
+  const args = ["--name", name, "--host", host.address, "--port", String(PORT), "--peers", peers];
+  args.push("--data", path.join(path.dirname(dir), `data-${name}`));
+  const child = hosts!.spawn(host, ["npm", "start", "--", ...args], {
+    cwd: dir,
+    env: environment({}),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  groups.add(child.pid!);
+  const replica = {
+    name,
+    host,
+    address: `${host.address}:${PORT}`,
+    child,
+    stdout: new Lines(child.stdout!, `${name}'s stdout`),
+    stderr: new Lines(child.stderr!, `${name}'s stderr`),
+  };
+  const listening = new RegExp(`^${name} listening on ${host.address.replaceAll(".", "\\.")}:${PORT}$`);
+  await replica.stdout.waitFor(listening).catch((error: Error) => {
+    throw new Error(`${error.message}\n${name}'s stderr:\n${replica.stderr.lines.join("\n")}`);
+  });
+  return replica;
+}
+
+/**
+ * Proposes `key` = `value` (a read when undefined) at `at`, following redirects, until one commits
+ * (elections, a leader that cannot reach a majority: each attempt has a deadline); resolves with the
+ * replica that committed it and the value it answered.
+ */
+async function commit(
+  members: Map<string, string>,
+  at: string,
+  key: string,
+  value: number | undefined,
+  ms = WAIT,
+): Promise<{ replica: string; value: number | string | null }> {
+  const deadline = performance.now() + ms;
+  const request = {
+    identity: "hosts-test",
+    name: key,
+    value: value === undefined ? Buffer.alloc(0) : encodeValue(value),
+  };
+  for (let last = ""; ; await delay(100)) {
+    const replicas = new Replicas(members);
+    try {
+      const ended = await proposeFollowing(replicas, request, at, 2000, () => {});
+      if ("reply" in ended && ended.reply.success)
+        return { replica: ended.replica, value: decodeValue(ended.reply.value) };
+      last = `${ended.replica}: ${"error" in ended ? ended.error : ended.reply.error || "declined"}`;
+    } finally {
+      replicas.close();
+    }
+    if (performance.now() >= deadline)
+      throw new Error(`${key} at ${at}: not committed within ${ms} ms (last: ${last})`);
+  }
+}
+
+/** `text` as a regular expression that matches it literally. */
+function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+test(
+  "several hosts: paxos replicas in network namespaces, the leader cut off and back",
+  { timeout: 300_000 },
+  async (t) => {
+    const unavailable = hostsUnavailable();
+    if (unavailable !== undefined) {
+      t.skip(`skipped: ${unavailable}`);
+      return;
+    }
+    project = await builtReplicaProject("paxos");
+    hosts = await Hosts.create(NAMES.length);
+    const made = hosts.hosts;
+    const members = new Map(NAMES.map((name, i) => [name, `${made[i]!.address}:${PORT}`]));
+    const replicas = await Promise.all(
+      NAMES.map((name, i) => {
+        const peers = [...members].filter(([other]) => other !== name).map(([other, address]) => `${other}=${address}`);
+        return startReplica(name, made[i]!, peers.join(","), project!);
+      }),
+    );
+    const byName = new Map(replicas.map((replica) => [replica.name, replica]));
+
+    // (1) A leader is elected across the namespaces; every replica answers, the followers by redirecting to it.
+    const leader = (await commit(members, "r1", "before", 1)).replica;
+    for (const name of NAMES) {
+      const read = await commit(members, name, "before", undefined);
+      assert.deepEqual(read, { replica: leader, value: 1 }, `a read at ${name}`);
+    }
+    const old = byName.get(leader)!;
+    const majority = replicas.filter((replica) => replica !== old);
+
+    // (2) The leader's link goes down; its process runs on. Its peers' keepalive notices, and they elect one of them.
+    const marks = new Map(replicas.map((replica) => [replica, replica.stderr.mark]));
+    await hosts.linkDown(old.host);
+    const lost = new RegExp(`^(\\S+): lost ${leader} \\(${literal(old.address)}\\): \\S`);
+    for (const replica of majority) {
+      const line = await replica.stderr.waitFor(lost, WAIT, marks.get(replica));
+      assert.equal(lost.exec(line)![1], replica.name);
+    }
+    const during = await commit(members, majority[0]!.name, "during", 2);
+    assert.notEqual(during.replica, leader, "the cut-off leader cannot commit");
+
+    // (3) Healed: the links come back, a write through the old leader commits, and it serves what it missed.
+    const healed = new Map(replicas.map((replica) => [replica, replica.stderr.mark]));
+    await hosts.linkUp(old.host);
+    for (const replica of majority) {
+      const connected = new RegExp(`^${replica.name}: connected to ${leader} \\(${literal(old.address)}\\)$`);
+      await replica.stderr.waitFor(connected, WAIT, healed.get(replica));
+      const back = new RegExp(`^${leader}: connected to ${replica.name} \\(${literal(replica.address)}\\)$`);
+      await old.stderr.waitFor(back, WAIT, healed.get(old));
+    }
+    const written = await commit(members, leader, "after", 3);
+    assert.equal(written.replica, during.replica, "the leader elected during the partition keeps the lead");
+    assert.deepEqual(await commit(members, leader, "during", undefined), { replica: during.replica, value: 2 });
+  },
+);
