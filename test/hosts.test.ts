@@ -174,7 +174,7 @@ test(
   async (t) => {
     const unavailable = hostsUnavailable();
     if (unavailable !== undefined) {
-      t.skip(`skipped: ${unavailable}`);
+      t.skip(unavailable);
       return;
     }
     project = await builtReplicaProject("paxos");
@@ -201,13 +201,15 @@ test(
     // (2) The leader's link goes down; its process runs on. Its peers' keepalive notices, and they elect one of them.
     const marks = new Map(replicas.map((replica) => [replica, replica.stderr.mark]));
     await hosts.linkDown(old.host);
-    const lost = new RegExp(`^(\\S+): lost ${leader} \\(${literal(old.address)}\\): \\S`);
     for (const replica of majority) {
-      const line = await replica.stderr.waitFor(lost, WAIT, marks.get(replica));
-      assert.equal(lost.exec(line)![1], replica.name);
+      const lost = new RegExp(`^${replica.name}: lost ${leader} \\(${literal(old.address)}\\): \\S`);
+      await replica.stderr.waitFor(lost, WAIT, marks.get(replica));
     }
-    const during = await commit(members, majority[0]!.name, "during", 2);
-    assert.notEqual(during.replica, leader, "the cut-off leader cannot commit");
+    // A redirect to the cut-off leader ends an attempt instead of being followed: a connect to it would
+    // hang on after the test until the kernel gives up (grpc-js leaves a connecting socket open when its
+    // channel closes).
+    const reachable = new Map([...members].filter(([name]) => name !== leader));
+    const during = await commit(reachable, majority[0]!.name, "during", 2);
 
     // (3) Healed: the links come back, a write through the old leader commits, and it serves what it missed.
     const healed = new Map(replicas.map((replica) => [replica, replica.stderr.mark]));
@@ -217,6 +219,15 @@ test(
       await replica.stderr.waitFor(connected, WAIT, healed.get(replica));
       const back = new RegExp(`^${leader}: connected to ${replica.name} \\(${literal(replica.address)}\\)$`);
       await old.stderr.waitFor(back, WAIT, healed.get(old));
+    }
+    // Once per change: the attempts to reconnect while it was cut off printed nothing more.
+    for (const replica of majority) {
+      const printed = replica.stderr.lines.slice(marks.get(replica), healed.get(replica));
+      assert.equal(
+        printed.filter((line) => line.startsWith(`${replica.name}: lost ${leader} `)).length,
+        1,
+        printed.join("\n"),
+      );
     }
     const written = await commit(members, leader, "after", 3);
     assert.equal(written.replica, during.replica, "the leader elected during the partition keeps the lead");
