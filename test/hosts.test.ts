@@ -181,12 +181,9 @@ test(
     hosts = await Hosts.create(NAMES.length);
     const made = hosts.hosts;
     const members = new Map(NAMES.map((name, i) => [name, `${made[i]!.address}:${PORT}`]));
-    const replicas = await Promise.all(
-      NAMES.map((name, i) => {
-        const peers = [...members].filter(([other]) => other !== name).map(([other, address]) => `${other}=${address}`);
-        return startReplica(name, made[i]!, peers.join(","), project!);
-      }),
-    );
+    // One list for all, each replica's own entry in it (as a compose file or a StatefulSet shares one).
+    const peers = [...members].map(([name, address]) => `${name}=${address}`).join(",");
+    const replicas = await Promise.all(NAMES.map((name, i) => startReplica(name, made[i]!, peers, project!)));
     const byName = new Map(replicas.map((replica) => [replica.name, replica]));
 
     // (1) A leader is elected across the namespaces; every replica answers, the followers by redirecting to it.
