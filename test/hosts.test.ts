@@ -43,10 +43,12 @@ after(async () => {
   if (project !== undefined) await rm(path.dirname(project), { recursive: true, force: true });
 });
 
-/** The lines a stream printed so far, and a wait for the next one that matches. */
+/** The lines a stream printed so far, when each came, and a wait for one that matches. */
 class Lines {
   readonly lines: string[] = [];
-  private readonly waiters = new Set<{ pattern: RegExp; from: number; resolve: (line: string) => void }>();
+  /** performance.now() at each line's arrival. */
+  readonly at: number[] = [];
+  private readonly waiters = new Set<{ pattern: RegExp; resolve: (index: number) => void }>();
   private ended = false;
 
   constructor(
@@ -55,14 +57,20 @@ class Lines {
   ) {
     createInterface({ input: stream })
       .on("line", (line) => {
-        this.lines.push(line);
+        this.at.push(performance.now());
+        const index = this.lines.push(line) - 1;
         for (const waiter of this.waiters) {
           if (!waiter.pattern.test(line)) continue;
           this.waiters.delete(waiter);
-          waiter.resolve(line);
+          waiter.resolve(index);
         }
       })
       .on("close", () => (this.ended = true));
+  }
+
+  /** Seconds from `start` (a performance.now()) to the arrival of line `index`, for a diagnostic. */
+  secondsAfter(start: number, index: number): string {
+    return ((this.at[index]! - start) / 1000).toFixed(1);
   }
 
   /** How many lines came so far: a mark to wait from. */
@@ -70,15 +78,15 @@ class Lines {
     return this.lines.length;
   }
 
-  /** The first line from `from` on that matches `pattern`; rejects after `ms` ms with what was printed. */
-  async waitFor(pattern: RegExp, ms = WAIT, from = 0): Promise<string> {
-    const seen = this.lines.slice(from).find((line) => pattern.test(line));
-    if (seen !== undefined) return seen;
-    let waiter: { pattern: RegExp; from: number; resolve: (line: string) => void } | undefined;
+  /** The index of the first line from `from` on that matches `pattern`; rejects after `ms` ms with what was printed. */
+  async waitFor(pattern: RegExp, ms = WAIT, from = 0): Promise<number> {
+    const seen = this.lines.findIndex((line, index) => index >= from && pattern.test(line));
+    if (seen >= 0) return seen;
+    const waiter = { pattern, resolve: (_index: number) => {} };
     let timer: NodeJS.Timeout | undefined;
     try {
-      return await new Promise<string>((resolve, reject) => {
-        waiter = { pattern, from, resolve };
+      return await new Promise<number>((resolve, reject) => {
+        waiter.resolve = resolve;
         this.waiters.add(waiter);
         timer = setTimeout(() => {
           const said = this.lines.slice(-20).join("\n");
@@ -89,7 +97,7 @@ class Lines {
         }, ms);
       });
     } finally {
-      this.waiters.delete(waiter!);
+      this.waiters.delete(waiter);
       clearTimeout(timer);
     }
   }
@@ -197,10 +205,14 @@ test(
 
     // (2) The leader's link goes down; its process runs on. Its peers' keepalive notices, and they elect one of them.
     const marks = new Map(replicas.map((replica) => [replica, replica.stderr.mark]));
+    const cut = performance.now();
     await hosts.linkDown(old.host);
     for (const replica of majority) {
       const lost = new RegExp(`^${replica.name}: lost ${leader} \\(${literal(old.address)}\\): \\S`);
-      await replica.stderr.waitFor(lost, WAIT, marks.get(replica));
+      const index = await replica.stderr.waitFor(lost, WAIT, marks.get(replica));
+      t.diagnostic(
+        `${replica.name} reported ${leader} lost ${replica.stderr.secondsAfter(cut, index)} s after the cut`,
+      );
     }
     // A redirect to the cut-off leader ends an attempt instead of being followed: a connect to it would
     // hang on after the test until the kernel gives up (grpc-js leaves a connecting socket open when its
@@ -210,10 +222,14 @@ test(
 
     // (3) Healed: the links come back, a write through the old leader commits, and it serves what it missed.
     const healed = new Map(replicas.map((replica) => [replica, replica.stderr.mark]));
+    const heal = performance.now();
     await hosts.linkUp(old.host);
     for (const replica of majority) {
       const connected = new RegExp(`^${replica.name}: connected to ${leader} \\(${literal(old.address)}\\)$`);
-      await replica.stderr.waitFor(connected, WAIT, healed.get(replica));
+      const index = await replica.stderr.waitFor(connected, WAIT, healed.get(replica));
+      t.diagnostic(
+        `${replica.name} connected to ${leader} again ${replica.stderr.secondsAfter(heal, index)} s after the heal`,
+      );
       const back = new RegExp(`^${leader}: connected to ${replica.name} \\(${literal(replica.address)}\\)$`);
       await old.stderr.waitFor(back, WAIT, healed.get(old));
     }
