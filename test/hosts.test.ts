@@ -233,14 +233,15 @@ test(
       const back = new RegExp(`^${leader}: connected to ${replica.name} \\(${literal(replica.address)}\\)$`);
       await old.stderr.waitFor(back, WAIT, healed.get(old));
     }
-    // Once per change: the attempts to reconnect while it was cut off printed nothing more.
-    for (const replica of majority) {
+    // Once per change, on both sides of the cut: the attempts to reconnect while it lasted printed nothing more.
+    const across = [
+      ...majority.map((replica) => [replica, old] as const),
+      ...majority.map((replica) => [old, replica] as const),
+    ];
+    for (const [replica, peer] of across) {
       const printed = replica.stderr.lines.slice(marks.get(replica), healed.get(replica));
-      assert.equal(
-        printed.filter((line) => line.startsWith(`${replica.name}: lost ${leader} `)).length,
-        1,
-        printed.join("\n"),
-      );
+      const lost = printed.filter((line) => line.startsWith(`${replica.name}: lost ${peer.name} `));
+      assert.equal(lost.length, 1, `${replica.name}'s stderr while cut off:\n${printed.join("\n")}`);
     }
     const written = await commit(members, leader, "after", 3);
     assert.equal(written.replica, during.replica, "the leader elected during the partition keeps the lead");
