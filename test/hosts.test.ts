@@ -2,11 +2,10 @@
 // started by the project's own `npm start`, talking by address across them. A
 // write commits; the leader is cut off by the network (its link down, its
 // process left running), its peers' keepalive reports it lost and the majority
-// elects a leader that commits; after the heal the links come back and the old
-// leader serves what was written without it. Needs root and `ip`: skipped
-// otherwise, with the reason.
+// elects a leader that commits; after the heal the links come back, a write
+// through the old leader commits and what was written without it reads back
+// through it. Needs root and `ip`: skipped otherwise, with the reason.
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -103,18 +102,17 @@ class Lines {
   }
 }
 
-/** One replica in its namespace. */
-interface Replica {
+/** One replica process in its namespace. */
+interface ReplicaProcess {
   name: string;
   host: Host;
   address: string;
-  child: ChildProcess;
   stdout: Lines;
   stderr: Lines;
 }
 
 /** `name` started in `host` by the project's `npm start`, resolved once it prints its listening line. */
-async function startReplica(name: string, host: Host, peers: string, dir: string): Promise<Replica> {
+async function startReplica(name: string, host: Host, peers: string, dir: string): Promise<ReplicaProcess> {
   const args = ["--name", name, "--host", host.address, "--port", String(PORT), "--peers", peers];
   args.push("--data", path.join(path.dirname(dir), `data-${name}`));
   const child = hosts!.spawn(host, ["npm", "start", "--", ...args], {
@@ -127,11 +125,10 @@ async function startReplica(name: string, host: Host, peers: string, dir: string
     name,
     host,
     address: `${host.address}:${PORT}`,
-    child,
     stdout: new Lines(child.stdout!, `${name}'s stdout`),
     stderr: new Lines(child.stderr!, `${name}'s stderr`),
   };
-  const listening = new RegExp(`^${name} listening on ${host.address.replaceAll(".", "\\.")}:${PORT}$`);
+  const listening = new RegExp(`^${name} listening on ${literal(host.address)}:${PORT}$`);
   await replica.stdout.waitFor(listening).catch((error: Error) => {
     throw new Error(`${error.message}\n${name}'s stderr:\n${replica.stderr.lines.join("\n")}`);
   });
