@@ -173,6 +173,16 @@ function literal(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+/** The line `replica` prints when its link to `peer` comes up. */
+function connectedLine(replica: ReplicaProcess, peer: ReplicaProcess): RegExp {
+  return new RegExp(`^${replica.name}: connected to ${peer.name} \\(${literal(peer.address)}\\)$`);
+}
+
+/** The line `replica` prints when its link to `peer` fails, with the reason. */
+function lostLine(replica: ReplicaProcess, peer: ReplicaProcess): RegExp {
+  return new RegExp(`^${replica.name}: lost ${peer.name} \\(${literal(peer.address)}\\): \\S`);
+}
+
 test(
   "several hosts: paxos replicas in network namespaces, the leader cut off and back",
   { timeout: 300_000 },
@@ -197,6 +207,14 @@ test(
       const read = await commit(members, name, "before", undefined);
       assert.deepEqual(read, { replica: leader, value: 1 }, `a read at ${name}`);
     }
+    // Every link is up before the cut (one that failed while its peer was starting reopens by itself), so
+    // what the cut does to each one shows.
+    for (const replica of replicas) {
+      for (const peer of replicas.filter((other) => other !== replica)) {
+        const lost = replica.stderr.lines.findLastIndex((line) => lostLine(replica, peer).test(line));
+        await replica.stderr.waitFor(connectedLine(replica, peer), WAIT, lost + 1);
+      }
+    }
     const old = byName.get(leader)!;
     const majority = replicas.filter((replica) => replica !== old);
 
@@ -204,11 +222,15 @@ test(
     const marks = new Map(replicas.map((replica) => [replica, replica.stderr.mark]));
     const cut = performance.now();
     await hosts.linkDown(old.host);
-    for (const replica of majority) {
-      const lost = new RegExp(`^${replica.name}: lost ${leader} \\(${literal(old.address)}\\): \\S`);
-      const index = await replica.stderr.waitFor(lost, WAIT, marks.get(replica));
+    // Both sides notice, each link once: the majority loses the leader, and the leader each of them.
+    const across = [
+      ...majority.map((replica) => [replica, old] as const),
+      ...majority.map((peer) => [old, peer] as const),
+    ];
+    for (const [replica, peer] of across) {
+      const index = await replica.stderr.waitFor(lostLine(replica, peer), WAIT, marks.get(replica));
       t.diagnostic(
-        `${replica.name} reported ${leader} lost ${replica.stderr.secondsAfter(cut, index)} s after the cut`,
+        `${replica.name} reported ${peer.name} lost ${replica.stderr.secondsAfter(cut, index)} s after the cut`,
       );
     }
     // A redirect to the cut-off leader ends an attempt instead of being followed: a connect to it would
@@ -217,27 +239,21 @@ test(
     const reachable = new Map([...members].filter(([name]) => name !== leader));
     const during = await commit(reachable, majority[0]!.name, "during", 2);
 
-    // (3) Healed: the links come back, a write through the old leader commits, and it serves what it missed.
+    // (3) Healed: every link across the cut comes back, a write through the old leader commits, and the value
+    // written without it reads back through it.
     const healed = new Map(replicas.map((replica) => [replica, replica.stderr.mark]));
     const heal = performance.now();
     await hosts.linkUp(old.host);
-    for (const replica of majority) {
-      const connected = new RegExp(`^${replica.name}: connected to ${leader} \\(${literal(old.address)}\\)$`);
-      const index = await replica.stderr.waitFor(connected, WAIT, healed.get(replica));
+    for (const [replica, peer] of across) {
+      const index = await replica.stderr.waitFor(connectedLine(replica, peer), WAIT, healed.get(replica));
       t.diagnostic(
-        `${replica.name} connected to ${leader} again ${replica.stderr.secondsAfter(heal, index)} s after the heal`,
+        `${replica.name} connected to ${peer.name} ${replica.stderr.secondsAfter(heal, index)} s after the heal`,
       );
-      const back = new RegExp(`^${leader}: connected to ${replica.name} \\(${literal(replica.address)}\\)$`);
-      await old.stderr.waitFor(back, WAIT, healed.get(old));
     }
-    // Once per change, on both sides of the cut: the attempts to reconnect while it lasted printed nothing more.
-    const across = [
-      ...majority.map((replica) => [replica, old] as const),
-      ...majority.map((replica) => [old, replica] as const),
-    ];
+    // Once per change: the attempts to reconnect while the cut lasted printed nothing more.
     for (const [replica, peer] of across) {
       const printed = replica.stderr.lines.slice(marks.get(replica), healed.get(replica));
-      const lost = printed.filter((line) => line.startsWith(`${replica.name}: lost ${peer.name} `));
+      const lost = printed.filter((line) => lostLine(replica, peer).test(line));
       assert.equal(lost.length, 1, `${replica.name}'s stderr while cut off:\n${printed.join("\n")}`);
     }
     const written = await commit(members, leader, "after", 3);
