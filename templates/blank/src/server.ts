@@ -40,7 +40,10 @@ export function consensusService(
     },
     dispatch(call) {
       const refused = refusal?.();
-      if (refused) return call.emit("error", { code: refused.code, details: refused.message });
+      if (refused) {
+        call.emit("error", { code: refused.code, details: refused.message });
+        return;
+      }
       const stream = new DispatchStream(call, replica, () => streams?.delete(stream));
       streams?.add(stream);
     },

@@ -49,16 +49,23 @@ export function loadTls(files: TlsFiles, now = new Date()): Tls {
 }
 
 /**
- * Why a connection to a peer failed, in words, from grpc-js's details (which
- * carry OpenSSL's reason for TLS): the raw detail follows in parentheses.
+ * Why a connection to a peer (or the probe's) failed, in words, from
+ * grpc-js's details (which carry OpenSSL's reason for TLS), on one line: the
+ * raw detail follows in parentheses. `tls`: this replica's files, if any.
  */
 export function explainFailure(details: string, tls: TlsFiles | undefined): string {
-  const cause = /Last error: (.*?)(?:\. Resolution note:.*)?$/s.exec(details)?.[1] ?? details;
+  const cause = (/Last error: (.*?)(?:\. Resolution note:.*)?$/s.exec(details)?.[1] ?? details)
+    .replace(/^Error: /, "")
+    .replace(/ \(\d{4}-\d\d-\d\dT[\d:.]+Z\)$/, "") // grpc-js stamps its connection errors
+    .replace(/[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:([^:]+):\S*/g, "$1") // OpenSSL's reason, not its source file
+    .replace(/ alert number \d+/, "")
+    .replace(/\s+/g, " ")
+    .trim();
   const reason = ((): string | undefined => {
     if (/ECONNREFUSED/.test(cause)) return "connection refused";
     if (/ENOTFOUND|EAI_AGAIN|Name resolution failed/i.test(cause)) return "its host name does not resolve";
     if (/ETIMEDOUT|EHOSTUNREACH|ENETUNREACH/.test(cause)) return "its host cannot be reached";
-    if (/^Connection dropped$/.test(cause)) {
+    if (cause === "Connection dropped") {
       return "the connection dropped (the peer closed it, or stopped answering keepalive pings)";
     }
     if (/self[- ]signed|unable to (get local issuer|verify the first)|certificate signature failure/i.test(cause)) {
@@ -68,18 +75,20 @@ export function explainFailure(details: string, tls: TlsFiles | undefined): stri
     }
     if (/certificate has expired/i.test(cause)) return "its certificate has expired";
     if (/certificate is not yet valid/i.test(cause)) return "its certificate is not valid yet";
-    if (/Hostname\/IP does not match|ERR_TLS_CERT_ALTNAME_INVALID/i.test(cause)) {
-      return "its certificate does not name the host it is dialled by (its subjectAltName)";
+    if (/does not match certificate's altnames|ERR_TLS_CERT_ALTNAME_INVALID/i.test(cause)) {
+      return "its certificate does not name the host it is dialled by (subjectAltName)";
     }
     if (
-      /alert (bad certificate|unknown ca|certificate required|certificate expired)|alert number 4[2-8]|alert number 116/i.test(
-        cause,
-      )
+      /alert (bad certificate|unknown ca|certificate required|certificate expired|certificate unknown)/i.test(cause)
     ) {
       return "it refused this replica's certificate";
     }
-    if (/wrong version number|packet length too long|http\/1|unexpected eof|Protocol error/i.test(cause)) {
-      return tls === undefined ? "it speaks TLS and this replica does not" : "it does not speak TLS";
+    if (/wrong version number|packet length too long|unexpected eof/i.test(cause)) return "it does not speak TLS";
+    // The peer closed the connection before HTTP/2 began, without a word.
+    if (/^Failed to connect$/.test(cause)) {
+      return tls === undefined
+        ? "it closed the connection at once: it may speak TLS, and this replica does not"
+        : "it closed the connection during the TLS handshake: it may have refused this replica's certificate";
     }
     return undefined;
   })();
