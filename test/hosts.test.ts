@@ -21,6 +21,8 @@ const PORT = 3264;
 const NAMES = ["r1", "r2", "r3"];
 /** Bound on each wait for a line or a commit: keepalive notices a dead peer in seconds, this is its margin. */
 const WAIT = 30_000;
+/** How long the leader stays cut off at the least. */
+const CUT_MS = 12_000;
 
 // Whatever the test made goes, even when it fails or times out (a timed-out test's finally may not run).
 let hosts: Hosts | undefined;
@@ -238,6 +240,9 @@ test(
     // channel closes).
     const reachable = new Map([...members].filter(([name]) => name !== leader));
     const during = await commit(reachable, majority[0]!.name, "during", 2);
+    // The cut lasts long enough for several attempts to reconnect to fail (each takes the ARP timeout, ~3 s, to
+    // fail here), so that a link reported lost once per attempt would show below; what is asserted waits on lines.
+    await delay(Math.max(0, cut + CUT_MS - performance.now()));
 
     // (3) Healed: every link across the cut comes back, a write through the old leader commits, and the value
     // written without it reads back through it.
