@@ -6,6 +6,14 @@ import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import type { Fsync } from "./disk.js";
 
+/** PEM files of TLS: this replica's certificate and key, and the CA its clients' and peers' certificates need. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  /** With a CA, TLS is mutual: clients and peers must present a certificate it signed. */
+  ca: string | undefined;
+}
+
 export interface Config {
   /** This replica's name (default: the host name). */
   name: string;
@@ -13,8 +21,12 @@ export interface Config {
   host: string;
   /** Port to listen on; 0 picks a free one (default 3264). */
   port: number;
-  /** host:port of each other replica, by name. */
+  /** host:port the other replicas dial to reach this one, if given (see advertised). */
+  advertise: string | undefined;
+  /** host:port of each other replica, by name (an entry naming this replica is dropped). */
   peers: Map<string, string>;
+  /** The certificate, key and CA files of TLS, if any (plaintext without). */
+  tls: TlsFiles | undefined;
   /** JSON-lines file the metrics are appended to on shutdown, if any. */
   metrics: string | undefined;
   /** A label for the metrics line, if any (the bench sets it to tie a replica's line to its run). */
@@ -31,20 +43,38 @@ export class ConfigError extends Error {
 
 export const USAGE = `usage: npm start -- [options]
 
-  --name <name>         this replica's name            CONSENSUS_NAME     (default: host name)
-  --host <host>         address to listen on           CONSENSUS_HOST     (default: 127.0.0.1)
-  --port <port>         port to listen on, 0 for any   CONSENSUS_PORT     (default: 3264)
+  --name <name>         this replica's name            CONSENSUS_NAME       (default: host name)
+  --host <host>         address to listen on           CONSENSUS_HOST       (default: 127.0.0.1)
+  --port <port>         port to listen on, 0 for any   CONSENSUS_PORT       (default: 3264)
+  --advertise <h:port>  what peers dial to reach it    CONSENSUS_ADVERTISE  (default: host:port)
   --peers <list>        r2=host:port,r3=host:port      CONSENSUS_PEERS
+  --tls-cert <pem>      this replica's certificate     CONSENSUS_TLS_CERT
+  --tls-key <pem>       its private key                CONSENSUS_TLS_KEY
+  --tls-ca <pem>        CA of clients and peers (mTLS) CONSENSUS_TLS_CA
   --metrics <file>      append metrics here on exit    CONSENSUS_METRICS
   --run <label>         label of the metrics line      CONSENSUS_RUN
   --data <dir>          folder for durable state       CONSENSUS_DATA
-  --fsync <when>        always, batch or never         CONSENSUS_FSYNC    (default: batch)
+  --fsync <when>        always, batch or never         CONSENSUS_FSYNC      (default: batch)
   --config <file.json>  the same keys as a JSON file   CONSENSUS_CONFIG
   -h, --help            print this help
 
-Flags beat environment variables, which beat the config file.`;
+Flags beat environment variables, which beat the config file. The peers may
+include this replica itself (one list for all): that entry is dropped.`;
 
-const KEYS = ["name", "host", "port", "peers", "metrics", "run", "data", "fsync"] as const;
+const KEYS = [
+  "name",
+  "host",
+  "port",
+  "advertise",
+  "peers",
+  "tls-cert",
+  "tls-key",
+  "tls-ca",
+  "metrics",
+  "run",
+  "data",
+  "fsync",
+] as const;
 const FSYNC: readonly Fsync[] = ["always", "batch", "never"];
 type Key = (typeof KEYS)[number];
 /** Raw values of one source, with the label errors name it by. */
@@ -60,7 +90,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env 
   const flags = parseFlags(argv);
   const fromEnv: Source = {};
   for (const key of KEYS) {
-    const name = `CONSENSUS_${key.toUpperCase()}`;
+    const name = `CONSENSUS_${key.toUpperCase().replace("-", "_")}`;
     const value = env[name];
     if (value !== undefined && value !== "") fromEnv[key] = { value, from: name };
   }
@@ -71,13 +101,31 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env 
   if (!/^[^\s=,]+$/.test(name)) {
     throw new ConfigError(`${merged.name?.from ?? "name"}: "${name}" is not a replica name (no spaces, "=" or ",")`);
   }
+  const host = text(merged.host, "host") ?? "127.0.0.1";
+  const port = merged.port === undefined ? 3264 : parsePort(merged.port.value, merged.port.from);
+  const advertise = text(merged.advertise, "advertise");
+  if (advertise !== undefined && !isAddress(advertise)) {
+    throw new ConfigError(`${merged.advertise!.from}: "${advertise}" is not host:port`);
+  }
   const peers = parsePeers(merged.peers);
-  if (peers.has(name)) throw new ConfigError(`${merged.peers!.from}: peer ${name} is this replica's own name`);
+  const own = peers.get(name);
+  if (own !== undefined) {
+    // One list for every replica: this replica's own entry must be where the others reach it.
+    const expected = advertised({ host, port, advertise }, port);
+    if (own.toLowerCase() !== expected.toLowerCase()) {
+      throw new ConfigError(
+        `${merged.peers!.from}: peer ${name} is this replica, at ${own}, but it is advertised as ${expected} (see --advertise)`,
+      );
+    }
+    peers.delete(name);
+  }
   return {
     name,
-    host: text(merged.host, "host") ?? "127.0.0.1",
-    port: merged.port === undefined ? 3264 : parsePort(merged.port.value, merged.port.from),
+    host,
+    port,
+    advertise,
     peers,
+    tls: parseTls(merged),
     metrics: text(merged.metrics, "metrics"),
     run: text(merged.run, "run"),
     data: text(merged.data, "data"),
@@ -130,6 +178,43 @@ function readConfigFile(file: string): Source {
   return source;
 }
 
+/**
+ * What the other replicas dial to reach this one: --advertise, or host:port
+ * (the host name when it listens on every address, 0.0.0.0 or ::).
+ */
+export function advertised(config: Pick<Config, "host" | "port" | "advertise">, port = config.port): string {
+  if (config.advertise !== undefined) return config.advertise;
+  const host = config.host === "0.0.0.0" || config.host === "::" ? hostname() : config.host;
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** host:port, name:port or [v6]:port with a port from 1 to 65535. */
+function isAddress(value: string): boolean {
+  const port = /^(?:\[[^\]]+\]|[^:\s\[\]]+):(\d+)$/.exec(value)?.[1];
+  return port !== undefined && Number(port) >= 1 && Number(port) <= 65535;
+}
+
+function parseTls(merged: Source): TlsFiles | undefined {
+  const cert = text(merged["tls-cert"], "tls-cert");
+  const key = text(merged["tls-key"], "tls-key");
+  const ca = text(merged["tls-ca"], "tls-ca");
+  if (cert !== undefined && key === undefined) {
+    throw new ConfigError(`${merged["tls-cert"]!.from} needs --tls-key (the certificate's private key)`);
+  }
+  if (key !== undefined && cert === undefined) {
+    throw new ConfigError(`${merged["tls-key"]!.from} needs --tls-cert (the certificate of that key)`);
+  }
+  if (cert === undefined || key === undefined) {
+    if (ca !== undefined) {
+      throw new ConfigError(
+        `${merged["tls-ca"]!.from} needs --tls-cert and --tls-key (mutual TLS: this replica's own)`,
+      );
+    }
+    return undefined;
+  }
+  return { cert, key, ca };
+}
+
 function text(entry: Source[Key], key: Key): string | undefined {
   if (entry === undefined) return undefined;
   if (typeof entry.value !== "string" || entry.value === "") {
@@ -177,11 +262,10 @@ function parsePeers(entry: Source["peers"]): Map<string, string> {
     if (!/^[^\s=,]+$/.test(name))
       throw new ConfigError(`${from}: peer name "${name}" is empty or has spaces, "=" or ","`);
     if (peers.has(name)) throw new ConfigError(`${from}: peer ${name} is listed twice`);
-    const port = typeof address === "string" ? /^(?:\[[^\]]+\]|[^:\s]+):(\d+)$/.exec(address)?.[1] : undefined;
-    if (port === undefined || Number(port) < 1 || Number(port) > 65535) {
+    if (typeof address !== "string" || !isAddress(address)) {
       throw new ConfigError(`${from}: peer ${name} address ${JSON.stringify(address)} is not host:port`);
     }
-    peers.set(name, address as string);
+    peers.set(name, address);
   }
   return peers;
 }

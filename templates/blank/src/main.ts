@@ -1,13 +1,15 @@
 // Starts one replica: `npm start -- --name r1 --port 3264 --peers r2=127.0.0.1:3265`.
-// Recovers its state from --data, then prints one line once it listens; on
-// SIGINT or SIGTERM it drains its streams, stops its State, dumps its metrics
-// (with --metrics) and exits 0.
-import { type Config, ConfigError, loadConfig, USAGE, wantsHelp } from "./config.js";
+// Listens at once with its health service saying NOT_SERVING, recovers its
+// state from --data, then says SERVING and prints one line; on SIGINT or
+// SIGTERM it says NOT_SERVING, drains its streams, stops its State, dumps its
+// metrics (with --metrics) and exits 0.
+import { advertised, type Config, ConfigError, loadConfig, USAGE, wantsHelp } from "./config.js";
 import { FileDisk } from "./disk.js";
 import { typeName } from "./envelope.js";
 import { GrpcPeers } from "./peers.js";
 import { Replica } from "./replica.js";
 import { ReplicaServer } from "./server.js";
+import { loadTls, type Tls, TlsError } from "./tls.js";
 
 const argv = process.argv.slice(2);
 if (wantsHelp(argv)) {
@@ -25,27 +27,45 @@ try {
 }
 
 const { name, host, port, peers, metrics, run, data, fsync } = config;
+let tls: Tls | undefined;
+try {
+  tls = config.tls === undefined ? undefined : loadTls(config.tls);
+} catch (error) {
+  if (!(error instanceof TlsError)) throw error;
+  console.error(`error: ${error.message}`);
+  process.exit(1);
+}
+
 const replica = new Replica({
   name,
-  peers: new GrpcPeers(name, peers),
+  peers: new GrpcPeers(name, peers, {
+    tls,
+    onLink: (peer, event) =>
+      console.error(
+        event.state === "connected"
+          ? `${name}: connected to ${peer} (${event.address})`
+          : `${name}: lost ${peer} (${event.address}): ${event.reason}`,
+      ),
+  }),
   disk: data === undefined ? undefined : new FileDisk(data, fsync),
   onError: (error, request) =>
     console.error(`${name}: ${typeName(request.type)} from ${request.sender || "?"} failed:`, error),
 });
-// Recovery comes before listening: a replica that cannot trust its data serves no one.
+const server = new ReplicaServer(replica);
+// Listening before recovery lets health checks see NOT_SERVING (not a refused connection) while it recovers.
+server.starting();
+let bound: number;
+try {
+  bound = await server.listen({ host, port, credentials: tls?.server });
+} catch (error) {
+  console.error(`error: ${name} cannot listen on ${host}:${port}: ${(error as Error).message}`);
+  process.exit(1);
+}
+// A replica that cannot trust its data serves no one.
 try {
   for (const notice of await replica.start()) console.error(`${name}: ${notice}`);
 } catch (error) {
   console.error(`error: ${name} cannot start: ${(error as Error).message}`);
-  process.exit(1);
-}
-const server = new ReplicaServer(replica);
-
-let bound: number;
-try {
-  bound = await server.listen({ host, port });
-} catch (error) {
-  console.error(`error: ${name} cannot listen on ${host}:${port}: ${(error as Error).message}`);
   process.exit(1);
 }
 
@@ -54,7 +74,7 @@ let stopping = false;
 async function shutdown(): Promise<void> {
   if (stopping) return;
   stopping = true;
-  await server.close(); // answers what was received, which may still use the State
+  await server.close(); // NOT_SERVING first; answers what was received, which may still use the State
   await replica.close();
   if (metrics !== undefined) {
     try {
@@ -68,5 +88,12 @@ async function shutdown(): Promise<void> {
 }
 process.on("SIGINT", () => void shutdown());
 process.on("SIGTERM", () => void shutdown());
-// Last: a supervisor may signal as soon as it reads this line.
-console.log(`${name} listening on ${host.includes(":") ? `[${host}]` : host}:${bound}`);
+server.ready();
+// Last: a supervisor may signal as soon as it reads this line. Tools parse it up to the port; what
+// follows in parentheses, only when there is something to say, is for people.
+const listening = `${host.includes(":") ? `[${host}]` : host}:${bound}`;
+const notes = [
+  ...(advertised(config, bound) === listening ? [] : [`advertised as ${advertised(config, bound)}`]),
+  ...(tls === undefined ? [] : [tls.files.ca === undefined ? "tls" : "mutual tls"]),
+];
+console.log(`${name} listening on ${listening}${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`);

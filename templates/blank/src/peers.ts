@@ -8,6 +8,7 @@ import { envelope, hasReply, type ReplyMessage, type ReplyTo, type RequestMessag
 import type { PeerReply, PeerRequest } from "./pb/envelope.js";
 import { ConsensusClient } from "./pb/service.js";
 import { Code } from "./status.js";
+import { explainFailure, type Tls } from "./tls.js";
 
 export type { ReplyTo, RequestMessage };
 
@@ -53,9 +54,10 @@ export class PeerError extends Error {
   constructor(
     readonly peer: string,
     readonly code: Code,
-    message: string,
+    /** What went wrong, without the peer's name. */
+    readonly details: string,
   ) {
-    super(`${peer}: ${message}`);
+    super(`${peer}: ${details}`);
   }
 }
 
@@ -190,27 +192,37 @@ function unwrap(peer: string, request: PeerRequest, reply: PeerReply): ReplyMess
   return reply.message.value;
 }
 
+/** A change of a peer link: the peer took this replica's Dispatch stream, or the link failed. */
+export type LinkEvent = { state: "connected"; address: string } | { state: "lost"; address: string; reason: string };
+
 export interface GrpcPeersOptions {
   /** Milliseconds to wait before reopening a failed stream; doubled after each failure (default 100). */
   backoff?: number;
   /** The cap of that wait (default 5000). */
   maxBackoff?: number;
+  /** A number in [0, 1) that spreads each wait over ±20% of it, so peers do not retry in step (default Math.random). */
+  random?: () => number;
+  /** TLS: the credentials to dial with, and the files that failures are explained by (default plaintext). */
+  tls?: Tls;
+  /** Called once per change of a link: connected, or lost with the reason. */
+  onLink?: (peer: string, event: LinkEvent) => void;
   /** Options of each peer's channel (reconnect backoff of the channel defaults to the two above). */
   channelOptions?: grpc.ChannelOptions;
 }
 
 /**
- * Peers over gRPC: one Dispatch stream per peer, opened by the first request
- * to it. Replies come in request order, so each one answers the oldest
- * pending request. When a stream fails, its pending requests are rejected and
- * the next request reopens it after a backoff (doubling up to a cap, reset by
- * a reply); requests sent meanwhile wait for it, in order.
+ * Peers over gRPC: one Dispatch stream per peer, opened at once and kept
+ * open, so a link's state is known before anything is sent. Replies come in
+ * request order, so each one answers the oldest pending request. When a
+ * stream fails, its pending requests are rejected and it is reopened after a
+ * backoff (doubling up to a cap, with jitter, reset once the peer takes a
+ * stream or replies); requests sent meanwhile wait for it, in order.
+ * Keepalive pings (every 2 s, 2 s to answer) notice a peer that is gone
+ * without closing its connection.
  */
 export class GrpcPeers extends PeerSet {
   private readonly links = new Map<string, Link>();
-  private readonly backoff: number;
-  private readonly maxBackoff: number;
-  private readonly channelOptions: grpc.ChannelOptions;
+  private readonly options: LinkOptions;
   private cachedNames: string[] | undefined;
 
   /** `addresses`: host:port of each peer by name. */
@@ -220,15 +232,25 @@ export class GrpcPeers extends PeerSet {
     options: GrpcPeersOptions = {},
   ) {
     super(self);
-    this.backoff = options.backoff ?? 100;
-    this.maxBackoff = Math.max(this.backoff, options.maxBackoff ?? 5000);
-    this.channelOptions = {
-      "grpc.initial_reconnect_backoff_ms": this.backoff,
-      "grpc.max_reconnect_backoff_ms": this.maxBackoff,
-      // A peer's reply may carry a protocol's state (a Paxos promise with every entry it accepted):
-      // gRPC's default 4 MB cap on what a client receives would make such a reply fail for good.
-      "grpc.max_receive_message_length": -1,
-      ...options.channelOptions,
+    const backoff = options.backoff ?? 100;
+    const maxBackoff = Math.max(backoff, options.maxBackoff ?? 5000);
+    this.options = {
+      backoff,
+      maxBackoff,
+      random: options.random ?? Math.random,
+      tls: options.tls,
+      onLink: options.onLink,
+      channelOptions: {
+        "grpc.initial_reconnect_backoff_ms": backoff,
+        "grpc.max_reconnect_backoff_ms": maxBackoff,
+        // A peer's reply may carry a protocol's state (a Paxos promise with every entry it accepted):
+        // gRPC's default 4 MB cap on what a client receives would make such a reply fail for good.
+        "grpc.max_receive_message_length": -1,
+        "grpc.keepalive_time_ms": 2000,
+        "grpc.keepalive_timeout_ms": 2000,
+        "grpc.keepalive_permit_without_calls": 1,
+        ...options.channelOptions,
+      },
     };
     for (const [name, address] of addresses instanceof Map ? addresses : Object.entries(addresses)) {
       this.add(name, address);
@@ -243,7 +265,7 @@ export class GrpcPeers extends PeerSet {
   add(name: string, address: string): void {
     if (name === this.self) throw new Error(`peer ${name} is this replica`);
     this.links.get(name)?.close();
-    this.links.set(name, new Link(name, address, this.backoff, this.maxBackoff, this.channelOptions));
+    this.links.set(name, new Link(name, address, this.options));
     this.cachedNames = undefined;
   }
 
@@ -263,6 +285,11 @@ export class GrpcPeers extends PeerSet {
   }
 }
 
+interface LinkOptions extends Required<Pick<GrpcPeersOptions, "backoff" | "maxBackoff" | "random" | "channelOptions">> {
+  tls: Tls | undefined;
+  onLink: GrpcPeersOptions["onLink"];
+}
+
 interface Pending {
   resolve(reply: PeerReply): void;
   reject(error: PeerError): void;
@@ -270,35 +297,34 @@ interface Pending {
 
 /** The connection to one peer: its client, its current stream and the FIFO of requests awaiting a reply. */
 class Link {
-  private client: ConsensusClient | undefined;
+  private readonly client: ConsensusClient;
   private stream: grpc.ClientDuplexStream<PeerRequest, PeerReply> | undefined;
   /** Requests written on the current stream, oldest first. */
   private pending: Pending[] = [];
-  /** Requests held back until the backoff ends, oldest first. */
+  /** Requests held back until the stream reopens, oldest first. */
   private waiting: { request: PeerRequest; pending: Pending }[] = [];
   private failures = 0;
-  private retryAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Whether the link was last reported connected (undefined: not reported yet). */
+  private up: boolean | undefined;
 
   constructor(
     private readonly peer: string,
     private readonly address: string,
-    private readonly backoff: number,
-    private readonly maxBackoff: number,
-    private readonly channelOptions: grpc.ChannelOptions,
-  ) {}
+    private readonly options: LinkOptions,
+  ) {
+    const credentials = options.tls?.client ?? grpc.credentials.createInsecure();
+    this.client = new ConsensusClient(address, credentials, options.channelOptions);
+    this.open();
+  }
 
   send(request: PeerRequest): Promise<PeerReply> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new PeerError(this.peer, Code.CANCELLED, "peers are closed"));
       const pending = { resolve, reject };
-      if (this.waiting.length > 0 || (this.stream === undefined && Date.now() < this.retryAt)) {
-        this.waiting.push({ request, pending });
-        this.timer ??= setTimeout(() => this.flush(), this.retryAt - Date.now());
-        return;
-      }
-      this.write(request, pending);
+      if (this.stream === undefined) this.waiting.push({ request, pending });
+      else this.write(this.stream, request, pending);
     });
   }
 
@@ -308,23 +334,23 @@ class Link {
     const error = new PeerError(this.peer, Code.CANCELLED, "peers are closed");
     this.fail(this.stream, error);
     for (const { pending } of this.waiting.splice(0)) pending.reject(error);
-    this.client?.close();
+    this.client.close();
   }
 
-  private flush(): void {
-    this.timer = undefined;
-    for (const { request, pending } of this.waiting.splice(0)) this.write(request, pending);
-  }
-
-  private write(request: PeerRequest, pending: Pending): void {
-    const stream = (this.stream ??= this.open());
+  private write(stream: grpc.ClientDuplexStream<PeerRequest, PeerReply>, request: PeerRequest, pending: Pending): void {
     this.pending.push(pending);
     stream.write(request);
   }
 
-  private open(): grpc.ClientDuplexStream<PeerRequest, PeerReply> {
-    this.client ??= new ConsensusClient(this.address, grpc.credentials.createInsecure(), this.channelOptions);
-    const stream = this.client.dispatch();
+  private open(): void {
+    this.timer = undefined;
+    const stream = (this.stream = this.client.dispatch());
+    // The peer's server answers a stream it takes with its headers at once (src/server.ts).
+    stream.on("metadata", () => {
+      if (stream !== this.stream) return;
+      this.failures = 0;
+      this.report({ state: "connected", address: this.address });
+    });
     stream.on("data", (reply: PeerReply) => {
       this.failures = 0;
       const pending = this.pending.shift();
@@ -337,18 +363,25 @@ class Link {
     stream.on("end", () => {
       this.fail(stream, new PeerError(this.peer, Code.UNAVAILABLE, "closed the stream before replying"));
     });
-    return stream;
+    for (const { request, pending } of this.waiting.splice(0)) this.write(stream, request, pending);
   }
 
-  /** Ends `stream` if it is still the current one: rejects its pending requests and starts the backoff. */
+  /** Ends `stream` if it is still the current one: rejects its pending requests and reopens it after the backoff. */
   private fail(stream: grpc.ClientDuplexStream<PeerRequest, PeerReply> | undefined, error: PeerError): void {
     if (stream === undefined || stream !== this.stream) return;
     this.stream = undefined;
     const pending = this.pending.splice(0);
-    if (!this.closed && (pending.length > 0 || error.code !== Code.UNAVAILABLE)) {
-      this.retryAt = Date.now() + Math.min(this.maxBackoff, this.backoff * 2 ** this.failures++);
-    }
     stream.cancel();
+    if (!this.closed) {
+      // UNAVAILABLE is the transport's code (and a peer's that is starting or stopping); others are a handler's.
+      if (error.code === Code.UNAVAILABLE) {
+        const reason = explainFailure(error.details, this.options.tls?.files);
+        this.report({ state: "lost", address: this.address, reason });
+      }
+      const { backoff, maxBackoff, random } = this.options;
+      const wait = Math.min(maxBackoff, backoff * 2 ** this.failures++) * (0.8 + 0.4 * random());
+      this.timer = setTimeout(() => this.open(), wait);
+    }
     for (const [i, request] of pending.entries()) {
       // Only the oldest request was being answered; the others were cut short.
       request.reject(
@@ -357,5 +390,13 @@ class Link {
           : new PeerError(this.peer, Code.UNAVAILABLE, `stream failed before replying (${error.message})`),
       );
     }
+  }
+
+  /** Tells onLink of a change of state; a state already reported is not reported again. */
+  private report(event: LinkEvent): void {
+    const up = event.state === "connected";
+    if (this.up === up) return;
+    this.up = up;
+    this.options.onLink?.(this.peer, event);
   }
 }

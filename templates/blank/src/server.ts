@@ -4,24 +4,32 @@
 import * as grpc from "@grpc/grpc-js";
 import { coalesceReplies } from "./coalesce.js";
 import { typeName } from "./envelope.js";
+import { Health } from "./health.js";
 import type { PeerReply, PeerRequest } from "./pb/envelope.js";
 import { type ConsensusServer, ConsensusService } from "./pb/service.js";
 import type { Replica } from "./replica.js";
-import { type StatusError, toStatusError } from "./status.js";
+import { Code, StatusError, toStatusError } from "./status.js";
 
 /** Requests queued on one stream beyond which it stops reading from the peer (HTTP/2 flow control does the rest). */
 const HIGH_WATER = 256;
 
-/** What the server serves: a Replica, or a stand-in with its two methods (tests wrap one). */
-export type Served = Pick<Replica, "dispatch" | "propose">;
+/** What the server serves: a Replica, or a stand-in with its two methods (tests wrap one) and maybe a name. */
+export type Served = Pick<Replica, "dispatch" | "propose"> & Partial<Pick<Replica, "name">>;
 
 /**
  * The grpc-js implementation of the Consensus service for `replica`.
- * `streams`, when given, holds the open Dispatch streams (for draining).
+ * `streams`, when given, holds the open Dispatch streams (for draining);
+ * `refusal`, when it returns an error, answers every call with it instead.
  */
-export function consensusService(replica: Served, streams?: Set<DispatchStream>): ConsensusServer {
+export function consensusService(
+  replica: Served,
+  streams?: Set<DispatchStream>,
+  refusal?: () => StatusError | undefined,
+): ConsensusServer {
   return {
     propose(call, callback) {
+      const refused = refusal?.();
+      if (refused) return callback({ code: refused.code, details: refused.message });
       replica.propose(call.request).then(
         (reply) => callback(null, reply),
         (error: unknown) => {
@@ -31,6 +39,11 @@ export function consensusService(replica: Served, streams?: Set<DispatchStream>)
       );
     },
     dispatch(call) {
+      const refused = refusal?.();
+      if (refused) {
+        call.emit("error", { code: refused.code, details: refused.message });
+        return;
+      }
       const stream = new DispatchStream(call, replica, () => streams?.delete(stream));
       streams?.add(stream);
     },
@@ -57,6 +70,8 @@ export class DispatchStream {
     private readonly onDone: () => void,
   ) {
     this.ended = new Promise((resolve) => (this.settle = resolve));
+    // Headers at once tell the peer its stream was taken (GrpcPeers reports the link connected).
+    call.sendMetadata(new grpc.Metadata());
     call.on("data", (request: PeerRequest) => this.receive(request));
     call.on("end", () => this.drain());
     // The peer hung up (cancelled, reset, gone): stop, and write nothing more.
@@ -139,12 +154,21 @@ export interface ListenOptions {
   host?: string;
   /** Port to bind; 0 picks a free one (default 0). */
   port?: number;
+  /** TLS (src/tls.ts; default plaintext). */
+  credentials?: grpc.ServerCredentials;
 }
 
-/** A gRPC server for one Replica, with a graceful close; Dispatch replies are coalesced (src/coalesce.ts). */
+/**
+ * A gRPC server for one Replica, with the health service and a graceful
+ * close; Dispatch replies are coalesced (src/coalesce.ts).
+ */
 export class ReplicaServer {
+  /** The health service: SERVING, except between starting() and ready() and from close() on. */
+  readonly health = new Health("SERVING");
   private readonly server: grpc.Server;
   private readonly streams = new Set<DispatchStream>();
+  /** What Propose and Dispatch are answered while the replica is not serving. */
+  private refusal: StatusError | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -152,35 +176,57 @@ export class ReplicaServer {
     options: grpc.ServerOptions = {},
   ) {
     this.server = new grpc.Server({ ...options, interceptors: [coalesceReplies, ...(options.interceptors ?? [])] });
-    this.server.addService(ConsensusService, consensusService(replica, this.streams));
+    this.server.addService(
+      ConsensusService,
+      consensusService(replica, this.streams, () => this.refusal),
+    );
+    this.health.addTo(this.server);
+  }
+
+  /** Until ready(): the health service says NOT_SERVING and Propose and Dispatch are answered UNAVAILABLE. */
+  starting(): void {
+    this.health.set("NOT_SERVING");
+    this.refusal = new StatusError(Code.UNAVAILABLE, `${this.replica.name ?? "the replica"} is starting`);
+  }
+
+  /** The replica is ready: SERVING, and Propose and Dispatch are answered. */
+  ready(): void {
+    this.health.set("SERVING");
+    this.refusal = undefined;
   }
 
   /** Binds and serves; resolves with the port (the real one when asked for 0). */
-  listen({ host = "127.0.0.1", port = 0 }: ListenOptions = {}): Promise<number> {
+  listen({ host = "127.0.0.1", port = 0, credentials }: ListenOptions = {}): Promise<number> {
     const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) =>
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      this.server.bindAsync(address, credentials ?? grpc.ServerCredentials.createInsecure(), (error, bound) =>
         error ? reject(error) : resolve(bound),
       ),
     );
   }
 
   /**
-   * Stops taking calls, lets each Dispatch stream answer what it has
-   * received and end, then shuts down; after `timeout` ms whatever is left is
-   * cancelled.
+   * Says NOT_SERVING and refuses new calls (UNAVAILABLE, "… is stopping"),
+   * lets each Dispatch stream answer what it has received and end, then
+   * shuts down once the calls in progress are answered; after `timeout` ms
+   * whatever is left is cancelled. The listener stays open until the streams
+   * have ended, so health checks see NOT_SERVING during the drain.
    */
   close(timeout = 5000): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
+      this.health.set("NOT_SERVING");
+      this.refusal = new StatusError(Code.UNAVAILABLE, `${this.replica.name ?? "the replica"} is stopping`);
       const timer = setTimeout(() => {
         this.server.forceShutdown();
         resolve();
       }, timeout);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
+      void Promise.all([...this.streams].map((stream) => stream.drain())).then(() => {
+        this.health.endWatches();
+        this.server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
-      for (const stream of this.streams) void stream.drain();
     });
     return this.closing;
   }

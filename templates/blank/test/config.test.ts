@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ConfigError, loadConfig, wantsHelp } from "../src/config.js";
+import { advertised, ConfigError, loadConfig, wantsHelp } from "../src/config.js";
 
 describe("loadConfig", () => {
   let dir: string;
@@ -34,7 +34,9 @@ describe("loadConfig", () => {
       name: hostname(),
       host: "127.0.0.1",
       port: 3264,
+      advertise: undefined,
       peers: new Map(),
+      tls: undefined,
       metrics: undefined,
       run: undefined,
       data: undefined,
@@ -51,8 +53,16 @@ describe("loadConfig", () => {
         "::1",
         "--port",
         "0",
+        "--advertise",
+        "r1.example:3264",
         "--peers",
-        "r2=127.0.0.1:3265, r3=[::1]:3266",
+        "r1=r1.example:3264,r2=127.0.0.1:3265, r3=[::1]:3266",
+        "--tls-cert",
+        "r1.pem",
+        "--tls-key",
+        "r1.key",
+        "--tls-ca",
+        "ca.pem",
         "--metrics",
         "m.jsonl",
         "--run",
@@ -68,10 +78,12 @@ describe("loadConfig", () => {
       name: "r1",
       host: "::1",
       port: 0,
+      advertise: "r1.example:3264",
       peers: new Map([
         ["r2", "127.0.0.1:3265"],
         ["r3", "[::1]:3266"],
       ]),
+      tls: { cert: "r1.pem", key: "r1.key", ca: "ca.pem" },
       metrics: "m.jsonl",
       run: "flag-run",
       data: "data/r1",
@@ -79,13 +91,15 @@ describe("loadConfig", () => {
     });
   });
 
-  test("flags beat the environment, which beats the file", () => {
+  test("flags beat the environment, which beats the file", async () => {
     const env = { CONSENSUS_CONFIG: file, CONSENSUS_NAME: "env", CONSENSUS_PORT: "5000", CONSENSUS_PEERS: "" };
     assert.deepEqual(loadConfig(["--name", "flag", "--data", "flag-data"], env), {
       name: "flag",
       host: "0.0.0.0",
       port: 5000,
+      advertise: undefined,
       peers: new Map([["r2", "10.0.0.2:3265"]]),
+      tls: undefined,
       metrics: "file.jsonl",
       run: "file-run",
       data: "flag-data",
@@ -96,6 +110,27 @@ describe("loadConfig", () => {
     assert.equal(loadConfig([], env).name, "env");
     assert.equal(loadConfig(["--config", file], {}).name, "file");
     assert.equal(loadConfig(["--config", file], { CONSENSUS_PEERS: "r3=h:1" }).peers.get("r3"), "h:1");
+    const tlsEnv = { CONSENSUS_TLS_CERT: "c.pem", CONSENSUS_TLS_KEY: "k.pem", CONSENSUS_ADVERTISE: "r.example:1" };
+    const fromEnv = loadConfig([], tlsEnv);
+    assert.deepEqual([fromEnv.tls, fromEnv.advertise], [{ cert: "c.pem", key: "k.pem", ca: undefined }, "r.example:1"]);
+    await writeFile(file.replace(".json", "-tls.json"), JSON.stringify({ "tls-cert": "f.pem", "tls-key": "f.key" }));
+    assert.equal(loadConfig(["--config", file.replace(".json", "-tls.json")], {}).tls?.cert, "f.pem");
+  });
+
+  test("one peers list for every replica: this replica's own entry is dropped when it is where it is advertised", () => {
+    const list = "r1=127.0.0.1:3264,r2=127.0.0.1:3265";
+    assert.deepEqual([...loadConfig(["--name", "r1", "--peers", list], {}).peers.keys()], ["r2"]);
+    const shared = "r-0=r-0.r:3264,r-1=r-1.r:3264";
+    const config = loadConfig(["--name", "r-0", "--advertise", "R-0.r:3264", "--peers", shared], {});
+    assert.deepEqual([...config.peers], [["r-1", "r-1.r:3264"]]);
+  });
+
+  test("advertised: --advertise, else host:port, else the host name when listening on every address", () => {
+    assert.equal(advertised(loadConfig(["--port", "4000"], {})), "127.0.0.1:4000");
+    assert.equal(advertised(loadConfig(["--host", "0.0.0.0"], {})), `${hostname()}:3264`);
+    assert.equal(advertised(loadConfig(["--host", "::"], {})), `${hostname()}:3264`);
+    assert.equal(advertised(loadConfig(["--host", "::1", "--port", "0"], {}), 4100), "[::1]:4100");
+    assert.equal(advertised(loadConfig(["--advertise", "r-0.r:3264", "--host", "0.0.0.0"], {})), "r-0.r:3264");
   });
 
   const refusals: [string, string[], Record<string, string>, RegExp][] = [
@@ -116,7 +151,29 @@ describe("loadConfig", () => {
       /^--peers: peer r2 address "127.0.0.1" is not host:port/,
     ],
     ["a peer listed twice", ["--peers", "r2=a:1,r2=b:2"], {}, /listed twice/],
-    ["a peer named as this replica", ["--name", "r1", "--peers", "r1=a:1"], {}, /own name/],
+    [
+      "a peer entry for this replica at another address than it is advertised at",
+      ["--name", "r1", "--port", "3264", "--peers", "r1=a:1"],
+      {},
+      /^--peers: peer r1 is this replica, at a:1, but it is advertised as 127\.0\.0\.1:3264 \(see --advertise\)$/,
+    ],
+    [
+      "an own entry that is not the --advertise address",
+      ["--name", "r-0", "--advertise", "r-0.r:3264"],
+      { CONSENSUS_PEERS: "r-0=r-0:3264" },
+      /^CONSENSUS_PEERS: peer r-0 is this replica, at r-0:3264, but it is advertised as r-0\.r:3264/,
+    ],
+    ["an --advertise without a port", ["--advertise", "r-0.r"], {}, /^--advertise: "r-0\.r" is not host:port$/],
+    ["an --advertise with port 0", ["--advertise", "r:0"], {}, /^--advertise: "r:0" is not host:port$/],
+    ["--tls-cert without --tls-key", ["--tls-cert", "c.pem"], {}, /^--tls-cert needs --tls-key/],
+    ["--tls-key without --tls-cert", [], { CONSENSUS_TLS_KEY: "k.pem" }, /^CONSENSUS_TLS_KEY needs --tls-cert/],
+    ["--tls-ca without a certificate and key", ["--tls-ca", "ca.pem"], {}, /^--tls-ca needs --tls-cert and --tls-key/],
+    [
+      "an empty --tls-ca",
+      ["--tls-cert", "c", "--tls-key", "k", "--tls-ca", ""],
+      {},
+      /^--tls-ca: tls-ca must be a non-empty/,
+    ],
     ["an unknown flag", ["--prot", "1"], {}, /^unknown option --prot \(see --help\)$/],
     ["a flag without its value", ["--port"], {}, /^option --port needs a value/],
     ["a stray argument", ["r1"], {}, /^unexpected argument r1/],

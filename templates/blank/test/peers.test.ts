@@ -1,14 +1,25 @@
-// Three replicas on 127.0.0.1 that reach each other through GrpcPeers.
+// Three replicas on 127.0.0.1 that reach each other through GrpcPeers; the
+// state of a peer link as it is reported (a peer killed, unreachable, idle,
+// gone silent).
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import net from "node:net";
+import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, test } from "node:test";
-import { GrpcPeers, PeerError, QuorumError } from "../src/peers.js";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import { PeerReply, PeerRequest } from "../src/pb/envelope.js";
+import { ConsensusService } from "../src/pb/service.js";
+import { GrpcPeers, type LinkEvent, PeerError, QuorumError } from "../src/peers.js";
 import { Replica } from "../src/replica.js";
 import { ReplicaServer } from "../src/server.js";
 import { Code, StatusError } from "../src/status.js";
 
 const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/;
 const names = ["r1", "r2", "r3"];
+const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
 
 /** Keeps sending until it succeeds: for when a peer is coming back. */
 async function eventually<T>(attempt: () => Promise<T>, deadline = Date.now() + 15_000): Promise<T> {
@@ -180,5 +191,215 @@ describe("GrpcPeers between three replicas", { timeout: 60_000 }, () => {
       set.send("r2", { $case: "beacon", value: { timestamp: "" } }),
       (error: PeerError) => error.code === Code.CANCELLED,
     );
+  });
+});
+
+/** What onLink reports, and a way to wait for the next report. */
+function linkEvents() {
+  const events: (LinkEvent & { peer: string; at: number })[] = [];
+  let wake: (() => void) | undefined;
+  return {
+    events,
+    onLink: (peer: string, event: LinkEvent) => {
+      events.push({ ...event, peer, at: Date.now() });
+      wake?.();
+    },
+    /** Resolves once there are `count` events. */
+    async until(count: number): Promise<void> {
+      while (events.length < count) await new Promise<void>((resolve) => (wake = resolve));
+    },
+  };
+}
+
+/** A free port on 127.0.0.1 (bound, read, released). */
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+/** Starts src/main.js as a replica on `port`; resolves once it prints its listening line. */
+async function replicaProcess(name: string, port: number) {
+  const child = spawn(process.execPath, [MAIN, "--name", name, "--port", String(port)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const [line] = (await once(createInterface({ input: child.stdout }), "line")) as [string];
+  assert.equal(line, `${name} listening on 127.0.0.1:${port}`);
+  return child;
+}
+
+/**
+ * A TCP proxy to `target` that can stop forwarding (what a cut cable or a
+ * frozen host looks like) and counts the HTTP/2 PING frames that cross it.
+ */
+async function proxy(target: number) {
+  let forwarding = true;
+  const pings = { sent: 0, acked: 0 };
+  let wake: (() => void) | undefined;
+  /** Counts the PING frames (type 6) that start a chunk: idle keepalive pings travel alone. */
+  const count = (chunk: Buffer, key: "sent" | "acked") => {
+    for (let at = 0; at + 9 <= chunk.length; at += 9 + chunk.readUIntBE(at, 3)) {
+      if (chunk[at + 3] === 6 && (chunk[at + 4]! & 1) === (key === "acked" ? 1 : 0)) pings[key]++;
+    }
+    wake?.();
+  };
+  const server = net.createServer((socket) => {
+    const upstream = net.connect(target, "127.0.0.1");
+    socket.on("data", (chunk: Buffer) => forwarding && (count(chunk, "sent"), upstream.write(chunk)));
+    upstream.on("data", (chunk: Buffer) => forwarding && (count(chunk, "acked"), socket.write(chunk)));
+    socket.on("error", () => upstream.destroy());
+    upstream.on("error", () => socket.destroy());
+    socket.on("close", () => upstream.destroy());
+    upstream.on("close", () => socket.destroy());
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    pings,
+    stop: () => (forwarding = false),
+    /** Resolves once `acked` pings have been answered. */
+    async acked(count: number): Promise<void> {
+      while (pings.acked < count) await new Promise<void>((resolve) => (wake = resolve));
+    },
+    close: () => new Promise<void>((resolve) => (server.close(() => resolve()), server.unref())),
+  };
+}
+
+describe("peer links", { timeout: 60_000 }, () => {
+  test("a peer killed and restarted is reported exactly once lost, then once connected", async () => {
+    const port = await freePort();
+    let child = await replicaProcess("r9", port);
+    const link = linkEvents();
+    const set = new GrpcPeers("r1", { r9: `127.0.0.1:${port}` }, { backoff: 20, maxBackoff: 200, onLink: link.onLink });
+    try {
+      await link.until(1);
+      child.kill("SIGKILL");
+      await link.until(2);
+      // Reconnect attempts while it is down report nothing more.
+      await assert.rejects(set.send("r9", { $case: "beacon", value: { timestamp: "" } }), PeerError);
+      await assert.rejects(set.send("r9", { $case: "beacon", value: { timestamp: "" } }), PeerError);
+      child = await replicaProcess("r9", port);
+      await link.until(3);
+      const reply = await set.send("r9", { $case: "beacon", value: { timestamp: "" } });
+      assert.match(reply.timestamp, RFC3339_NANO);
+      const address = `127.0.0.1:${port}`;
+      assert.deepEqual(
+        link.events.map(({ peer, state, address }) => [peer, state, address]),
+        [
+          ["r9", "connected", address],
+          ["r9", "lost", address],
+          ["r9", "connected", address],
+        ],
+      );
+      const lost = link.events[1]!;
+      assert.ok(
+        lost.state === "lost" && /^(the connection dropped|connection refused) \(/.test(lost.reason),
+        JSON.stringify(lost),
+      );
+    } finally {
+      await set.close();
+      child.kill("SIGKILL");
+    }
+  });
+
+  test("a peer that is never reachable is reported lost once, with why", async () => {
+    const link = linkEvents();
+    const set = new GrpcPeers("r1", { r2: "127.0.0.1:1" }, { backoff: 5, maxBackoff: 20, onLink: link.onLink });
+    try {
+      for (let i = 0; i < 5; i++) {
+        await assert.rejects(set.send("r2", { $case: "beacon", value: { timestamp: "" } }), PeerError);
+      }
+      assert.deepEqual(
+        link.events.map(({ state }) => state),
+        ["lost"],
+      );
+      const [lost] = link.events;
+      assert.ok(lost?.state === "lost" && lost.reason.startsWith("connection refused ("), JSON.stringify(lost));
+    } finally {
+      await set.close();
+    }
+  });
+
+  test("an idle link stays up through its keepalive pings (the server takes one every 2 s)", async () => {
+    const server = new ReplicaServer(new Replica({ name: "r2" }));
+    const tunnel = await proxy(await server.listen());
+    const link = linkEvents();
+    const set = new GrpcPeers("r1", { r2: `127.0.0.1:${tunnel.port}` }, { onLink: link.onLink });
+    try {
+      await link.until(1);
+      await tunnel.acked(4);
+      assert.deepEqual(
+        link.events.map(({ state }) => state),
+        ["connected"],
+      );
+      const reply = await set.send("r2", { $case: "beacon", value: { timestamp: "" } });
+      assert.match(reply.timestamp, RFC3339_NANO);
+    } finally {
+      await set.close();
+      await server.close();
+      await tunnel.close();
+    }
+  });
+
+  test("a peer that stops answering is reported lost within keepalive time + timeout", async () => {
+    const server = new ReplicaServer(new Replica({ name: "r2" }));
+    const tunnel = await proxy(await server.listen());
+    const link = linkEvents();
+    const set = new GrpcPeers("r1", { r2: `127.0.0.1:${tunnel.port}` }, { onLink: link.onLink });
+    try {
+      await link.until(1);
+      tunnel.stop();
+      const stopped = Date.now();
+      await link.until(2);
+      const lost = link.events[1]!;
+      assert.equal(lost.state, "lost");
+      // 2 s until the next ping, 2 s for its answer; the bound is generous for a loaded machine.
+      assert.ok(lost.at - stopped <= 6000, `noticed after ${lost.at - stopped} ms`);
+      assert.ok(lost.state === "lost" && lost.reason.startsWith("the connection dropped"), JSON.stringify(lost));
+    } finally {
+      await set.close();
+      await server.close(100);
+      await tunnel.close();
+    }
+  });
+
+  test("the reopen backoff is spread by the random source over ±20% of the wait", async () => {
+    // A peer that refuses every Dispatch stream, and notes when each one came.
+    const opened: number[] = [];
+    let wake: (() => void) | undefined;
+    const refusing = new grpc.Server();
+    refusing.addService(ConsensusService, {
+      propose: (_call: unknown, callback: grpc.sendUnaryData<never>) => callback({ code: Code.UNAVAILABLE }),
+      dispatch: (call: grpc.ServerDuplexStream<PeerRequest, PeerReply>) => {
+        opened.push(performance.now());
+        wake?.();
+        call.emit("error", { code: Code.UNAVAILABLE, details: "refused" });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      refusing.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    const draws = [0, 0.999];
+    let draw = 0;
+    const random = () => draws[draw++ % 2]!;
+    const set = new GrpcPeers("r1", { r2: `127.0.0.1:${port}` }, { backoff: 500, maxBackoff: 500, random });
+    try {
+      while (opened.length < 5) await new Promise<void>((resolve) => (wake = resolve));
+      const gaps = opened.slice(1).map((at, i) => at - opened[i]!);
+      // Draws 0 and 0.999 alternate: waits of 400 ms and 600 ms (500 ms ±20%), plus the time a refusal takes.
+      for (const [i, gap] of gaps.entries()) {
+        assert.ok(gap >= (i % 2 === 0 ? 399 : 599), `waits ${gaps.map(Math.round).join(", ")} ms`);
+      }
+      assert.ok(gaps[0]! + 100 < gaps[1]! && gaps[2]! + 100 < gaps[3]!, `waits ${gaps.map(Math.round).join(", ")} ms`);
+    } finally {
+      await set.close();
+      refusing.forceShutdown();
+    }
   });
 });
