@@ -1,0 +1,75 @@
+// node dist/test/bench/profile.js <file.cpuprofile> [--top N] [--per COUNT]
+// Where a process's CPU went, from a profile `node --cpu-prof` wrote: self time
+// summed by category (node's HTTP/2 and streams, grpc-js by source file,
+// protobuf, the project's code, GC, idle) and by function, as percentages of
+// the busy (non-idle) time and, with --per, as microseconds per call when the
+// profiled run answered COUNT calls.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { top: { type: "string", default: "30" }, per: { type: "string" } },
+});
+if (positionals.length !== 1) throw new Error("usage: profile.js <file.cpuprofile> [--top N] [--per COUNT]");
+
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+const profile = JSON.parse(readFileSync(positionals[0]!, "utf8")) as {
+  nodes: Node[];
+  samples: number[];
+  timeDeltas: number[];
+};
+
+/** Where a frame's code lives, coarsely: what a cut could remove. */
+function category({ functionName, url }: Node["callFrame"]): string {
+  if (url === "") return `(${functionName.replace(/[()]/g, "") || "native"})`;
+  const grpc = /@grpc\/grpc-js\/build\/src\/(.+)\.js$/.exec(url);
+  if (grpc) return `grpc-js ${grpc[1]}`;
+  if (url.includes("@bufbuild/protobuf")) return "protobuf runtime";
+  if (/\/dist\/src\/pb\//.test(url)) return "ts-proto stubs";
+  if (url.includes("/node_modules/")) return `package ${/node_modules\/((@[^/]+\/)?[^/]+)/.exec(url)![1]}`;
+  if (url.startsWith("node:internal/http2")) return "node http2";
+  if (url.startsWith("node:internal/streams") || url === "node:stream") return "node streams";
+  if (url.startsWith("node:")) return `node ${url.slice(5).replace(/^internal\//, "")}`;
+  return "project";
+}
+
+const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+const self = new Map<number, number>();
+// timeDeltas[i] is the time from sample i-1 to sample i, spent where sample i was taken.
+profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + profile.timeDeltas[i]!));
+
+const byCategory = new Map<string, number>();
+const byFunction = new Map<string, number>();
+for (const [id, time] of self) {
+  const frame = byId.get(id)!.callFrame;
+  const where = category(frame);
+  byCategory.set(where, (byCategory.get(where) ?? 0) + time);
+  const file = frame.url.replace(/^.*\/(node_modules|dist)\//, "");
+  const name = `${frame.functionName || "(anonymous)"} ${file}:${frame.lineNumber + 1}`;
+  byFunction.set(name, (byFunction.get(name) ?? 0) + time);
+}
+const idle = byCategory.get("(idle)") ?? 0;
+const total = [...byCategory.values()].reduce((a, b) => a + b, 0);
+const busy = total - idle;
+const per = values.per === undefined ? undefined : Number(values.per);
+
+function table(title: string, sums: Map<string, number>, top: number): void {
+  console.log(`\n${title}`);
+  const rows = [...sums].filter(([name]) => name !== "(idle)").sort((a, b) => b[1] - a[1]);
+  for (const [name, time] of rows.slice(0, top)) {
+    const share = `${((time / busy) * 100).toFixed(1)}%`.padStart(6);
+    const micros = per === undefined ? "" : `${(time / per).toFixed(2)} µs`.padStart(11);
+    console.log(`${share}${micros}  ${name}`);
+  }
+}
+
+console.log(
+  `${(total / 1e6).toFixed(2)} s profiled, ${(busy / 1e6).toFixed(2)} s busy` +
+    (per === undefined ? "" : `: ${(busy / per).toFixed(1)} µs per call over ${per} calls`),
+);
+table("self time by category", byCategory, Infinity);
+table("self time by function", byFunction, Number(values.top));
