@@ -1,7 +1,8 @@
 // node dist/test/bench/profile.js <file.cpuprofile> [--top N] [--per COUNT]
 // Where a process's CPU went, from a profile `node --cpu-prof` wrote: self time
-// summed by category (node's HTTP/2 and streams, grpc-js by source file,
-// protobuf, the project's code, GC, idle) and by function, as percentages of
+// summed by group (node core, grpc-js, protobuf, the project, GC, native code,
+// start-up), by category (node's HTTP/2 and streams, grpc-js by source file,
+// ...) and by function, as percentages of
 // the busy (non-idle) time and, with --per, as microseconds per call when the
 // profiled run answered COUNT calls.
 import { readFileSync } from "node:fs";
@@ -37,6 +38,18 @@ function category({ functionName, url }: Node["callFrame"]): string {
   return "project";
 }
 
+/** The coarse group of a category: what kind of work it is. */
+function group(where: string): string {
+  if (where.startsWith("node modules") || where.startsWith("node bootstrap") || where.includes("esm"))
+    return "start-up";
+  if (where.startsWith("grpc-js")) return "grpc-js";
+  if (where === "protobuf runtime" || where === "ts-proto stubs") return "protobuf";
+  if (where === "(garbage collector)") return "GC";
+  if (where === "(program)") return "native (nghttp2, libuv, V8)";
+  if (where.startsWith("node ") || where.startsWith("(")) return "node core";
+  return where;
+}
+
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const self = new Map<number, number>();
 // timeDeltas[i] is the time from sample i-1 to sample i, spent where sample i was taken.
@@ -51,6 +64,11 @@ for (const [id, time] of self) {
   const file = frame.url.replace(/^.*\/(node_modules|dist)\//, "");
   const name = `${frame.functionName || "(anonymous)"} ${file}:${frame.lineNumber + 1}`;
   byFunction.set(name, (byFunction.get(name) ?? 0) + time);
+}
+const byGroup = new Map<string, number>();
+for (const [where, time] of byCategory) {
+  const name = where === "(idle)" ? where : group(where);
+  byGroup.set(name, (byGroup.get(name) ?? 0) + time);
 }
 const idle = byCategory.get("(idle)") ?? 0;
 const total = [...byCategory.values()].reduce((a, b) => a + b, 0);
@@ -71,5 +89,6 @@ console.log(
   `${(total / 1e6).toFixed(2)} s profiled, ${(busy / 1e6).toFixed(2)} s busy` +
     (per === undefined ? "" : `: ${(busy / per).toFixed(1)} µs per call over ${per} calls`),
 );
+table("self time by group", byGroup, Infinity);
 table("self time by category", byCategory, Infinity);
 table("self time by function", byFunction, Number(values.top));
