@@ -1,8 +1,10 @@
 // node dist/test/bench/profile.js <file.cpuprofile> [--top N] [--per COUNT]
 // Where a process's CPU went, from a profile `node --cpu-prof` wrote: self time
-// summed by group (node core, grpc-js, protobuf, the project, GC, native code,
-// start-up), by category (node's HTTP/2 and streams, grpc-js by source file,
-// ...) and by function, as percentages of
+// summed by caller (the innermost code outside node core that asked for it:
+// grpc-js, protobuf, the project, or node's own event loop), by group (node
+// core, grpc-js, protobuf, the project, GC, native code, start-up), by category
+// (node's HTTP/2 and streams, grpc-js by source file, ...) and by function, as
+// percentages of
 // the busy (non-idle) time and, with --per, as microseconds per call when the
 // profiled run answered COUNT calls.
 import { readFileSync } from "node:fs";
@@ -17,6 +19,7 @@ if (positionals.length !== 1) throw new Error("usage: profile.js <file.cpuprofil
 interface Node {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 const profile = JSON.parse(readFileSync(positionals[0]!, "utf8")) as {
   nodes: Node[];
@@ -55,11 +58,30 @@ const self = new Map<number, number>();
 // timeDeltas[i] is the time from sample i-1 to sample i, spent where sample i was taken.
 profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + profile.timeDeltas[i]!));
 
+const parent = new Map<number, number>();
+for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+
+/** Who asked for a sample's work: the innermost frame outside node core (node's own work is charged to it). */
+function caller(id: number): string {
+  const leaf = category(byId.get(id)!.callFrame);
+  if (["(idle)", "(garbage collector)", "(program)"].includes(leaf)) return leaf;
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const by = group(category(byId.get(at)!.callFrame));
+    if (by === "node core") continue;
+    if (by === "start-up" || at === id) return by;
+    return `${by}: node core it calls (${leaf === "node http2" ? "HTTP/2" : "streams, events, timers..."})`;
+  }
+  return "node core from the event loop (HTTP/2 session, sockets)";
+}
+
+const byCaller = new Map<string, number>();
 const byCategory = new Map<string, number>();
 const byFunction = new Map<string, number>();
 for (const [id, time] of self) {
   const frame = byId.get(id)!.callFrame;
   const where = category(frame);
+  const asked = caller(id);
+  byCaller.set(asked, (byCaller.get(asked) ?? 0) + time);
   byCategory.set(where, (byCategory.get(where) ?? 0) + time);
   const file = frame.url.replace(/^.*\/(node_modules|dist)\//, "");
   const name = `${frame.functionName || "(anonymous)"} ${file}:${frame.lineNumber + 1}`;
@@ -89,6 +111,7 @@ console.log(
   `${(total / 1e6).toFixed(2)} s profiled, ${(busy / 1e6).toFixed(2)} s busy` +
     (per === undefined ? "" : `: ${(busy / per).toFixed(1)} µs per call over ${per} calls`),
 );
+table("self time by caller", byCaller, Infinity);
 table("self time by group", byGroup, Infinity);
 table("self time by category", byCategory, Infinity);
 table("self time by function", byFunction, Number(values.top));
