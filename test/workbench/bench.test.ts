@@ -1,7 +1,8 @@
 // `consensus bench`: against a real three-replica cluster of a blank project it
 // completes with no errors and writes valid results; its Dispatch load catches
 // a replica that answers out of order, too little, with the wrong type or not
-// at all; bad flags are refused with one line and change nothing.
+// at all; --connections opens that many connections to a replica (counted by a
+// TCP proxy in front of it); bad flags are refused with one line and change nothing.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
