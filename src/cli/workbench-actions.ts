@@ -59,6 +59,13 @@ export async function benchAction(load: string, flags: Flags & { progress?: bool
     import("../workbench/nemesis.js"),
   ]);
   const results = flags.results!;
+  const concurrency = integer(flags.concurrency!, "--concurrency", 1, 10_000);
+  const connections = integer(flags.connections!, "--connections", 1, 10_000);
+  if (connections > concurrency) {
+    throw new UserError(
+      `--connections ${connections}: more connections than the ${concurrency} clients (--concurrency)`,
+    );
+  }
   const seed = seedOf(nemesis, flags);
   const chaos = nemesisOptions(nemesis, flags, seed);
   const options = {
@@ -72,7 +79,8 @@ export async function benchAction(load: string, flags: Flags & { progress?: bool
     warmup: seconds(flags.warmup!, "--warmup", 0),
     interval: seconds(flags.interval!, "--interval"),
     timeout: integer(flags.timeout!, "--timeout", 1),
-    concurrency: integer(flags.concurrency!, "--concurrency", 1, 10_000),
+    concurrency,
+    connections,
     size: integer(flags.size!, "--size", 0, 4 * 1024 * 1024 - 64),
     streams: integer(flags.streams!, "--streams", 1, 1000),
     window: integer(flags.window!, "--window", 1, 100_000),
@@ -160,13 +168,17 @@ function nemesisOptions(nemesis: NemesisModule, flags: Flags, seed: number) {
 }
 
 function describeLoad(
-  options: Pick<BenchOptions, "bench" | "concurrency" | "size" | "streams" | "window" | "keys" | "reads">,
+  options: Pick<
+    BenchOptions,
+    "bench" | "concurrency" | "connections" | "size" | "streams" | "window" | "keys" | "reads"
+  >,
 ) {
+  const spread = options.connections > 1 ? ` over ${options.connections} connections per replica` : "";
   if (options.bench === "kv") {
-    return `${options.concurrency} clients on ${options.keys} keys, ${Math.round(options.reads * 100)}% reads`;
+    return `${options.concurrency} clients on ${options.keys} keys, ${Math.round(options.reads * 100)}% reads${spread}`;
   }
   return options.bench === "propose"
-    ? `${options.concurrency} clients proposing ${options.size} bytes`
+    ? `${options.concurrency} clients proposing ${options.size} bytes${spread}`
     : `${options.streams} stream${options.streams === 1 ? "" : "s"} × window ${options.window}`;
 }
 

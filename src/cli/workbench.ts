@@ -38,6 +38,7 @@ export function registerWorkbench(program: Command): void {
       "5000",
     )
     .option("--concurrency <n>", "propose, kv: clients at once", "16")
+    .option("--connections <n>", "propose, kv: HTTP/2 connections per replica the clients spread over", "1")
     .option("--size <bytes>", "propose: bytes per value", "64")
     .option("--streams <n>", "dispatch: streams", "1")
     .option("--window <n>", "dispatch: requests in flight per stream, 1 is lockstep", "64")

@@ -59,8 +59,10 @@ export interface BenchOptions extends MeasurementOptions {
   replicas: number;
   /** First port of that cluster; 0: free ports. */
   port: number;
-  /** Propose: clients at once, and bytes per value. */
+  /** Propose, kv: clients at once, and the HTTP/2 connections per replica they spread over. */
   concurrency: number;
+  connections: number;
+  /** Propose: bytes per value. */
   size: number;
   /** Dispatch: streams, and requests in flight on each. */
   streams: number;

@@ -35,7 +35,8 @@ const ALL_SCENARIOS: { name: string; args: string[] }[] = [
   { name: "Dispatch W=1", args: ["dispatch", "--streams", "1", "--window", "1"] },
   { name: "Dispatch W=64", args: ["dispatch", "--streams", "1", "--window", "64"] },
   { name: "Dispatch 8 streams x W=64", args: ["dispatch", "--streams", "8", "--window", "64"] },
-  { name: "Propose, 16 callers", args: ["propose", "--concurrency", "16"] },
+  { name: "Propose, 16 callers x 1 connection", args: ["propose", "--concurrency", "16"] },
+  { name: "Propose, 16 callers x 16 connections", args: ["propose", "--concurrency", "16", "--connections", "16"] },
 ];
 const SCENARIOS = ALL_SCENARIOS.filter(({ name }) => name.includes(values.only));
 if (SCENARIOS.length === 0) throw new Error(`--only ${values.only} names no scenario`);
@@ -154,12 +155,12 @@ console.log(
   `\n${rounds} rounds of ${duration} s each, medians; msgs/s (requests/s for Propose), server CPU µs per message`,
 );
 console.log(
-  `${"scenario".padEnd(28)}${pad("replica", 10)}${pad("plain", 10)}${pad("ratio", 7)}${pad("CPU replica", 13)}${pad("CPU plain", 11)}${pad("p99 replica", 13)}${pad("p99 plain", 11)}`,
+  `${"scenario".padEnd(38)}${pad("replica", 10)}${pad("plain", 10)}${pad("ratio", 7)}${pad("CPU replica", 13)}${pad("CPU plain", 11)}${pad("p99 replica", 13)}${pad("p99 plain", 11)}`,
 );
 for (const { name } of SCENARIOS) {
   const [a, b] = [pick(name, "replica", "throughput"), pick(name, "plain", "throughput")];
   console.log(
-    `${name.padEnd(28)}${pad(Math.round(a), 10)}${pad(Math.round(b), 10)}${pad((a / b).toFixed(2), 7)}` +
+    `${name.padEnd(38)}${pad(Math.round(a), 10)}${pad(Math.round(b), 10)}${pad((a / b).toFixed(2), 7)}` +
       `${pad(pick(name, "replica", "cpu").toFixed(1), 13)}${pad(pick(name, "plain", "cpu").toFixed(1), 11)}` +
       `${pad(pick(name, "replica", "p99"), 13)}${pad(pick(name, "plain", "p99"), 11)}`,
   );

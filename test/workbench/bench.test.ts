@@ -1,12 +1,14 @@
 // `consensus bench`: against a real three-replica cluster of a blank project it
 // completes with no errors and writes valid results; its Dispatch load catches
 // a replica that answers out of order, too little, with the wrong type or not
-// at all; bad flags are refused with one line and change nothing.
+// at all; --connections opens that many connections to a replica (counted by a
+// TCP proxy in front of it); bad flags are refused with one line and change nothing.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
+import { type AddressInfo, connect, createServer, type Socket } from "node:net";
+import { createInterface } from "node:readline";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -234,6 +236,73 @@ describe("against a cluster of three it starts itself", { timeout: 60_000 }, () 
   });
 });
 
+describe("--connections: the clients spread over that many HTTP/2 connections", { timeout: 60_000 }, () => {
+  /** A replica of the project; its address. */
+  let replica: ChildProcess;
+  let address: string;
+  before(async () => {
+    replica = spawn(NODE, ["dist/src/main.js", "--name", "r1", "--port", "0"], { cwd: dir, env: environment({}) });
+    const [line] = (await once(createInterface({ input: replica.stdout! }), "line")) as [string];
+    address = / on (\S+)$/.exec(line)![1]!;
+  });
+  after(async () => {
+    replica.kill("SIGKILL");
+    if (replica.exitCode === null && replica.signalCode === null) await once(replica, "exit");
+  });
+
+  /** A TCP proxy to the replica; resolves with its address and the connections it has accepted so far. */
+  async function countingProxy(): Promise<{ address: string; accepted: () => number; close: () => void }> {
+    const [host, port] = [
+      address.slice(0, address.lastIndexOf(":")),
+      Number(address.slice(address.lastIndexOf(":") + 1)),
+    ];
+    let accepted = 0;
+    const sockets = new Set<Socket>();
+    const proxy = createServer((client) => {
+      accepted++;
+      const upstream = connect(port, host);
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on("error", () => undefined);
+        socket.on("close", () => sockets.delete(socket));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    return {
+      address: `127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+      accepted: () => accepted,
+      close: () => {
+        proxy.close();
+        for (const socket of sockets) socket.destroy();
+      },
+    };
+  }
+
+  for (const [flag, expected] of [
+    ["no flag", 1],
+    ["--connections 1", 1],
+    ["--connections 4", 4],
+  ] as const) {
+    test(`${flag}: ${expected} for 4 clients`, async () => {
+      const proxy = await countingProxy();
+      try {
+        const results = path.join(outside, `connections-${expected}-${flag.length}.jsonl`);
+        const flags = flag === "no flag" ? [] : flag.split(" ");
+        const args = ["--target", proxy.address, "--concurrency", "4", "--requests", "200", "--warmup", "0"];
+        const run = await bench(["propose", ...args, ...flags, "--results", results], outside);
+        assert.equal(run.code, 0, run.stderr);
+        const client = (await lines(results)).at(-1) as ClientRecord;
+        assert.ok(client.requests >= 200);
+        assert.equal(client.flags.connections, expected);
+        assert.equal(proxy.accepted(), expected);
+      } finally {
+        proxy.close();
+      }
+    });
+  }
+});
+
 /** A Dispatch server that answers beacons the way `answer` says: with the replies to write now. */
 async function brokenServer(
   answer: (request: PeerRequest, index: number, reply: PeerReply) => PeerReply[] | "end" | "fail",
@@ -367,6 +436,16 @@ describe("refused flags", { timeout: 30_000 }, () => {
     ],
     ["an unknown flag", ["dispatch", "--bogus", "2"], /^error: unknown option '--bogus'$/],
     ["a window of 0", ["dispatch", "--window", "0"], /^error: --window "0" is not an integer from 1 to 100000$/],
+    [
+      "no connections",
+      ["propose", "--connections", "0"],
+      /^error: --connections "0" is not an integer from 1 to 10000$/,
+    ],
+    [
+      "more connections than clients",
+      ["propose", "--concurrency", "4", "--connections", "5"],
+      /^error: --connections 5: more connections than the 4 clients \(--concurrency\)$/,
+    ],
     [
       "a duration that is not a number",
       ["propose", "--duration", "soon"],

@@ -36,6 +36,7 @@ async function commit(members: Map<string, string>, key: string, value: Buffer, 
   try {
     const ended: Ended = await proposeFollowing(
       replicas,
+      0,
       { identity: "test", name: key, value },
       replica,
       5000,

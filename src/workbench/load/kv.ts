@@ -17,6 +17,8 @@ export interface KvLoad {
   targets: Map<string, string>;
   /** Clients, each with one operation in flight. */
   concurrency: number;
+  /** HTTP/2 connections per replica the clients spread over, 1 … concurrency (default 1). */
+  connections?: number;
   /** Keys `k0` … `k<keys-1>`. */
   keys: number;
   /** Fraction of operations that are reads, 0 … 1. */
@@ -56,7 +58,7 @@ type Outcome =
 
 /** Runs the load until `measurement` stops; resolves when every client has completed its last operation. */
 export async function kvLoad(load: KvLoad, measurement: Measurement, history: History): Promise<void> {
-  const replicas = new Replicas(load.targets);
+  const replicas = new Replicas(load.targets, load.connections);
   // One generator per client, each a jump (2^64 draws) from the last: a client's choices do not depend on the others'.
   const generator = xoroshiro128plus(load.seed);
   const clients = Array.from({ length: load.concurrency }, (_, index) => {
@@ -131,7 +133,7 @@ class KvClient {
   private async operation(request: ProposeRequest, replica: string): Promise<Outcome> {
     const start = performance.now();
     const redirected = () => this.measurement.redirected();
-    const ended = await proposeFollowing(this.replicas, request, replica, this.load.timeout, redirected);
+    const ended = await proposeFollowing(this.replicas, this.index, request, replica, this.load.timeout, redirected);
     if (!("reply" in ended)) return this.failed(ended.replica, ended.error);
     const { reply } = ended;
     this.measurement.answered(reply.success ? "success" : "decline", (performance.now() - start) * 1000);

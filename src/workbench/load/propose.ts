@@ -15,6 +15,8 @@ export interface ProposeLoad {
   replicas?: Map<string, string>;
   /** Clients proposing at once. */
   concurrency: number;
+  /** HTTP/2 connections per replica the clients spread over, 1 … concurrency (default 1). */
+  connections?: number;
   /** Bytes of each proposal's value. */
   size: number;
   /** Deadline of each call, in milliseconds. */
@@ -26,7 +28,7 @@ const BACKOFF_MS = 10;
 
 /** Runs the load until `measurement` stops; resolves when every client has its last answer. */
 export async function proposeLoad(load: ProposeLoad, measurement: Measurement): Promise<void> {
-  const replicas = new Replicas(load.replicas ?? new Map());
+  const replicas = new Replicas(load.replicas ?? new Map(), load.connections);
   const unknown = load.targets.find((target) => replicas.resolve(target) === undefined);
   if (unknown !== undefined) throw new Error(`target ${unknown} is neither a known replica nor host:port`);
   try {
@@ -48,7 +50,7 @@ async function proposer(replicas: Replicas, index: number, load: ProposeLoad, me
   let at = load.targets[home]!;
   while (!measurement.stopped) {
     const start = performance.now();
-    const ended = await proposeFollowing(replicas, request, at, load.timeout, () => measurement.redirected());
+    const ended = await proposeFollowing(replicas, index, request, at, load.timeout, () => measurement.redirected());
     if ("reply" in ended) {
       measurement.answered(ended.reply.success ? "success" : "decline", (performance.now() - start) * 1000);
       // Where a redirect led: the next proposals go straight there.

@@ -10,13 +10,28 @@ import { ConsensusClient } from "../pb/service.js";
 /** Redirects one proposal follows before it gives up (an error of that call). */
 export const MAX_HOPS = 3;
 
-/** One grpc-js client per address, shared by a load's clients; made on first use (a redirect may name a new one). */
+/** The channels to one replica, and how many callers have been given one of them so far. */
+interface Pool {
+  channels: ConsensusClient[];
+  callers: number;
+}
+
+/**
+ * The grpc-js clients of a load, shared by its callers: up to `connections` per address, each its
+ * own HTTP/2 connection, made on first use (a redirect may name a new address). The callers that
+ * reach an address take its connections in turn, in the order they first call it.
+ */
 export class Replicas {
-  private readonly clients = new Map<string, ConsensusClient>();
+  private readonly pools = new Map<string, Pool>();
+  /** `caller address` → the channel that caller uses there. */
+  private readonly assigned = new Map<string, ConsensusClient>();
   private readonly byAddress = new Map<string, string>();
 
   /** `known`: name → host:port of every replica a redirect may name. */
-  constructor(private readonly known: Map<string, string>) {
+  constructor(
+    private readonly known: Map<string, string>,
+    private readonly connections = 1,
+  ) {
     for (const [name, address] of known) this.byAddress.set(address, name);
   }
 
@@ -28,17 +43,26 @@ export class Replicas {
     return undefined;
   }
 
-  client(address: string): ConsensusClient {
-    let client = this.clients.get(address);
-    if (client === undefined) {
-      client = new ConsensusClient(address, grpc.credentials.createInsecure());
-      this.clients.set(address, client);
-    }
+  /** The channel caller `caller` (an index) uses to reach `address`. */
+  client(address: string, caller: number): ConsensusClient {
+    const key = `${caller} ${address}`;
+    let client = this.assigned.get(key);
+    if (client !== undefined) return client;
+    let pool = this.pools.get(address);
+    if (pool === undefined) this.pools.set(address, (pool = { channels: [], callers: 0 }));
+    const slot = pool.callers++ % this.connections;
+    // grpc-js shares one connection among the channels to an address with the same options;
+    // a subchannel pool of each channel's own makes each channel a connection of its own.
+    pool.channels[slot] ??= new ConsensusClient(address, grpc.credentials.createInsecure(), {
+      "grpc.use_local_subchannel_pool": 1,
+    });
+    client = pool.channels[slot];
+    this.assigned.set(key, client);
     return client;
   }
 
   close(): void {
-    for (const client of this.clients.values()) client.close();
+    for (const pool of this.pools.values()) for (const client of pool.channels) client.close();
   }
 }
 
@@ -49,11 +73,12 @@ export class Replicas {
 export type Ended = { reply: ProposeReply; replica: string } | { error: string; replica: string };
 
 /**
- * Proposes `request` at `replica` (resolved through `replicas`; the caller knows it resolves),
- * following up to MAX_HOPS redirects; calls `redirected` for each one followed.
+ * Proposes `request` for caller `caller` at `replica` (resolved through `replicas`; the caller
+ * knows it resolves), following up to MAX_HOPS redirects; calls `redirected` for each one followed.
  */
 export async function proposeFollowing(
   replicas: Replicas,
+  caller: number,
   request: ProposeRequest,
   replica: string,
   timeout: number,
@@ -63,7 +88,7 @@ export async function proposeFollowing(
   for (let hops = 0; ; hops++) {
     let reply: ProposeReply;
     try {
-      reply = await propose(replicas.client(address), request, timeout);
+      reply = await propose(replicas.client(address, caller), request, timeout);
     } catch (error) {
       const { code, details } = error as grpc.ServiceError;
       return { error: `${grpc.status[code] ?? code}: ${details}`, replica: name };
