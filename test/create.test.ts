@@ -180,6 +180,7 @@ describe("create-consensus", () => {
     assert.deepEqual(pkg.dependencies, {
       "@bufbuild/protobuf": ours.devDependencies["@bufbuild/protobuf"],
       "@grpc/grpc-js": ours.devDependencies["@grpc/grpc-js"],
+      "grpc-health-check": ours.devDependencies["grpc-health-check"].replace(/^\^/, ""),
     });
     assert.equal(
       pkg.devDependencies["create-consensus"],
@@ -187,7 +188,15 @@ describe("create-consensus", () => {
       "an unpublished checkout is depended on as is",
     );
     assert.equal(pkg.devDependencies.typescript, ours.devDependencies.typescript.replace(/^[~^]/, ""));
-    assert.deepEqual(Object.keys(pkg.scripts).sort(), ["bench", "build", "cluster", "protobuf", "start", "test"]);
+    assert.deepEqual(Object.keys(pkg.scripts).sort(), [
+      "bench",
+      "build",
+      "cluster",
+      "probe",
+      "protobuf",
+      "start",
+      "test",
+    ]);
     for (const proto of ["beacon", "client", "envelope", "service"]) {
       assert.equal(
         readFileSync(path.join(dir, `proto/${proto}.proto`), "utf8"),

@@ -7,7 +7,7 @@ import { HealthImplementation, service, type ServingStatus } from "grpc-health-c
 export type { ServingStatus };
 
 /** The services whose status is reported: "" (the server as a whole) and the Consensus service. */
-export const SERVICES = ["", "pb.Consensus"] as const;
+const SERVICES = ["", "pb.Consensus"] as const;
 
 /** One status for every service in SERVICES, and the Watch calls to end when the server closes. */
 export class Health {
@@ -16,10 +16,6 @@ export class Health {
 
   constructor(private current: ServingStatus) {
     this.implementation = new HealthImplementation(Object.fromEntries(SERVICES.map((name) => [name, current])));
-  }
-
-  get status(): ServingStatus {
-    return this.current;
   }
 
   set(status: ServingStatus): void {

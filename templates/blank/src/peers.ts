@@ -361,7 +361,14 @@ class Link {
       this.fail(stream, new PeerError(this.peer, error.code ?? Code.UNKNOWN, error.details || error.message));
     });
     stream.on("end", () => {
-      this.fail(stream, new PeerError(this.peer, Code.UNAVAILABLE, "closed the stream before replying"));
+      this.fail(
+        stream,
+        new PeerError(
+          this.peer,
+          Code.UNAVAILABLE,
+          "ended the stream before replying (as a replica does when it stops)",
+        ),
+      );
     });
     for (const { request, pending } of this.waiting.splice(0)) this.write(stream, request, pending);
   }

@@ -7,6 +7,9 @@ import { advertised, ConfigError, loadConfig, USAGE, wantsHelp } from "./config.
 import { checkHealth } from "./health.js";
 import { explainFailure, loadTls, TlsError } from "./tls.js";
 
+/** How long the check may take: a replica that answers nothing in this time is not serving. */
+const TIMEOUT = 3000;
+
 const argv = process.argv.slice(2);
 if (wantsHelp(argv)) {
   console.log(USAGE.replace("npm start -- [options]", "npm run probe -- [host:port] [options]"));
@@ -26,7 +29,7 @@ try {
 }
 
 try {
-  const status = await checkHealth(address, tls?.client ?? grpc.credentials.createInsecure());
+  const status = await checkHealth(address, tls?.client ?? grpc.credentials.createInsecure(), { timeout: TIMEOUT });
   if (status !== "SERVING") {
     console.error(`${address} is ${status}`);
     process.exit(1);
@@ -34,7 +37,8 @@ try {
   console.log(`${address} is SERVING`);
 } catch (error) {
   const { code, details } = error as grpc.ServiceError;
-  const why = code === grpc.status.DEADLINE_EXCEEDED ? "no answer in 3 s" : explainFailure(details, tls?.files);
+  const why =
+    code === grpc.status.DEADLINE_EXCEEDED ? `no answer in ${TIMEOUT / 1000} s` : explainFailure(details, tls?.files);
   console.error(`${address}: ${why}`);
   process.exit(1);
 }

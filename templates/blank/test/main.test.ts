@@ -27,7 +27,14 @@ async function start(args: string[]) {
     once(lines, "line").then(([line]) => line as string),
     exited.then(() => undefined),
   ]);
-  return { child, first, exited, stderr: () => stderr };
+  /** Resolves once stderr matches `pattern`. */
+  const printed = (pattern: RegExp) =>
+    new Promise<void>((resolve) => {
+      const check = () => pattern.test(stderr) && (child.stderr.off("data", check), resolve());
+      child.stderr.on("data", check);
+      check();
+    });
+  return { child, first, exited, stderr: () => stderr, printed };
 }
 
 test(
@@ -70,4 +77,36 @@ test("a bad flag is a one-line error and exit 1", { timeout: 20_000 }, async () 
   assert.equal(first, undefined);
   assert.deepEqual(await exited, [1, null]);
   assert.equal(stderr(), 'error: --port: "99999" is not a port (an integer from 0 to 65535)\n');
+});
+
+test("says where it is advertised, and prints each change of a peer link once", { timeout: 30_000 }, async () => {
+  const r2 = await start(["--name", "r2", "--port", "0"]);
+  const r2Address = /^r2 listening on (127\.0\.0\.1:\d+)$/.exec(r2.first ?? "")?.[1];
+  assert.ok(r2Address, r2.first);
+  const r1 = await start([
+    "--name",
+    "r1",
+    "--port",
+    "0",
+    "--advertise",
+    "r1.example:3264",
+    "--peers",
+    `r2=${r2Address}`,
+  ]);
+  try {
+    assert.match(r1.first ?? "", /^r1 listening on 127\.0\.0\.1:\d+ \(advertised as r1\.example:3264\)$/);
+    await r1.printed(/connected/);
+    r2.child.kill("SIGKILL");
+    await r1.printed(/lost/);
+    assert.match(
+      r1.stderr(),
+      new RegExp(
+        `^r1: connected to r2 \\(${r2Address}\\)\n` +
+          `r1: lost r2 \\(${r2Address}\\): (the connection dropped|connection refused) \\([^\n]*\\)\n$`,
+      ),
+    );
+  } finally {
+    r1.child.kill("SIGKILL");
+    r2.child.kill("SIGKILL");
+  }
 });

@@ -270,7 +270,7 @@ async function proxy(target: number) {
 }
 
 describe("peer links", { timeout: 60_000 }, () => {
-  test("a peer killed and restarted is reported exactly once lost, then once connected", async () => {
+  test("a peer killed and restarted is reported exactly once lost, then once connected; one stopping says so", async () => {
     const port = await freePort();
     let child = await replicaProcess("r9", port);
     const link = linkEvents();
@@ -300,6 +300,16 @@ describe("peer links", { timeout: 60_000 }, () => {
         lost.state === "lost" && /^(the connection dropped|connection refused) \(/.test(lost.reason),
         JSON.stringify(lost),
       );
+      // A peer that stops on SIGTERM ends its streams after answering them: that is the reason given.
+      child.kill("SIGTERM");
+      await link.until(4);
+      assert.deepEqual(link.events[3], {
+        peer: "r9",
+        state: "lost",
+        address,
+        reason: "ended the stream before replying (as a replica does when it stops)",
+        at: link.events[3]!.at,
+      });
     } finally {
       await set.close();
       child.kill("SIGKILL");
