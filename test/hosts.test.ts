@@ -158,7 +158,7 @@ async function commit(
   for (let last = ""; ; await delay(100)) {
     const replicas = new Replicas(members);
     try {
-      const ended = await proposeFollowing(replicas, request, at, 2000, () => {});
+      const ended = await proposeFollowing(replicas, 0, request, at, 2000, () => {});
       if ("reply" in ended && ended.reply.success)
         return { replica: ended.replica, value: decodeValue(ended.reply.value) };
       last = `${ended.replica}: ${"error" in ended ? ended.error : ended.reply.error || "declined"}`;
