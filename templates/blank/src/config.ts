@@ -184,7 +184,11 @@ function readConfigFile(file: string): Source {
  */
 export function advertised(config: Pick<Config, "host" | "port" | "advertise">, port = config.port): string {
   if (config.advertise !== undefined) return config.advertise;
-  const host = config.host === "0.0.0.0" || config.host === "::" ? hostname() : config.host;
+  return hostPort(config.host === "0.0.0.0" || config.host === "::" ? hostname() : config.host, port);
+}
+
+/** `host:port`, with an IPv6 host in brackets. */
+export function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 

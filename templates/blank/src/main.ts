@@ -3,7 +3,7 @@
 // state from --data, then says SERVING and prints one line; on SIGINT or
 // SIGTERM it says NOT_SERVING, drains its streams, stops its State, dumps its
 // metrics (with --metrics) and exits 0.
-import { advertised, type Config, ConfigError, loadConfig, USAGE, wantsHelp } from "./config.js";
+import { advertised, type Config, ConfigError, hostPort, loadConfig, USAGE, wantsHelp } from "./config.js";
 import { FileDisk } from "./disk.js";
 import { typeName } from "./envelope.js";
 import { GrpcPeers } from "./peers.js";
@@ -91,9 +91,10 @@ process.on("SIGTERM", () => void shutdown());
 server.ready();
 // Last: a supervisor may signal as soon as it reads this line. Tools parse it up to the port; what
 // follows in parentheses, only when there is something to say, is for people.
-const listening = `${host.includes(":") ? `[${host}]` : host}:${bound}`;
+const listening = hostPort(host, bound);
+const advertise = advertised(config, bound);
 const notes = [
-  ...(advertised(config, bound) === listening ? [] : [`advertised as ${advertised(config, bound)}`]),
+  ...(advertise === listening ? [] : [`advertised as ${advertise}`]),
   ...(tls === undefined ? [] : [tls.files.ca === undefined ? "tls" : "mutual tls"]),
 ];
 console.log(`${name} listening on ${listening}${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`);

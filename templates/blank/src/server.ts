@@ -3,6 +3,7 @@
 // each gets exactly one reply in request order however the peer pipelines.
 import * as grpc from "@grpc/grpc-js";
 import { coalesceReplies } from "./coalesce.js";
+import { hostPort } from "./config.js";
 import { typeName } from "./envelope.js";
 import { Health } from "./health.js";
 import type { PeerReply, PeerRequest } from "./pb/envelope.js";
@@ -197,10 +198,11 @@ export class ReplicaServer {
 
   /** Binds and serves; resolves with the port (the real one when asked for 0). */
   listen({ host = "127.0.0.1", port = 0, credentials }: ListenOptions = {}): Promise<number> {
-    const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) =>
-      this.server.bindAsync(address, credentials ?? grpc.ServerCredentials.createInsecure(), (error, bound) =>
-        error ? reject(error) : resolve(bound),
+      this.server.bindAsync(
+        hostPort(host, port),
+        credentials ?? grpc.ServerCredentials.createInsecure(),
+        (error, bound) => (error ? reject(error) : resolve(bound)),
       ),
     );
   }
