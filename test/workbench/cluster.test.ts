@@ -44,8 +44,12 @@ function sink(colours = false) {
   return { stream: Object.assign(stream, colours ? { hasColors: () => true } : {}), text: () => text };
 }
 
+/**
+ * Holds `port` of 127.0.0.1. Connections are closed at once: the replicas' peers dial the port it
+ * holds, and a socket with unread bytes never closes, so close() would wait with nothing left to run.
+ */
 function listen(port: number): Promise<Server> {
-  const server = createServer();
+  const server = createServer((socket) => socket.destroy());
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host: "127.0.0.1", port }, () => resolve(server));
