@@ -87,6 +87,94 @@ program
   });
 
 program
+  .command("remove-message")
+  .description("remove a message type, the reverse of add-message: its numbers and names become reserved, never reused")
+  .argument("<name>", "the type's name, in any spelling add-message takes")
+  .option("--force", "delete its handler and the handler's test even when they are no longer the scaffolded stub")
+  .option("--dry-run", "change nothing; print the unified diff of every file it would change")
+  .action(async (name: string, options: { force?: boolean; dryRun?: boolean }) => {
+    const started = performance.now();
+    const [{ removeMessage }, { unifiedDiff }] = await Promise.all([
+      import("../commands/remove-message.js"),
+      import("../core/diff.js"),
+    ]);
+    const result = await removeMessage({ cwd: process.cwd(), name, ...options, signal: interrupt.signal });
+    const { constant, number, request, reply } = result.removed;
+    if (options.dryRun) {
+      for (const change of result.changes) console.log(colourDiff(unifiedDiff(change)));
+      console.log(`dry run: removing ${constant} would change ${result.changes.length} files; nothing written`);
+      return;
+    }
+    printChanges(result.changes);
+    const reserved = [
+      `${constant} = ${number}`,
+      ...(request ? [`PeerRequest.${request.field} = ${request.number}`] : []),
+      ...(reply ? [`PeerReply.${reply.field} = ${reply.number}`] : []),
+    ];
+    const ms = Math.round(performance.now() - started);
+    console.log(`${out.green("✔")} removed ${constant}; reserved ${reserved.join(", ")} ${out.dim(`(${ms} ms)`)}`);
+    if (result.messagesFile && !result.deletesMessagesFile) {
+      console.log(`${result.messagesFile} is kept: another proto still uses it`);
+    }
+  });
+
+program
+  .command("list")
+  .description("the envelope's message types: numbers, oneof members, messages, handlers, Dispatch cases")
+  .option("--json", "the same as JSON")
+  .action(async (options: { json?: boolean }) => {
+    const { list } = await import("../commands/list.js");
+    const listing = await list({ cwd: process.cwd() });
+    if (options.json) {
+      console.log(JSON.stringify(listing, null, 2));
+      return;
+    }
+    const member = (m: { field: string; number: number } | undefined) => (m ? `${m.field} = ${m.number}` : "–");
+    const rows = listing.types.map((type) => [
+      `${type.constant} = ${type.number}`,
+      member(type.request),
+      member(type.reply),
+      type.request?.file ?? type.reply?.file ?? "–",
+      type.handler.exists
+        ? `${type.handler.file}${type.handler.stub ? " (stub)" : ""}`
+        : `${type.handler.file} (missing)`,
+      type.dispatchCase ? "yes" : "no",
+    ]);
+    printTable(["TYPE", "PEERREQUEST", "PEERREPLY", "MESSAGES", "HANDLER", "CASE"], rows);
+  });
+
+program
+  .command("doctor")
+  .description(
+    "find what is inconsistent: the envelope, handlers and Dispatch cases, stale stubs, wire breaks against a git revision",
+  )
+  .option("--against <ref>", "the git revision the protos must stay wire-compatible with", undefined)
+  .option("--fix", "repair what is mechanical: regenerate stubs, add a missing Dispatch case and stub handler")
+  .action(async (options: { against?: string; fix?: boolean }) => {
+    const { doctor } = await import("../commands/doctor.js");
+    const result = await doctor({ cwd: process.cwd(), ...options, signal: interrupt.signal });
+    printChanges(result.changes);
+    for (const finding of result.findings) {
+      const fixed = options.fix && finding.fixable;
+      const mark = fixed ? out.green("fixed:") : out.red("✖");
+      const hint = !options.fix && finding.fixable ? out.dim(" (--fix repairs it)") : "";
+      console.log(`${mark} ${finding.message}${hint}`);
+    }
+    const { wire } = result;
+    const wireLine = wire.checked ? `wire-compatible with ${wire.against}` : `wire check skipped (${wire.note})`;
+    const left = result.findings.filter((finding) => !(options.fix && finding.fixable));
+    if (left.length === 0) {
+      console.log(`${out.green("✔")} ${result.findings.length === 0 ? "no problems" : "all repaired"}; ${wireLine}`);
+      return;
+    }
+    const fixable = left.filter((finding) => finding.fixable).length;
+    console.log(
+      `${left.length} problem${left.length === 1 ? "" : "s"}${fixable > 0 ? ` (${fixable} repaired by consensus doctor --fix)` : ""}`,
+    );
+    process.exitCode = 1;
+  });
+
+program
   .command("check")
   .description(
     "decide whether each history (JSON lines of invoke/ok/fail/info events) is linearizable: exit 0 all are, 1 some is not, 2 bad input, 3 unknown",
@@ -125,6 +213,18 @@ program
     if (flags.html !== undefined && !flags.json) console.log(`history drawn in ${flags.html}`);
     process.exitCode = exitCode(checks);
   });
+
+/** Rows under a header, each column as wide as its widest cell. */
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
+  console.log(out.dim(line(header)));
+  for (const row of rows) console.log(line(row));
+}
 
 /** A unified diff with its added lines green and removed lines red (on a terminal). */
 function colourDiff(diff: string): string {

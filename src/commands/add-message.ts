@@ -1,5 +1,5 @@
 import { recover, ChangeSet, type Change } from "../core/changes.js";
-import { parseFieldSpecs } from "../core/envelope.js";
+import { parseFieldSpecs } from "../core/proto/field-specs.js";
 import { planMessageType } from "../core/message-type.js";
 import { messageNames, type MessageNames } from "../core/names.js";
 import { findProject } from "../core/project.js";

@@ -43,3 +43,35 @@ export async function initRepository(root: string): Promise<GitOutcome> {
 function firstLine(text: string): string {
   return text.trim().split("\n")[0] ?? "";
 }
+
+/** The protos of `dir` (a folder of the project at `root`) as they are at git revision `ref`: path relative to `dir` → text. */
+export type ProtosAt =
+  | { readonly kind: "read"; readonly protos: Map<string, string> }
+  | { readonly kind: "no-work-tree" }
+  | { readonly kind: "no-revision" };
+
+export async function protosAt(root: string, ref: string, dir: string): Promise<ProtosAt> {
+  const git = (...args: string[]) =>
+    x("git", args, { nodeOptions: { cwd: root }, throwOnError: false, nodePath: false });
+  let inside;
+  try {
+    inside = await git("rev-parse", "--is-inside-work-tree");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { kind: "no-work-tree" };
+    throw error;
+  }
+  if (inside.exitCode !== 0 || inside.stdout.trim() !== "true") return { kind: "no-work-tree" };
+  const commit = await git("rev-parse", "--verify", "--quiet", `${ref}^{commit}`);
+  if (commit.exitCode !== 0) return { kind: "no-revision" };
+  const id = commit.stdout.trim();
+  // Read from the object store, never from the work tree: nothing is checked out.
+  const listed = await git("ls-tree", "-r", "-z", "--name-only", id, "--", `${dir}/`);
+  if (listed.exitCode !== 0) throw new Error(`git ls-tree failed: ${firstLine(listed.stderr)}`);
+  const protos = new Map<string, string>();
+  for (const file of listed.stdout.split("\0").filter((name) => name.endsWith(".proto"))) {
+    const shown = await git("show", `${id}:./${file}`);
+    if (shown.exitCode !== 0) throw new Error(`git show failed: ${firstLine(shown.stderr)}`);
+    protos.set(file.slice(dir.length + 1), shown.stdout);
+  }
+  return { kind: "read", protos };
+}

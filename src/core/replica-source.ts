@@ -15,10 +15,11 @@ export interface DispatchMessage {
   readonly reply: boolean;
 }
 
-/** An insertion into the source: `text` at offset `at`. */
+/** `text` put at offset `at` of the source, in place of the `remove` characters there (none by default). */
 interface Edit {
   readonly at: number;
   readonly text: string;
+  readonly remove?: number;
 }
 
 /**
@@ -38,40 +39,9 @@ export function addDispatchCase(
   message: DispatchMessage,
   handlersImport: string,
 ): string {
-  // oxc's parser (native, ~10 ms to load) rather than the TypeScript compiler (~150 ms): only the syntax
-  // tree is needed. Its offsets count UTF-16 units, as string indexes do.
-  const parsed = parseSync(file, source, { lang: "ts", sourceType: "module" });
   const { field } = message;
   const byHand = `add the case for "${field}" (and its import) by hand`;
-  const syntaxError = parsed.errors[0];
-  if (syntaxError) {
-    const at = syntaxError.labels[0]?.start;
-    const where = at === undefined ? file : location(file, source, at);
-    throw new UserError(`${where}: ${syntaxError.message}; fix the syntax, or ${byHand}`);
-  }
-  const tree: Tree = { source, program: parsed.program, comments: parsed.comments };
-
-  const methods = dispatchMethods(tree.program);
-  if (methods.length === 0) {
-    throw new UserError(
-      `${file}: no dispatch method found (a method dispatch in a class, holding the switch on the message's $case); ${byHand}`,
-    );
-  }
-  let found: (DispatchSwitch & { method: DispatchMethod }) | undefined;
-  for (const method of methods) {
-    const statement = dispatchSwitch(method);
-    if (statement) {
-      found = { method, ...statement };
-      break;
-    }
-  }
-  if (!found) {
-    throw new UserError(
-      `${file}: no Dispatch switch found (a switch on the message's $case in ${methodName(methods[0]!)}, ` +
-        `with a default clause); ${byHand}`,
-    );
-  }
-
+  const { tree, found } = findDispatch(source, file, byHand);
   const clauses = found.switch.cases;
   const hasCase = clauses.some((clause) => clause.test !== null && literalText(clause.test) === field);
   const imported = handlerImport(tree.program, field, handlersImport);
@@ -89,9 +59,92 @@ export function addDispatchCase(
   const edits: Edit[] = [];
   if (!hasCase) edits.push(caseEdit(tree, found.switch, message, eol));
   if (!imported) edits.push(importEdit(tree, field, handlersImport, eol));
-  // From the end backwards, so that each offset still points where it did in `source`.
-  edits.sort((a, b) => b.at - a.at);
-  return edits.reduce((text, edit) => text.slice(0, edit.at) + edit.text + text.slice(edit.at), source);
+  return applyEdits(source, edits);
+}
+
+/**
+ * Takes the Dispatch case of `field` and its handler import out of the source of a replica file, the
+ * reverse of addDispatchCase: each whole line it holds, when the case or the import has its lines to
+ * itself, else just its text. Returns the source unchanged when neither is there.
+ */
+export function removeDispatchCase(source: string, file: string, field: string, handlersImport: string): string {
+  const { tree, found } = findDispatch(source, file, `take the case for "${field}" (and its import) out by hand`);
+  const edits: Edit[] = [];
+  const clause = found.switch.cases.find((c) => c.test !== null && literalText(c.test) === field);
+  if (clause) edits.push(lineSpan(source, clause.start, clause.end));
+  const specifier = handlerImport(tree.program, field, handlersImport);
+  if (specifier) {
+    const declaration = tree.program.body.find(
+      (statement): statement is AST.ImportDeclaration =>
+        statement.type === "ImportDeclaration" && statement.specifiers.includes(specifier),
+    )!;
+    if (declaration.specifiers.length === 1) {
+      edits.push(lineSpan(source, declaration.start, declaration.end));
+    } else {
+      // `import { a, field, b }`: the specifier and the comma that joins it.
+      const index = declaration.specifiers.indexOf(specifier);
+      const neighbour = declaration.specifiers[index === 0 ? 1 : index - 1]!;
+      const [start, end] = index === 0 ? [specifier.start, neighbour.start] : [neighbour.end, specifier.end];
+      edits.push({ at: start, text: "", remove: end - start });
+    }
+  }
+  return applyEdits(source, edits);
+}
+
+/** The labels of the Dispatch switch's cases, in order: `beacon`, `preAccept`. */
+export function dispatchCases(source: string, file: string): string[] {
+  const { found } = findDispatch(source, file, "add the case by hand");
+  return found.switch.cases.flatMap((clause) => (clause.test === null ? [] : [literalText(clause.test)!]));
+}
+
+/** The deletion of [start, end): whole lines when nothing else is on them, else just that text. */
+function lineSpan(source: string, start: number, end: number): Edit {
+  const lineStart = startOfLine(source, start);
+  const newline = source.indexOf("\n", end);
+  const lineEnd = newline < 0 ? source.length : newline + 1;
+  if (/^[ \t]*$/.test(source.slice(lineStart, start)) && /^[ \t]*\r?\n?$/.test(source.slice(end, lineEnd))) {
+    return { at: lineStart, text: "", remove: lineEnd - lineStart };
+  }
+  return { at: start, text: "", remove: end - start };
+}
+
+/** From the end backwards, so that each offset still points where it did in `source`. */
+function applyEdits(source: string, edits: readonly Edit[]): string {
+  return [...edits]
+    .sort((a, b) => b.at - a.at)
+    .reduce((text, edit) => text.slice(0, edit.at) + edit.text + text.slice(edit.at + (edit.remove ?? 0)), source);
+}
+
+/**
+ * The file's syntax tree and its Dispatch switch: the switch on `$case` in the `dispatch` method of a
+ * class, with a default clause. Refuses (with `byHand`, what to do instead) a file that does not parse
+ * or has no such switch.
+ */
+function findDispatch(source: string, file: string, byHand: string) {
+  // oxc's parser (native, ~10 ms to load) rather than the TypeScript compiler (~150 ms): only the syntax
+  // tree is needed. Its offsets count UTF-16 units, as string indexes do.
+  const parsed = parseSync(file, source, { lang: "ts", sourceType: "module" });
+  const syntaxError = parsed.errors[0];
+  if (syntaxError) {
+    const at = syntaxError.labels[0]?.start;
+    const where = at === undefined ? file : location(file, source, at);
+    throw new UserError(`${where}: ${syntaxError.message}; fix the syntax, or ${byHand}`);
+  }
+  const tree: Tree = { source, program: parsed.program, comments: parsed.comments };
+  const methods = dispatchMethods(tree.program);
+  if (methods.length === 0) {
+    throw new UserError(
+      `${file}: no dispatch method found (a method dispatch in a class, holding the switch on the message's $case); ${byHand}`,
+    );
+  }
+  for (const method of methods) {
+    const statement = dispatchSwitch(method);
+    if (statement) return { tree, found: { method, ...statement } };
+  }
+  throw new UserError(
+    `${file}: no Dispatch switch found (a switch on the message's $case in ${methodName(methods[0]!)}, ` +
+      `with a default clause); ${byHand}`,
+  );
 }
 
 interface Tree {
