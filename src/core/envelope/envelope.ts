@@ -142,8 +142,8 @@ export const typeKey = (name: string): string => name.replaceAll("_", "").toLowe
 export function envelopeTypes(envelope: Envelope): EnvelopeTypes {
   const members = (message: protobuf.Type): Member[] =>
     message.oneofs["message"]!.fieldsArray.map((field) => {
-      field.resolve();
-      const fullName = field.resolvedType?.fullName.replace(/^\./, "") ?? resolveName(envelope, field.type);
+      // Each file is parsed alone (its imports unresolved): the name is resolved against the whole model.
+      const fullName = resolveName(envelope, field.type);
       return { field: field.name, number: field.id, message: fullName, file: envelope.model.names.get(fullName)?.file };
     });
   const requests = members(envelope.peerRequest);
