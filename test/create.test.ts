@@ -170,6 +170,7 @@ describe("create-consensus", () => {
         "  npm run test",
         "  npm run build",
         "  npm run start -- --name r1 --port 3264",
+        "  npx consensus list",
         "  npx consensus add-message Accept",
         "",
       ].join("\n"),
@@ -648,4 +649,25 @@ describe("create-consensus refuses and writes nothing", () => {
       assert.deepEqual(snapshot(cwd), before);
     });
   }
+});
+
+describe("create-consensus next steps", () => {
+  it("suggest adding a message type the chosen template does not have, which add-message then accepts", async () => {
+    const suggested: string[] = [];
+    for (const template of ["blank", "epaxos", "paxos"]) {
+      const cwd = workspace();
+      const run = await create(["p", "--template", template, ...QUICK], cwd, {
+        npm_config_user_agent: "npm/11.1.0 node/v20.20.2 linux x64",
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^ {2}npx consensus list$/m);
+      const name = /^ {2}npx consensus add-message (\S+)$/m.exec(run.stdout)?.[1];
+      assert.ok(name, `a suggested add-message in\n${run.stdout}`);
+      suggested.push(name);
+      const added = await consensus(["add-message", name], path.join(cwd, "p"));
+      assert.equal(added.code, 0, `${template}: add-message ${name}: ${added.stderr}`);
+    }
+    // epaxos and paxos already have Accept.
+    assert.deepEqual(suggested, ["Accept", "Heartbeat", "Heartbeat"]);
+  });
 });

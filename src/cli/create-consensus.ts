@@ -4,6 +4,7 @@ import { create, DEFAULT_TEMPLATE, projectTarget } from "../commands/create.js";
 import { UserError } from "../core/errors.js";
 import type { GitOutcome } from "../core/git.js";
 import { PACKAGE_JSON } from "../core/package.js";
+import { suggestedMessage } from "../core/names.js";
 import {
   commandLine,
   detectPackageManager,
@@ -91,7 +92,8 @@ const program = new Command("create-consensus")
       commandLine(manager, "run", ["test"]),
       commandLine(manager, "run", ["build"]),
       commandLine(manager, "run", ["start", "--name", "r1", "--port", "3264"]),
-      commandLine(manager, "execute-local", ["consensus", "add-message", "Accept"]),
+      commandLine(manager, "execute-local", ["consensus", "list"]),
+      commandLine(manager, "execute-local", ["consensus", "add-message", suggestedMessage(result.types)]),
     ];
     console.log(`\nNext:\n${steps.map((step) => `  ${step}`).join("\n")}`);
   });

@@ -26,6 +26,8 @@ export interface CreateResult {
   readonly name: string;
   readonly template: string;
   readonly changes: Change[];
+  /** The project's message types, Type values: BEACON, then the template's. */
+  readonly types: readonly string[];
 }
 
 export interface ProjectTarget {
@@ -70,7 +72,7 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
   const { root, name } = projectTarget(options.cwd, options.dir, options.force);
   const template = options.template ?? DEFAULT_TEMPLATE;
   const changes = new ChangeSet(root);
-  await planScaffold(template, { name, toolDependency: toolDependency() }, changes);
+  const types = await planScaffold(template, { name, toolDependency: toolDependency() }, changes);
   const planned = await changes.changes();
   const replaced = planned.filter((change) => change.kind !== "create");
   if (replaced.length > 0) {
@@ -78,8 +80,8 @@ export async function create(options: CreateOptions): Promise<CreateResult> {
       `--force never replaces a file that is not the template's: ${replaced.map((c) => c.path).join(", ")}`,
     );
   }
-  if (options.dryRun) return { root, name, template, changes: planned };
-  return { root, name, template, changes: await changes.commit(options.signal) };
+  if (options.dryRun) return { root, name, template, types, changes: planned };
+  return { root, name, template, types, changes: await changes.commit(options.signal) };
 }
 
 /**

@@ -44,3 +44,11 @@ export function messageNames(name: string): MessageNames {
     proto: `${lower.join("_")}.proto`,
   };
 }
+
+/** Types a protocol commonly has, in the order the next steps of a new project suggest them. */
+const SUGGESTIONS = ["Accept", "Prepare", "Commit", "Heartbeat", "Snapshot", "Vote"];
+
+/** A message type to suggest adding to a project whose Type values are `types`: one it does not have yet. */
+export function suggestedMessage(types: readonly string[]): string {
+  return SUGGESTIONS.find((name) => !types.includes(messageNames(name).constant)) ?? "Example";
+}

@@ -69,7 +69,7 @@ export async function planScaffold(
   values: TemplateValues,
   changes: ChangeSet,
   cache: StubCacheUse = "read",
-): Promise<void> {
+): Promise<string[]> {
   const templates = await listTemplates();
   const chain: string[] = []; // the template and those it extends, base first
   for (let name: string | undefined = template; name !== undefined; name = templates.get(name)!.extends) {
@@ -124,4 +124,5 @@ export async function planScaffold(
     }
   }
   await planStubs(project, changes, { cache });
+  return ["BEACON", ...messages.map((message) => message.constant)];
 }
