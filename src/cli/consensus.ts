@@ -83,6 +83,11 @@ program
       `${out.green("✔")} ${names.constant} = ${numbers.type}, PeerRequest.${names.field} = ${numbers.request}, ${reply}` +
         `${result.reused ? ` (messages of ${result.messagesFile})` : ""} ${out.dim(`(${ms} ms)`)}`,
     );
+    if (result.revived.length > 0) {
+      console.log(
+        `${names.constant} was removed before: ${result.revived.join(", ")} taken back from reserved, its old numbers still reserved`,
+      );
+    }
     console.log(`Next: write ${result.handler}, then its test ${result.handlerTest}`);
   });
 

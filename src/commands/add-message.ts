@@ -27,6 +27,8 @@ export interface AddMessageResult {
   /** The proto file holding its messages, relative to the project (new, or reused). */
   readonly messagesFile: string;
   readonly reused: boolean;
+  /** The names taken back from `reserved` (the type was removed before); its old numbers stay reserved. */
+  readonly revived: readonly string[];
   /** The scaffolded stub handler and its test, relative to the project. */
   readonly handler: string;
   readonly handlerTest: string;
@@ -55,6 +57,7 @@ export async function addMessage(options: AddMessageOptions): Promise<AddMessage
     numbers: plan.numbers,
     messagesFile: `${project.config.protoDir}/${plan.messagesFile}`,
     reused: plan.reused,
+    revived: plan.revived,
     handler: plan.handler,
     handlerTest: plan.handlerTest,
   };
