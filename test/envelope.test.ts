@@ -1,10 +1,9 @@
-// The envelope edits of `consensus add-message`: golden files, formatting
-// fixtures (input → expected, byte for byte), the ePaxos numbers, a property
-// test over random envelopes, and every refusal with its exact message.
+// The envelope plans of `consensus add-message` and `remove-message`, and the
+// wire check: golden files, formatting fixtures (input → expected, byte for
+// byte), the ePaxos numbers, property tests over random envelopes, every
+// refusal with its exact message, and buf breaking as the wire check's oracle.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
@@ -16,7 +15,8 @@ import { parseFieldSpecs } from "../src/core/proto/field-specs.js";
 import { checkWireCompatible } from "../src/core/proto/wire.js";
 import { ProtoError, UserError } from "../src/core/errors.js";
 import { messageNames } from "../src/core/names.js";
-import { bufBinary, CANONICAL_PROTOS, REPO } from "./support/paths.js";
+import { bufBreaking } from "./support/buf.js";
+import { CANONICAL_PROTOS, REPO } from "./support/paths.js";
 
 const FIXTURES = path.join(REPO, "test/fixtures/envelope");
 const fixture = (name: string) => readFileSync(path.join(FIXTURES, name), "utf8");
@@ -1095,30 +1095,6 @@ describe("checkWireCompatible", () => {
       refuses(() => checkWireCompatible(WIRE_BEFORE, wireChange(from, to)), `not wire-compatible: ${message}`));
   }
 });
-
-/**
- * What `buf breaking` (the WIRE category) says of `after` against `before`: null when it finds
- * nothing, else its findings.
- */
-function bufBreaking(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): string | null {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "consensus-breaking-"));
-  try {
-    for (const [name, protos] of [
-      ["before", before],
-      ["after", after],
-    ] as const) {
-      mkdirSync(path.join(dir, name));
-      writeFileSync(path.join(dir, name, "buf.yaml"), "version: v2\nbreaking:\n  use: [WIRE]\n");
-      for (const [file, text] of protos) writeFileSync(path.join(dir, name, file), text);
-    }
-    const run = spawnSync(bufBinary(), ["breaking", "after", "--against", "before"], { cwd: dir, encoding: "utf8" });
-    if (run.status === 0) return null;
-    assert.equal(run.status, 100, `buf breaking failed: ${run.stderr}`);
-    return run.stdout;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe("checkWireCompatible against buf breaking (WIRE), the oracle", () => {
   it("accepts only what buf accepts, and refuses all that buf refuses", () => {
