@@ -16,7 +16,6 @@ export interface EnvelopeInput {
 }
 
 export interface Envelope {
-  readonly input: EnvelopeInput;
   readonly text: string;
   readonly model: Model;
   readonly file: ParsedFile;
@@ -119,7 +118,6 @@ export function readEnvelope(input: EnvelopeInput): Envelope {
     );
   }
   return {
-    input,
     text,
     model,
     file,
