@@ -203,7 +203,7 @@ describe("planMessage", () => {
     assert.match(result.envelope, /PingRequest ping = 11;/);
   });
 
-  describe("formatting fixtures (Accept added to <case>.in.proto gives <case>.out.proto)", () => {
+  describe("formatting fixtures (Accept added to <case>.in.proto gives <case>.out.proto, and removed)", () => {
     const cases = readdirSync(FIXTURES).filter((file) => file.endsWith(".in.proto"));
     it("has the fixtures", () => assert.ok(cases.length >= 6));
     for (const file of cases) {
@@ -216,6 +216,24 @@ describe("planMessage", () => {
         const result = plan(protos, "Accept");
         assert.equal(result.envelope, fixture(file.replace(".in.", ".out.")));
         assert.deepEqual(await protoc(applied(protos, result)), []);
+      });
+    }
+    for (const file of cases) {
+      const name = file.replace(".in.proto", "");
+      it(`${name}: Accept removed again gives <case>.removed.proto, the input but for its reservations`, async () => {
+        const added = fixture(file.replace(".in.", ".out."));
+        const protos = new Map([
+          ["envelope.proto", added],
+          ["accept.proto", fixture("accept.proto")],
+        ]);
+        for (const other of ["beacon.proto", "client.proto"]) {
+          if (added.includes(`import "${other}"`)) protos.set(other, canonical(other));
+        }
+        const result = planRemoval(protos, "Accept");
+        assert.equal(result.envelope, fixture(`${name}.removed.proto`));
+        assert.equal(withoutReserved(result.envelope), withoutReserved(fixture(file)));
+        assert.equal(result.deletesMessagesFile, true);
+        assert.deepEqual(await protoc(removed(protos, result)), []);
       });
     }
     it("skips reserved numbers in enum Type, PeerRequest and PeerReply", () => {

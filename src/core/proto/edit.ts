@@ -188,11 +188,23 @@ export function addImport(structure: Structure, file: string): Edit {
   return { offset: next, text: isImport ? `${line}${eol}` : `${eol}${line}${eol}` };
 }
 
-/** The edit that deletes `import "<file>";`, or undefined when the file does not import it. */
+/**
+ * The edit that deletes `import "<file>";`, or undefined when the file does not import it. The only
+ * import, alone between blank lines (as addImport puts it after `package`), takes one blank line with it.
+ */
 export function removeImport(structure: Structure, file: string): Edit | undefined {
-  const { tokens } = structure;
-  const statement = statementsIn(structure, undefined).find(
-    (s) => !s.block && tokens[s.start]!.text === "import" && tokens[s.end - 1]!.text.slice(1, -1) === file,
-  );
-  return statement && removeStatement(structure, statement);
+  const { text, tokens } = structure;
+  const imports = statementsIn(structure, undefined).filter((s) => !s.block && tokens[s.start]!.text === "import");
+  const statement = imports.find((s) => tokens[s.end - 1]!.text.slice(1, -1) === file);
+  if (!statement) return undefined;
+  const edit = removeStatement(structure, statement);
+  const end = edit.offset + (edit.remove ?? 0);
+  const blankLine = /^\r?\n/;
+  if (imports.length === 1 && edit.offset > 0 && blankLine.test(text.slice(end))) {
+    const previous = startOfLine(text, edit.offset - 1);
+    if (blankLine.test(text.slice(previous, edit.offset))) {
+      return { offset: previous, text: "", remove: end - previous };
+    }
+  }
+  return edit;
 }
