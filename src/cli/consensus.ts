@@ -8,7 +8,7 @@ import { registerWorkbench } from "./workbench.js";
 
 const program = new Command("consensus")
   .description(
-    "Work on a consensus replica project: add a message type, regenerate its gRPC stubs; run, load and check a cluster.",
+    "Work on a consensus replica project: grow, shrink and check its message set, regenerate its gRPC stubs; run, load and check a cluster.",
   )
   .version(PACKAGE_JSON.version)
   .option("--debug", "print the stack of an unexpected error");
