@@ -9,7 +9,7 @@ import { ProtoError } from "../src/core/errors.js";
 import { messageNames } from "../src/core/names.js";
 import { dependencyVersion } from "../src/core/package.js";
 import { DEFAULT_TS_PROTO_OPTIONS, findProject, parseProject, tsProtoParameter } from "../src/core/project.js";
-import { HELPERS, render } from "../src/core/render.js";
+import { HELPERS, precompiledTemplate, render } from "../src/core/render.js";
 import { templateSources } from "../src/core/scaffold.js";
 import { walk } from "../src/core/walk.js";
 import { CANONICAL_PROTOS, REPO } from "./support/paths.js";
@@ -198,12 +198,17 @@ describe("render", () => {
     const sources = await templateSources();
     assert.ok(sources.length >= 4);
     for (const source of sources) {
+      // From the build cache, not compiled on a miss: a missing or stale cache fails here.
+      const precompiled = await precompiledTemplate(source);
+      assert.ok(precompiled, `no precompiled template for:\n${source.slice(0, 200)}`);
       const compiled = Handlebars.compile(source, { noEscape: true, strict: true });
+      assert.equal(precompiled(values, { helpers: HELPERS }), compiled(values, { helpers: HELPERS }));
       assert.equal(await render(source, values), compiled(values, { helpers: HELPERS }));
     }
   });
 
   it("compiles a template that was not precompiled, strictly and without escaping", async () => {
+    assert.equal(await precompiledTemplate("<{{name}}> {{version 'typescript'}}"), undefined);
     assert.equal(
       await render("<{{name}}> {{version 'typescript'}}", { name: "a&b" }),
       `<a&b> ${dependencyVersion("typescript")}`,
