@@ -329,8 +329,17 @@ describe("create-consensus", () => {
   it("accepts a folder that holds only .git", async () => {
     const cwd = workspace();
     mkdirSync(path.join(cwd, "repo/.git"), { recursive: true });
+    writeFileSync(path.join(cwd, "repo/.git/HEAD"), "ref: refs/heads/main\n");
     const run = await create(["repo", ...QUICK], cwd);
     assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, "");
+    assert.match(run.stdout, new RegExp(`^✔ created repo \\(template blank, ${BLANK_FILES.length} files\\)\n`));
+    assert.deepEqual(files(path.join(cwd, "repo")), [".git/HEAD", ...BLANK_FILES].sort());
+    assert.equal(
+      readFileSync(path.join(cwd, "repo/.git/HEAD"), "utf8"),
+      "ref: refs/heads/main\n",
+      ".git kept as it was",
+    );
   });
 
   it("with --force, adds the project beside other files and keeps them", async () => {
