@@ -448,6 +448,7 @@ describe("consensus add-message refuses and changes nothing", () => {
       again.stderr,
       "error: proto/envelope.proto: enum Type already has a value ACCEPT: choose another name\n",
     );
+    assert.equal(again.code, 1);
     assert.equal(tree(dir), before);
     const outside = await consensus(ACCEPT, scratch);
     assert.equal(outside.code, 1);
@@ -469,6 +470,7 @@ describe("consensus add-message refuses and changes nothing", () => {
     ]) {
       const run = await consensus(["add-message", name!], dir);
       assert.equal(run.stderr, `${error}\n`);
+      assert.equal(run.code, 1);
     }
     assert.equal(tree(dir), before);
   });
