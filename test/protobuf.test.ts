@@ -16,6 +16,7 @@ import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { CONSENSUS_BIN, NODE, REPO } from "./support/paths.js";
 import { bufGenerate, consensus, environment, snapshot, tempProject } from "./support/project.js";
+import { interruptOnceHandled } from "./support/signals.js";
 
 const GOLDEN = path.join(REPO, "test/golden/canonical");
 const dirs: string[] = [];
@@ -403,31 +404,43 @@ describe("consensus protobuf on Ctrl-C", () => {
         `syntax = "proto3";\npackage pb;\nmessage Extra${i} {\n${fields}\n}\n`,
       );
     }
-    const before = snapshot(dir);
+    const before = JSON.stringify([...snapshot(dir)]);
     const started = performance.now();
     assert.equal((await consensus(["protobuf"], dir)).code, 0);
     const duration = performance.now() - started;
-    const after = snapshot(dir);
-    const outcomes = { interrupted: 0, finished: 0 };
+    const after = JSON.stringify([...snapshot(dir)]);
+    const tree = () => {
+      const now = JSON.stringify([...snapshot(dir)]);
+      return now === before ? "before" : now === after ? "after" : "half";
+    };
+    const fresh = () => rmSync(path.join(dir, "src"), { recursive: true, force: true });
+
+    // Ctrl-C once the command handles it, while it is still planning: nothing written, exit 130.
+    fresh();
+    assert.deepEqual(await interruptOnceHandled(CONSENSUS_BIN, ["protobuf"], dir), {
+      code: 130,
+      signal: null,
+      output: "",
+    });
+    assert.equal(tree(), "before", "Ctrl-C handled: the tree as it was");
+
+    // Ctrl-C at any point of a run.
+    const outcomes = { interrupted: 0, killed: 0, finished: 0 };
     for (let i = 0; i < 8; i++) {
-      rmSync(path.join(dir, "src"), { recursive: true, force: true });
       const { code, signal } = await new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+        fresh();
         const proc = spawn(NODE, [CONSENSUS_BIN, "protobuf"], { cwd: dir, stdio: "ignore" });
         setTimeout(() => proc.kill("SIGINT"), (duration * (i + 1)) / 8);
         proc.on("exit", (code, signal) => resolve({ code, signal }));
       });
-      const now = JSON.stringify([...snapshot(dir)]);
-      const was =
-        now === JSON.stringify([...before]) ? "before" : now === JSON.stringify([...after]) ? "after" : "half";
+      const was = tree();
       // Handled, Ctrl-C exits 130 with nothing written. Before Node installs its handler,
       // or after it has torn it down at exit, the signal kills the process outright.
       const expected = code === 130 ? ["before"] : code === 0 ? ["after"] : ["before", "after"];
       assert.ok(signal === "SIGINT" || code === 0 || code === 130, `Ctrl-C ${i}: exit ${code} ${signal}`);
       assert.ok(expected.includes(was), `Ctrl-C ${i}: exit ${code ?? signal} left the tree ${was}`);
-      if (was === "before") outcomes.interrupted++;
-      else outcomes.finished++;
+      outcomes[code === 130 ? "interrupted" : code === 0 ? "finished" : "killed"]++;
     }
-    t.diagnostic(`${outcomes.interrupted} interrupted, ${outcomes.finished} finished`);
-    assert.ok(outcomes.interrupted > 0, "no Ctrl-C landed before the end");
+    t.diagnostic(`${outcomes.interrupted} exited 130, ${outcomes.finished} finished, ${outcomes.killed} killed`);
   });
 });
