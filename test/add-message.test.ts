@@ -6,6 +6,7 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { CONSENSUS_BIN, CREATE_BIN, NODE, REPO } from "./support/paths.js";
 import { consensus, runBin, snapshot, tsc } from "./support/project.js";
+import { interruptOnceHandled } from "./support/signals.js";
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-add-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -173,6 +174,16 @@ describe("consensus add-message killed", () => {
     }
     t.diagnostic(`${outcomes.before} left it before, ${outcomes.after} after`);
     assert.ok(outcomes.before > 0, "no kill landed before the end");
+  });
+});
+
+describe("consensus add-message on Ctrl-C", () => {
+  it("exits 130, printing nothing, with the project byte for byte as it was", async () => {
+    const dir = await project();
+    const before = tree(dir);
+    // Sent once the command handles it, the signal lands while add-message plans, before its commit.
+    assert.deepEqual(await interruptOnceHandled(CONSENSUS_BIN, ACCEPT, dir), { code: 130, signal: null, output: "" });
+    assert.equal(tree(dir), before);
   });
 });
 
