@@ -1,6 +1,6 @@
 // The core called directly, without the command line.
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { generateStubs } from "../src/core/codegen.js";
@@ -12,10 +12,10 @@ import { DEFAULT_TS_PROTO_OPTIONS, findProject, parseProject, tsProtoParameter }
 import { HELPERS, precompiledTemplate, render } from "../src/core/render.js";
 import { templateSources } from "../src/core/scaffold.js";
 import { walk } from "../src/core/walk.js";
+import { goldenStubs } from "./support/golden.js";
 import { CANONICAL_PROTOS, REPO } from "./support/paths.js";
 import { tempProject } from "./support/project.js";
 
-const GOLDEN = path.join(REPO, "test/golden/canonical");
 const dirs: string[] = [];
 after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
@@ -95,11 +95,12 @@ describe("compile and codegen", () => {
     const first = generateStubs(compiled.descriptorSet, compiled.files, parameter);
     const second = generateStubs(compiled.descriptorSet, compiled.files, parameter);
     assert.deepEqual(second, first);
+    const golden = goldenStubs();
     assert.deepEqual(
       first.map((stub) => stub.path),
-      readdirSync(GOLDEN).sort(),
+      [...golden.keys()],
     );
-    for (const stub of first) assert.equal(stub.content, readFileSync(path.join(GOLDEN, stub.path), "utf8"));
+    for (const stub of first) assert.equal(stub.content, golden.get(stub.path), stub.path);
   });
 
   it("compile planned content over the disk, and report its errors with a position", async () => {
