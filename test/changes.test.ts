@@ -212,7 +212,10 @@ describe("a change set whose root does not exist yet", () => {
     const root = path.join(parent, "project");
     // A file and a folder of the same name: the second write fails.
     const changes = new ChangeSet(root).write("a", "file").write("a/b.txt", "in a folder");
-    await assert.rejects(changes.commit());
+    await assert.rejects(changes.commit(), {
+      code: "EISDIR",
+      message: /^EISDIR: illegal operation on a directory, open '.*\/\.project\.\d+\.new-\w{6}\/a'$/,
+    });
     assert.deepEqual(readdirSync(parent), []);
   });
 });

@@ -1,6 +1,6 @@
 // The core called directly, without the command line.
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { generateStubs } from "../src/core/codegen.js";
@@ -9,13 +9,13 @@ import { ProtoError } from "../src/core/errors.js";
 import { messageNames } from "../src/core/names.js";
 import { dependencyVersion } from "../src/core/package.js";
 import { DEFAULT_TS_PROTO_OPTIONS, findProject, parseProject, tsProtoParameter } from "../src/core/project.js";
-import { HELPERS, render } from "../src/core/render.js";
+import { HELPERS, precompiledTemplate, render } from "../src/core/render.js";
 import { templateSources } from "../src/core/scaffold.js";
 import { walk } from "../src/core/walk.js";
+import { goldenStubs } from "./support/golden.js";
 import { CANONICAL_PROTOS, REPO } from "./support/paths.js";
 import { tempProject } from "./support/project.js";
 
-const GOLDEN = path.join(REPO, "test/golden/canonical");
 const dirs: string[] = [];
 after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
@@ -95,11 +95,12 @@ describe("compile and codegen", () => {
     const first = generateStubs(compiled.descriptorSet, compiled.files, parameter);
     const second = generateStubs(compiled.descriptorSet, compiled.files, parameter);
     assert.deepEqual(second, first);
+    const golden = goldenStubs();
     assert.deepEqual(
       first.map((stub) => stub.path),
-      readdirSync(GOLDEN).sort(),
+      [...golden.keys()],
     );
-    for (const stub of first) assert.equal(stub.content, readFileSync(path.join(GOLDEN, stub.path), "utf8"));
+    for (const stub of first) assert.equal(stub.content, golden.get(stub.path), stub.path);
   });
 
   it("compile planned content over the disk, and report its errors with a position", async () => {
@@ -198,12 +199,17 @@ describe("render", () => {
     const sources = await templateSources();
     assert.ok(sources.length >= 4);
     for (const source of sources) {
+      // From the build cache, not compiled on a miss: a missing or stale cache fails here.
+      const precompiled = await precompiledTemplate(source);
+      assert.ok(precompiled, `no precompiled template for:\n${source.slice(0, 200)}`);
       const compiled = Handlebars.compile(source, { noEscape: true, strict: true });
+      assert.equal(precompiled(values, { helpers: HELPERS }), compiled(values, { helpers: HELPERS }));
       assert.equal(await render(source, values), compiled(values, { helpers: HELPERS }));
     }
   });
 
   it("compiles a template that was not precompiled, strictly and without escaping", async () => {
+    assert.equal(await precompiledTemplate("<{{name}}> {{version 'typescript'}}"), undefined);
     assert.equal(
       await render("<{{name}}> {{version 'typescript'}}", { name: "a&b" }),
       `<a&b> ${dependencyVersion("typescript")}`,

@@ -15,6 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { goldenStubs } from "./support/golden.js";
 import { CREATE_BIN, NODE, REPO } from "./support/paths.js";
 import { consensus, environment, GIT_IDENTITY, runBin, snapshot, tsc } from "./support/project.js";
 import { KEY, terminal } from "./support/terminal.js";
@@ -31,7 +32,6 @@ const workspace = () => {
 const files = (dir: string) => [...snapshot(dir).keys()].filter((entry) => !entry.endsWith("/"));
 const create = (args: string[], cwd: string, env?: NodeJS.ProcessEnv) => runBin(CREATE_BIN, args, cwd, env);
 const ours = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
-const GOLDEN = path.join(REPO, "test/golden/canonical");
 
 const BLANK_FILES = [
   ".dockerignore",
@@ -203,10 +203,7 @@ describe("create-consensus", () => {
         readFileSync(path.join(dir, `proto/${proto}.proto`), "utf8"),
         readFileSync(path.join(REPO, `proto/${proto}.proto`), "utf8"),
       );
-      assert.equal(
-        readFileSync(path.join(dir, `src/pb/${proto}.ts`), "utf8"),
-        readFileSync(path.join(GOLDEN, `${proto}.ts`), "utf8"),
-      );
+      assert.equal(readFileSync(path.join(dir, `src/pb/${proto}.ts`), "utf8"), goldenStubs().get(`${proto}.ts`));
     }
     for (const file of BLANK_FILES.filter((f) => f.startsWith("src/") && !f.startsWith("src/pb/"))) {
       const template = path.join(REPO, "templates/blank", file);
@@ -330,8 +327,17 @@ describe("create-consensus", () => {
   it("accepts a folder that holds only .git", async () => {
     const cwd = workspace();
     mkdirSync(path.join(cwd, "repo/.git"), { recursive: true });
+    writeFileSync(path.join(cwd, "repo/.git/HEAD"), "ref: refs/heads/main\n");
     const run = await create(["repo", ...QUICK], cwd);
     assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, "");
+    assert.match(run.stdout, new RegExp(`^✔ created repo \\(template blank, ${BLANK_FILES.length} files\\)\n`));
+    assert.deepEqual(files(path.join(cwd, "repo")), [".git/HEAD", ...BLANK_FILES].sort());
+    assert.equal(
+      readFileSync(path.join(cwd, "repo/.git/HEAD"), "utf8"),
+      "ref: refs/heads/main\n",
+      ".git kept as it was",
+    );
   });
 
   it("with --force, adds the project beside other files and keeps them", async () => {

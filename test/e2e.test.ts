@@ -34,18 +34,25 @@ function npm(args: string[], cwd: string): Promise<{ code: number; output: strin
   );
 }
 
+/** Counts the tests of compiled test files without running them. */
+const DECLARED_TESTS = path.join(import.meta.dirname, "support/declared-tests.js");
+
 /** The version of NODE, as `process.version` gives it. */
 const nodeVersion = execFileSync(NODE, ["-p", "process.version"], { encoding: "utf8" }).trim();
 
 /**
  * Asserts that the output of the project's `npm test` shows every test file of
  * its test/ folder: the title of each file's first test or suite (a `${…}` in
- * it stands for anything), and no failure.
+ * it stands for anything), every test those files declare (counted without
+ * running them: support/declared-tests.ts) passed or skipped as declared, and no failure.
  */
 function assertEveryTestRan(dir: string, output: string): void {
-  assert.match(output, /^ℹ fail 0$/m);
-  assert.match(output, /^ℹ pass [1-9]\d*$/m);
   const files = walk(path.join(dir, "test")).filter((file) => file.endsWith(".test.ts"));
+  const compiled = files.map((file) => path.join(dir, "dist/test", file.replace(/\.ts$/, ".js")));
+  const declared = JSON.parse(execFileSync(NODE, [DECLARED_TESTS, ...compiled], { cwd: dir, encoding: "utf8" }));
+  assert.match(output, new RegExp(`^ℹ tests ${declared.tests}$`, "m"), "npm test ran the tests declared");
+  assert.match(output, new RegExp(`^ℹ pass ${declared.tests - declared.skipped}$`, "m"));
+  assert.match(output, /^ℹ fail 0$/m);
   assert.ok(
     files.some((file) => file.includes("/")),
     "a test in a folder below test/",

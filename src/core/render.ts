@@ -22,17 +22,16 @@ const Runtime = runtime as unknown as typeof Handlebars;
 const TEMPLATES = "templates";
 let precompiled: Promise<Record<string, string> | undefined> | undefined;
 
-/**
- * Renders a handlebars template with `values` and HELPERS. A template
- * precompiled when the package was built runs on handlebars' small runtime;
- * any other is compiled.
- */
-export async function render(source: string, values: object): Promise<string> {
+/** The template of `source` precompiled when the package was built, on handlebars' small runtime; undefined if none. */
+export async function precompiledTemplate(source: string): Promise<Handlebars.TemplateDelegate | undefined> {
   const spec = (await (precompiled ??= readCache(TEMPLATES)))?.[cacheKey([source])];
   // A precompiled spec is the JavaScript source of an object: evaluated as handlebars' own compile does.
-  const template = spec
-    ? Runtime.template(new Function(`return ${spec}`)())
-    : (await import("handlebars")).default.compile(source, OPTIONS);
+  return spec === undefined ? undefined : Runtime.template(new Function(`return ${spec}`)());
+}
+
+/** Renders a handlebars template with `values` and HELPERS: the precompiled one if there is one, else compiled now. */
+export async function render(source: string, values: object): Promise<string> {
+  const template = (await precompiledTemplate(source)) ?? (await import("handlebars")).default.compile(source, OPTIONS);
   return template(values, { helpers: HELPERS });
 }
 

@@ -197,25 +197,37 @@ describe("against a cluster of three it starts itself", { timeout: 60_000 }, () 
   });
 
   test("nothing answered for twice --timeout: the run gives up instead of waiting for its --requests", async () => {
-    const idle = createServer();
-    await new Promise<void>((resolve) => idle.listen(0, "127.0.0.1", resolve));
-    const port = (idle.address() as AddressInfo).port;
-    await new Promise((resolve) => idle.close(resolve)); // nothing listens there now
-    const results = path.join(dir, "gives-up.jsonl");
-    const started = performance.now();
-    const args = ["--target", `127.0.0.1:${port}`, "--requests", "10", "--warmup", "0", "--timeout", "200"];
-    // Replicas running elsewhere need no project around the bench.
-    const run = await bench(["propose", ...args, "--results", results], outside);
-    assert.equal(run.code, 1);
-    assert.ok(performance.now() - started < 10_000, "it ended by itself");
-    assert.match(run.stderr, /^error: \d+ errors, the first: client \d+: 127\.0\.0\.1:\d+: UNAVAILABLE: /);
-    const client = (await lines(results)).at(-1) as ClientRecord;
-    assert.equal(client.requests, 0);
-    assert.deepEqual(
-      [client.flags.replicas, client.flags.port],
-      [undefined, undefined],
-      "no cluster, no cluster flags",
+    // A replica that accepts every call and answers none.
+    const silent = new grpc.Server();
+    const service: ConsensusServer = { propose: () => undefined, dispatch: () => undefined };
+    silent.addService(ConsensusService, service);
+    const port = await new Promise<number>((resolve, reject) =>
+      silent.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
     );
+    const results = path.join(dir, "gives-up.jsonl");
+    const timeout = 500;
+    const args = ["--target", `127.0.0.1:${port}`, "--requests", "10", "--warmup", "0", "--timeout", String(timeout)];
+    try {
+      // Replicas running elsewhere need no project around the bench.
+      const run = await bench(["propose", ...args, "--results", results], outside);
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /^error: \d+ errors, the first: client \d+: 127\.0\.0\.1:\d+: DEADLINE_EXCEEDED: /);
+      const client = (await lines(results)).at(-1) as ClientRecord;
+      assert.equal(client.requests, 0);
+      // Counted from the start (no warm-up) to the give-up: past twice --timeout, and by at most one more
+      // period of the watchdog that checks every half --timeout, with as much again for a late timer.
+      assert.ok(client.duration * 1000 > 2 * timeout, `gave up after ${client.duration} s`);
+      assert.ok(client.duration * 1000 < 2 * timeout + 2 * (timeout / 2), `gave up after ${client.duration} s`);
+      assert.deepEqual(
+        [client.flags.replicas, client.flags.port],
+        [undefined, undefined],
+        "no cluster, no cluster flags",
+      );
+    } finally {
+      silent.forceShutdown();
+    }
   });
 
   test("--requests counts that many answers", async () => {

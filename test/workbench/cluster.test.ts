@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { once } from "node:events";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -17,7 +18,7 @@ import { Type } from "../../src/workbench/pb/envelope.js";
 import { beacon } from "../support/beacon.js";
 import { CONSENSUS_BIN, NODE } from "../support/paths.js";
 import { environment } from "../support/project.js";
-import { freePortBlock } from "../support/ports.js";
+import { freePortBlock, portIsFree } from "../support/ports.js";
 import { builtReplicaProject } from "../support/replica-project.js";
 
 /** A built blank project, and how its replicas start. */
@@ -66,6 +67,22 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** The pids of this process's children that run a replica (main.js), from /proc (Linux). */
+function replicaChildren(): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]); // after the name: state, ppid
+        return parent === process.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("dist/src/main.js");
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
 }
 
 /** Kills the replicas a failed test of the command left running. */
@@ -142,25 +159,30 @@ describe("Cluster", { timeout: 30_000 }, () => {
     const output = sink();
     const errors = sink(true);
     try {
-      await assert.rejects(
-        startCluster({ replicas: 3, firstPort: port, output: output.stream, errorOutput: errors.stream }),
-        (error: Error) => {
-          assert.match(
-            error.message,
-            new RegExp(`^r2 exited with code 1: error: r2 cannot listen on 127\\.0\\.0\\.1:${port + 1}: .*EADDRINUSE`),
-          );
-          assert.doesNotMatch(error.message, /\n/);
-          return true;
-        },
-      );
+      const starting = startCluster({
+        replicas: 3,
+        firstPort: port,
+        output: output.stream,
+        errorOutput: errors.stream,
+      });
+      const pids = replicaChildren(); // spawned before start's first await
+      assert.equal(pids.length, 3, "three replicas spawned");
+      await assert.rejects(starting, (error: Error) => {
+        assert.match(
+          error.message,
+          new RegExp(`^r2 exited with code 1: error: r2 cannot listen on 127\\.0\\.0\\.1:${port + 1}: .*EADDRINUSE`),
+        );
+        assert.doesNotMatch(error.message, /\n/);
+        return true;
+      });
       // The same line went to errorOutput, its prefix coloured as for a terminal.
       assert.match(errors.text(), /\x1b\[\d+mr2 \|\x1b\[39m error: r2 cannot listen/);
-      // r1 and r3 have exited: nothing more comes from them (a survivor would print its
-      // listening line by then), and their ports are free.
-      const [out, err] = [output.text(), errors.text()];
-      await sleep(500);
-      assert.deepEqual([output.text(), errors.text()], [out, err]);
-      await Promise.all([port, port + 2].map(async (free) => close(await listen(free))));
+      // r1 and r3 are gone once start has rejected, and their ports are free.
+      assert.deepEqual(
+        pids.filter((pid) => alive(pid)),
+        [],
+      );
+      assert.deepEqual(await Promise.all([port, port + 2].map(portIsFree)), [true, true]);
     } finally {
       await close(blocker);
     }
@@ -168,10 +190,19 @@ describe("Cluster", { timeout: 30_000 }, () => {
 
   test("start rejects when the replicas do not listen in time, and stops them", async () => {
     const output = sink();
-    await assert.rejects(startCluster({ replicas: 3, firstPort: 0, timeout: 1, output: output.stream }), {
-      message: "r1, r2, r3 did not print a listening line within 1 ms",
-    });
-    await sleep(500);
+    const ports = await freePortBlock(3);
+    assert.deepEqual(replicaChildren(), []);
+    // Given its ports, start spawns the replicas before its first await: they are this process's children now.
+    const starting = startCluster({ replicas: 3, firstPort: ports[0], timeout: 1, output: output.stream });
+    const pids = replicaChildren();
+    assert.equal(pids.length, 3, "three replicas spawned");
+    await assert.rejects(starting, { message: "r1, r2, r3 did not print a listening line within 1 ms" });
+    assert.deepEqual(
+      pids.filter((pid) => alive(pid)),
+      [],
+      "every replica is gone once start has rejected",
+    );
+    assert.deepEqual(await Promise.all(ports.map(portIsFree)), [true, true, true], "their ports are free");
     assert.equal(output.text(), "", "they were stopped before they could listen");
   });
 

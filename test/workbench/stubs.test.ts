@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { workbenchStubs } from "../../src/core/workbench-stubs.js";
 import { REPO } from "../support/paths.js";
 
-test("src/workbench/pb/ holds a blank project's stubs as generated now (else: npm run stubs:workbench)", async () => {
+test("src/workbench/pb/ holds a blank project's stubs as generated now (else: npm run golden:update)", async () => {
   const scratch = mkdtempSync(path.join(os.tmpdir(), "workbench-stubs-"));
   try {
     const fresh = await workbenchStubs(scratch);

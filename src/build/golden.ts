@@ -1,0 +1,38 @@
+// `npm run golden:update`, after an intended change of generated output (a ts-proto upgrade): writes
+// the stubs of the canonical proto set (proto/), each file in one place. Those of a blank project
+// (the wire contract) go to src/workbench/pb/, which the workbench speaks with and the package ships;
+// the rest to test/golden/canonical/. The tests compare what the tool generates now with both.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { generateStubs } from "../core/codegen.js";
+import { compileProtos, listProtos } from "../core/compile.js";
+import { DEFAULT_TS_PROTO_OPTIONS, tsProtoParameter } from "../core/project.js";
+import { workbenchStubs } from "../core/workbench-stubs.js";
+
+const REPO = fileURLToPath(new URL("../../../", import.meta.url));
+const WORKBENCH = path.join(REPO, "src/workbench/pb");
+const GOLDEN = path.join(REPO, "test/golden/canonical");
+
+const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-golden-"));
+try {
+  const workbench = await workbenchStubs(scratch);
+  const compiled = await compileProtos(REPO, "proto", await listProtos(path.join(REPO, "proto")), new Map());
+  const canonical = generateStubs(compiled.descriptorSet, compiled.files, tsProtoParameter(DEFAULT_TS_PROTO_OPTIONS));
+  for (const [file, content] of workbench) {
+    const same = canonical.find((stub) => stub.path === file);
+    if (same === undefined || same.content !== content.toString()) {
+      throw new Error(`${file}: a blank project's stub is not the canonical set's; one file cannot be both`);
+    }
+  }
+  rmSync(WORKBENCH, { recursive: true, force: true });
+  rmSync(GOLDEN, { recursive: true, force: true });
+  for (const { path: file, content } of canonical) {
+    const out = path.join(workbench.has(file) ? WORKBENCH : GOLDEN, file);
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, content);
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
