@@ -427,8 +427,7 @@ const REFUSALS: { name: string; args: string[]; files?: Record<string, string>; 
   {
     name: "an envelope without enum Type",
     args: ["Accept"],
-    error:
-      "error: proto/envelope.proto: no enum Type: the envelope needs enum Type { BEACON = 0; … }",
+    error: "error: proto/envelope.proto: no enum Type: the envelope needs enum Type { BEACON = 0; … }",
     files: {
       "proto/envelope.proto": 'syntax = "proto3";\npackage pb;\nmessage PeerRequest {}\nmessage PeerReply {}\n',
     },
