@@ -3,8 +3,10 @@
 // Dispatch case, regeneration of every stub, the all-or-nothing commit) against
 // a bare `buf generate` of the same protos (native buf, ts-proto as a local
 // plugin) in the same run, in turns: on a blank project, and on one whose
-// envelope already holds 100 types. Each add-message run starts from a fresh
-// copy of the project; each buf run writes every file.
+// envelope already holds 100 types; then `consensus remove-message` of a type
+// on a blank project that has it, likewise. Each command runs on a fresh copy
+// of the project; each buf run writes every stub of the protos the command
+// leaves.
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -39,18 +41,18 @@ async function project(name: string, types: number): Promise<string> {
   return dir;
 }
 
-/** Median add-message and buf generate times on copies of `pristine`, in turns. */
-function measure(pristine: string): { ours: number; buf: number } {
+/** Median times of `consensus <args>` and of buf generate on copies of `pristine`, in turns. */
+function measure(pristine: string, args: string[]): { ours: number; buf: number } {
   const dir = `${pristine}-run`;
   const ours: number[] = [];
   const theirs: number[] = [];
   const add = () => {
     rmSync(dir, { recursive: true, force: true });
     cpSync(pristine, dir, { recursive: true });
-    ours.push(time(process.execPath, [CONSENSUS_BIN, ...ADD], dir));
+    ours.push(time(process.execPath, [CONSENSUS_BIN, ...args], dir));
   };
   const generate = () => {
-    // The same protos add-message regenerated from: buf writes every stub into gen/.
+    // The same protos the command regenerated from: buf writes every stub into gen/.
     rmSync(path.join(dir, "gen"), { recursive: true, force: true });
     const buf = bufGenerate(dir, "gen");
     theirs.push(time(buf.file, buf.args, dir));
@@ -65,8 +67,9 @@ function measure(pristine: string): { ours: number; buf: number } {
   return { ours: median(ours), buf: median(theirs) };
 }
 
-const blank = measure(await project("blank", 0));
-const large = measure(await project("large", 100));
+const blank = measure(await project("blank", 0), ADD);
+const large = measure(await project("large", 100), ADD);
+const removal = measure(await project("one", 1), ["remove-message", "type0"]);
 const row = (label: string, ms: number) => console.log(`${label.padEnd(52)} median ${ms.toFixed(0).padStart(5)} ms`);
 console.log(`Node.js ${process.versions.node}; ${runs} runs each after a warm-up, in turns`);
 row("blank project: consensus add-message", blank.ours);
@@ -81,5 +84,10 @@ console.log(
 );
 console.log(
   `growth from 1 to 101 types: add-message ${(large.ours / blank.ours).toFixed(2)}x, buf generate ${(large.buf / blank.buf).toFixed(2)}x`,
+);
+row("one type: consensus remove-message", removal.ours);
+row("one type: buf generate (the protos it leaves)", removal.buf);
+console.log(
+  `ratio                                                ${(removal.ours / removal.buf).toFixed(2)}   (target <= 1.0)`,
 );
 rmSync(scratch, { recursive: true, force: true });
