@@ -84,6 +84,7 @@ const BLANK_FILES = [
   "test/server.test.ts",
   "test/simulation.test.ts",
   "test/state.test.ts",
+  "test/support/another-type.ts",
   "test/tls.test.ts",
   "test/wal.test.ts",
   "tsconfig.json",

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { appendFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { nowNs, rfc3339 } from "./clock.js";
+import { type Clock, rfc3339, systemClock } from "./clock.js";
 
 /** The line `dump` appends, before `extra`. */
 export interface MetricsRecord {
@@ -42,6 +42,9 @@ export class Metrics {
   messages = 0;
   private first: bigint | undefined;
   private last: bigint | undefined;
+
+  /** Events are timed by `clock`'s wall time (default: the system's). */
+  constructor(private readonly clock: Clock = systemClock) {}
 
   /** Records a request from the client with this identity. */
   request(client: string): void {
@@ -96,7 +99,7 @@ export class Metrics {
   }
 
   private touch(): void {
-    this.last = nowNs();
+    this.last = this.clock.epochNs();
     this.first ??= this.last;
   }
 }

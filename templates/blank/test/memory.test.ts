@@ -78,13 +78,30 @@ describe("MemoryNetwork", () => {
   });
 
   test("delay holds messages back, one way, per link or for all", async () => {
-    const { replicas, network } = cluster(2);
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork({ clock });
+    let arrived = NaN;
+    for (const name of ["r1", "r2", "r3"]) {
+      network.add({
+        name,
+        dispatch: async (request) => {
+          arrived = clock.now();
+          return { type: request.type, sender: name, success: true, message: ping };
+        },
+      });
+    }
+    /** The milliseconds a request from `from` to `to` takes to arrive, and its reply to come back. */
+    const legs = async (from: string, to: string): Promise<[there: number, back: number]> => {
+      const sent = clock.now();
+      await clock.settle(network.peers(from).send(to, ping));
+      return [arrived - sent, clock.now() - arrived];
+    };
     network.delay(40);
     network.delay("r2", "r1", 0);
-    const started = performance.now();
-    await replicas[0]!.peers.send("r2", ping);
-    // 40 ms there, 0 back (timers may fire a little early).
-    assert.ok(performance.now() - started >= 35);
+    assert.deepEqual(await legs("r1", "r2"), [40, 0]);
+    assert.deepEqual(await legs("r2", "r1"), [0, 40]);
+    // Links without a delay of their own take the one for all.
+    assert.deepEqual(await legs("r1", "r3"), [40, 40]);
     assert.throws(() => network.delay(-1), RangeError);
   });
 

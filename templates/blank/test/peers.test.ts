@@ -97,11 +97,35 @@ describe("GrpcPeers between three replicas", { timeout: 60_000 }, () => {
     }
   });
 
-  test("quorum resolves once a majority (self included) has replied", async () => {
-    const replies = await replicas.get("r1")!.peers.quorum({ $case: "beacon", value: { timestamp: "" } });
-    assert.ok(replies.size >= 1, "one peer plus r1 itself make two of three");
-    const all = await replicas.get("r1")!.peers.quorum({ $case: "beacon", value: { timestamp: "" } }, { size: 3 });
-    assert.equal(all.size, 2);
+  test("quorum resolves once a majority (self included) has replied, without waiting for a held peer", async () => {
+    // r3 holds every request until released: r1 and r2 make the majority without it.
+    const r3 = new Replica({ name: "r3" });
+    let entered!: () => void;
+    const holding = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const held = new ReplicaServer({
+      propose: (request) => r3.propose(request),
+      async dispatch(request) {
+        entered();
+        await released;
+        return r3.dispatch(request);
+      },
+    });
+    const set = new GrpcPeers("r1", { r2: `127.0.0.1:${ports.get("r2")}`, r3: `127.0.0.1:${await held.listen()}` });
+    try {
+      // A quorum that waited for every peer would time out here, r3 being held until after it.
+      const majority = await set.quorum({ $case: "beacon", value: { timestamp: "" } }, { timeout: 5000 });
+      await holding; // r3 got the request, and holds it
+      assert.deepEqual([...majority.keys()], ["r2"]);
+      const all = set.quorum({ $case: "beacon", value: { timestamp: "" } }, { size: 3 });
+      release();
+      assert.deepEqual([...(await all).keys()].sort(), ["r2", "r3"]);
+    } finally {
+      release();
+      await set.close();
+      await held.close();
+    }
   });
 
   test("a request the peer refuses rejects with its status; the next one reopens the stream", async () => {
