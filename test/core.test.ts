@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { generateStubs } from "../src/core/codegen.js";
+import { codeCacheUsed, generateStubs } from "../src/core/codegen.js";
 import { compileProtos, listProtos } from "../src/core/compile.js";
 import { ProtoError } from "../src/core/errors.js";
 import { messageNames } from "../src/core/names.js";
@@ -100,6 +100,10 @@ describe("compile and codegen", () => {
       readdirSync(GOLDEN).sort(),
     );
     for (const stub of first) assert.equal(stub.content, readFileSync(path.join(GOLDEN, stub.path), "utf8"));
+  });
+
+  it("load ts-proto from the code cache the build wrote, on the Node.js that built it", () => {
+    assert.equal(codeCacheUsed, true);
   });
 
   it("compile planned content over the disk, and report its errors with a position", async () => {
