@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { dependencyVersion, PACKAGE_JSON, PACKAGE_ROOT } from "./package.js";
 
@@ -12,10 +12,13 @@ import { dependencyVersion, PACKAGE_JSON, PACKAGE_ROOT } from "./package.js";
  * project whose protos differ in one byte, does the work instead.
  */
 const CACHE_DIR = path.join(PACKAGE_ROOT, "dist/cli/cache");
+// node:crypto is loaded at the first key, not at start-up: ~3 ms that `consensus protobuf` never needs.
+const require = createRequire(import.meta.url);
 const VERSIONS = [PACKAGE_JSON.version, ...["ts-proto", "protoc", "handlebars"].map(dependencyVersion)].join(",");
 
 /** A key for the result of work on `parts`, by this version of the package and of what it runs. */
 export function cacheKey(parts: readonly (string | Uint8Array)[]): string {
+  const { createHash } = require("node:crypto") as typeof import("node:crypto");
   const hash = createHash("sha256").update(VERSIONS);
   for (const part of parts) hash.update(`\0${part.length}\0`).update(part);
   return hash.digest("hex").slice(0, 32);
