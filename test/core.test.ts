@@ -102,9 +102,16 @@ describe("compile and codegen", () => {
     for (const stub of first) assert.equal(stub.content, readFileSync(path.join(GOLDEN, stub.path), "utf8"));
   });
 
-  it("load ts-proto from the code cache the build wrote, on the Node.js that built it", () => {
-    assert.equal(codeCacheUsed, true);
-  });
+  it(
+    "load ts-proto from the code cache the build wrote, on the Node.js that built it",
+    {
+      // npm run test:lines runs the tests on other lines, after a build by this one: V8 takes no cache of another.
+      skip: process.env.CONSENSUS_TEST_NODE !== undefined && "the code cache is of the Node.js that built the package",
+    },
+    () => {
+      assert.equal(codeCacheUsed, true);
+    },
+  );
 
   it("compile planned content over the disk, and report its errors with a position", async () => {
     const { files } = await sources();
