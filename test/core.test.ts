@@ -9,7 +9,7 @@ import { ProtoError } from "../src/core/errors.js";
 import { messageNames } from "../src/core/names.js";
 import { dependencyVersion } from "../src/core/package.js";
 import { DEFAULT_TS_PROTO_OPTIONS, findProject, parseProject, tsProtoParameter } from "../src/core/project.js";
-import { HELPERS, render } from "../src/core/render.js";
+import { HELPERS, precompiledSpecs, render } from "../src/core/render.js";
 import { templateSources } from "../src/core/scaffold.js";
 import { walk } from "../src/core/walk.js";
 import { CANONICAL_PROTOS, REPO } from "./support/paths.js";
@@ -208,7 +208,9 @@ describe("render", () => {
     const values = { name: "demo", toolDependency: "file:/x", messages: [message], ...message };
     const sources = await templateSources();
     assert.ok(sources.length >= 4);
+    const specs = await precompiledSpecs();
     for (const source of sources) {
+      assert.ok(specs.has(source), `not precompiled: ${source.slice(0, 60)}`);
       const compiled = Handlebars.compile(source, { noEscape: true, strict: true });
       assert.equal(await render(source, values), compiled(values, { helpers: HELPERS }));
     }
