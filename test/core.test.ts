@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { generateStubs } from "../src/core/codegen.js";
+import { codeCacheUsed, generateStubs } from "../src/core/codegen.js";
 import { compileProtos, listProtos } from "../src/core/compile.js";
 import { ProtoError } from "../src/core/errors.js";
 import { messageNames } from "../src/core/names.js";
@@ -102,6 +102,17 @@ describe("compile and codegen", () => {
     );
     for (const stub of first) assert.equal(stub.content, golden.get(stub.path), stub.path);
   });
+
+  it(
+    "load ts-proto from the code cache the build wrote, on the Node.js that built it",
+    {
+      // npm run test:lines runs the tests on other lines, after a build by this one: V8 takes no cache of another.
+      skip: process.env.CONSENSUS_TEST_NODE !== undefined && "the code cache is of the Node.js that built the package",
+    },
+    () => {
+      assert.equal(codeCacheUsed, true);
+    },
+  );
 
   it("compile planned content over the disk, and report its errors with a position", async () => {
     const { files } = await sources();

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { ChangeSet } from "./changes.js";
@@ -102,13 +102,11 @@ export async function planScaffold(
 
   // What the README says of the template's protocol, if it has one of its own.
   const about = protocol === undefined ? "" : (await readFile(protocol, "utf8")).trimEnd();
-  // Read and rendered concurrently; written into the plan in a fixed order.
+  // Rendered concurrently; written into the plan in a fixed order.
   const protos = manifests.flatMap((m) => m.protos);
   const planned = await Promise.all([
-    ...protos.map((proto) =>
-      readFile(path.join(PROTO_DIR, proto)).then(
-        (content) => [`${project.config.protoDir}/${proto}`, content] as const,
-      ),
+    ...protos.map(
+      (proto) => [`${project.config.protoDir}/${proto}`, readFileSync(path.join(PROTO_DIR, proto))] as const,
     ),
     ...[...sources].map(([target, source]) =>
       renderFile(source, { ...values, messages, protocol: about }).then((content) => [target, content] as const),
