@@ -1,0 +1,317 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { TRANSACTION_DIR } from "../src/core/changes.js";
+import { CONSENSUS_BIN, CREATE_BIN, NODE, REPO } from "./support/paths.js";
+import { consensus, runBin, snapshot, tsc } from "./support/project.js";
+
+const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-remove-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+let count = 0;
+
+/** One scaffolded project per template for the whole file (no install: the repository's node_modules stand in). */
+const scaffolded = new Map<string, Promise<string>>();
+function scaffold(template: string): Promise<string> {
+  if (!scaffolded.has(template)) {
+    scaffolded.set(
+      template,
+      (async () => {
+        const run = await runBin(CREATE_BIN, [template, "-t", template, "--no-install", "--no-git"], scratch);
+        assert.equal(run.code, 0, run.stderr);
+        return path.join(scratch, template);
+      })(),
+    );
+  }
+  return scaffolded.get(template)!;
+}
+/** A copy of the template's project of its own, node_modules linked in. */
+async function project(template = "blank"): Promise<string> {
+  const dir = path.join(scratch, `p${count++}`);
+  cpSync(await scaffold(template), dir, { recursive: true });
+  symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"), "dir");
+  return dir;
+}
+const copy = (dir: string) => {
+  const to = `${dir}-${count++}`;
+  cpSync(dir, to, { recursive: true, verbatimSymlinks: true });
+  return to;
+};
+const read = (dir: string, file: string) => readFileSync(path.join(dir, file), "utf8");
+/** The project's files without node_modules (a symlink) and dist, as file -> bytes. */
+const files = (dir: string) => new Map([...snapshot(dir)].filter(([file]) => !file.startsWith("dist/")));
+const tree = (dir: string) => JSON.stringify([...files(dir)]);
+
+const ACCEPT = ["add-message", "Accept", "--request", "ballot:uint64", "--reply", "ok:bool"];
+
+/** A blank project with Accept added, shared by the tests that remove it (each works on a copy). */
+let withAccept: Promise<string> | undefined;
+function acceptProject(): Promise<string> {
+  withAccept ??= (async () => {
+    const dir = await project();
+    const run = await consensus(ACCEPT, dir);
+    assert.equal(run.code, 0, run.stderr);
+    return dir;
+  })();
+  return withAccept.then(copy);
+}
+
+describe("consensus remove-message", () => {
+  it("gives back the blank project byte for byte but the envelope's reserved lines; a new Accept gets new numbers", async () => {
+    const dir = await project();
+    const before = files(dir);
+    assert.equal((await consensus(ACCEPT, dir)).code, 0);
+
+    const run = await consensus(["remove-message", "Accept"], dir);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, "");
+    const lines = run.stdout.trimEnd().split("\n");
+    assert.deepEqual(lines.slice(0, -1), [
+      "  - proto/accept.proto",
+      "  ~ proto/envelope.proto",
+      "  - src/handlers/accept.ts",
+      "  - src/pb/accept.ts",
+      "  ~ src/pb/envelope.ts",
+      "  ~ src/replica.ts",
+      "  - test/handlers/accept.test.ts",
+    ]);
+    assert.match(
+      lines.at(-1)!,
+      /^✔ removed ACCEPT; reserved ACCEPT = 1, PeerRequest\.accept = 11, PeerReply\.accept = 11 \(\d+ ms\)$/,
+    );
+
+    const now = files(dir);
+    const envelope = "proto/envelope.proto";
+    assert.deepEqual(
+      [...now.keys()].filter((file) => file !== envelope),
+      [...before.keys()].filter((file) => file !== envelope),
+    );
+    for (const [file, bytes] of before) if (file !== envelope) assert.equal(now.get(file), bytes, file);
+    const original = Buffer.from(before.get(envelope)!, "base64").toString("utf8");
+    const removed = read(dir, envelope);
+    const reserved = /^ *reserved .*\n/gm;
+    assert.equal(removed.replace(reserved, ""), original, "the envelope differs only by its reserved lines");
+    assert.deepEqual(removed.match(reserved), [
+      "  reserved 1;\n",
+      '  reserved "ACCEPT";\n',
+      "  reserved 11;\n",
+      '  reserved "accept";\n',
+      "  reserved 11;\n",
+      '  reserved "accept";\n',
+    ]);
+
+    const again = await consensus(ACCEPT, dir);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^✔ ACCEPT = 2, PeerRequest\.accept = 12, PeerReply\.accept = 12 /m);
+    assert.deepEqual(read(dir, envelope).match(/^ *reserved \d+;$/gm), [
+      "  reserved 1;",
+      "  reserved 11;",
+      "  reserved 11;",
+    ]);
+    const check = await consensus(["protobuf", "--check"], dir);
+    assert.equal(check.code, 0, check.stderr);
+  });
+
+  it("keeps epaxos.proto while other types use it, and the project still compiles", async () => {
+    const dir = await project("epaxos");
+    const accept = await consensus(["remove-message", "accept"], dir);
+    assert.equal(accept.code, 0, accept.stderr);
+    assert.doesNotMatch(accept.stdout, /^ {2}. .*epaxos/m, "no change to epaxos.proto or its stubs is listed");
+    assert.match(accept.stdout, /^proto\/epaxos\.proto is kept: another proto still uses it$/m);
+    assert.ok(existsSync(path.join(dir, "proto/epaxos.proto")));
+    assert.ok(existsSync(path.join(dir, "src/pb/epaxos.ts")));
+
+    const preAccept = await consensus(["remove-message", "PreAccept"], dir);
+    assert.equal(preAccept.code, 0, preAccept.stderr);
+    assert.match(preAccept.stdout, /^✔ removed PRE_ACCEPT; reserved PRE_ACCEPT = 5, PeerRequest\.preAccept = 15, /m);
+    const replica = read(dir, "src/replica.ts");
+    assert.doesNotMatch(replica, /case "(accept|preAccept)":|handlers\/(accept|pre-accept)\.js/);
+    assert.match(replica, /case "tryPreAccept":/);
+    assert.equal((await consensus(["protobuf", "--check"], dir)).code, 0);
+    assert.equal(await tsc(dir, ["--noEmit"]), "");
+  });
+
+  it("deletes an edited handler and its edited test with --force", async () => {
+    const dir = await acceptProject();
+    writeFileSync(path.join(dir, "src/handlers/accept.ts"), "// my work\n");
+    writeFileSync(path.join(dir, "test/handlers/accept.test.ts"), "// my test\n");
+    const run = await consensus(["remove-message", "Accept", "--force"], dir);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^ {2}- src\/handlers\/accept\.ts$/m);
+    assert.match(run.stdout, /^ {2}- test\/handlers\/accept\.test\.ts$/m);
+    assert.equal(existsSync(path.join(dir, "src/handlers/accept.ts")), false);
+    assert.equal(existsSync(path.join(dir, "test/handlers/accept.test.ts")), false);
+  });
+
+  it("with --dry-run, prints the unified diff of every file and writes nothing", async () => {
+    const dir = await acceptProject();
+    const before = tree(dir);
+    const run = await consensus(["remove-message", "Accept", "--dry-run"], dir);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(tree(dir), before);
+    for (const file of [
+      "proto/accept.proto",
+      "src/handlers/accept.ts",
+      "src/pb/accept.ts",
+      "test/handlers/accept.test.ts",
+    ]) {
+      assert.match(run.stdout, new RegExp(`^--- a/${file}\\n\\+\\+\\+ /dev/null\\n@@ `, "m"), file);
+    }
+    for (const file of ["proto/envelope.proto", "src/pb/envelope.ts", "src/replica.ts"]) {
+      assert.match(run.stdout, new RegExp(`^--- a/${file}\\n\\+\\+\\+ b/${file}\\n@@ `, "m"), file);
+    }
+    assert.match(run.stdout, /^\+ {2}reserved "ACCEPT";$/m);
+    assert.match(run.stdout, /^- {8}case "accept":$/m);
+    assert.match(run.stdout, /^dry run: removing ACCEPT would change 7 files; nothing written$/m);
+  });
+});
+
+// Every refusal: one error line, exit 1, and the project's bytes as they were.
+const REFUSALS: { name: string; args: string[]; files?: Record<string, string>; error: string }[] = [
+  {
+    name: "BEACON",
+    args: ["beacon"],
+    error:
+      "error: BEACON is the contract's own type (every replica answers it; the workbench sends it): it cannot be removed",
+  },
+  {
+    name: "a name not in the envelope",
+    args: ["Prepare"],
+    error:
+      "error: proto/envelope.proto: enum Type has no value PREPARE: nothing to remove (consensus list shows the types)",
+  },
+  {
+    name: "a bad name",
+    args: ["1abc"],
+    error:
+      'error: "1abc" is not a message name: use letters and digits, starting with a letter, words joined by - or _',
+  },
+  {
+    name: "an edited handler without --force",
+    args: ["Accept"],
+    files: { "src/handlers/accept.ts": "// my work\n" },
+    error:
+      "error: src/handlers/accept.ts is no longer the scaffolded stub: move your work out of it, or pass --force to delete it",
+  },
+  {
+    name: "an edited handler test without --force",
+    args: ["Accept"],
+    files: { "test/handlers/accept.test.ts": "// my test\n" },
+    error:
+      "error: test/handlers/accept.test.ts is no longer the scaffolded stub: move your work out of it, or pass --force to delete it",
+  },
+  {
+    name: "a replica.ts without its Dispatch switch",
+    args: ["Accept"],
+    files: { "src/replica.ts": "export class Replica {}\n" },
+    error:
+      'error: src/replica.ts: no dispatch method found (a method dispatch in a class, holding the switch on the message\'s $case); take the case for "accept" (and its import) out by hand',
+  },
+];
+
+describe("consensus remove-message refuses and changes nothing", () => {
+  for (const { name, args, files, error } of REFUSALS) {
+    it(`refuses ${name}`, async () => {
+      const dir = await acceptProject();
+      for (const [file, content] of Object.entries(files ?? {})) writeFileSync(path.join(dir, file), content);
+      const before = tree(dir);
+      const run = await consensus(["remove-message", ...args], dir);
+      assert.equal(run.stderr, `${error}\n`);
+      assert.equal(run.code, 1);
+      assert.equal(run.stdout, "");
+      assert.equal(tree(dir), before);
+    });
+  }
+
+  it("refuses outside a project", async () => {
+    const before = tree(scratch);
+    const run = await consensus(["remove-message", "Accept"], scratch);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^error: no consensus\.json in [^\n]*\n$/);
+    assert.equal(tree(scratch), before);
+  });
+});
+
+describe("consensus remove-message interrupted", () => {
+  /** Runs remove-message Accept in `dir`; `stop` is called with the process once it runs, and resolves how it ended. */
+  const removal = (dir: string, stop: (proc: ReturnType<typeof spawn>) => void) =>
+    new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+      const proc = spawn(NODE, [CONSENSUS_BIN, "remove-message", "Accept"], { cwd: dir, stdio: "ignore" });
+      proc.on("exit", (code, signal) => resolve({ code, signal }));
+      stop(proc);
+    });
+
+  it("leaves the project before or after the removal whenever it is killed, in the commit too", async (t) => {
+    const pristine = await acceptProject();
+    const before = tree(pristine);
+    const dir = copy(pristine);
+    const started = performance.now();
+    assert.equal((await consensus(["remove-message", "Accept"], dir)).code, 0);
+    const duration = performance.now() - started;
+    const afterward = tree(dir);
+    const journal = path.join(dir, TRANSACTION_DIR, "journal.json");
+    const outcomes = { before: 0, after: 0, inCommit: 0 };
+    const kills = 16;
+    for (let i = 0; i < kills; i++) {
+      rmSync(dir, { recursive: true });
+      cpSync(pristine, dir, { recursive: true, verbatimSymlinks: true });
+      const inCommit = i % 2 === 1;
+      await removal(dir, (proc) => {
+        if (!inCommit) {
+          // Spread over the second half of a run and a little past it: planning comes first, the commit last.
+          setTimeout(() => proc.kill("SIGKILL"), duration * (0.5 + (0.7 * i) / (kills - 1)));
+          return;
+        }
+        // The commit point is the journal's appearance; files are renamed into place after it. Watched
+        // without yielding, so the kill follows it by microseconds, at a different point of each run.
+        setTimeout(() => {
+          const deadline = performance.now() + 5 * duration;
+          while (!existsSync(journal) && performance.now() < deadline);
+          const spin = performance.now() + i / 20;
+          while (performance.now() < spin);
+          proc.kill("SIGKILL");
+        }, duration / 4);
+      });
+      if (existsSync(journal)) outcomes.inCommit++;
+      // The next command recovers what a killed commit left.
+      await consensus(["protobuf", "--dry-run"], dir);
+      const now = tree(dir);
+      assert.ok(now === before || now === afterward, `kill ${i}: the project is neither before nor after`);
+      outcomes[now === before ? "before" : "after"]++;
+    }
+    t.diagnostic(`${outcomes.before} left it before, ${outcomes.after} after, ${outcomes.inCommit} inside the commit`);
+    assert.ok(outcomes.before > 0, "no kill landed before the end");
+    assert.ok(outcomes.inCommit > 0, "no kill landed inside the commit");
+  });
+
+  it("exits 130 on Ctrl-C with the project as it was, or finishes: never half-written", async (t) => {
+    const pristine = await acceptProject();
+    const before = tree(pristine);
+    const dir = copy(pristine);
+    const started = performance.now();
+    assert.equal((await consensus(["remove-message", "Accept"], dir)).code, 0);
+    const duration = performance.now() - started;
+    const afterward = tree(dir);
+    const outcomes = { interrupted: 0, finished: 0 };
+    for (let i = 0; i < 8; i++) {
+      rmSync(dir, { recursive: true });
+      cpSync(pristine, dir, { recursive: true, verbatimSymlinks: true });
+      const { code, signal } = await removal(dir, (proc) => {
+        setTimeout(() => proc.kill("SIGINT"), duration * (0.4 + (0.6 * i) / 7));
+      });
+      const now = tree(dir);
+      const was = now === before ? "before" : now === afterward ? "after" : "half";
+      // Handled, Ctrl-C exits 130 with nothing written. Before Node installs its handler,
+      // or after it has torn it down at exit, the signal kills the process outright.
+      const expected = code === 130 ? ["before"] : code === 0 ? ["after"] : ["before", "after"];
+      assert.ok(signal === "SIGINT" || code === 0 || code === 130, `Ctrl-C ${i}: exit ${code} ${signal}`);
+      assert.ok(expected.includes(was), `Ctrl-C ${i}: exit ${code ?? signal} left the tree ${was}`);
+      if (code === 130) outcomes.interrupted++;
+      else outcomes.finished++;
+    }
+    t.diagnostic(`${outcomes.interrupted} exited 130, ${outcomes.finished} finished or died`);
+    assert.ok(outcomes.interrupted > 0, "no Ctrl-C was handled with exit 130");
+  });
+});
