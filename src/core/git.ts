@@ -16,17 +16,10 @@ export const INITIAL_COMMIT = "Initial commit from create-consensus";
  * missing identity or a failing commit is an outcome to report, never an error.
  */
 export async function initRepository(root: string): Promise<GitOutcome> {
-  // nodePath off: git is looked up on PATH only, not beside node.
-  const git = (...args: string[]) =>
-    x("git", args, { nodeOptions: { cwd: root }, throwOnError: false, nodePath: false });
-  let inside;
-  try {
-    inside = await git("rev-parse", "--is-inside-work-tree");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { kind: "no-git" };
-    throw error;
-  }
-  if (inside.exitCode === 0 && inside.stdout.trim() === "true") return { kind: "inside-work-tree" };
+  const git = gitIn(root);
+  const inside = await insideWorkTree(git);
+  if (inside === undefined) return { kind: "no-git" };
+  if (inside) return { kind: "inside-work-tree" };
   for (const step of [
     ["init", "--quiet"],
     ["add", "--all"],
@@ -51,16 +44,8 @@ export type ProtosAt =
   | { readonly kind: "no-revision" };
 
 export async function protosAt(root: string, ref: string, dir: string): Promise<ProtosAt> {
-  const git = (...args: string[]) =>
-    x("git", args, { nodeOptions: { cwd: root }, throwOnError: false, nodePath: false });
-  let inside;
-  try {
-    inside = await git("rev-parse", "--is-inside-work-tree");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { kind: "no-work-tree" };
-    throw error;
-  }
-  if (inside.exitCode !== 0 || inside.stdout.trim() !== "true") return { kind: "no-work-tree" };
+  const git = gitIn(root);
+  if (!(await insideWorkTree(git))) return { kind: "no-work-tree" };
   const commit = await git("rev-parse", "--verify", "--quiet", `${ref}^{commit}`);
   if (commit.exitCode !== 0) return { kind: "no-revision" };
   const id = commit.stdout.trim();
@@ -74,4 +59,20 @@ export async function protosAt(root: string, ref: string, dir: string): Promise<
     protos.set(file.slice(dir.length + 1), shown.stdout);
   }
   return { kind: "read", protos };
+}
+
+/** Runs git in `root` (looked up on PATH only, not beside node), never throwing for its exit code. */
+function gitIn(root: string) {
+  return (...args: string[]) => x("git", args, { nodeOptions: { cwd: root }, throwOnError: false, nodePath: false });
+}
+
+/** Whether git's folder is inside a work tree; undefined when there is no git. */
+async function insideWorkTree(git: ReturnType<typeof gitIn>): Promise<boolean | undefined> {
+  try {
+    const inside = await git("rev-parse", "--is-inside-work-tree");
+    return inside.exitCode === 0 && inside.stdout.trim() === "true";
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
 }
