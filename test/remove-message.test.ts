@@ -7,6 +7,7 @@ import { after, describe, it } from "node:test";
 import { TRANSACTION_DIR } from "../src/core/changes.js";
 import { CONSENSUS_BIN, CREATE_BIN, NODE, REPO } from "./support/paths.js";
 import { consensus, runBin, snapshot, tsc } from "./support/project.js";
+import { interruptOnceHandled } from "./support/signals.js";
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-remove-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -295,6 +296,14 @@ describe("consensus remove-message interrupted", () => {
     const duration = performance.now() - started;
     const afterward = tree(dir);
     const outcomes = { interrupted: 0, finished: 0 };
+    // Sent the moment the command handles it, the signal lands while it plans: 130, nothing written.
+    rmSync(dir, { recursive: true });
+    cpSync(pristine, dir, { recursive: true, verbatimSymlinks: true });
+    const handled = await interruptOnceHandled(CONSENSUS_BIN, ["remove-message", "Accept"], dir);
+    assert.deepEqual(handled, { code: 130, signal: null, output: "" });
+    assert.equal(tree(dir), before);
+    outcomes.interrupted++;
+    // Then at points spread over a run: whatever happens, never half-written.
     for (let i = 0; i < 8; i++) {
       rmSync(dir, { recursive: true });
       cpSync(pristine, dir, { recursive: true, verbatimSymlinks: true });

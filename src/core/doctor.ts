@@ -2,13 +2,13 @@
 // repair: the envelope against itself, the handlers and the Dispatch switch
 // against the envelope, the stubs against the protos, and the protos against
 // a git revision (the wire check add-message and remove-message use).
-import { ChangeSet } from "./changes.js";
+import type { ChangeSet } from "./changes.js";
 import { UserError } from "./errors.js";
 import { protosAt } from "./git.js";
 import { listMessageTypes, planDispatchRepair } from "./message-type.js";
 import type { Project } from "./project.js";
 import { checkWireCompatible } from "./proto/wire.js";
-import { planStubs, readProtos } from "./stubs.js";
+import { planStubs, readProtoTexts } from "./stubs.js";
 
 export interface Finding {
   readonly message: string;
@@ -71,17 +71,12 @@ export async function diagnose(
   for (const label of listing.strayCases)
     found(`${replica}: the Dispatch case "${label}" matches no value of enum Type`);
 
-  // Stale stubs, after the repairs above (which do not touch the protos).
-  const stubs = new ChangeSet(project.root);
-  await planStubs(project, stubs);
-  const stale = await stubs.changes();
+  // Stale stubs: the regeneration planned with the repairs above (which touch no proto), its changes those under outDir.
+  await planStubs(project, repairs);
+  const stale = (await repairs.changes()).filter((change) => change.path.startsWith(`${outDir}/`));
   if (stale.length > 0) {
     const what = { create: "missing", update: "stale", delete: "no longer generated" } as const;
     found(`${outDir}/ is out of date: ${stale.map((c) => `${c.path} (${what[c.kind]})`).join(", ")}`, true);
-    for (const [file, content] of stubs.planned()) {
-      if (content === null) repairs.delete(file);
-      else repairs.write(file, content);
-    }
   }
 
   // The wire check against a revision, read with git.
@@ -98,11 +93,8 @@ export async function diagnose(
     const note = read.kind === "no-work-tree" ? "not in a git work tree" : "no commit yet";
     return { findings, wire: { against, checked: false, note } };
   }
-  const { files } = await readProtos(project, repairs);
-  const now = new Map<string, string>();
-  for (const file of files) now.set(file, (await repairs.read(`${protoDir}/${file}`))!.toString("utf8"));
   try {
-    checkWireCompatible(read.protos, now);
+    checkWireCompatible(read.protos, await readProtoTexts(project, repairs));
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
     found(`${protoDir}/ against ${against}: ${error.message}`);

@@ -9,7 +9,7 @@ import type { FieldSpec } from "./proto/field-specs.js";
 import { PACKAGE_ROOT } from "./package.js";
 import type { Project } from "./project.js";
 import { renderFile } from "./render.js";
-import { readProtos } from "./stubs.js";
+import { readProtoTexts } from "./stubs.js";
 
 /** The files every message type gets, from templates/message: its stub handler and the handler's test. */
 const MESSAGE_DIR = path.join(PACKAGE_ROOT, "templates/message");
@@ -105,9 +105,7 @@ function importPath(from: string, target: string): string {
 /** The project's protos (through the plan) and where its envelope is, as the envelope plans take them. */
 async function envelopeInput(project: Project, changes: ChangeSet) {
   const { protoDir, envelope } = project.config;
-  const { files } = await readProtos(project, changes);
-  const protos = new Map<string, string>();
-  for (const file of files) protos.set(file, (await changes.read(`${protoDir}/${file}`))!.toString("utf8"));
+  const protos = await readProtoTexts(project, changes);
   const envelopeFile = path.posix.relative(protoDir, envelope);
   if (!protos.has(envelopeFile)) {
     throw new UserError(

@@ -1,7 +1,7 @@
 import type * as AST from "oxc-parser";
 import { parseSync, visitorKeys } from "oxc-parser";
 import { UserError } from "./errors.js";
-import { position, startOfLine } from "./text.js";
+import { applyEdits, type Edit, position, startOfLine } from "./text.js";
 
 /** What the Dispatch case and the handler import of one message type are written from. */
 export interface DispatchMessage {
@@ -13,13 +13,6 @@ export interface DispatchMessage {
   readonly file: string;
   /** Whether the type has a reply member (else the case returns the bare reply header). */
   readonly reply: boolean;
-}
-
-/** `text` put at offset `at` of the source, in place of the `remove` characters there (none by default). */
-interface Edit {
-  readonly at: number;
-  readonly text: string;
-  readonly remove?: number;
 }
 
 /**
@@ -85,7 +78,7 @@ export function removeDispatchCase(source: string, file: string, field: string, 
       const index = declaration.specifiers.indexOf(specifier);
       const neighbour = declaration.specifiers[index === 0 ? 1 : index - 1]!;
       const [start, end] = index === 0 ? [specifier.start, neighbour.start] : [neighbour.end, specifier.end];
-      edits.push({ at: start, text: "", remove: end - start });
+      edits.push({ offset: start, text: "", remove: end - start });
     }
   }
   return applyEdits(source, edits);
@@ -103,16 +96,9 @@ function lineSpan(source: string, start: number, end: number): Edit {
   const newline = source.indexOf("\n", end);
   const lineEnd = newline < 0 ? source.length : newline + 1;
   if (/^[ \t]*$/.test(source.slice(lineStart, start)) && /^[ \t]*\r?\n?$/.test(source.slice(end, lineEnd))) {
-    return { at: lineStart, text: "", remove: lineEnd - lineStart };
+    return { offset: lineStart, text: "", remove: lineEnd - lineStart };
   }
-  return { at: start, text: "", remove: end - start };
-}
-
-/** From the end backwards, so that each offset still points where it did in `source`. */
-function applyEdits(source: string, edits: readonly Edit[]): string {
-  return [...edits]
-    .sort((a, b) => b.at - a.at)
-    .reduce((text, edit) => text.slice(0, edit.at) + edit.text + text.slice(edit.at + (edit.remove ?? 0)), source);
+  return { offset: start, text: "", remove: end - start };
 }
 
 /**
@@ -441,7 +427,7 @@ function caseEdit(tree: Tree, statement: AST.SwitchStatement, message: DispatchM
 
   if (clauseIndent === undefined) {
     // `default` shares its line with what comes before it: the case goes right before it, on its own line.
-    return { at: defaultClause.start, text: block.slice(indent.length) + eol + indent };
+    return { offset: defaultClause.start, text: block.slice(indent.length) + eol + indent };
   }
   // Before the comments that lead the default clause, when each starts its own line.
   let at = defaultClause.start - clauseIndent.length;
@@ -454,7 +440,7 @@ function caseEdit(tree: Tree, statement: AST.SwitchStatement, message: DispatchM
       break;
     }
   }
-  return { at, text: block + eol };
+  return { offset: at, text: block + eol };
 }
 
 /** The leading whitespace of the line holding `pos`. */
@@ -475,9 +461,9 @@ function importEdit(tree: Tree, field: string, handlersImport: string, eol: stri
     // Above the first statement, below the comments that head the file.
     const first = program.body[0];
     const start = first ? first.start : text.length;
-    return { at: start - (indentAt(text, start)?.length ?? 0), text: line + eol };
+    return { offset: start - (indentAt(text, start)?.length ?? 0), text: line + eol };
   }
   const newline = text.indexOf("\n", anchor.end);
   // After the anchor's line (and any comment that ends it), or at the end of a file with no line after it.
-  return newline === -1 ? { at: text.length, text: eol + line } : { at: newline + 1, text: line + eol };
+  return newline === -1 ? { offset: text.length, text: eol + line } : { offset: newline + 1, text: line + eol };
 }

@@ -115,6 +115,15 @@ export async function readProtos(
   return { files: [...files], planned };
 }
 
+/** The text of each of the project's protos as `changes` leaves it, by path relative to protoDir. */
+export async function readProtoTexts(project: Project, changes: ChangeSet): Promise<Map<string, string>> {
+  const { protoDir } = project.config;
+  const { files } = await readProtos(project, changes);
+  const texts = new Map<string, string>();
+  for (const file of files) texts.set(file, (await changes.read(`${protoDir}/${file}`))!.toString("utf8"));
+  return texts;
+}
+
 /**
  * Files under outDir, other than those in `regenerated`, that carry ts-proto's
  * header: stubs whose proto is gone. Paths are relative to the project root.

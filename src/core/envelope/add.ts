@@ -3,7 +3,7 @@
 // member in PeerRequest and in PeerReply), as pure functions on text.
 import { UserError } from "../errors.js";
 import type { MessageNames } from "../names.js";
-import { addImport, appendMember, applyEdits, type Edit, unreserveName } from "../proto/edit.js";
+import { addImport, appendMember, unreserveName } from "../proto/edit.js";
 import { ALLOWED_TYPES, type FieldSpec, jsonKey } from "../proto/field-specs.js";
 import type { Definition } from "../proto/model.js";
 import { importersOf } from "../proto/model.js";
@@ -18,6 +18,7 @@ import {
 import type { Block } from "../proto/scan.js";
 import { checkWireCompatible } from "../proto/wire.js";
 import { PROTO_KEYWORDS, SCALAR_TYPES, words } from "../proto/words.js";
+import { applyEdits, type Edit } from "../text.js";
 import { type EnvelopeInput, readEnvelope } from "./envelope.js";
 
 export interface MessagePlan {

@@ -3,7 +3,7 @@
 // add-message, remove-message, list and doctor.
 import type protobuf from "protobufjs";
 import { UserError } from "../errors.js";
-import { type Definition, type Model, type ParsedFile, parseModel } from "../proto/model.js";
+import { type Definition, type Model, type ParsedFile, parseModel, resolveType } from "../proto/model.js";
 import { type Block, scan, type Structure } from "../proto/scan.js";
 
 export interface EnvelopeInput {
@@ -141,7 +141,7 @@ export function envelopeTypes(envelope: Envelope): EnvelopeTypes {
   const members = (message: protobuf.Type): Member[] =>
     message.oneofs["message"]!.fieldsArray.map((field) => {
       // Each file is parsed alone (its imports unresolved): the name is resolved against the whole model.
-      const fullName = resolveName(envelope, field.type);
+      const fullName = resolveType(envelope.model, field.type, message.fullName.replace(/^\./, ""));
       return { field: field.name, number: field.id, message: fullName, file: envelope.model.names.get(fullName)?.file };
     });
   const requests = members(envelope.peerRequest);
@@ -160,15 +160,4 @@ export function envelopeTypes(envelope: Envelope): EnvelopeTypes {
     strayRequests: requests.filter((member) => !matched(member)),
     strayReplies: replies.filter((member) => !matched(member)),
   };
-}
-
-/** A field's type name as protoc resolves it from the envelope's package (innermost scope first). */
-function resolveName(envelope: Envelope, ref: string): string {
-  if (ref.startsWith(".")) return ref.slice(1);
-  const parts = envelope.pkg ? envelope.pkg.split(".") : [];
-  for (let i = parts.length; i >= 0; i--) {
-    const candidate = [...parts.slice(0, i), ref].join(".");
-    if (envelope.model.names.has(candidate)) return candidate;
-  }
-  return ref;
 }

@@ -4,10 +4,11 @@
 // when nothing else uses it, and the envelope's import of it with it.
 import { UserError } from "../errors.js";
 import type { MessageNames } from "../names.js";
-import { applyEdits, type Edit, removeImport, removeStatement, reserve } from "../proto/edit.js";
-import { parseModel, typesUsedBy } from "../proto/model.js";
+import { removeImport, removeStatement, reserve } from "../proto/edit.js";
+import { typesUsedBy } from "../proto/model.js";
 import { memberStatement } from "../proto/scan.js";
 import { checkWireCompatible } from "../proto/wire.js";
+import { applyEdits, type Edit } from "../text.js";
 import { type EnvelopeInput, type EnvelopeType, envelopeTypes, readEnvelope, typeKey } from "./envelope.js";
 
 /** The contract's own type: every replica answers it, the workbench and the tests send it. */
@@ -60,12 +61,11 @@ export function planRemoveMessage(input: PlanRemovalInput): RemovalPlan {
 
   // The messages' file: deleted when no other proto imports it and the envelope no longer uses any of its types.
   const messagesFile = type.request?.file ?? type.reply?.file;
-  const remaining = new Map(protos);
-  remaining.set(envelope, applyEdits(parsed.text, edits));
   let deletesMessagesFile = false;
   if (messagesFile !== undefined && messagesFile !== envelope) {
     const defined = [...model.names].filter(([, definition]) => definition.file === messagesFile);
-    const used = typesUsedBy(parseModel(remaining, ""), envelope);
+    // The envelope defines the same names after the edits: resolved in the model it had before them.
+    const used = typesUsedBy(model, applyEdits(parsed.text, edits));
     if (!defined.some(([fullName]) => used.has(fullName))) {
       const importEdit = removeImport(structure, messagesFile);
       if (importEdit) edits.push(importEdit);

@@ -1,24 +1,8 @@
 // Text edits of a proto file that keep every byte of the user's file except
 // what they insert or delete: inserted lines copy the indentation and line
 // ending of their neighbours.
-import { startOfLine } from "../text.js";
+import { type Edit, startOfLine } from "../text.js";
 import { type Block, reservedStatements, type Statement, statementsIn, type Structure } from "./scan.js";
-
-/** `text` put at `offset`, in place of the `remove` characters there (none by default). */
-export interface Edit {
-  readonly offset: number;
-  readonly text: string;
-  readonly remove?: number;
-}
-
-/** Applies edits of disjoint spans, from the end backwards so that each offset still points where it did. */
-export function applyEdits(text: string, edits: readonly Edit[]): string {
-  let result = text;
-  for (const edit of [...edits].sort((a, b) => b.offset - a.offset)) {
-    result = result.slice(0, edit.offset) + edit.text + result.slice(edit.offset + (edit.remove ?? 0));
-  }
-  return result;
-}
 
 /** The line ending of the line that ends just before `lineStart`. */
 function eolBefore(text: string, lineStart: number, fallback: string): string {

@@ -157,36 +157,36 @@ export function importersOf(model: Model, file: string): Set<string> {
 }
 
 /**
- * The full names of the messages and enums that `file`'s fields and rpcs name, resolved as protoc
- * does (innermost scope first); a name nothing defines is left as written.
+ * The full name (without the leading dot) of the type `ref` names from inside `scope` (a full name),
+ * resolved as protoc does, innermost scope first; a name nothing defines is left as written.
  */
-export function typesUsedBy(model: Model, file: string): Set<string> {
-  const parsed = model.files.get(file);
+export function resolveType(model: Model, ref: string, scope: string): string {
+  if (ref.startsWith(".")) return ref.slice(1);
+  const parts = scope ? scope.split(".") : [];
+  for (let i = parts.length; i >= 0; i--) {
+    const candidate = [...parts.slice(0, i), ref].join(".");
+    if (model.names.has(candidate)) return candidate;
+  }
+  return ref;
+}
+
+/** The full names of the messages and enums that the fields and rpcs of the proto `text` name, resolved in `model`. */
+export function typesUsedBy(model: Model, text: string): Set<string> {
   const used = new Set<string>();
-  if (!parsed) return used;
-  const resolve = (ref: string, scope: string) => {
-    if (ref.startsWith(".")) return ref.slice(1);
-    const parts = scope ? scope.split(".") : [];
-    for (let i = parts.length; i >= 0; i--) {
-      const candidate = [...parts.slice(0, i), ref].join(".");
-      if (model.names.has(candidate)) return candidate;
-    }
-    return ref;
-  };
   const visit = (namespace: protobuf.NamespaceBase) => {
     for (const node of namespace.nestedArray) {
       const scope = node.fullName.replace(/^\./, "");
       if (node instanceof protobuf.Type) {
-        for (const field of node.fieldsArray) used.add(resolve(field.type, scope));
+        for (const field of node.fieldsArray) used.add(resolveType(model, field.type, scope));
       } else if (node instanceof protobuf.Service) {
         for (const method of node.methodsArray) {
-          used.add(resolve(method.requestType, scope));
-          used.add(resolve(method.responseType, scope));
+          used.add(resolveType(model, method.requestType, scope));
+          used.add(resolveType(model, method.responseType, scope));
         }
       }
       if (node instanceof protobuf.Namespace || node instanceof protobuf.Type) visit(node);
     }
   };
-  visit(protobuf.parse(parsed.text, new protobuf.Root(), PARSE_OPTIONS).root);
+  visit(protobuf.parse(text, new protobuf.Root(), PARSE_OPTIONS).root);
   return used;
 }

@@ -1,7 +1,7 @@
 // The wire check: whether new protos can read and write what the old ones did.
 import type protobuf from "protobufjs";
 import { UserError } from "../errors.js";
-import { type Model, parseModel } from "./model.js";
+import { type Model, parseModel, resolveType } from "./model.js";
 import { type Reserved, reservedNames, reservedRanges } from "./numbering.js";
 import { SCALAR_TYPES } from "./words.js";
 
@@ -123,16 +123,7 @@ function uncovered(start: number, end: number, ranges: ReadonlyArray<readonly [n
 
 /** A field's type with names resolved as protoc does (innermost scope first), and its label. */
 function fieldType(field: protobuf.Field, scope: string, model: Model): string {
-  const resolve = (ref: string) => {
-    if (SCALAR_TYPES.has(ref)) return ref;
-    if (ref.startsWith(".")) return ref.slice(1);
-    const parts = scope.split(".");
-    for (let i = parts.length; i >= 0; i--) {
-      const candidate = [...parts.slice(0, i), ref].join(".");
-      if (model.names.has(candidate)) return candidate;
-    }
-    return ref;
-  };
+  const resolve = (ref: string) => (SCALAR_TYPES.has(ref) ? ref : resolveType(model, ref, scope));
   const keyType = (field as unknown as { keyType?: string }).keyType;
   if (field.map && keyType) return `map<${keyType}, ${resolve(field.type)}>`;
   const label = field.repeated ? "repeated " : field.options?.["proto3_optional"] ? "optional " : "";
