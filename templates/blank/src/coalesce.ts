@@ -25,6 +25,10 @@ class CoalescingCall extends ServerInterceptingCall {
   }
 }
 
-/** The interceptor, for methods that stream replies (Dispatch); others pass through. */
+/**
+ * The interceptor, for methods that stream replies (Dispatch). Other calls get
+ * no layer: grpc-js's type asks for its class, but the server only uses the
+ * interface the next call already has, so a unary call is returned as it is.
+ */
 export const coalesceReplies: ServerInterceptor = (method, call) =>
-  method.responseStream ? new CoalescingCall(call) : new ServerInterceptingCall(call);
+  method.responseStream ? new CoalescingCall(call) : (call as ServerInterceptingCall);
