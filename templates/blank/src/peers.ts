@@ -192,6 +192,11 @@ function unwrap(peer: string, request: PeerRequest, reply: PeerReply): ReplyMess
   return reply.message.value;
 }
 
+/** Milliseconds between keepalive pings on a peer's connection, idle or not. */
+export const KEEPALIVE_TIME_MS = 2000;
+/** Milliseconds a keepalive ping has to be answered before the connection is dropped. */
+export const KEEPALIVE_TIMEOUT_MS = 2000;
+
 /** A change of a peer link: the peer took this replica's Dispatch stream, or the link failed. */
 export type LinkEvent = { state: "connected"; address: string } | { state: "lost"; address: string; reason: string };
 
@@ -246,8 +251,8 @@ export class GrpcPeers extends PeerSet {
         // A peer's reply may carry a protocol's state (a Paxos promise with every entry it accepted):
         // gRPC's default 4 MB cap on what a client receives would make such a reply fail for good.
         "grpc.max_receive_message_length": -1,
-        "grpc.keepalive_time_ms": 2000,
-        "grpc.keepalive_timeout_ms": 2000,
+        "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
+        "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
         "grpc.keepalive_permit_without_calls": 1,
         ...options.channelOptions,
       },
