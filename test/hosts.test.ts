@@ -11,6 +11,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { after, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
+import { pathToFileURL } from "node:url";
 import { decodeValue, encodeValue } from "../src/workbench/load/kv.js";
 import { proposeFollowing, Replicas } from "../src/workbench/load/redirects.js";
 import { type Host, Hosts, hostsUnavailable } from "./support/netns.js";
@@ -19,10 +20,29 @@ import { builtReplicaProject } from "./support/replica-project.js";
 
 const PORT = 3264;
 const NAMES = ["r1", "r2", "r3"];
-/** Bound on each wait for a line or a commit: keepalive notices a dead peer in seconds, this is its margin. */
+/** Bound on each wait for a line or a commit: what must come sooner is asserted from when it came. */
 const WAIT = 30_000;
 /** How long the leader stays cut off at the least. */
 const CUT_MS = 12_000;
+/** What a loaded machine may add to the time the peer links take to notice a change. */
+const MARGIN_MS = 4000;
+/**
+ * The reason of a link lost to keepalive: grpc-js drops a connection whose ping goes unanswered, with
+ * "Connection dropped", which explainFailure (the project's src/tls.ts) puts in words.
+ */
+const KEEPALIVE_REASON =
+  "the connection dropped (the peer closed it, or stopped answering keepalive pings) (Connection dropped)";
+
+/** The constants of the project's src/peers.ts that the waits here are bounded by. */
+interface PeerTimes {
+  KEEPALIVE_TIME_MS: number;
+  KEEPALIVE_TIMEOUT_MS: number;
+}
+
+/** Those constants, from the build of the project in `dir`. */
+async function peerTimes(dir: string): Promise<PeerTimes> {
+  return (await import(pathToFileURL(path.join(dir, "dist/src/peers.js")).href)) as PeerTimes;
+}
 
 // Whatever the test made goes, even when it fails or times out (a timed-out test's finally may not run).
 let hosts: Hosts | undefined;
@@ -69,9 +89,9 @@ class Lines {
       .on("close", () => (this.ended = true));
   }
 
-  /** Seconds from `start` (a performance.now()) to the arrival of line `index`, for a diagnostic. */
-  secondsAfter(start: number, index: number): string {
-    return ((this.at[index]! - start) / 1000).toFixed(1);
+  /** Milliseconds from `start` (a performance.now()) to the arrival of line `index`. */
+  since(start: number, index: number): number {
+    return this.at[index]! - start;
   }
 
   /** How many lines came so far: a mark to wait from. */
@@ -185,6 +205,11 @@ function lostLine(replica: ReplicaProcess, peer: ReplicaProcess): RegExp {
   return new RegExp(`^${replica.name}: lost ${peer.name} \\(${literal(peer.address)}\\): \\S`);
 }
 
+/** Milliseconds in seconds, for a diagnostic. */
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
+}
+
 test(
   "several hosts: paxos replicas in network namespaces, the leader cut off and back",
   { timeout: 300_000 },
@@ -195,6 +220,7 @@ test(
       return;
     }
     project = await builtReplicaProject("paxos");
+    const { KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS } = await peerTimes(project);
     hosts = await Hosts.create(NAMES.length);
     const made = hosts.hosts;
     const members = new Map(NAMES.map((name, i) => [name, `${made[i]!.address}:${PORT}`]));
@@ -224,15 +250,25 @@ test(
     const marks = new Map(replicas.map((replica) => [replica, replica.stderr.mark]));
     const cut = performance.now();
     await hosts.linkDown(old.host);
-    // Both sides notice, each link once: the majority loses the leader, and the leader each of them.
+    // Both sides notice, each link once: the majority loses the leader, and the leader each of them. No packet
+    // crosses the cut, so only keepalive can tell, and it does in seconds: a ping is due within its interval,
+    // and unanswered for its timeout.
     const across = [
       ...majority.map((replica) => [replica, old] as const),
       ...majority.map((peer) => [old, peer] as const),
     ];
+    const noticed = KEEPALIVE_TIME_MS + KEEPALIVE_TIMEOUT_MS + MARGIN_MS;
     for (const [replica, peer] of across) {
       const index = await replica.stderr.waitFor(lostLine(replica, peer), WAIT, marks.get(replica));
-      t.diagnostic(
-        `${replica.name} reported ${peer.name} lost ${replica.stderr.secondsAfter(cut, index)} s after the cut`,
+      const after = replica.stderr.since(cut, index);
+      t.diagnostic(`${replica.name} reported ${peer.name} lost ${seconds(after)} s after the cut`);
+      assert.equal(
+        replica.stderr.lines[index],
+        `${replica.name}: lost ${peer.name} (${peer.address}): ${KEEPALIVE_REASON}`,
+      );
+      assert.ok(
+        after <= noticed,
+        `${replica.name} reported ${peer.name} lost ${Math.round(after)} ms after the cut, not within ${noticed} ms`,
       );
     }
     // A redirect to the cut-off leader ends an attempt instead of being followed: a connect to it would
@@ -252,7 +288,7 @@ test(
     for (const [replica, peer] of across) {
       const index = await replica.stderr.waitFor(connectedLine(replica, peer), WAIT, healed.get(replica));
       t.diagnostic(
-        `${replica.name} connected to ${peer.name} ${replica.stderr.secondsAfter(heal, index)} s after the heal`,
+        `${replica.name} connected to ${peer.name} ${seconds(replica.stderr.since(heal, index))} s after the heal`,
       );
     }
     // Once per change: the attempts to reconnect while the cut lasted printed nothing more.
