@@ -4,13 +4,17 @@
 // process left running), its peers' keepalive reports it lost and the majority
 // elects a leader that commits; after the heal the links come back, a write
 // through the old leader commits and what was written without it reads back
+// through it. Then peers named by host name: one replica moves to another host
+// (its name now resolving there) and the others find it there and commit
 // through it. Needs root and `ip`: skipped otherwise, with the reason.
 import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { after, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
+import { pathToFileURL } from "node:url";
 import { decodeValue, encodeValue } from "../src/workbench/load/kv.js";
 import { proposeFollowing, Replicas } from "../src/workbench/load/redirects.js";
 import { type Host, Hosts, hostsUnavailable } from "./support/netns.js";
@@ -19,13 +23,36 @@ import { builtReplicaProject } from "./support/replica-project.js";
 
 const PORT = 3264;
 const NAMES = ["r1", "r2", "r3"];
-/** Bound on each wait for a line or a commit: keepalive notices a dead peer in seconds, this is its margin. */
+/** Bound on each wait for a line or a commit: what must come sooner is asserted from when it came. */
 const WAIT = 30_000;
 /** How long the leader stays cut off at the least. */
 const CUT_MS = 12_000;
+/** What a loaded machine may add to the time the peer links take to notice a change. */
+const MARGIN_MS = 4000;
+/**
+ * The reason of a link lost to keepalive: grpc-js drops a connection whose ping goes unanswered, with
+ * "Connection dropped", which explainFailure (the project's src/tls.ts) puts in words.
+ */
+const KEEPALIVE_REASON =
+  "the connection dropped (the peer closed it, or stopped answering keepalive pings) (Connection dropped)";
+/** The domain of the replicas' host names, when they are named (a reserved one, RFC 2606). */
+const DOMAIN = "consensus.test";
 
-// Whatever the test made goes, even when it fails or times out (a timed-out test's finally may not run).
-let hosts: Hosts | undefined;
+/** The constants of the project's src/peers.ts that the waits here are bounded by. */
+interface PeerTimes {
+  MAX_BACKOFF_MS: number;
+  KEEPALIVE_TIME_MS: number;
+  KEEPALIVE_TIMEOUT_MS: number;
+  RESOLVE_INTERVAL_MS: number;
+}
+
+/** Those constants, from the build of the project in `dir`. */
+async function peerTimes(dir: string): Promise<PeerTimes> {
+  return (await import(pathToFileURL(path.join(dir, "dist/src/peers.js")).href)) as PeerTimes;
+}
+
+// Whatever the tests made goes, even when one fails or times out (a timed-out test's finally may not run).
+const made: Hosts[] = [];
 let project: string | undefined;
 const groups = new Set<number>();
 function killGroups(): void {
@@ -40,7 +67,7 @@ function killGroups(): void {
 process.on("exit", killGroups);
 after(async () => {
   killGroups();
-  await hosts?.destroy();
+  for (const hosts of made) await hosts.destroy();
   if (project !== undefined) await rm(path.dirname(project), { recursive: true, force: true });
 });
 
@@ -69,9 +96,9 @@ class Lines {
       .on("close", () => (this.ended = true));
   }
 
-  /** Seconds from `start` (a performance.now()) to the arrival of line `index`, for a diagnostic. */
-  secondsAfter(start: number, index: number): string {
-    return ((this.at[index]! - start) / 1000).toFixed(1);
+  /** Milliseconds from `start` (a performance.now()) to the arrival of line `index`. */
+  since(start: number, index: number): number {
+    return this.at[index]! - start;
   }
 
   /** How many lines came so far: a mark to wait from. */
@@ -108,16 +135,31 @@ class Lines {
 interface ReplicaProcess {
   name: string;
   host: Host;
+  /** What its peers dial: its --advertise. */
   address: string;
+  child: ChildProcess;
+  /** performance.now() when it printed its listening line. */
+  listening: number;
   stdout: Lines;
   stderr: Lines;
 }
 
-/** `name` started in `host` by the project's `npm start`, resolved once it prints its listening line. */
-async function startReplica(name: string, host: Host, peers: string, dir: string): Promise<ReplicaProcess> {
+/**
+ * `name` started in `host` by the project's `npm start`, advertised as `advertise` (by default its address
+ * there), its data in a folder of its name; resolved once it prints its listening line.
+ */
+async function startReplica(
+  hosts: Hosts,
+  name: string,
+  host: Host,
+  peers: string,
+  dir: string,
+  advertise?: string,
+): Promise<ReplicaProcess> {
   const args = ["--name", name, "--host", host.address, "--port", String(PORT), "--peers", peers];
+  if (advertise !== undefined) args.push("--advertise", advertise);
   args.push("--data", path.join(path.dirname(dir), `data-${name}`));
-  const child = hosts!.spawn(host, ["npm", "start", "--", ...args], {
+  const child = hosts.spawn(host, ["npm", "start", "--", ...args], {
     cwd: dir,
     env: environment({}),
     stdio: ["ignore", "pipe", "pipe"],
@@ -126,15 +168,35 @@ async function startReplica(name: string, host: Host, peers: string, dir: string
   const replica = {
     name,
     host,
-    address: `${host.address}:${PORT}`,
+    address: advertise ?? `${host.address}:${PORT}`,
+    child,
     stdout: new Lines(child.stdout!, `${name}'s stdout`),
     stderr: new Lines(child.stderr!, `${name}'s stderr`),
   };
-  const listening = new RegExp(`^${name} listening on ${literal(host.address)}:${PORT}$`);
-  await replica.stdout.waitFor(listening).catch((error: Error) => {
+  const as = advertise === undefined ? "" : ` \\(advertised as ${literal(advertise)}\\)`;
+  const listening = new RegExp(`^${name} listening on ${literal(host.address)}:${PORT}${as}$`);
+  const index = await replica.stdout.waitFor(listening).catch((error: Error) => {
     throw new Error(`${error.message}\n${name}'s stderr:\n${replica.stderr.lines.join("\n")}`);
   });
-  return replica;
+  return { ...replica, listening: replica.stdout.at[index]! };
+}
+
+/** Stops `replica` as a supervisor does (SIGTERM to what `npm start` started); resolves once it has exited. */
+async function stopReplica(replica: ReplicaProcess): Promise<void> {
+  const exited = new Promise((resolve) => replica.child.once("exit", resolve));
+  process.kill(-replica.child.pid!, "SIGTERM");
+  await exited;
+  groups.delete(replica.child.pid!);
+}
+
+/** Waits until every link between `replicas` is up (one that failed while its peer was starting reopens by itself). */
+async function allConnected(replicas: ReplicaProcess[]): Promise<void> {
+  for (const replica of replicas) {
+    for (const peer of replicas.filter((other) => other !== replica)) {
+      const lost = replica.stderr.lines.findLastIndex((line) => lostLine(replica, peer).test(line));
+      await replica.stderr.waitFor(connectedLine(replica, peer), WAIT, lost + 1);
+    }
+  }
 }
 
 /**
@@ -185,6 +247,11 @@ function lostLine(replica: ReplicaProcess, peer: ReplicaProcess): RegExp {
   return new RegExp(`^${replica.name}: lost ${peer.name} \\(${literal(peer.address)}\\): \\S`);
 }
 
+/** Milliseconds in seconds, for a diagnostic. */
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
+}
+
 test(
   "several hosts: paxos replicas in network namespaces, the leader cut off and back",
   { timeout: 300_000 },
@@ -194,13 +261,16 @@ test(
       t.skip(unavailable);
       return;
     }
-    project = await builtReplicaProject("paxos");
-    hosts = await Hosts.create(NAMES.length);
-    const made = hosts.hosts;
-    const members = new Map(NAMES.map((name, i) => [name, `${made[i]!.address}:${PORT}`]));
+    project ??= await builtReplicaProject("paxos");
+    const { KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS } = await peerTimes(project);
+    const hosts = await Hosts.create(NAMES.length);
+    made.push(hosts);
+    const members = new Map(NAMES.map((name, i) => [name, `${hosts.hosts[i]!.address}:${PORT}`]));
     // One list for all, each replica's own entry in it (as a compose file or a StatefulSet shares one).
     const peers = [...members].map(([name, address]) => `${name}=${address}`).join(",");
-    const replicas = await Promise.all(NAMES.map((name, i) => startReplica(name, made[i]!, peers, project!)));
+    const replicas = await Promise.all(
+      NAMES.map((name, i) => startReplica(hosts, name, hosts.hosts[i]!, peers, project!)),
+    );
     const byName = new Map(replicas.map((replica) => [replica.name, replica]));
 
     // (1) A leader is elected across the namespaces; every replica answers, the followers by redirecting to it.
@@ -209,14 +279,8 @@ test(
       const read = await commit(members, name, "before", undefined);
       assert.deepEqual(read, { replica: leader, value: 1 }, `a read at ${name}`);
     }
-    // Every link is up before the cut (one that failed while its peer was starting reopens by itself), so
-    // what the cut does to each one shows.
-    for (const replica of replicas) {
-      for (const peer of replicas.filter((other) => other !== replica)) {
-        const lost = replica.stderr.lines.findLastIndex((line) => lostLine(replica, peer).test(line));
-        await replica.stderr.waitFor(connectedLine(replica, peer), WAIT, lost + 1);
-      }
-    }
+    // Every link is up before the cut, so what the cut does to each one shows.
+    await allConnected(replicas);
     const old = byName.get(leader)!;
     const majority = replicas.filter((replica) => replica !== old);
 
@@ -224,15 +288,25 @@ test(
     const marks = new Map(replicas.map((replica) => [replica, replica.stderr.mark]));
     const cut = performance.now();
     await hosts.linkDown(old.host);
-    // Both sides notice, each link once: the majority loses the leader, and the leader each of them.
+    // Both sides notice, each link once: the majority loses the leader, and the leader each of them. No packet
+    // crosses the cut, so only keepalive can tell, and it does in seconds: a ping is due within its interval,
+    // and unanswered for its timeout.
     const across = [
       ...majority.map((replica) => [replica, old] as const),
       ...majority.map((peer) => [old, peer] as const),
     ];
+    const noticed = KEEPALIVE_TIME_MS + KEEPALIVE_TIMEOUT_MS + MARGIN_MS;
     for (const [replica, peer] of across) {
       const index = await replica.stderr.waitFor(lostLine(replica, peer), WAIT, marks.get(replica));
-      t.diagnostic(
-        `${replica.name} reported ${peer.name} lost ${replica.stderr.secondsAfter(cut, index)} s after the cut`,
+      const after = replica.stderr.since(cut, index);
+      t.diagnostic(`${replica.name} reported ${peer.name} lost ${seconds(after)} s after the cut`);
+      assert.equal(
+        replica.stderr.lines[index],
+        `${replica.name}: lost ${peer.name} (${peer.address}): ${KEEPALIVE_REASON}`,
+      );
+      assert.ok(
+        after <= noticed,
+        `${replica.name} reported ${peer.name} lost ${Math.round(after)} ms after the cut, not within ${noticed} ms`,
       );
     }
     // A redirect to the cut-off leader ends an attempt instead of being followed: a connect to it would
@@ -252,7 +326,7 @@ test(
     for (const [replica, peer] of across) {
       const index = await replica.stderr.waitFor(connectedLine(replica, peer), WAIT, healed.get(replica));
       t.diagnostic(
-        `${replica.name} connected to ${peer.name} ${replica.stderr.secondsAfter(heal, index)} s after the heal`,
+        `${replica.name} connected to ${peer.name} ${seconds(replica.stderr.since(heal, index))} s after the heal`,
       );
     }
     // Once per change: the attempts to reconnect while the cut lasted printed nothing more.
@@ -264,5 +338,65 @@ test(
     const written = await commit(members, leader, "after", 3);
     assert.equal(written.replica, during.replica, "the leader elected during the partition keeps the lead");
     assert.deepEqual(await commit(members, leader, "during", undefined), { replica: during.replica, value: 2 });
+  },
+);
+
+test(
+  "several hosts: peers named by host name, one moved to another host and found there",
+  { timeout: 120_000 },
+  async (t) => {
+    const unavailable = hostsUnavailable();
+    if (unavailable !== undefined) {
+      t.skip(unavailable);
+      return;
+    }
+    project ??= await builtReplicaProject("paxos");
+    const { MAX_BACKOFF_MS, RESOLVE_INTERVAL_MS } = await peerTimes(project);
+    // One host more than replicas: where r3 moves, as a rescheduled pod comes back on another node.
+    const hosts = await Hosts.create(NAMES.length + 1);
+    made.push(hosts);
+    const spare = hosts.hosts[NAMES.length]!;
+    const at = new Map(NAMES.map((name, i) => [name, hosts.hosts[i]!]));
+    const hostName = (name: string) => `${name}.${DOMAIN}`;
+    const writeHostsFile = () => hosts.hostsFile(new Map(NAMES.map((name) => [hostName(name), at.get(name)!.address])));
+    // What the test dials: it resolves no names, and a redirect names a replica, which this maps to an address.
+    const members = () => new Map(NAMES.map((name) => [name, `${at.get(name)!.address}:${PORT}`]));
+    await writeHostsFile();
+    const peers = NAMES.map((name) => `${name}=${hostName(name)}:${PORT}`).join(",");
+    const start = (name: string) =>
+      startReplica(hosts, name, at.get(name)!, peers, project!, `${hostName(name)}:${PORT}`);
+    const [r1, r2, r3] = await Promise.all(NAMES.map(start));
+    await commit(members(), "r1", "before", 1);
+    await allConnected([r1!, r2!, r3!]);
+
+    // (1) r3 stops, and the others lose it; they go on dialling r3's name, which still resolves to its old host.
+    const stopped = new Map([r1!, r2!].map((replica) => [replica, replica.stderr.mark]));
+    await stopReplica(r3!);
+    for (const [replica, mark] of stopped) await replica.stderr.waitFor(lostLine(replica, r3!), WAIT, mark);
+
+    // (2) It starts again on the spare host, with its data, and its name resolves there now.
+    at.set("r3", spare);
+    await writeHostsFile();
+    const moving = new Map([r1!, r2!].map((replica) => [replica, replica.stderr.mark]));
+    const moved = await start("r3");
+    // A link reopens within its backoff's cap (+20% jitter), and dials the name's new address once it is resolved
+    // again, which grpc-js would otherwise put off for 30 s.
+    const found = 1.2 * MAX_BACKOFF_MS + RESOLVE_INTERVAL_MS + MARGIN_MS;
+    for (const [replica, mark] of moving) {
+      const index = await replica.stderr.waitFor(connectedLine(replica, moved), WAIT, mark);
+      const after = replica.stderr.since(moved.listening, index);
+      t.diagnostic(`${replica.name} connected to r3 on its new host ${seconds(after)} s after it listened`);
+      assert.ok(
+        after <= found,
+        `${replica.name} connected to r3 ${Math.round(after)} ms after it listened, not within ${found} ms`,
+      );
+    }
+
+    // (3) With r2 stopped, a commit needs r3 at its new address: r1 and r3 are the majority.
+    await stopReplica(r2!);
+    const reachable = new Map([...members()].filter(([name]) => name !== "r2"));
+    const written = await commit(reachable, "r3", "moved", 2);
+    assert.ok(written.replica === "r1" || written.replica === "r3", `committed at ${written.replica}`);
+    assert.deepEqual(await commit(reachable, "r3", "before", undefined), { replica: written.replica, value: 1 });
   },
 );

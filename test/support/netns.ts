@@ -2,16 +2,26 @@
 // its own address on a veth pair whose other end is on a bridge in the root
 // namespace, which also has an address on it, so the test process reaches every
 // host and every host reaches the others. Needs root and iproute2's `ip`.
-// Names carry the test process's pid, so a run's leftovers (a crash, a kill -9)
-// are recognised and removed by the next run, and parallel runs leave each
-// other alone.
+// Host names resolve through a hosts file of each namespace's own (see hostsFile).
+// Names carry the test process's pid and a count of the Hosts it made, so a
+// run's leftovers (a crash, a kill -9) are recognised and removed by the next
+// run, parallel runs leave each other alone, and so do a run's Hosts.
 import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { mkdir, readdir, rm, rmdir, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
 /** The prefix of every namespace, veth and bridge name made here; the pid that made it follows. */
 const PREFIX = "cc";
+/** Where `ip netns exec NS` finds the files it mounts over /etc's for what it starts: NETNS_ETC/NS/hosts. */
+const NETNS_ETC = "/etc/netns";
+/** Namespaces and links of one pid's, by the pid: cc-<pid>-<hosts>-<host>, and cc<pid>-<hosts>br or …h<host>. */
+const NAMESPACE = new RegExp(`^${PREFIX}-(\\d+)(?:-\\d+)?-\\d+$`);
+const LINK = new RegExp(`^${PREFIX}(\\d+)(?:-\\d+)?(?:br|h\\d+)$`);
+/** How many Hosts this process made so far. */
+let instances = 0;
 
 /** Why hosts cannot be made here, or undefined when they can. */
 export function hostsUnavailable(): string | undefined {
@@ -64,11 +74,11 @@ export class Hosts {
   /** Removes what a previous run whose process is gone left behind, then makes `count` hosts. */
   static async create(count: number): Promise<Hosts> {
     await removeStale();
-    const tag = `${PREFIX}${process.pid}`;
+    const tag = `${PREFIX}${process.pid}-${++instances}`;
     const bridge = `${tag}br`;
     const subnet = await freeSubnet();
     const hosts = Array.from({ length: count }, (_, i) => ({
-      namespace: `${PREFIX}-${process.pid}-${i + 1}`,
+      namespace: `${PREFIX}-${process.pid}-${instances}-${i + 1}`,
       address: `10.213.${subnet}.${i + 1}`,
       link: `${tag}h${i + 1}`,
     }));
@@ -102,6 +112,19 @@ export class Hosts {
     return spawn("ip", ["netns", "exec", host.namespace, ...command], { ...options, detached: true });
   }
 
+  /**
+   * Gives every host the same hosts file, each name in `names` resolving to its address, from now on: for
+   * what starts after (`ip netns exec` mounts it over /etc/hosts) and for what runs already, as the file is
+   * rewritten in place, where that mount points.
+   */
+  async hostsFile(names: ReadonlyMap<string, string>): Promise<void> {
+    const text = ["127.0.0.1 localhost", ...[...names].map(([name, address]) => `${address} ${name}`), ""].join("\n");
+    for (const host of this.hosts) {
+      await mkdir(path.join(NETNS_ETC, host.namespace), { recursive: true });
+      await writeFile(path.join(NETNS_ETC, host.namespace, "hosts"), text);
+    }
+  }
+
   /** Cuts `host` off the bridge: its packets go nowhere, its processes run on. */
   async linkDown(host: Host): Promise<void> {
     await ip("link", "set", host.link, "down");
@@ -118,6 +141,8 @@ export class Hosts {
     // Deleting a namespace deletes the veth pairs in it; this one too, in case its end never moved in.
     for (const host of this.hosts) await ipQuietly("link", "del", host.link);
     await ipQuietly("link", "del", this.bridge);
+    // The folder was made for these hosts' files unless something else has files there too.
+    await rmdir(NETNS_ETC).catch(() => {});
   }
 }
 
@@ -132,6 +157,7 @@ async function removeNamespace(namespace: string): Promise<void> {
     }
   }
   await ipQuietly("netns", "del", namespace);
+  await rm(path.join(NETNS_ETC, namespace), { recursive: true, force: true });
 }
 
 /** Namespaces, veths and bridges named by a process of this helper that no longer runs. */
@@ -141,11 +167,16 @@ async function removeStale(): Promise<void> {
     return pid !== undefined && !alive(Number(pid));
   };
   const namespaces = (await ip("netns", "list")).split("\n").map((line) => line.split(" ")[0]!);
-  for (const namespace of namespaces.filter((name) => owner(name, new RegExp(`^${PREFIX}-(\\d+)-\\d+$`)))) {
+  for (const namespace of namespaces.filter((name) => owner(name, NAMESPACE))) {
     await removeNamespace(namespace);
   }
+  // A namespace whose files outlived it (a run killed between the two deletions).
+  const etc = await readdir(NETNS_ETC).catch(() => [] as string[]);
+  for (const namespace of etc.filter((name) => owner(name, NAMESPACE))) {
+    await rm(path.join(NETNS_ETC, namespace), { recursive: true, force: true });
+  }
   const links = (await ip("-o", "link", "show")).split("\n").map((line) => /^\d+: ([^:@]+)/.exec(line)?.[1] ?? "");
-  for (const link of links.filter((name) => owner(name, new RegExp(`^${PREFIX}(\\d+)(?:br|h\\d+)$`)))) {
+  for (const link of links.filter((name) => owner(name, LINK))) {
     await ipQuietly("link", "del", link);
   }
 }

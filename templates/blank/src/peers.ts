@@ -192,6 +192,24 @@ function unwrap(peer: string, request: PeerRequest, reply: PeerReply): ReplyMess
   return reply.message.value;
 }
 
+/** Milliseconds to wait before reopening a failed stream the first time, by default. */
+export const BACKOFF_MS = 100;
+/** The cap of that wait as it doubles, by default. */
+export const MAX_BACKOFF_MS = 5000;
+
+/** Milliseconds between keepalive pings on a peer's connection, idle or not. */
+export const KEEPALIVE_TIME_MS = 2000;
+/** Milliseconds a keepalive ping has to be answered before the connection is dropped. */
+export const KEEPALIVE_TIMEOUT_MS = 2000;
+/**
+ * The least time between two resolutions of a peer's host name. grpc-js resolves it again when a
+ * connection fails, but by default not within 30 s of the last time: a peer whose name moved to
+ * another address (a rescheduled pod) would be dialled at its old one that long. Once a second
+ * keeps up with the reconnect backoff (100 ms to 5 s), for one lookup a second at most while a peer
+ * is down.
+ */
+export const RESOLVE_INTERVAL_MS = 1000;
+
 /** A change of a peer link: the peer took this replica's Dispatch stream, or the link failed. */
 export type LinkEvent = { state: "connected"; address: string } | { state: "lost"; address: string; reason: string };
 
@@ -218,7 +236,9 @@ export interface GrpcPeersOptions {
  * backoff (doubling up to a cap, with jitter, reset once the peer takes a
  * stream or replies); requests sent meanwhile wait for it, in order.
  * Keepalive pings (every 2 s, 2 s to answer) notice a peer that is gone
- * without closing its connection.
+ * without closing its connection. A peer's host name is resolved when its
+ * link is first dialled and again when its connection fails, at most once a
+ * second, so a peer that comes back at another address is found there.
  */
 export class GrpcPeers extends PeerSet {
   private readonly links = new Map<string, Link>();
@@ -232,8 +252,8 @@ export class GrpcPeers extends PeerSet {
     options: GrpcPeersOptions = {},
   ) {
     super(self);
-    const backoff = options.backoff ?? 100;
-    const maxBackoff = Math.max(backoff, options.maxBackoff ?? 5000);
+    const backoff = options.backoff ?? BACKOFF_MS;
+    const maxBackoff = Math.max(backoff, options.maxBackoff ?? MAX_BACKOFF_MS);
     this.options = {
       backoff,
       maxBackoff,
@@ -246,9 +266,10 @@ export class GrpcPeers extends PeerSet {
         // A peer's reply may carry a protocol's state (a Paxos promise with every entry it accepted):
         // gRPC's default 4 MB cap on what a client receives would make such a reply fail for good.
         "grpc.max_receive_message_length": -1,
-        "grpc.keepalive_time_ms": 2000,
-        "grpc.keepalive_timeout_ms": 2000,
+        "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
+        "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
         "grpc.keepalive_permit_without_calls": 1,
+        "grpc.dns_min_time_between_resolutions_ms": RESOLVE_INTERVAL_MS,
         ...options.channelOptions,
       },
     };

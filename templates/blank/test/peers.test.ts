@@ -12,7 +12,14 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { PeerReply, PeerRequest } from "../src/pb/envelope.js";
 import { ConsensusService } from "../src/pb/service.js";
-import { GrpcPeers, type LinkEvent, PeerError, QuorumError } from "../src/peers.js";
+import {
+  GrpcPeers,
+  KEEPALIVE_TIME_MS,
+  KEEPALIVE_TIMEOUT_MS,
+  type LinkEvent,
+  PeerError,
+  QuorumError,
+} from "../src/peers.js";
 import { Replica } from "../src/replica.js";
 import { ReplicaServer } from "../src/server.js";
 import { Code, StatusError } from "../src/status.js";
@@ -398,8 +405,9 @@ describe("peer links", { timeout: 60_000 }, () => {
       await link.until(2);
       const lost = link.events[1]!;
       assert.equal(lost.state, "lost");
-      // 2 s until the next ping, 2 s for its answer; the bound is generous for a loaded machine.
-      assert.ok(lost.at - stopped <= 6000, `noticed after ${lost.at - stopped} ms`);
+      // Until the next ping, then its time to answer; 2 s more for a loaded machine.
+      const bound = KEEPALIVE_TIME_MS + KEEPALIVE_TIMEOUT_MS + 2000;
+      assert.ok(lost.at - stopped <= bound, `noticed after ${lost.at - stopped} ms`);
       assert.ok(lost.state === "lost" && lost.reason.startsWith("the connection dropped"), JSON.stringify(lost));
     } finally {
       // The stopped tunnel holds the server's graceful close: do not wait for it.
@@ -407,31 +415,37 @@ describe("peer links", { timeout: 60_000 }, () => {
     }
   });
 
-  test("the reopen backoff is spread by the random source over ±20% of the wait", async () => {
-    // A peer that refuses every Dispatch stream, and notes when each one came.
-    const opened: number[] = [];
-    let wake: (() => void) | undefined;
-    const refusing = new grpc.Server();
-    refusing.addService(ConsensusService, {
-      propose: (_call: unknown, callback: grpc.sendUnaryData<never>) => callback({ code: Code.UNAVAILABLE }),
-      dispatch: (call: grpc.ServerDuplexStream<PeerRequest, PeerReply>) => {
-        opened.push(performance.now());
-        wake?.();
-        call.emit("error", { code: Code.UNAVAILABLE, details: "refused" });
-      },
-    });
-    const port = await new Promise<number>((resolve, reject) =>
-      refusing.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
-        error ? reject(error) : resolve(bound),
-      ),
+  test("the reopen backoff doubles from backoff after each failure, up to maxBackoff", async () => {
+    const refusing = await refusingPeer();
+    // 0.5 draws a factor of exactly 1: the waits are the backoff itself.
+    const set = new GrpcPeers(
+      "r1",
+      { r2: `127.0.0.1:${refusing.port}` },
+      { backoff: 100, maxBackoff: 800, random: () => 0.5 },
     );
+    try {
+      await refusing.opens(8);
+      const gaps = refusing.opened.slice(1).map((at, i) => at - refusing.opened[i]!);
+      const waits = [100, 200, 400, 800, 800, 800, 800];
+      // Each gap is its wait plus the time a refusal takes: at least the wait, and short of the next doubling,
+      // so a wait that did not double, or went on doubling past the cap, shows.
+      const shown = `gaps ${gaps.map(Math.round).join(", ")} ms for waits ${waits.join(", ")}`;
+      for (const [i, gap] of gaps.entries()) assert.ok(gap >= waits[i]! - 1 && gap < 2 * waits[i]!, shown);
+    } finally {
+      await set.close();
+      refusing.close();
+    }
+  });
+
+  test("the reopen backoff is spread by the random source over ±20% of the wait", async () => {
+    const refusing = await refusingPeer();
     const draws = [0, 0.999];
     let draw = 0;
     const random = () => draws[draw++ % 2]!;
-    const set = new GrpcPeers("r1", { r2: `127.0.0.1:${port}` }, { backoff: 500, maxBackoff: 500, random });
+    const set = new GrpcPeers("r1", { r2: `127.0.0.1:${refusing.port}` }, { backoff: 500, maxBackoff: 500, random });
     try {
-      while (opened.length < 5) await new Promise<void>((resolve) => (wake = resolve));
-      const gaps = opened.slice(1).map((at, i) => at - opened[i]!);
+      await refusing.opens(5);
+      const gaps = refusing.opened.slice(1).map((at, i) => at - refusing.opened[i]!);
       // Draws 0 and 0.999 alternate: waits of 400 ms and 600 ms (500 ms ±20%), plus the time a refusal takes.
       for (const [i, gap] of gaps.entries()) {
         assert.ok(gap >= (i % 2 === 0 ? 399 : 599), `waits ${gaps.map(Math.round).join(", ")} ms`);
@@ -439,7 +453,36 @@ describe("peer links", { timeout: 60_000 }, () => {
       assert.ok(gaps[0]! + 100 < gaps[1]! && gaps[2]! + 100 < gaps[3]!, `waits ${gaps.map(Math.round).join(", ")} ms`);
     } finally {
       await set.close();
-      refusing.forceShutdown();
+      refusing.close();
     }
   });
 });
+
+/** A peer that refuses every Dispatch stream, and notes when each one came (performance.now()). */
+async function refusingPeer() {
+  const opened: number[] = [];
+  let wake: (() => void) | undefined;
+  const server = new grpc.Server();
+  server.addService(ConsensusService, {
+    propose: (_call: unknown, callback: grpc.sendUnaryData<never>) => callback({ code: Code.UNAVAILABLE }),
+    dispatch: (call: grpc.ServerDuplexStream<PeerRequest, PeerReply>) => {
+      opened.push(performance.now());
+      wake?.();
+      call.emit("error", { code: Code.UNAVAILABLE, details: "refused" });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+  return {
+    port,
+    opened,
+    /** Resolves once `count` streams have been opened. */
+    async opens(count: number): Promise<void> {
+      while (opened.length < count) await new Promise<void>((resolve) => (wake = resolve));
+    },
+    close: () => server.forceShutdown(),
+  };
+}
