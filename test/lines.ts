@@ -37,8 +37,9 @@ for (const [name, spec] of lines) {
   const version = spawnSync(node, ["-p", "process.versions.node"], { encoding: "utf8" }).stdout?.trim();
   if (!version) throw new Error(`${name} (${spec}) does not run: install it with npm ci --prefix test/node-lines`);
   const supported = satisfies(version, PACKAGE_JSON.engines.node);
-  console.log(`\n# Node.js ${version}: ${supported ? (values.all ? "every test" : "end to end") : "outside engines"}`);
   const files = supported ? (values.all ? everyTest : ["e2e.test.js", "engines.test.js"]) : ["engines.test.js"];
+  const what = files === everyTest ? `every test file (${files.length})` : files.join(", ");
+  console.log(`\n# Node.js ${version}${supported ? "" : ", outside engines"}: ${what}`);
   // A supported line runs the tests too; an older one could not, so this Node does.
   const { status } = spawnSync(
     supported ? node : process.execPath,
