@@ -11,11 +11,11 @@ import { DomUtils, parseDocument } from "htmlparser2";
 import { walk } from "../src/core/walk.js";
 import { CREATE_BIN, NODE } from "./support/paths.js";
 import { freePortBlock, portIsFree } from "./support/ports.js";
-import { environment, GIT_IDENTITY, runBin } from "./support/project.js";
+import { environment, GIT_IDENTITY, runBin, snapshot } from "./support/project.js";
 
 // The whole flow a person follows: scaffold with a real install, the
-// project's own tests and build, a quorum of replicas as processes, the
-// cluster command, and the bench with its HTML report.
+// project's own stub generation, tests and build, a quorum of replicas as
+// processes, the cluster command, and the bench with its HTML report.
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-e2e-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -110,7 +110,7 @@ function interrupt(child: ChildProcess): Promise<void> {
 
 for (const template of ["blank", "epaxos", "paxos"]) {
   describe(`end to end: the ${template} template`, () => {
-    it("scaffolds with a real install and git, passes its tests, builds, and runs a quorum of three", async (t) => {
+    it("scaffolds with a real install and git, regenerates the same stubs, passes its tests, builds, and runs a quorum of three", async (t) => {
       const run = await runBin(CREATE_BIN, [`e2e-${template}`, "--template", template, "--yes"], scratch, GIT_IDENTITY);
       assert.equal(run.code, 0, run.stdout + run.stderr);
       assert.match(run.stdout, /✔ installed dependencies with npm/);
@@ -120,6 +120,16 @@ for (const template of ["blank", "epaxos", "paxos"]) {
       // The scripts run on NODE, as on the machine of a person who has that Node.
       const node = await npm(["exec", "--", "node", "-p", "process.version"], dir);
       assert.equal(node.output.trim(), nodeVersion);
+      // The stubs regenerated on this line are, byte for byte, those scaffolded (from the build's cache).
+      const stubs = snapshot(path.join(dir, "src/pb"));
+      const protobuf = await npm(["run", "protobuf"], dir);
+      assert.equal(protobuf.code, 0, protobuf.output);
+      assertNoWarnings(protobuf.output);
+      const regenerated = snapshot(path.join(dir, "src/pb"));
+      const differ = [...new Set([...stubs.keys(), ...regenerated.keys()])].filter(
+        (file) => stubs.get(file) !== regenerated.get(file),
+      );
+      assert.deepEqual(differ, [], `npm run protobuf changed ${differ.join(", ")}`);
       const test = await npm(["test"], dir);
       assert.equal(test.code, 0, test.output);
       assertEveryTestRan(dir, test.output);

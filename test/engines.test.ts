@@ -1,5 +1,5 @@
 // The Node.js lines this package runs on: package.json's engines, what the bins
-// do on a Node outside them, and what a generated project asks for.
+// do on a Node outside them, what a generated project asks for, and V8's compile cache.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -9,6 +9,7 @@ import { after, describe, it } from "node:test";
 import semver from "semver";
 import { satisfies } from "../src/cli/start.js";
 import { PACKAGE_JSON } from "../src/core/package.js";
+import { walk } from "../src/core/walk.js";
 import { CONSENSUS_BIN, CREATE_BIN, NODE } from "./support/paths.js";
 import { runBin } from "./support/project.js";
 
@@ -72,5 +73,31 @@ describe("the Node.js lines", () => {
         `Node.js ${version} is supported: npm run test:lines runs this with one that is not`,
     },
     () => assertRefused([NODE], version),
+  );
+
+  it(
+    "from 22.1 on, keep the CLI's compiled code on disk, in os.tmpdir()/node-compile-cache, unless NODE_DISABLE_COMPILE_CACHE=1",
+    {
+      skip:
+        !satisfies(version, ">=22.1.0") &&
+        `Node.js ${version} has no module.enableCompileCache(): npm run test:lines runs this on 22, 24 and 26`,
+    },
+    async () => {
+      // TMPDIR decides where enableCompileCache() with no folder writes. NODE_COMPILE_CACHE stays
+      // unset: it would turn the cache on without the bins' call.
+      const cached = async (disable: string | undefined) => {
+        const tmp = mkdtempSync(path.join(scratch, "tmp-"));
+        const env = { TMPDIR: tmp, NODE_COMPILE_CACHE: undefined, NODE_DISABLE_COMPILE_CACHE: disable };
+        const run = await runBin(CONSENSUS_BIN, ["--version"], scratch, env);
+        assert.equal(run.code, 0, run.stderr);
+        return walk(tmp).filter((entry) => !entry.endsWith("/"));
+      };
+      const files = await cached(undefined);
+      assert.ok(
+        files.length > 0 && files.every((file) => file.startsWith("node-compile-cache/")),
+        `cached: ${files.join(", ") || "nothing"}`,
+      );
+      assert.deepEqual(await cached("1"), []);
+    },
   );
 });
