@@ -176,12 +176,7 @@ export class ReplicaServer {
     readonly replica: Served,
     options: grpc.ServerOptions = {},
   ) {
-    this.server = new grpc.Server({
-      // Nothing reads channelz (no channelz service is served), and it counts and timestamps every call and message.
-      "grpc.enable_channelz": 0,
-      ...options,
-      interceptors: [coalesceReplies, ...(options.interceptors ?? [])],
-    });
+    this.server = new grpc.Server({ ...options, interceptors: [coalesceReplies, ...(options.interceptors ?? [])] });
     this.server.addService(
       ConsensusService,
       consensusService(replica, this.streams, () => this.refusal),
