@@ -12,7 +12,7 @@ import type { ChildProcess } from "node:child_process";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { after, test } from "node:test";
+import { after, test, type TestContext } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { decodeValue, encodeValue } from "../src/workbench/load/kv.js";
@@ -247,6 +247,22 @@ function lostLine(replica: ReplicaProcess, peer: ReplicaProcess): RegExp {
   return new RegExp(`^${replica.name}: lost ${peer.name} \\(${literal(peer.address)}\\): \\S`);
 }
 
+/**
+ * Skips `t` (saying why) where network namespaces cannot be made; otherwise builds the paxos
+ * project once and makes `count` hosts, removed after the file. Undefined when skipped.
+ */
+async function setUp(t: TestContext, count: number): Promise<{ hosts: Hosts; project: string } | undefined> {
+  const unavailable = hostsUnavailable();
+  if (unavailable !== undefined) {
+    t.skip(unavailable);
+    return undefined;
+  }
+  project ??= await builtReplicaProject("paxos");
+  const hosts = await Hosts.create(count);
+  made.push(hosts);
+  return { hosts, project };
+}
+
 /** Milliseconds in seconds, for a diagnostic. */
 function seconds(ms: number): string {
   return (ms / 1000).toFixed(1);
@@ -256,20 +272,15 @@ test(
   "several hosts: paxos replicas in network namespaces, the leader cut off and back",
   { timeout: 300_000 },
   async (t) => {
-    const unavailable = hostsUnavailable();
-    if (unavailable !== undefined) {
-      t.skip(unavailable);
-      return;
-    }
-    project ??= await builtReplicaProject("paxos");
+    const setup = await setUp(t, NAMES.length);
+    if (setup === undefined) return;
+    const { hosts, project } = setup;
     const { KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS } = await peerTimes(project);
-    const hosts = await Hosts.create(NAMES.length);
-    made.push(hosts);
     const members = new Map(NAMES.map((name, i) => [name, `${hosts.hosts[i]!.address}:${PORT}`]));
     // One list for all, each replica's own entry in it (as a compose file or a StatefulSet shares one).
     const peers = [...members].map(([name, address]) => `${name}=${address}`).join(",");
     const replicas = await Promise.all(
-      NAMES.map((name, i) => startReplica(hosts, name, hosts.hosts[i]!, peers, project!)),
+      NAMES.map((name, i) => startReplica(hosts, name, hosts.hosts[i]!, peers, project)),
     );
     const byName = new Map(replicas.map((replica) => [replica.name, replica]));
 
@@ -345,16 +356,11 @@ test(
   "several hosts: peers named by host name, one moved to another host and found there",
   { timeout: 120_000 },
   async (t) => {
-    const unavailable = hostsUnavailable();
-    if (unavailable !== undefined) {
-      t.skip(unavailable);
-      return;
-    }
-    project ??= await builtReplicaProject("paxos");
-    const { MAX_BACKOFF_MS, RESOLVE_INTERVAL_MS } = await peerTimes(project);
     // One host more than replicas: where r3 moves, as a rescheduled pod comes back on another node.
-    const hosts = await Hosts.create(NAMES.length + 1);
-    made.push(hosts);
+    const setup = await setUp(t, NAMES.length + 1);
+    if (setup === undefined) return;
+    const { hosts, project } = setup;
+    const { MAX_BACKOFF_MS, RESOLVE_INTERVAL_MS } = await peerTimes(project);
     const spare = hosts.hosts[NAMES.length]!;
     const at = new Map(NAMES.map((name, i) => [name, hosts.hosts[i]!]));
     const hostName = (name: string) => `${name}.${DOMAIN}`;
@@ -364,7 +370,7 @@ test(
     await writeHostsFile();
     const peers = NAMES.map((name) => `${name}=${hostName(name)}:${PORT}`).join(",");
     const start = (name: string) =>
-      startReplica(hosts, name, at.get(name)!, peers, project!, `${hostName(name)}:${PORT}`);
+      startReplica(hosts, name, at.get(name)!, peers, project, `${hostName(name)}:${PORT}`);
     const [r1, r2, r3] = await Promise.all(NAMES.map(start));
     await commit(members(), "r1", "before", 1);
     await allConnected([r1!, r2!, r3!]);
