@@ -10,7 +10,7 @@ import semver from "semver";
 import { satisfies } from "../src/cli/start.js";
 import { PACKAGE_JSON } from "../src/core/package.js";
 import { walk } from "../src/core/walk.js";
-import { CONSENSUS_BIN, CREATE_BIN, NODE } from "./support/paths.js";
+import { CONSENSUS_BIN, CREATE_BIN, NODE, REPO } from "./support/paths.js";
 import { runBin } from "./support/project.js";
 
 const ENGINES = PACKAGE_JSON.engines.node;
@@ -56,6 +56,20 @@ describe("the Node.js lines", () => {
       pkg.scripts.test,
       "npm run build && node --test --test-reporter=spec dist/test/*.test.js dist/test/*/*.test.js",
     );
+  });
+
+  it("are accepted by every package of the installed tree, so no install prints EBADENGINE", () => {
+    const lock = JSON.parse(readFileSync(path.join(REPO, "package-lock.json"), "utf8")) as {
+      packages: Record<string, { engines?: Record<string, string> | string[] }>;
+    };
+    // npm reads only engines.node from the object form; the old array form ("node >= 0.4") warns nothing.
+    const narrower = Object.entries(lock.packages).flatMap(([where, { engines }]) => {
+      const node = engines && !Array.isArray(engines) ? engines.node : undefined;
+      return node !== undefined && !semver.subset(ENGINES, node)
+        ? [`${where.replace(/^node_modules\//, "")}: ${node}`]
+        : [];
+    });
+    assert.deepEqual(narrower, [], `these ask for less than ${ENGINES}`);
   });
 
   it("leave any other Node.js with one line from both bins, and nothing written", async () => {
