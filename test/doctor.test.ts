@@ -230,4 +230,38 @@ describe("consensus doctor refuses", () => {
     assert.equal(missing.stdout, "");
     assert.equal(tree(dir), unchanged, "--fix repairs nothing when the command is refused");
   });
+
+  it("--against a revision without the protos: a project git ignores (the set-up's demo/), and one not committed yet", async () => {
+    // An enclosing repository that ignores the project's folder, as the tool's checkout ignores demo/.
+    const outer = path.join(scratch, `outer-${count++}`);
+    cpSync(await project(), path.join(outer, "demo"), { recursive: true, verbatimSymlinks: true });
+    writeFileSync(path.join(outer, ".gitignore"), "demo/\n");
+    git(outer, "init", "-q");
+    git(outer, "add", "-A");
+    git(outer, "commit", "-qm", "one");
+    const ignored = path.join(outer, "demo");
+    edit(ignored, "proto/accept.proto", /ballot = 1;/, "ballot = 3;");
+    assert.equal((await consensus(["protobuf"], ignored)).code, 0);
+    const before = tree(ignored);
+    const refused = await consensus(["doctor", "--against", "HEAD"], ignored);
+    assert.deepEqual(
+      [refused.code, refused.stdout, refused.stderr],
+      [
+        1,
+        "",
+        "error: --against HEAD: git ignores proto/, so there is nothing to compare with: run doctor without --against\n",
+      ],
+    );
+    assert.equal(tree(ignored), before);
+    assert.deepEqual((await doctor(ignored)).lines, ["✔ no problems; wire check skipped (git ignores proto/)"]);
+
+    const uncommitted = path.join(outer, "fresh");
+    cpSync(ignored, uncommitted, { recursive: true, verbatimSymlinks: true });
+    const fresh = await consensus(["doctor", "--against", "HEAD"], uncommitted);
+    assert.equal(
+      fresh.stderr,
+      "error: --against HEAD: proto/ is not in HEAD, so there is nothing to compare with: commit the protos, or name a revision that has them\n",
+    );
+    assert.equal(fresh.code, 1);
+  });
 });

@@ -4,7 +4,7 @@
 // a git revision (the wire check add-message and remove-message use).
 import type { ChangeSet } from "./changes.js";
 import { UserError } from "./errors.js";
-import { protosAt } from "./git.js";
+import { protosAt, type ProtosAt } from "./git.js";
 import { listMessageTypes, planDispatchRepair } from "./message-type.js";
 import type { Project } from "./project.js";
 import { checkWireCompatible } from "./proto/wire.js";
@@ -83,14 +83,8 @@ export async function diagnose(
   const against = options.against ?? "HEAD";
   const read = await protosAt(project.root, against, protoDir);
   if (read.kind !== "read") {
-    if (options.against !== undefined) {
-      throw new UserError(
-        read.kind === "no-work-tree"
-          ? `--against ${against}: ${project.root} is not in a git work tree: run doctor without --against`
-          : `--against ${against}: no such git revision`,
-      );
-    }
-    const note = read.kind === "no-work-tree" ? "not in a git work tree" : "no commit yet";
+    const { reason, note } = unread(read, project.root, protoDir, against);
+    if (options.against !== undefined) throw new UserError(`--against ${against}: ${reason}`);
     return { findings, wire: { against, checked: false, note } };
   }
   try {
@@ -100,4 +94,27 @@ export async function diagnose(
     found(`${protoDir}/ against ${against}: ${error.message}`);
   }
   return { findings, wire: { against, checked: true } };
+}
+
+/** Why the protos at `against` could not be read: as the error of an explicit --against, and as the note of the default check's skip. */
+function unread(
+  read: Exclude<ProtosAt, { kind: "read" }>,
+  root: string,
+  protoDir: string,
+  against: string,
+): { reason: string; note: string } {
+  switch (read.kind) {
+    case "no-work-tree":
+      return {
+        reason: `${root} is not in a git work tree: run doctor without --against`,
+        note: "not in a git work tree",
+      };
+    case "no-revision":
+      return { reason: "no such git revision", note: "no commit yet" };
+    case "no-protos": {
+      const note = read.ignored ? `git ignores ${protoDir}/` : `${protoDir}/ is not in ${against}`;
+      const fix = read.ignored ? "run doctor without --against" : "commit the protos, or name a revision that has them";
+      return { reason: `${note}, so there is nothing to compare with: ${fix}`, note };
+    }
+  }
 }

@@ -41,7 +41,9 @@ function firstLine(text: string): string {
 export type ProtosAt =
   | { readonly kind: "read"; readonly protos: Map<string, string> }
   | { readonly kind: "no-work-tree" }
-  | { readonly kind: "no-revision" };
+  | { readonly kind: "no-revision" }
+  /** The revision holds no .proto in `dir`; `ignored`: git ignores `dir`, so no revision ever will. */
+  | { readonly kind: "no-protos"; readonly ignored: boolean };
 
 export async function protosAt(root: string, ref: string, dir: string): Promise<ProtosAt> {
   const git = gitIn(root);
@@ -58,6 +60,8 @@ export async function protosAt(root: string, ref: string, dir: string): Promise<
     if (shown.exitCode !== 0) throw new Error(`git show failed: ${firstLine(shown.stderr)}`);
     protos.set(file.slice(dir.length + 1), shown.stdout);
   }
+  if (protos.size === 0)
+    return { kind: "no-protos", ignored: (await git("check-ignore", "--quiet", dir)).exitCode === 0 };
   return { kind: "read", protos };
 }
 
