@@ -7,7 +7,7 @@ const require = createRequire(import.meta.url);
  * dprint-node's native formatter (the one ts-proto formats its output with), loaded as the package's
  * own index.js loads it, less detect-libc 1, which spawns `getconf` to tell glibc from musl: ~9 ms
  * of every command that generates stubs. The bundle puts this module in the package's place
- * (`--alias:dprint-node` in package.json); on Linux the glibc build is tried first, then musl's.
+ * (the alias in src/build/bundle.ts); on Linux the glibc build is tried first, then musl's.
  */
 function load(): typeof import("dprint-node") {
   const dir = path.dirname(require.resolve("dprint-node/package.json"));
