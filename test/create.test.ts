@@ -419,7 +419,7 @@ describe("create-consensus package managers", () => {
     assert.deepEqual(files(path.join(cwd, "p")), BLANK_FILES);
   });
 
-  it("stops the install on Ctrl-C: exit 130, the install killed, the project kept", async () => {
+  it("stops the install on Ctrl-C: exit 130, the install killed, the project kept, the command that finishes it named", async () => {
     const cwd = workspace();
     const bin = fakeCommands(["npm"], "hang");
     const child = spawn(NODE, [CREATE_BIN, "p", "--no-git"], {
@@ -438,6 +438,11 @@ describe("create-consensus package managers", () => {
     assert.equal(await exited, 130, stdout);
     assert.ok(performance.now() - started < 10_000, "the install was not left to run its minute");
     assert.match(stdout, /installing dependencies with npm…/);
+    assert.match(
+      stdout,
+      /^interrupted: p is created, its dependencies are not all installed: run cd p && npm i$/m,
+      "what to run next",
+    );
     assert.deepEqual(files(path.join(cwd, "p")), BLANK_FILES);
   });
 

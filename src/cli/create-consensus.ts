@@ -14,7 +14,7 @@ import {
 } from "../core/package-manager.js";
 import { listTemplates } from "../core/scaffold.js";
 import { out, printChanges } from "./output.js";
-import { interrupt, run } from "./run.js";
+import { interrupt, Interrupted, run } from "./run.js";
 
 const DEFAULT_DIR = "my-protocol";
 
@@ -79,13 +79,13 @@ const program = new Command("create-consensus")
     }
 
     const manager = choices.packageManager;
-    if (choices.install) await install(result.root, manager);
+    const shown = path.relative(process.cwd(), result.root) || ".";
+    if (choices.install) await install(result.root, shown, manager);
     if (choices.git) {
       const { initRepository } = await import("../core/git.js");
       console.log(gitNote(await initRepository(result.root)));
     }
 
-    const shown = path.relative(process.cwd(), result.root) || ".";
     const steps = [
       ...(shown === "." ? [] : [`cd ${shown}`]),
       ...(choices.install ? [] : [commandLine(manager, "install")]),
@@ -166,7 +166,7 @@ function refusal(check: () => unknown): string | undefined {
 }
 
 /** Installs with a spinner on a terminal, with one line otherwise. The project stays if it fails. */
-async function install(root: string, manager: PackageManager): Promise<void> {
+async function install(root: string, shown: string, manager: PackageManager): Promise<void> {
   const label = `installing dependencies with ${manager}`;
   const started = performance.now();
   const spinner = process.stdout.isTTY ? (await import("@clack/prompts")).spinner({ withGuide: false }) : undefined;
@@ -181,7 +181,10 @@ async function install(root: string, manager: PackageManager): Promise<void> {
   }
   if (interrupt.signal.aborted) {
     spinner?.cancel(`${label}: interrupted`);
-    throw new UserError("interrupted");
+    const cd = shown === "." ? "" : `cd ${shown} && `;
+    throw new Interrupted(
+      `${shown} is created, its dependencies are not all installed: run ${cd}${commandLine(manager, "install")}`,
+    );
   }
   const done = `${out.green("✔")} installed dependencies with ${manager} (${((performance.now() - started) / 1000).toFixed(1)} s)`;
   if (spinner) spinner.stop(done);

@@ -9,6 +9,13 @@ import { err } from "./output.js";
  */
 export const interrupt = new AbortController();
 
+/** Thrown by a command stopped by Ctrl-C where the user is left something to do: `note` says what. */
+export class Interrupted extends Error {
+  constructor(readonly note: string) {
+    super(note);
+  }
+}
+
 /**
  * Runs a commander program the way every command of this tool behaves: one
  * `error: …` line on stderr and exit 1 on failure (or the UserError's
@@ -29,6 +36,7 @@ export async function run(program: Command, argv: string[] = process.argv): Prom
       return;
     }
     if (interrupt.signal.aborted) {
+      if (error instanceof Interrupted) process.stderr.write(`interrupted: ${error.note}\n`);
       process.exitCode = 130;
       return;
     }
