@@ -266,6 +266,9 @@ function reset(socket: Socket): void {
   // The reset failing (the peer gone already) is no concern.
   socket.on("error", () => {});
   // A dial still in progress has sent nothing, and resetAndDestroy would first let it connect.
-  if (socket.connecting) socket.destroy();
+  // A socket whose end() is not finished (its shutdown pending) cannot be reset: Node reports EINVAL
+  // and leaves its handle neither open nor closed, so 'close' never comes and the process spins at
+  // exit waiting for it. It is closed instead: the bytes before its end were sent before the cut.
+  if (socket.connecting || (socket.writableEnded && !socket.writableFinished)) socket.destroy();
   else socket.resetAndDestroy();
 }
