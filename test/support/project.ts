@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { DEFAULT_TS_PROTO_OPTIONS, tsProtoParameter } from "../../src/core/project.js";
 import { walk } from "../../src/core/walk.js";
-import { CHILD_TIMEOUT_MS, spawnChild } from "./child.js";
+import { type ChildOptions, spawnChild } from "./child.js";
 import { bufBinary, CANONICAL_PROTOS, CONSENSUS_BIN, NODE, REPO, TS_PROTO_PLUGIN } from "./paths.js";
 
 /** A temp folder holding a project: consensus.json (with `config`) and a copy of the canonical protos. */
@@ -23,8 +23,8 @@ export interface Run {
 /**
  * Runs a bin of this package with `args` in `cwd`, as a user would (NO_COLOR unless `env` unsets it),
  * with `node`: NODE by default, or another Node and the flags it takes before the bin. Bounded
- * (support/child.ts): a command still running after `timeout` ms is stopped and the call rejects,
- * saying what it printed last.
+ * (support/child.ts): a command still running after `bounds.timeout` ms, or when `bounds.t` ends, is
+ * stopped and the call rejects, saying what it printed last.
  */
 export async function runBin(
   bin: string,
@@ -32,12 +32,12 @@ export async function runBin(
   cwd: string,
   env: NodeJS.ProcessEnv = {},
   [node, ...flags]: string[] = [NODE],
-  timeout = CHILD_TIMEOUT_MS,
+  bounds: Pick<ChildOptions, "t" | "timeout"> = {},
 ): Promise<Run> {
   const child = spawnChild([node!, ...flags, bin, ...args], {
     cwd,
     env: environment({ NO_COLOR: "1", ...env }),
-    timeout,
+    ...bounds,
   });
   const { code, stdout, stderr } = await child.result();
   // A process killed by a signal did not exit 0.
