@@ -269,7 +269,8 @@ describe("kv load", { timeout: 60_000 }, () => {
       const read = (address: string, key: string) =>
         new Promise<ProposeReply>((resolve, reject) => {
           const client = new ConsensusClient(address, grpc.credentials.createInsecure());
-          client.propose({ identity: "test", name: key, value: Buffer.alloc(0) }, (error, reply) => {
+          const request = { identity: "test", name: key, value: Buffer.alloc(0) };
+          client.propose(request, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (error, reply) => {
             client.close();
             if (error) reject(error);
             else resolve(reply);
