@@ -268,7 +268,8 @@ function reset(socket: Socket): void {
   // A dial still in progress has sent nothing, and resetAndDestroy would first let it connect.
   // A socket whose end() is not finished (its shutdown pending) cannot be reset: Node reports EINVAL
   // and leaves its handle neither open nor closed, so 'close' never comes and the process spins at
-  // exit waiting for it. It is closed instead: the bytes before its end were sent before the cut.
+  // exit waiting for it. It is closed instead: what it was given before the cut may still reach its
+  // peer, as it would have had the cut come a moment later.
   if (socket.connecting || (socket.writableEnded && !socket.writableFinished)) socket.destroy();
   else socket.resetAndDestroy();
 }
