@@ -255,15 +255,18 @@ describe("--connections: the clients spread over that many HTTP/2 connections", 
   /** A replica of the project; its address. */
   let replica: Child;
   let address: string;
-  before(async () => {
-    // For the three tests below, so bounded more generously than one test's child.
-    replica = spawnChild([NODE, "dist/src/main.js", "--name", "r1", "--port", "0"], {
-      cwd: dir,
-      env: environment({}),
-      timeout: 300_000,
-    });
-    address = / on (\S+)$/.exec(await replica.line(/ listening on /))![1]!;
-  });
+  before(
+    async () => {
+      // For the three tests below, so bounded more generously than one test's child.
+      replica = spawnChild([NODE, "dist/src/main.js", "--name", "r1", "--port", "0"], {
+        cwd: dir,
+        env: environment({}),
+        timeout: 300_000,
+      });
+      address = / on (\S+)$/.exec(await replica.line(/ listening on /))![1]!;
+    },
+    { timeout: 30_000 },
+  );
   after(async () => {
     replica.process.kill("SIGKILL");
     await replica.exited;
