@@ -8,8 +8,8 @@ import type { TestContext } from "node:test";
 
 /** The preload Child.exitWithin asks what holds a command open (node --import OPEN_RESOURCES). */
 export const OPEN_RESOURCES = new URL("./open-resources.js", import.meta.url).href;
-/** A child's deadline unless its test gives one: generous, it only catches a hang. */
-export const CHILD_TIMEOUT_MS = 120_000;
+/** A child's deadline unless its test gives one: generous (a create-consensus that runs npm install on a busy machine), it only catches a hang. */
+export const CHILD_TIMEOUT_MS = 600_000;
 /** From SIGTERM to SIGKILL. */
 const GRACE_MS = 5_000;
 /** Lines of its output a report quotes. */
