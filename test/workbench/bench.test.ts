@@ -257,11 +257,10 @@ describe("--connections: the clients spread over that many HTTP/2 connections", 
   let address: string;
   before(
     async () => {
-      // For the three tests below, so bounded more generously than one test's child.
+      // For the three tests below, so bound to none of them: the default deadline, and the hook after.
       replica = spawnChild([NODE, "dist/src/main.js", "--name", "r1", "--port", "0"], {
         cwd: dir,
         env: environment({}),
-        timeout: 300_000,
       });
       address = / on (\S+)$/.exec(await replica.line(/ listening on /))![1]!;
     },
