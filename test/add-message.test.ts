@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { TRANSACTION_DIR } from "../src/core/changes.js";
-import { CONSENSUS_BIN, CREATE_BIN, NODE, REPO } from "./support/paths.js";
+import { CONSENSUS_BIN, CREATE_BIN, REPO } from "./support/paths.js";
 import { consensus, runBin, snapshot, tsc } from "./support/project.js";
 import { interruptOnceHandled } from "./support/signals.js";
+import { killAtEveryStep } from "./support/steps.js";
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-add-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -145,73 +144,19 @@ describe("consensus add-message", () => {
 });
 
 describe("consensus add-message killed", () => {
-  it("leaves the project before or after the change whenever it is killed; the next command undoes a cut commit", async (t) => {
-    const dir = await project();
-    const pristine = `${dir}-pristine`;
-    cpSync(dir, pristine, { recursive: true, verbatimSymlinks: true });
-    const before = tree(dir);
-    const journal = path.join(dir, TRANSACTION_DIR, "journal.json");
-    // Kills `delay` ms after the command starts, or after its journal appears (the commit point:
-    // from there on files are renamed into place, and a kill leaves the journal for the next command).
-    const run = (kill?: { after: "start" | "journal"; delay: number }) =>
-      new Promise<{ duration: number; committing: number }>((resolve) => {
-        const started = performance.now();
-        const proc = spawn(NODE, [CONSENSUS_BIN, ...ACCEPT], { cwd: dir, stdio: "ignore" });
-        if (kill?.after === "start") setTimeout(() => proc.kill("SIGKILL"), kill.delay);
-        let journalSeen = 0;
-        let journalGone = 0;
-        // Polled, not timed: the commit takes about a millisecond, less than a timer's least delay.
-        const watch = () => {
-          if (proc.exitCode !== null || proc.signalCode !== null) return;
-          const now = performance.now();
-          if (!journalSeen && existsSync(journal)) journalSeen = now;
-          else if (journalSeen && !journalGone && !existsSync(journal)) journalGone = now;
-          if (kill?.after === "journal" && journalSeen && now - journalSeen >= kill.delay) proc.kill("SIGKILL");
-          else setImmediate(watch);
-        };
-        watch();
-        proc.on("exit", () =>
-          resolve({ duration: performance.now() - started, committing: journalGone - journalSeen }),
-        );
-      });
-
-    const { duration, committing } = await run();
-    const afterward = tree(dir);
-    assert.notEqual(afterward, before);
-    assert.ok(committing > 0, "the journal was seen to come and go during the full run");
-
-    const outcomes = { before: 0, after: 0, undone: 0 };
-    const kills = 12;
-    for (const after of ["start", "journal"] as const) {
-      for (let i = 0; i < kills; i++) {
-        // Back to the project before the change, byte for byte.
-        rmSync(dir, { recursive: true });
-        cpSync(pristine, dir, { recursive: true, verbatimSymlinks: true });
-        assert.equal(tree(dir), before);
-        // From the start: over the second half of a run and a little past it (planning first, the commit last).
-        // From the journal: over the commit's renames, as long as they took in the full run.
-        const delay = after === "start" ? duration * (0.5 + (0.7 * i) / (kills - 1)) : (committing * i) / (kills - 1);
-        await run({ after, delay });
-        const cut = existsSync(journal);
-        const next = await consensus(["protobuf", "--dry-run"], dir);
-        assert.equal(next.code, 0, next.stderr);
-        const now = tree(dir);
-        if (cut) {
-          assert.equal(now, before, `kill ${after}+${i}: the next command did not undo the commit it cut`);
-          outcomes.undone++;
-        } else {
-          assert.ok(now === before || now === afterward, `kill ${after}+${i}: the project is neither before nor after`);
-          outcomes[now === before ? "before" : "after"]++;
-        }
-        assert.equal(existsSync(path.join(dir, ".consensus")), false, `kill ${after}+${i}: .consensus left behind`);
-      }
-    }
-    t.diagnostic(
-      `${outcomes.before} left it before, ${outcomes.after} after, ${outcomes.undone} inside the commit, undone`,
-    );
-    assert.ok(outcomes.before > 0, "no kill landed before the commit point");
-    assert.ok(outcomes.undone > 0, `no kill landed inside the commit (it took ${committing.toFixed(2)} ms)`);
-  });
+  it(
+    "leaves the project before or after the change whatever step of its commit it is killed at; the next command undoes a cut commit",
+    { timeout: 180_000 },
+    async (t) => {
+      const dir = await project();
+      const pristine = `${dir}-pristine`;
+      cpSync(dir, pristine, { recursive: true, verbatimSymlinks: true });
+      const outcomes = await killAtEveryStep(CONSENSUS_BIN, ACCEPT, { dir, pristine, tree, t });
+      t.diagnostic(
+        `${outcomes.before} kills left it before, ${outcomes.after} after, ${outcomes.undone} inside the commit, undone`,
+      );
+    },
+  );
 });
 
 describe("consensus add-message on Ctrl-C", () => {

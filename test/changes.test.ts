@@ -15,9 +15,17 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { ChangeSet, recover, TRANSACTION_DIR } from "../src/core/changes.js";
 import { snapshot } from "./support/project.js";
+import { runToStep } from "./support/steps.js";
 import { beforeTree } from "./support/trees.js";
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-changes-"));
+/** Commits a planned change set (support/trees.ts) in a process of its own, to be killed mid-way. */
+const COMMIT_CHILD = path.join(import.meta.dirname, "support/commit-child.js");
+/** Ten steps spread evenly from `from` to `to`, both included. */
+const spread = (from: number, to: number) =>
+  Array.from({ length: 10 }, (_, i) => Math.round(from + ((to - from) * i) / 9));
+/** `from` … `to`. */
+const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 after(() => rmSync(scratch, { recursive: true, force: true }));
 let count = 0;
 const tree = (files: Record<string, string>) => {
@@ -107,104 +115,90 @@ describe("ChangeSet", () => {
     }
   });
 
-  it("leaves the tree before or after the commit when the process is killed at any point", async (t) => {
-    const files = 120;
-    const root = path.join(scratch, "killed");
-    const journal = path.join(root, TRANSACTION_DIR, "journal.json");
-    const child = path.join(import.meta.dirname, "support/commit-child.js");
-    // Kills `delay` ms after the child starts its commit, or after its journal appears
-    // (the commit point: from there on files are being renamed into place).
-    const run = (kill?: { after: "start" | "journal"; delay: number }) =>
-      new Promise<{ duration: number; applying: number }>((resolve) => {
-        const proc = spawn(process.execPath, [child, root, String(files)]);
-        let journalSeen = 0;
-        const watch = () => {
-          if (proc.exitCode !== null || proc.signalCode !== null) return;
-          if (!journalSeen && existsSync(journal)) {
-            journalSeen = performance.now();
-            if (kill?.after === "journal") setTimeout(() => proc.kill("SIGKILL"), kill.delay);
-          }
-          setImmediate(watch);
-        };
-        proc.stdout.once("data", () => {
-          if (kill?.after === "start") setTimeout(() => proc.kill("SIGKILL"), kill.delay);
-          watch();
-        });
-        let out = "";
-        proc.stdout.on("data", (chunk: Buffer) => (out += chunk));
-        proc.on("exit", () => {
-          const duration = Number(/committed ([\d.]+)/.exec(out)?.[1] ?? NaN);
-          resolve({ duration, applying: journalSeen ? performance.now() - journalSeen : NaN });
-        });
-      });
+  it(
+    "leaves the tree before or after the commit whatever step the process is killed at",
+    { timeout: 120_000 },
+    async (t) => {
+      const files = 120;
+      const root = path.join(scratch, "killed");
+      const run = (killAt?: number) =>
+        runToStep([process.execPath, COMMIT_CHILD, root, String(files)], { cwd: scratch, root, killAt, t });
 
-    beforeTree(root, files);
-    const before = JSON.stringify([...snapshot(root)]);
-    const { duration, applying } = await run();
-    const afterCommit = JSON.stringify([...snapshot(root)]);
-    assert.notEqual(afterCommit, before);
-    assert.ok(applying > 0, "the journal was seen during the full run");
+      beforeTree(root, files);
+      const before = JSON.stringify([...snapshot(root)]);
+      const { steps } = await run();
+      const afterCommit = JSON.stringify([...snapshot(root)]);
+      assert.notEqual(afterCommit, before);
+      // The commit point is the journal's rename into place; the commit is whole once the journal is gone.
+      const commitPoint =
+        steps.findIndex((step) => step.call === "renameSync" && step.path.endsWith("journal.tmp")) + 1;
+      const whole = steps.findIndex((step) => step.call === "unlinkSync" && step.path.endsWith("journal.json")) + 1;
+      assert.ok(0 < commitPoint && commitPoint < whole);
 
-    let recovered = 0;
-    const kills = 10;
-    for (const after of ["start", "journal"] as const) {
-      for (let i = 0; i < kills; i++) {
+      // Ten steps spread over the staging, ten over the renames, and each after the journal is gone.
+      for (const step of [
+        ...spread(1, commitPoint - 1),
+        ...spread(commitPoint, whole - 1),
+        ...range(whole, steps.length),
+      ]) {
         beforeTree(root, files);
-        await run({ after, delay: ((after === "start" ? duration : applying) * i) / (kills - 1) });
-        if (await recover(root)) recovered++;
+        assert.equal((await run(step)).signal, "SIGKILL", `step ${step}: not killed`);
+        const inCommit = commitPoint <= step && step < whole;
+        assert.equal(
+          await recover(root),
+          inCommit,
+          `killed after step ${step}: ${inCommit ? "nothing" : "a commit"} rolled back`,
+        );
         const now = JSON.stringify([...snapshot(root)]);
-        assert.ok(now === before || now === afterCommit, `kill ${after}+${i}: neither before nor after the commit`);
+        assert.ok(
+          now === (step < whole ? before : afterCommit),
+          `killed after step ${step}: not ${step < whole ? "before" : "after"} the commit`,
+        );
       }
-    }
-    t.diagnostic(`${recovered} of ${2 * kills} kills landed after the commit point and were rolled back`);
-    assert.ok(recovered > 0, `no kill landed after the commit point (it took ${applying.toFixed(1)} ms)`);
-  });
+    },
+  );
 });
 
 describe("a change set whose root does not exist yet", () => {
-  it("builds the root whole: killed at any point, it is absent or complete, and the next commit clears what was left", async (t) => {
-    const files = 120;
-    const parent = path.join(scratch, "fresh");
-    const root = path.join(parent, "project");
-    mkdirSync(parent);
-    const child = path.join(import.meta.dirname, "support/commit-child.js");
-    const run = (delay?: number) =>
-      new Promise<number>((resolve) => {
-        const proc = spawn(process.execPath, [child, root, String(files)]);
-        proc.stdout.once("data", () => {
-          if (delay !== undefined) setTimeout(() => proc.kill("SIGKILL"), delay);
-        });
-        let out = "";
-        proc.stdout.on("data", (chunk: Buffer) => (out += chunk));
-        proc.on("exit", () => resolve(Number(/committed ([\d.]+)/.exec(out)?.[1] ?? NaN)));
-      });
-    const staging = () => readdirSync(parent).filter((entry) => entry !== "project");
+  it(
+    "builds the root whole: killed at any step, it is absent or complete, and the next commit clears what was left",
+    { timeout: 120_000 },
+    async (t) => {
+      const files = 120;
+      const parent = path.join(scratch, "fresh");
+      const root = path.join(parent, "project");
+      mkdirSync(parent);
+      const run = (killAt?: number) =>
+        runToStep([process.execPath, COMMIT_CHILD, root, String(files)], { cwd: scratch, root: parent, killAt, t });
+      const staging = () => readdirSync(parent).filter((entry) => entry !== "project");
+      // Each run from an empty parent: what a killed one left would add steps (its removal) to the next.
+      const empty = () => {
+        for (const entry of readdirSync(parent)) rmSync(path.join(parent, entry), { recursive: true, force: true });
+      };
 
-    const duration = await run();
-    const complete = JSON.stringify([...snapshot(root)]);
-    assert.equal(staging().length, 0);
-    let absent = 0;
-    const kills = 12;
-    for (let i = 0; i < kills; i++) {
-      rmSync(root, { recursive: true, force: true });
-      await run((duration * i) / (kills - 1));
-      if (!existsSync(root)) absent++;
-      else assert.equal(JSON.stringify([...snapshot(root)]), complete, `kill ${i}: a partial root`);
-    }
-    t.diagnostic(`${absent} of ${kills} kills left no root, the others a complete one`);
-    assert.ok(absent > 0, `no kill landed before the rename (the commit took ${duration.toFixed(1)} ms)`);
+      const { steps } = await run();
+      const complete = JSON.stringify([...snapshot(root)]);
+      assert.equal(staging().length, 0);
+      // The root appears whole in one step: the rename of the folder it was built in.
+      const renamed = steps.findIndex((step) => step.call === "renameSync" && step.path.startsWith(".project.")) + 1;
+      assert.ok(renamed > 1, steps.map((step) => `${step.call} ${step.path}`).join("\n"));
+      for (const step of [...spread(1, renamed - 1), renamed, ...range(renamed + 1, steps.length)]) {
+        empty();
+        assert.equal((await run(step)).signal, "SIGKILL", `step ${step}: not killed`);
+        if (step < renamed)
+          assert.equal(existsSync(root), false, `killed after step ${step}: a root before the rename`);
+        else assert.ok(JSON.stringify([...snapshot(root)]) === complete, `killed after step ${step}: a partial root`);
+      }
 
-    rmSync(root, { recursive: true, force: true });
-    // What a process killed before its rename leaves, for certain (the kills above may or may not have).
-    const dead = await new Promise<number>((resolve) => {
-      const proc = spawn(process.execPath, ["-e", ""]);
-      proc.on("exit", () => resolve(proc.pid!));
-    });
-    mkdirSync(path.join(parent, `.project.${dead}.new-abc123/src`), { recursive: true });
-    await new ChangeSet(root).write("a.txt", "a").commit();
-    assert.deepEqual(staging(), [], "the next commit of that root removed them");
-    assert.equal(readFileSync(path.join(root, "a.txt"), "utf8"), "a");
-  });
+      // What a process killed before its rename leaves, the next commit of that root removes.
+      empty();
+      await run(renamed - 1);
+      assert.ok(staging().length > 0, "a process killed before its rename left nothing");
+      await new ChangeSet(root).write("a.txt", "a").commit();
+      assert.deepEqual(staging(), [], "the next commit of that root removed them");
+      assert.equal(readFileSync(path.join(root, "a.txt"), "utf8"), "a");
+    },
+  );
 
   it("leaves nothing when a write fails", async () => {
     const parent = path.join(scratch, "failing");

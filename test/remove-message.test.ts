@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { after, describe, it } from "node:test";
-import { TRANSACTION_DIR } from "../src/core/changes.js";
+import { after, describe, it, type TestContext } from "node:test";
 import { CONSENSUS_BIN, CREATE_BIN, NODE, REPO } from "./support/paths.js";
 import { consensus, runBin, snapshot, tsc } from "./support/project.js";
+import { spawnChild } from "./support/child.js";
 import { interruptOnceHandled } from "./support/signals.js";
+import { killAtEveryStep } from "./support/steps.js";
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-remove-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -237,90 +238,64 @@ describe("consensus remove-message refuses and changes nothing", () => {
 
 describe("consensus remove-message interrupted", () => {
   /** Runs remove-message Accept in `dir`; `stop` is called with the process once it runs, and resolves how it ended. */
-  const removal = (dir: string, stop: (proc: ReturnType<typeof spawn>) => void) =>
-    new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-      const proc = spawn(NODE, [CONSENSUS_BIN, "remove-message", "Accept"], { cwd: dir, stdio: "ignore" });
-      proc.on("exit", (code, signal) => resolve({ code, signal }));
-      stop(proc);
-    });
+  const removal = async (dir: string, t: TestContext, stop: (proc: ChildProcess) => void) => {
+    const child = spawnChild([NODE, CONSENSUS_BIN, "remove-message", "Accept"], { cwd: dir, stdio: "ignore", t });
+    stop(child.process);
+    const { code, signal } = await child.result();
+    return { code, signal };
+  };
 
-  it("leaves the project before or after the removal whenever it is killed, in the commit too", async (t) => {
-    const pristine = await acceptProject();
-    const before = tree(pristine);
-    const dir = copy(pristine);
-    const started = performance.now();
-    assert.equal((await consensus(["remove-message", "Accept"], dir)).code, 0);
-    const duration = performance.now() - started;
-    const afterward = tree(dir);
-    const journal = path.join(dir, TRANSACTION_DIR, "journal.json");
-    const outcomes = { before: 0, after: 0, inCommit: 0 };
-    const kills = 16;
-    for (let i = 0; i < kills; i++) {
+  it(
+    "leaves the project before or after the removal whatever step of its commit it is killed at; the next command undoes a cut commit",
+    { timeout: 180_000 },
+    async (t) => {
+      const pristine = await acceptProject();
+      const dir = copy(pristine);
+      const outcomes = await killAtEveryStep(CONSENSUS_BIN, ["remove-message", "Accept"], { dir, pristine, tree, t });
+      t.diagnostic(
+        `${outcomes.before} kills left it before, ${outcomes.after} after, ${outcomes.undone} inside the commit, undone`,
+      );
+    },
+  );
+
+  it(
+    "exits 130 on Ctrl-C with the project as it was, or finishes: never half-written",
+    { timeout: 120_000 },
+    async (t) => {
+      const pristine = await acceptProject();
+      const before = tree(pristine);
+      const dir = copy(pristine);
+      const started = performance.now();
+      assert.equal((await consensus(["remove-message", "Accept"], dir)).code, 0);
+      const duration = performance.now() - started;
+      const afterward = tree(dir);
+      const outcomes = { interrupted: 0, finished: 0 };
+      // Sent the moment the command handles it, the signal lands while it plans: 130, nothing written.
       rmSync(dir, { recursive: true });
       cpSync(pristine, dir, { recursive: true, verbatimSymlinks: true });
-      const inCommit = i % 2 === 1;
-      await removal(dir, (proc) => {
-        if (!inCommit) {
-          // Spread over the second half of a run and a little past it: planning comes first, the commit last.
-          setTimeout(() => proc.kill("SIGKILL"), duration * (0.5 + (0.7 * i) / (kills - 1)));
-          return;
-        }
-        // The commit point is the journal's appearance; files are renamed into place after it. Watched
-        // without yielding, so the kill follows it by microseconds, at a different point of each run.
-        setTimeout(() => {
-          const deadline = performance.now() + 5 * duration;
-          while (!existsSync(journal) && performance.now() < deadline);
-          const spin = performance.now() + i / 20;
-          while (performance.now() < spin);
-          proc.kill("SIGKILL");
-        }, duration / 4);
-      });
-      if (existsSync(journal)) outcomes.inCommit++;
-      // The next command recovers what a killed commit left.
-      await consensus(["protobuf", "--dry-run"], dir);
-      const now = tree(dir);
-      assert.ok(now === before || now === afterward, `kill ${i}: the project is neither before nor after`);
-      outcomes[now === before ? "before" : "after"]++;
-    }
-    t.diagnostic(`${outcomes.before} left it before, ${outcomes.after} after, ${outcomes.inCommit} inside the commit`);
-    assert.ok(outcomes.before > 0, "no kill landed before the end");
-    assert.ok(outcomes.inCommit > 0, "no kill landed inside the commit");
-  });
-
-  it("exits 130 on Ctrl-C with the project as it was, or finishes: never half-written", async (t) => {
-    const pristine = await acceptProject();
-    const before = tree(pristine);
-    const dir = copy(pristine);
-    const started = performance.now();
-    assert.equal((await consensus(["remove-message", "Accept"], dir)).code, 0);
-    const duration = performance.now() - started;
-    const afterward = tree(dir);
-    const outcomes = { interrupted: 0, finished: 0 };
-    // Sent the moment the command handles it, the signal lands while it plans: 130, nothing written.
-    rmSync(dir, { recursive: true });
-    cpSync(pristine, dir, { recursive: true, verbatimSymlinks: true });
-    const handled = await interruptOnceHandled(CONSENSUS_BIN, ["remove-message", "Accept"], dir);
-    assert.deepEqual(handled, { code: 130, signal: null, output: "" });
-    assert.equal(tree(dir), before);
-    outcomes.interrupted++;
-    // Then at points spread over a run: whatever happens, never half-written.
-    for (let i = 0; i < 8; i++) {
-      rmSync(dir, { recursive: true });
-      cpSync(pristine, dir, { recursive: true, verbatimSymlinks: true });
-      const { code, signal } = await removal(dir, (proc) => {
-        setTimeout(() => proc.kill("SIGINT"), duration * (0.4 + (0.6 * i) / 7));
-      });
-      const now = tree(dir);
-      const was = now === before ? "before" : now === afterward ? "after" : "half";
-      // Handled, Ctrl-C exits 130 with nothing written. Before Node installs its handler,
-      // or after it has torn it down at exit, the signal kills the process outright.
-      const expected = code === 130 ? ["before"] : code === 0 ? ["after"] : ["before", "after"];
-      assert.ok(signal === "SIGINT" || code === 0 || code === 130, `Ctrl-C ${i}: exit ${code} ${signal}`);
-      assert.ok(expected.includes(was), `Ctrl-C ${i}: exit ${code ?? signal} left the tree ${was}`);
-      if (code === 130) outcomes.interrupted++;
-      else outcomes.finished++;
-    }
-    t.diagnostic(`${outcomes.interrupted} exited 130, ${outcomes.finished} finished or died`);
-    assert.ok(outcomes.interrupted > 0, "no Ctrl-C was handled with exit 130");
-  });
+      const handled = await interruptOnceHandled(CONSENSUS_BIN, ["remove-message", "Accept"], dir);
+      assert.deepEqual(handled, { code: 130, signal: null, output: "" });
+      assert.equal(tree(dir), before);
+      outcomes.interrupted++;
+      // Then at points spread over a run: whatever happens, never half-written.
+      for (let i = 0; i < 8; i++) {
+        rmSync(dir, { recursive: true });
+        cpSync(pristine, dir, { recursive: true, verbatimSymlinks: true });
+        const { code, signal } = await removal(dir, t, (proc) => {
+          setTimeout(() => proc.kill("SIGINT"), duration * (0.4 + (0.6 * i) / 7));
+        });
+        const now = tree(dir);
+        const was = now === before ? "before" : now === afterward ? "after" : "half";
+        // Handled, Ctrl-C exits 130 with nothing written. Before Node installs its handler,
+        // or after it has torn it down at exit, the signal kills the process outright.
+        const expected = code === 130 ? ["before"] : code === 0 ? ["after"] : ["before", "after"];
+        assert.ok(signal === "SIGINT" || code === 0 || code === 130, `Ctrl-C ${i}: exit ${code} ${signal}`);
+        assert.ok(expected.includes(was), `Ctrl-C ${i}: exit ${code ?? signal} left the tree ${was}`);
+        if (code === 130) outcomes.interrupted++;
+        else outcomes.finished++;
+      }
+      t.diagnostic(`${outcomes.interrupted} exited 130, ${outcomes.finished} finished or died`);
+      assert.ok(outcomes.interrupted > 0, "no Ctrl-C was handled with exit 130");
+    },
+  );
 });

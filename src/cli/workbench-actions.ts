@@ -114,6 +114,11 @@ export async function benchAction(load: string, flags: Flags & { progress?: bool
           console.log(`seed ${options.seed} (--seed ${options.seed} replays the clients' choices)`);
         if (process.stdout.isTTY || flags.progress) progress = showProgress(measurement, 500);
       },
+      fault(event) {
+        // On a line of its own, above the progress line (which the next tick writes again).
+        if (progress !== undefined) process.stdout.write("\r\x1b[K");
+        console.log(nemesis.describeEvent(event));
+      },
     });
   } finally {
     clearInterval(progress);

@@ -16,7 +16,7 @@ import { dispatchLoad } from "./load/dispatch.js";
 import { kvLoad } from "./load/kv.js";
 import { proposeLoad } from "./load/propose.js";
 import { Measurement, type MeasurementOptions } from "./measurement.js";
-import { cutsLinks, type Fault, Nemesis, schedule } from "./nemesis.js";
+import { cutsLinks, type Fault, Nemesis, type NemesisEvent, schedule } from "./nemesis.js";
 import { appendResult, type ClientRecord, type FaultSpan, readRun, type Run } from "./results.js";
 
 export type Load = "propose" | "dispatch" | "kv";
@@ -89,6 +89,8 @@ export interface BenchHooks {
   log?: NodeJS.WritableStream;
   /** Ends the counted part early (Ctrl-C): the load drains, the cluster stops, the results are written. */
   signal?: AbortSignal;
+  /** Called with each fault's start and stop as the nemesis records them. */
+  fault?(event: NemesisEvent): void;
 }
 
 /** A history and the checker's verdict on it. */
@@ -191,6 +193,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
           if (event.f === "start")
             faults.push({ fault: event.fault, value: event.value, start: event.time, end: event.time });
           else faults.at(-1)!.end = event.time;
+          hooks.fault?.(event);
         },
         now: () => performance.now(),
       });

@@ -266,6 +266,10 @@ function reset(socket: Socket): void {
   // The reset failing (the peer gone already) is no concern.
   socket.on("error", () => {});
   // A dial still in progress has sent nothing, and resetAndDestroy would first let it connect.
-  if (socket.connecting) socket.destroy();
+  // A socket whose end() is not finished (its shutdown pending) cannot be reset: Node reports EINVAL
+  // and leaves its handle neither open nor closed, so 'close' never comes and the process spins at
+  // exit waiting for it. It is closed instead: what it was given before the cut may still reach its
+  // peer, as it would have had the cut come a moment later.
+  if (socket.connecting || (socket.writableEnded && !socket.writableFinished)) socket.destroy();
   else socket.resetAndDestroy();
 }

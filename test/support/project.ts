@@ -1,9 +1,9 @@
-import { execFile } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { DEFAULT_TS_PROTO_OPTIONS, tsProtoParameter } from "../../src/core/project.js";
 import { walk } from "../../src/core/walk.js";
+import { type ChildOptions, spawnChild } from "./child.js";
 import { bufBinary, CANONICAL_PROTOS, CONSENSUS_BIN, NODE, REPO, TS_PROTO_PLUGIN } from "./paths.js";
 
 /** A temp folder holding a project: consensus.json (with `config`) and a copy of the canonical protos. */
@@ -22,24 +22,26 @@ export interface Run {
 
 /**
  * Runs a bin of this package with `args` in `cwd`, as a user would (NO_COLOR unless `env` unsets it),
- * with `node`: NODE by default, or another Node and the flags it takes before the bin.
+ * with `node`: NODE by default, or another Node and the flags it takes before the bin. Bounded
+ * (support/child.ts): a command still running after `bounds.timeout` ms, or when `bounds.t` ends, is
+ * stopped and the call rejects, saying what it printed last.
  */
-export function runBin(
+export async function runBin(
   bin: string,
   args: string[],
   cwd: string,
   env: NodeJS.ProcessEnv = {},
   [node, ...flags]: string[] = [NODE],
+  bounds: Pick<ChildOptions, "t" | "timeout"> = {},
 ): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      node!,
-      [...flags, bin, ...args],
-      { cwd, env: environment({ NO_COLOR: "1", ...env }) },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
+  const child = spawnChild([node!, ...flags, bin, ...args], {
+    cwd,
+    env: environment({ NO_COLOR: "1", ...env }),
+    ...bounds,
   });
+  const { code, stdout, stderr } = await child.result();
+  // A process killed by a signal did not exit 0.
+  return { code: code ?? 1, stdout, stderr };
 }
 
 /**
@@ -94,11 +96,10 @@ export function snapshot(dir: string): Map<string, string> {
 }
 
 /** Runs this repository's tsc in `dir` with `args`; resolves with all it printed (empty: no diagnostics). */
-export function tsc(dir: string, args: string[] = []): Promise<string> {
+export async function tsc(dir: string, args: string[] = []): Promise<string> {
   const bin = path.join(REPO, "node_modules/typescript/bin/tsc");
-  return new Promise((resolve) =>
-    execFile(process.execPath, [bin, ...args], { cwd: dir }, (_err, stdout, stderr) => resolve(stdout + stderr)),
-  );
+  const { stdout, stderr } = await spawnChild([process.execPath, bin, ...args], { cwd: dir }).result();
+  return stdout + stderr;
 }
 
 /** A git identity for commits in tests, whatever the machine's configuration. */

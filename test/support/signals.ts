@@ -1,6 +1,6 @@
-import { spawn } from "node:child_process";
 import type { Readable } from "node:stream";
 import { pathToFileURL } from "node:url";
+import { spawnChild } from "./child.js";
 import { NODE } from "./paths.js";
 import { environment } from "./project.js";
 
@@ -15,7 +15,7 @@ export function interruptOnceHandled(
   args: string[],
   cwd: string,
 ): Promise<{ code: number | null; signal: string | null; output: string }> {
-  const child = spawn(NODE, ["--import", PRELOAD, bin, ...args], {
+  const { process: child } = spawnChild([NODE, "--import", PRELOAD, bin, ...args], {
     cwd,
     env: environment({ NO_COLOR: "1" }),
     stdio: ["ignore", "pipe", "pipe", "pipe"],

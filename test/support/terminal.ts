@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawnChild } from "./child.js";
 import { NODE } from "./paths.js";
 import { environment, type Run } from "./project.js";
 
@@ -22,19 +22,19 @@ export const KEY = { enter: "\r", down: "\x1b[B", ctrlC: "\x03", esc: "\x1b" } a
 export function terminal(bin: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Terminal {
   const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
   const command = `stty cols 100 rows 40; exec ${[NODE, bin, ...args].map(quote).join(" ")}`;
-  const child = spawn("script", ["-qec", command, "/dev/null"], {
+  const { process: child } = spawnChild(["script", "-qec", command, "/dev/null"], {
     cwd,
     // A person at a terminal, whatever the test itself runs under (CI, a dumb terminal, none).
     env: environment({ NO_COLOR: "1", CI: undefined, TERM: "xterm-256color", ...env }),
   });
   let screen = "";
   const waiting = new Set<() => void>();
-  child.stdout.on("data", (chunk: Buffer) => {
+  child.stdout!.on("data", (chunk: Buffer) => {
     screen += chunk.toString("utf8");
     for (const check of waiting) check();
   });
   const exit = new Promise<Run>((resolve) =>
-    child.on("close", (code) => {
+    child.on("close", (code: number | null) => {
       for (const check of waiting) check();
       resolve({ code: code ?? 1, stdout: screen, stderr: "" });
     }),
@@ -57,7 +57,7 @@ export function terminal(bin: string, args: string[], cwd: string, env: NodeJS.P
         waiting.add(check);
         check();
       }),
-    type: (keys) => child.stdin.write(keys),
+    type: (keys) => child.stdin!.write(keys),
     exit,
   };
 }

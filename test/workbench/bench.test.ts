@@ -4,15 +4,12 @@
 // at all; --connections opens that many connections to a replica (counted by a
 // TCP proxy in front of it); bad flags are refused with one line and change nothing.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { type AddressInfo, connect, createServer, type Socket } from "node:net";
-import { createInterface } from "node:readline";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, describe, type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { rfc3339 } from "../../src/workbench/clock.js";
@@ -22,6 +19,7 @@ import { Measurement } from "../../src/workbench/measurement.js";
 import { type PeerReply, type PeerRequest, Type } from "../../src/workbench/pb/envelope.js";
 import { type ConsensusServer, ConsensusService } from "../../src/workbench/pb/service.js";
 import type { ClientRecord, ServerRecord } from "../../src/workbench/results.js";
+import { type Child, OPEN_RESOURCES, spawnChild } from "../support/child.js";
 import { CONSENSUS_BIN, NODE } from "../support/paths.js";
 import { environment, runBin } from "../support/project.js";
 import { builtReplicaProject } from "../support/replica-project.js";
@@ -39,8 +37,9 @@ after(async () => {
   await rm(outside, { recursive: true, force: true });
 });
 
-/** Runs `consensus bench` in the project (or `cwd`); resolves with its exit code and output. */
-const bench = (args: string[], cwd = dir) => runBin(CONSENSUS_BIN, ["bench", ...args], cwd);
+/** Runs `consensus bench` in the project (or `cwd`) for test `t`; resolves with its exit code and output. */
+const bench = (t: TestContext, args: string[], cwd = dir) =>
+  runBin(CONSENSUS_BIN, ["bench", ...args], cwd, {}, undefined, { t });
 
 async function lines(file: string): Promise<(ClientRecord | ServerRecord)[]> {
   return (await readFile(file, "utf8"))
@@ -71,41 +70,45 @@ function assertValid(client: ClientRecord, bench: string): void {
   }
 }
 
-describe("against a cluster of three it starts itself", { timeout: 60_000 }, () => {
+describe("against a cluster of three it starts itself", () => {
   const quick = ["--duration", "0.6", "--warmup", "0.2", "--interval", "0.1"];
 
-  test("propose: every replica loaded, no errors, one client line and three server lines of the run", async () => {
-    const results = path.join(dir, "propose.jsonl");
-    const report = path.join(dir, "propose.html");
-    const run = await bench(["propose", ...quick, "--concurrency", "6", "--results", results, "--report", report]);
-    assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^requests +[\d,]+ in \d+\.\d\d s: [\d,]+\/s$/m);
-    const records = await lines(results);
-    const client = records.at(-1) as ClientRecord;
-    assertValid(client, "propose");
-    assert.equal(client.targets.length, 3);
-    // The blank replica declines every proposal ("not implemented").
-    assert.equal(client.declines, client.requests);
-    const servers = records.filter((record): record is ServerRecord => record.metric === "server");
-    assert.deepEqual(servers.map((server) => [server.name, server.run]).sort(), [
-      ["r1", client.run],
-      ["r2", client.run],
-      ["r3", client.run],
-    ]);
-    // Two clients per replica; the servers also saw the warm-up's requests.
-    assert.ok(servers.every((server) => server.clients === 2));
-    assert.ok(servers.reduce((sum, server) => sum + server.requests, 0) >= client.requests);
-    // The report of the run, drawn again from the results file, is the same page.
-    const again = path.join(dir, "again.html");
-    const redraw = await runBin(CONSENSUS_BIN, ["report", results, "--output", again], dir);
-    assert.equal(redraw.code, 0, redraw.stderr);
-    assert.equal(redraw.stdout, `✔ run ${client.run} of ${results} drawn in ${again}\n`);
-    assert.equal(await readFile(again, "utf8"), await readFile(report, "utf8"));
-  });
+  test(
+    "propose: every replica loaded, no errors, one client line and three server lines of the run",
+    { timeout: 60_000 },
+    async (t) => {
+      const results = path.join(dir, "propose.jsonl");
+      const report = path.join(dir, "propose.html");
+      const run = await bench(t, ["propose", ...quick, "--concurrency", "6", "--results", results, "--report", report]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^requests +[\d,]+ in \d+\.\d\d s: [\d,]+\/s$/m);
+      const records = await lines(results);
+      const client = records.at(-1) as ClientRecord;
+      assertValid(client, "propose");
+      assert.equal(client.targets.length, 3);
+      // The blank replica declines every proposal ("not implemented").
+      assert.equal(client.declines, client.requests);
+      const servers = records.filter((record): record is ServerRecord => record.metric === "server");
+      assert.deepEqual(servers.map((server) => [server.name, server.run]).sort(), [
+        ["r1", client.run],
+        ["r2", client.run],
+        ["r3", client.run],
+      ]);
+      // Two clients per replica; the servers also saw the warm-up's requests.
+      assert.ok(servers.every((server) => server.clients === 2));
+      assert.ok(servers.reduce((sum, server) => sum + server.requests, 0) >= client.requests);
+      // The report of the run, drawn again from the results file, is the same page.
+      const again = path.join(dir, "again.html");
+      const redraw = await runBin(CONSENSUS_BIN, ["report", results, "--output", again], dir);
+      assert.equal(redraw.code, 0, redraw.stderr);
+      assert.equal(redraw.stdout, `✔ run ${client.run} of ${results} drawn in ${again}\n`);
+      assert.equal(await readFile(again, "utf8"), await readFile(report, "utf8"));
+    },
+  );
 
-  test("dispatch: two streams × window 8 to r2, every reply checked, no errors", async () => {
+  test("dispatch: two streams × window 8 to r2, every reply checked, no errors", { timeout: 60_000 }, async (t) => {
     const results = path.join(dir, "dispatch.jsonl");
-    const run = await bench([
+    const run = await bench(t, [
       "dispatch",
       ...quick,
       "--streams",
@@ -133,106 +136,106 @@ describe("against a cluster of three it starts itself", { timeout: 60_000 }, () 
     assert.deepEqual([servers.get("r1"), servers.get("r3")], [0, 0]);
   });
 
-  test("--progress: a line rewritten in place while it runs, cleared before the figures", async () => {
-    const results = path.join(dir, "progress.jsonl");
-    const run = await bench([
-      "dispatch",
-      "--duration",
-      "1.2",
-      "--warmup",
-      "0",
-      "--replicas",
-      "1",
-      "--progress",
-      "--results",
-      results,
-    ]);
-    assert.equal(run.code, 0, run.stderr);
-    const updates = run.stdout.split("\r\x1b[K").slice(1, -1);
-    assert.ok(updates.length >= 2, run.stdout);
-    for (const update of updates)
-      assert.match(update, /^[\d,]+\/s {2}[\d,]+ answered {2}p99 \d+(\.\d+)? (µs|ms) {2}errors 0$/);
-    assert.match(run.stdout, /\r\x1b\[Kmessages +[\d,]+ in \d+\.\d\d s/);
-  });
-
-  test("Ctrl-C ends the counted part early: the replicas stopped after the load, the results written", async () => {
-    const results = path.join(dir, "interrupted.jsonl");
-    // Its own process group, which a terminal's Ctrl-C signals as a whole.
-    const child = spawn(
-      NODE,
-      [
-        CONSENSUS_BIN,
-        "bench",
-        "propose",
+  test(
+    "--progress: a line rewritten in place while it runs, cleared before the figures",
+    { timeout: 60_000 },
+    async (t) => {
+      const results = path.join(dir, "progress.jsonl");
+      const run = await bench(t, [
+        "dispatch",
         "--duration",
-        "30",
+        "1.2",
         "--warmup",
-        "0.2",
-        "--interval",
-        "0.1",
+        "0",
+        "--replicas",
+        "1",
+        "--progress",
         "--results",
         results,
-      ],
-      { cwd: dir, detached: true, env: environment({ NO_COLOR: "1" }) },
-    );
-    let stdout = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (stdout += chunk));
-    const exited = once(child, "exit");
-    let code: unknown;
-    try {
-      while (!/warm-up/.test(stdout) && child.exitCode === null) await sleep(50);
-      await sleep(600);
-      process.kill(-child.pid!, "SIGINT");
-      [code] = await exited;
-    } finally {
-      if (child.exitCode === null) process.kill(-child.pid!, "SIGKILL");
-    }
-    assert.equal(code, 0, stdout);
-    const records = await lines(results);
-    const client = records.at(-1) as ClientRecord;
-    assertValid(client, "propose");
-    assert.ok(client.duration < 5, `counted ${client.duration} s of 30`);
-    assert.equal(records.filter((record) => record.metric === "server" && record.run === client.run).length, 3);
-  });
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      const updates = run.stdout.split("\r\x1b[K").slice(1, -1);
+      assert.ok(updates.length >= 2, run.stdout);
+      for (const update of updates)
+        assert.match(update, /^[\d,]+\/s {2}[\d,]+ answered {2}p99 \d+(\.\d+)? (µs|ms) {2}errors 0$/);
+      assert.match(run.stdout, /\r\x1b\[Kmessages +[\d,]+ in \d+\.\d\d s/);
+    },
+  );
 
-  test("nothing answered for twice --timeout: the run gives up instead of waiting for its --requests", async () => {
-    // A replica that accepts every call and answers none.
-    const silent = new grpc.Server();
-    const service: ConsensusServer = { propose: () => undefined, dispatch: () => undefined };
-    silent.addService(ConsensusService, service);
-    const port = await new Promise<number>((resolve, reject) =>
-      silent.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
-        error ? reject(error) : resolve(bound),
-      ),
-    );
-    const results = path.join(dir, "gives-up.jsonl");
-    const timeout = 500;
-    const args = ["--target", `127.0.0.1:${port}`, "--requests", "10", "--warmup", "0", "--timeout", String(timeout)];
-    try {
-      // Replicas running elsewhere need no project around the bench.
-      const run = await bench(["propose", ...args, "--results", results], outside);
-      assert.equal(run.code, 1);
-      assert.match(run.stderr, /^error: \d+ errors, the first: client \d+: 127\.0\.0\.1:\d+: DEADLINE_EXCEEDED: /);
-      const client = (await lines(results)).at(-1) as ClientRecord;
-      assert.equal(client.requests, 0);
-      // Counted from the start (no warm-up) to the give-up: past twice --timeout, and by at most one more
-      // period of the watchdog that checks every half --timeout, with as much again for a late timer.
-      assert.ok(client.duration * 1000 > 2 * timeout, `gave up after ${client.duration} s`);
-      assert.ok(client.duration * 1000 < 2 * timeout + 2 * (timeout / 2), `gave up after ${client.duration} s`);
-      assert.deepEqual(
-        [client.flags.replicas, client.flags.port],
-        [undefined, undefined],
-        "no cluster, no cluster flags",
+  test(
+    "Ctrl-C ends the counted part early: the replicas stopped after the load, the results written",
+    { timeout: 60_000 },
+    async (t) => {
+      const results = path.join(dir, "interrupted.jsonl");
+      // Its own process group, which a terminal's Ctrl-C signals as a whole.
+      const child = spawnChild(
+        [
+          NODE,
+          "--import",
+          OPEN_RESOURCES,
+          CONSENSUS_BIN,
+          ...["bench", "propose", "--duration", "30", "--warmup", "0.2", "--interval", "0.1", "--results", results],
+        ],
+        { cwd: dir, detached: true, env: environment({ NO_COLOR: "1" }), t },
       );
-    } finally {
-      silent.forceShutdown();
-    }
-  });
+      await child.line(/warm-up/);
+      // Into the counted part (0.2 s of warm-up), well short of its 30 s.
+      await sleep(600);
+      process.kill(-child.process.pid!, "SIGINT");
+      await child.line(/^appended run /);
+      // Its replicas drain for at most 5 s; then nothing may hold it.
+      const { code, stdout, stderr } = await child.exitWithin(15_000);
+      const output = stdout + stderr;
+      assert.equal(code, 0, output);
+      const records = await lines(results);
+      const client = records.at(-1) as ClientRecord;
+      assertValid(client, "propose");
+      assert.ok(client.duration < 5, `counted ${client.duration} s of 30`);
+      assert.equal(records.filter((record) => record.metric === "server" && record.run === client.run).length, 3);
+    },
+  );
 
-  test("--requests counts that many answers", async () => {
+  test(
+    "nothing answered for twice --timeout: the run gives up instead of waiting for its --requests",
+    { timeout: 60_000 },
+    async (t) => {
+      // A replica that accepts every call and answers none.
+      const silent = new grpc.Server();
+      const service: ConsensusServer = { propose: () => undefined, dispatch: () => undefined };
+      silent.addService(ConsensusService, service);
+      const port = await new Promise<number>((resolve, reject) =>
+        silent.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
+          error ? reject(error) : resolve(bound),
+        ),
+      );
+      const results = path.join(dir, "gives-up.jsonl");
+      const timeout = 500;
+      const args = ["--target", `127.0.0.1:${port}`, "--requests", "10", "--warmup", "0", "--timeout", String(timeout)];
+      try {
+        // Replicas running elsewhere need no project around the bench.
+        const run = await bench(t, ["propose", ...args, "--results", results], outside);
+        assert.equal(run.code, 1);
+        assert.match(run.stderr, /^error: \d+ errors, the first: client \d+: 127\.0\.0\.1:\d+: DEADLINE_EXCEEDED: /);
+        const client = (await lines(results)).at(-1) as ClientRecord;
+        assert.equal(client.requests, 0);
+        // Counted from the start (no warm-up) to the give-up: past twice --timeout, and by at most one more
+        // period of the watchdog that checks every half --timeout, with as much again for a late timer.
+        assert.ok(client.duration * 1000 > 2 * timeout, `gave up after ${client.duration} s`);
+        assert.ok(client.duration * 1000 < 2 * timeout + 2 * (timeout / 2), `gave up after ${client.duration} s`);
+        assert.deepEqual(
+          [client.flags.replicas, client.flags.port],
+          [undefined, undefined],
+          "no cluster, no cluster flags",
+        );
+      } finally {
+        silent.forceShutdown();
+      }
+    },
+  );
+
+  test("--requests counts that many answers", { timeout: 60_000 }, async (t) => {
     const results = path.join(dir, "requests.jsonl");
-    const run = await bench([
+    const run = await bench(t, [
       "dispatch",
       "--requests",
       "500",
@@ -248,18 +251,24 @@ describe("against a cluster of three it starts itself", { timeout: 60_000 }, () 
   });
 });
 
-describe("--connections: the clients spread over that many HTTP/2 connections", { timeout: 60_000 }, () => {
+describe("--connections: the clients spread over that many HTTP/2 connections", () => {
   /** A replica of the project; its address. */
-  let replica: ChildProcess;
+  let replica: Child;
   let address: string;
-  before(async () => {
-    replica = spawn(NODE, ["dist/src/main.js", "--name", "r1", "--port", "0"], { cwd: dir, env: environment({}) });
-    const [line] = (await once(createInterface({ input: replica.stdout! }), "line")) as [string];
-    address = / on (\S+)$/.exec(line)![1]!;
-  });
+  before(
+    async () => {
+      // For the three tests below, so bound to none of them: the default deadline, and the hook after.
+      replica = spawnChild([NODE, "dist/src/main.js", "--name", "r1", "--port", "0"], {
+        cwd: dir,
+        env: environment({}),
+      });
+      address = / on (\S+)$/.exec(await replica.line(/ listening on /))![1]!;
+    },
+    { timeout: 30_000 },
+  );
   after(async () => {
-    replica.kill("SIGKILL");
-    if (replica.exitCode === null && replica.signalCode === null) await once(replica, "exit");
+    replica.process.kill("SIGKILL");
+    await replica.exited;
   });
 
   /** A TCP proxy to the replica; resolves with its address and the connections it has accepted so far. */
@@ -296,13 +305,13 @@ describe("--connections: the clients spread over that many HTTP/2 connections", 
     ["--connections 1", 1],
     ["--connections 4", 4],
   ] as const) {
-    test(`${flag}: ${expected} for 4 clients`, async () => {
+    test(`${flag}: ${expected} for 4 clients`, { timeout: 60_000 }, async (t) => {
       const proxy = await countingProxy();
       try {
         const results = path.join(outside, `connections-${expected}-${flag.length}.jsonl`);
         const flags = flag === "no flag" ? [] : flag.split(" ");
         const args = ["--target", proxy.address, "--concurrency", "4", "--requests", "200", "--warmup", "0"];
-        const run = await bench(["propose", ...args, ...flags, "--results", results], outside);
+        const run = await bench(t, ["propose", ...args, ...flags, "--results", results], outside);
         assert.equal(run.code, 0, run.stderr);
         const client = (await lines(results)).at(-1) as ClientRecord;
         assert.ok(client.requests >= 200);
@@ -351,7 +360,7 @@ async function brokenServer(
   return { address: `127.0.0.1:${port}`, close: () => server.forceShutdown() };
 }
 
-describe("the Dispatch load against a broken replica", { timeout: 30_000 }, () => {
+describe("the Dispatch load against a broken replica", () => {
   async function measure(answer: Parameters<typeof brokenServer>[0], timeout = 2000): Promise<Measurement> {
     const server = await brokenServer(answer);
     const measurement = new Measurement({ warmup: 0, duration: 0.5, requests: 0, interval: 0.1, timeout: 5000 });
@@ -364,7 +373,7 @@ describe("the Dispatch load against a broken replica", { timeout: 30_000 }, () =
     return measurement;
   }
 
-  test("a reply out of order", async () => {
+  test("a reply out of order", { timeout: 30_000 }, async () => {
     let held: PeerReply | undefined;
     const measurement = await measure((_request, index, reply) => {
       if (index === 10) return ((held = reply), []);
@@ -376,37 +385,37 @@ describe("the Dispatch load against a broken replica", { timeout: 30_000 }, () =
     assert.equal(measurement.answers, 11, "the replies before it counted");
   });
 
-  test("a reply missing, the stream then ended", async () => {
+  test("a reply missing, the stream then ended", { timeout: 30_000 }, async () => {
     const measurement = await measure((_request, index, reply) => (index === 20 ? "end" : [reply]));
     assert.equal(measurement.errors, 1);
     assert.match(measurement.firstError!, /^stream 1: ended after 20 replies to \d+ requests$/);
   });
 
-  test("a reply missing, the stream left open", async () => {
+  test("a reply missing, the stream left open", { timeout: 30_000 }, async () => {
     const measurement = await measure((_request, index, reply) => (index === 5 ? [] : [reply]), 300);
     assert.equal(measurement.errors, 1);
     assert.match(measurement.firstError!, /^stream 1: no reply for 300 ms with \d+ requests in flight$/);
   });
 
-  test("a reply of another type", async () => {
+  test("a reply of another type", { timeout: 30_000 }, async () => {
     const measurement = await measure((_request, index, reply) => [
       index === 3 ? { ...reply, type: 7 as Type } : reply,
     ]);
     assert.match(measurement.firstError!, /^stream 1: reply 4 is a type 7 reply to a BEACON request$/);
   });
 
-  test("a reply too many", async () => {
+  test("a reply too many", { timeout: 30_000 }, async () => {
     const measurement = await measure((_request, index, reply) => (index === 2 ? [reply, reply] : [reply]));
     assert.match(measurement.firstError!, /^stream 1: reply \d+ answers no request$/);
   });
 
-  test("no status after the last reply", async () => {
+  test("no status after the last reply", { timeout: 30_000 }, async () => {
     const measurement = await measure((_request, _index, reply) => [reply], 300);
     assert.equal(measurement.errors, 1);
     assert.match(measurement.firstError!, /^stream 1: no status for 300 ms after the last reply$/);
   });
 
-  test("the replica's server gone mid-run", async () => {
+  test("the replica's server gone mid-run", { timeout: 30_000 }, async () => {
     const server = await brokenServer((_request, _index, reply) => [reply]);
     const measurement = new Measurement({ warmup: 0, duration: 5, requests: 0, interval: 0.1, timeout: 5000 });
     measurement.start();
@@ -417,14 +426,14 @@ describe("the Dispatch load against a broken replica", { timeout: 30_000 }, () =
     assert.ok(measurement.answers > 0);
   });
 
-  test("a stream ended with an error status", async () => {
+  test("a stream ended with an error status", { timeout: 30_000 }, async () => {
     const measurement = await measure((_request, index, reply) => (index === 2 ? "fail" : [reply]));
     assert.equal(measurement.errors, 1);
     assert.match(measurement.firstError!, /^stream 1: ended with UNAVAILABLE: going away$/);
   });
 });
 
-describe("refused flags", { timeout: 30_000 }, () => {
+describe("refused flags", () => {
   const refusals: [string, string[], RegExp][] = [
     ["no load", [], /^error: missing required argument 'load'$/],
     ["an unknown load", ["raft"], /^error: unknown load raft: propose, dispatch or kv$/],
@@ -477,9 +486,9 @@ describe("refused flags", { timeout: 30_000 }, () => {
     ["a second argument", ["dispatch", "propose"], /^error: too many arguments for 'bench'/],
   ];
   for (const [what, args, message] of refusals) {
-    test(what, async () => {
+    test(what, { timeout: 60_000 }, async (t) => {
       const results = path.join(dir, `refused-${what.replaceAll(" ", "-")}.jsonl`);
-      const run = await bench([...args, "--results", results]);
+      const run = await bench(t, [...args, "--results", results]);
       assert.equal(run.code, 1);
       assert.match(run.stderr.trim(), message);
       assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
@@ -487,8 +496,8 @@ describe("refused flags", { timeout: 30_000 }, () => {
     });
   }
 
-  test("a cluster of its own outside a project", async () => {
-    const run = await bench(["propose", "--duration", "1"], outside);
+  test("a cluster of its own outside a project", { timeout: 60_000 }, async (t) => {
+    const run = await bench(t, ["propose", "--duration", "1"], outside);
     assert.equal(run.code, 1);
     assert.equal(
       run.stderr,
@@ -497,14 +506,14 @@ describe("refused flags", { timeout: 30_000 }, () => {
     assert.equal(existsSync(path.join(outside, "bench.jsonl")), false);
   });
 
-  test("report of a missing results file", async () => {
+  test("report of a missing results file", { timeout: 30_000 }, async () => {
     const run = await runBin(CONSENSUS_BIN, ["report", "none.jsonl"], dir);
     assert.equal(run.code, 1);
     assert.equal(run.stderr, "error: cannot read results file none.jsonl (ENOENT)\n");
     assert.equal(existsSync(path.join(dir, "none.html")), false);
   });
 
-  test("a results file with a line that is not a results line", async () => {
+  test("a results file with a line that is not a results line", { timeout: 30_000 }, async () => {
     const results = path.join(dir, "bad.jsonl");
     await writeFile(results, '{"metric":"client","run":"a"}\n{"hello":1}\n');
     const run = await runBin(CONSENSUS_BIN, ["report", results], dir);

@@ -2,20 +2,18 @@
 // blank project on 127.0.0.1: they listen and answer, their output is prefixed,
 // a crash is noticed, and whatever happens no replica outlives its test.
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
-import { after, before, describe, test } from "node:test";
+import { after, before, describe, type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Cluster, type ClusterOptions, type StartCommand } from "../../src/workbench/cluster.js";
 import { Type } from "../../src/workbench/pb/envelope.js";
 import { beacon } from "../support/beacon.js";
+import { OPEN_RESOURCES, spawnChild } from "../support/child.js";
 import { CONSENSUS_BIN, NODE } from "../support/paths.js";
 import { environment } from "../support/project.js";
 import { freePortBlock, portIsFree } from "../support/ports.js";
@@ -95,50 +93,54 @@ function withoutLinkLines(text: string): string {
   return text.replace(/^r\d+ \| r\d+: (connected to|lost) r\d+ \(.*\n/gm, "");
 }
 
-describe("Cluster", { timeout: 30_000 }, () => {
-  test("starts three replicas that answer, prefixes their lines, and stops them with their metrics", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "cluster-"));
-    const output = sink();
-    const metrics = path.join(dir, "metrics.jsonl");
-    const cluster = await startCluster({ replicas: 3, firstPort: 0, metrics, run: "run-a", output: output.stream });
-    try {
-      assert.deepEqual(
-        cluster.members.map(({ name, host, address }) => [name, host, address.split(":")[0]]),
-        ["r1", "r2", "r3"].map((name) => [name, "127.0.0.1", "127.0.0.1"]),
-      );
-      assert.equal(new Set(cluster.members.map((member) => member.port)).size, 3);
-      for (const { name, port, address } of cluster.members) {
-        assert.equal(address, `127.0.0.1:${port}`);
-        const reply = await beacon(address);
-        assert.deepEqual([reply.type, reply.sender, reply.success], [Type.BEACON, name, true]);
-        assert.ok(output.text().includes(`${name} | ${name} listening on ${address}\n`), output.text());
+describe("Cluster", () => {
+  test(
+    "starts three replicas that answer, prefixes their lines, and stops them with their metrics",
+    { timeout: 30_000 },
+    async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), "cluster-"));
+      const output = sink();
+      const metrics = path.join(dir, "metrics.jsonl");
+      const cluster = await startCluster({ replicas: 3, firstPort: 0, metrics, run: "run-a", output: output.stream });
+      try {
+        assert.deepEqual(
+          cluster.members.map(({ name, host, address }) => [name, host, address.split(":")[0]]),
+          ["r1", "r2", "r3"].map((name) => [name, "127.0.0.1", "127.0.0.1"]),
+        );
+        assert.equal(new Set(cluster.members.map((member) => member.port)).size, 3);
+        for (const { name, port, address } of cluster.members) {
+          assert.equal(address, `127.0.0.1:${port}`);
+          const reply = await beacon(address);
+          assert.deepEqual([reply.type, reply.sender, reply.success], [Type.BEACON, name, true]);
+          assert.ok(output.text().includes(`${name} | ${name} listening on ${address}\n`), output.text());
+        }
+        assert.doesNotMatch(output.text(), /\x1b/, "no colour on a stream that is not a terminal");
+
+        const exits = await cluster.stop();
+        assert.deepEqual(
+          exits,
+          ["r1", "r2", "r3"].map((name) => ({ name, code: 0, signal: null })),
+        );
+        assert.equal(await cluster.stop("SIGKILL"), exits, "a second stop is the first");
+        assert.ok(cluster.members.every(({ pid }) => !alive(pid)));
+        const lines = (await readFile(metrics, "utf8"))
+          .trim()
+          .split("\n")
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
+        assert.deepEqual(
+          lines.map(({ metric, name, run }) => [metric, name, run]).sort(),
+          ["r1", "r2", "r3"].map((name) => ["server", name, "run-a"]),
+        );
+        const settled = await Promise.race([cluster.died.then(() => "died"), sleep(50, "no")]);
+        assert.equal(settled, "no", "died does not resolve for replicas stop() stopped");
+      } finally {
+        await cluster.stop("SIGKILL"); // after a failure; a no-op after the test's own stop
+        await rm(dir, { recursive: true, force: true });
       }
-      assert.doesNotMatch(output.text(), /\x1b/, "no colour on a stream that is not a terminal");
+    },
+  );
 
-      const exits = await cluster.stop();
-      assert.deepEqual(
-        exits,
-        ["r1", "r2", "r3"].map((name) => ({ name, code: 0, signal: null })),
-      );
-      assert.equal(await cluster.stop("SIGKILL"), exits, "a second stop is the first");
-      assert.ok(cluster.members.every(({ pid }) => !alive(pid)));
-      const lines = (await readFile(metrics, "utf8"))
-        .trim()
-        .split("\n")
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
-      assert.deepEqual(
-        lines.map(({ metric, name, run }) => [metric, name, run]).sort(),
-        ["r1", "r2", "r3"].map((name) => ["server", name, "run-a"]),
-      );
-      const settled = await Promise.race([cluster.died.then(() => "died"), sleep(50, "no")]);
-      assert.equal(settled, "no", "died does not resolve for replicas stop() stopped");
-    } finally {
-      await cluster.stop("SIGKILL"); // after a failure; a no-op after the test's own stop
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  test("died names a replica killed behind its back", async () => {
+  test("died names a replica killed behind its back", { timeout: 30_000 }, async () => {
     const cluster = await startCluster({ replicas: 3, firstPort: 0, output: sink().stream });
     try {
       process.kill(cluster.members[1]!.pid, "SIGKILL");
@@ -153,7 +155,7 @@ describe("Cluster", { timeout: 30_000 }, () => {
     }
   });
 
-  test("start rejects naming the replica whose port is taken, and stops the others", async () => {
+  test("start rejects naming the replica whose port is taken, and stops the others", { timeout: 30_000 }, async () => {
     const [port] = (await freePortBlock(3)) as [number];
     const blocker = await listen(port + 1);
     const output = sink();
@@ -188,7 +190,7 @@ describe("Cluster", { timeout: 30_000 }, () => {
     }
   });
 
-  test("start rejects when the replicas do not listen in time, and stops them", async () => {
+  test("start rejects when the replicas do not listen in time, and stops them", { timeout: 30_000 }, async () => {
     const output = sink();
     const ports = await freePortBlock(3);
     assert.deepEqual(replicaChildren(), []);
@@ -206,7 +208,7 @@ describe("Cluster", { timeout: 30_000 }, () => {
     assert.equal(output.text(), "", "they were stopped before they could listen");
   });
 
-  test("start rejects bad options with a one-line message", async () => {
+  test("start rejects bad options with a one-line message", { timeout: 30_000 }, async () => {
     const cases: [Omit<ClusterOptions, "start">, string][] = [
       [{ replicas: 0 }, "0 replicas: a cluster has an integer number of replicas from 1 to 64"],
       [{ replicas: 65 }, "65 replicas: a cluster has an integer number of replicas from 1 to 64"],
@@ -222,38 +224,29 @@ describe("Cluster", { timeout: 30_000 }, () => {
   });
 });
 
-describe("the cluster command", { timeout: 30_000 }, () => {
-  /** Runs the command with `args`; its stdout by line, and its exit. */
-  function run(args: string[]) {
-    const child: ChildProcessWithoutNullStreams = spawn(NODE, [CONSENSUS_BIN, "cluster", ...args], {
+describe("the cluster command", () => {
+  /** Runs the command with `args` for test `t`; the replicas' pids it lists, and its exit. */
+  function run(t: TestContext, args: string[]) {
+    const child = spawnChild([NODE, "--import", OPEN_RESOURCES, CONSENSUS_BIN, "cluster", ...args], {
       cwd: project,
       env: environment({ NO_COLOR: "1" }),
+      t,
     });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-    const exited = once(child, "close") as Promise<[number | null, NodeJS.Signals | null]>;
-    const lines = createInterface({ input: child.stdout });
+    const exited = child.exited.then(({ code, signal }) => [code, signal]);
     /** The pids of the replicas, once the command printed its hint line. */
-    const pids = new Promise<Map<string, number>>((resolve, reject) => {
-      lines.on("line", (line: string) => {
-        const list = /^Ctrl-C stops all \(pids (.*)\)$/.exec(line)?.[1];
-        if (list) resolve(new Map(list.split(" ").map((pair) => [pair.split("=")[0]!, Number(pair.split("=")[1])])));
-      });
-      void exited.then(() => reject(new Error(`exited before listing pids: ${stderr}`)));
+    const pids = child.line(/^Ctrl-C stops all \(pids (.*)\)$/).then((line) => {
+      const list = /\(pids (.*)\)$/.exec(line)![1]!;
+      return new Map(list.split(" ").map((pair) => [pair.split("=")[0]!, Number(pair.split("=")[1])]));
     });
     pids.catch(() => undefined); // a test that expects no pids does not wait for them
-    /** Kills the command if it is still running (after a failure). */
-    const kill = () => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL");
-    return { child, exited, pids, kill, stdout: () => stdout, stderr: () => stderr };
+    return { child, exited, pids, stdout: () => child.stdout, stderr: () => child.stderr };
   }
 
-  test("prints the members, and stops them all on SIGINT with exit 0", async () => {
+  test("prints the members, and stops them all on SIGINT with exit 0", { timeout: 30_000 }, async (t) => {
     const [port] = (await freePortBlock(3)) as [number];
     const dir = await mkdtemp(path.join(tmpdir(), "cluster-"));
     const metrics = path.join(dir, "metrics.jsonl");
-    const command = run(["--replicas", "3", "--port", String(port), "--metrics", metrics]);
+    const command = run(t, ["--replicas", "3", "--port", String(port), "--metrics", metrics]);
     const pids: number[] = [];
     try {
       pids.push(...(await command.pids).values());
@@ -269,20 +262,21 @@ describe("the cluster command", { timeout: 30_000 }, () => {
       }
       assert.equal((await beacon(addresses[1]!)).sender, "r2");
 
-      command.child.kill("SIGINT");
-      assert.deepEqual(await command.exited, [0, null], command.stderr());
+      command.child.process.kill("SIGINT");
+      // Its replicas drain for at most 5 s; then nothing may hold it.
+      const { code, signal } = await command.child.exitWithin(15_000);
+      assert.deepEqual([code, signal], [0, null], command.stderr());
       assert.equal(withoutLinkLines(command.stderr()), "");
       assert.ok(pids.every((pid) => !alive(pid)));
       assert.equal((await readFile(metrics, "utf8")).trim().split("\n").length, 3);
     } finally {
-      command.kill();
       killAll(pids);
       await rm(dir, { recursive: true, force: true });
     }
   });
 
-  test("exits 1 naming a replica that was killed, after stopping the others", async () => {
-    const command = run(["--replicas", "3", "--port", "0"]);
+  test("exits 1 naming a replica that was killed, after stopping the others", { timeout: 30_000 }, async (t) => {
+    const command = run(t, ["--replicas", "3", "--port", "0"]);
     const pids: number[] = [];
     try {
       const byName = await command.pids;
@@ -292,34 +286,36 @@ describe("the cluster command", { timeout: 30_000 }, () => {
       assert.equal(withoutLinkLines(command.stderr()), "error: r3 was killed by SIGKILL\n");
       assert.ok(pids.every((pid) => !alive(pid)));
     } finally {
-      command.kill();
       killAll(pids);
     }
   });
 
-  test("a bad flag is one error line and exit 1; --help is the usage and exit 0", async () => {
-    const bad = run(["--replicas", "3", "--bogus"]);
+  test("a bad flag is one error line and exit 1; --help is the usage and exit 0", { timeout: 30_000 }, async (t) => {
+    const bad = run(t, ["--replicas", "3", "--bogus"]);
     assert.deepEqual(await bad.exited, [1, null]);
     assert.equal(bad.stderr(), "error: unknown option '--bogus'\n");
     assert.equal(bad.stdout(), "");
 
-    const zero = run(["--replicas", "0"]);
+    const zero = run(t, ["--replicas", "0"]);
     assert.deepEqual(await zero.exited, [1, null]);
     assert.equal(zero.stderr(), "error: 0 replicas: a cluster has an integer number of replicas from 1 to 64\n");
 
-    const help = run(["--help"]);
+    const help = run(t, ["--help"]);
     assert.deepEqual(await help.exited, [0, null]);
     assert.match(help.stdout(), /^Usage: consensus cluster \[options\]\n/);
     assert.match(help.stdout(), /--replicas <n>/);
   });
 
-  test("outside a project: one error line, nothing started", async () => {
+  test("outside a project: one error line, nothing started", { timeout: 30_000 }, async (t) => {
     const outside = await mkdtemp(path.join(tmpdir(), "cluster-outside-"));
     try {
-      const child = spawn(NODE, [CONSENSUS_BIN, "cluster"], { cwd: outside, env: environment({ NO_COLOR: "1" }) });
-      let stderr = "";
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-      assert.deepEqual(await once(child, "close"), [1, null]);
+      const child = spawnChild([NODE, CONSENSUS_BIN, "cluster"], {
+        cwd: outside,
+        env: environment({ NO_COLOR: "1" }),
+        t,
+      });
+      const { code, signal, stderr } = await child.result();
+      assert.deepEqual([code, signal], [1, null]);
       assert.match(stderr, /^error: no consensus\.json in \S+ or any folder above it/);
     } finally {
       await rm(outside, { recursive: true, force: true });

@@ -160,7 +160,7 @@ function chosen(events: Event[], concurrency: number): [string, string | undefin
   return clients;
 }
 
-describe("kv load", { timeout: 60_000 }, () => {
+describe("kv load", () => {
   test("a value is the UTF-8 of its decimal form; other bytes read as text, none as null", () => {
     assert.equal(encodeValue(42).toString(), "42");
     assert.equal(decodeValue(encodeValue(42)), 42);
@@ -170,70 +170,81 @@ describe("kv load", { timeout: 60_000 }, () => {
     assert.equal(decodeValue(Buffer.from("99999999999999999999")), "99999999999999999999");
   });
 
-  test("the history writer appends events in order with their time, and nemesis lines as they come", async () => {
-    const file = path.join(dir, "writer.jsonl");
-    const history = await History.open(file);
-    for (let i = 0; i < 1000; i++) history.record({ process: i, type: "invoke", f: "write", key: "k0", value: i });
-    history.record({ process: "nemesis", type: "info", f: "start", fault: "kill", value: ["r2"] });
-    await sleep(5);
-    history.record({ process: 0, type: "ok", f: "write", key: "k0", value: 0, time: 7 });
-    await history.close();
-    await history.close();
-    assert.throws(() => history.record({ process: 1, type: "ok", f: "read", value: null }), /after close/);
-    const events = (await readFile(file, "utf8"))
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as Event);
-    assert.equal(events.length, 1002);
-    assert.deepEqual(Object.keys(events[0]!), ["process", "type", "f", "key", "value", "time"]);
-    assert.deepEqual(
-      events.slice(0, 1000).map(({ value }) => value),
-      Array.from({ length: 1000 }, (_, i) => i),
-    );
-    assert.ok(
-      events.slice(0, 1001).every(({ time }, i) => Number.isInteger(time) && time >= (events[i - 1]?.time ?? 0)),
-    );
-    assert.deepEqual(events[1000], { ...events[1000], process: "nemesis", fault: "kill", value: ["r2"] });
-    assert.equal(events[1001]!.time, 7, "an event's own time is kept");
-  });
+  test(
+    "the history writer appends events in order with their time, and nemesis lines as they come",
+    { timeout: 30_000 },
+    async () => {
+      const file = path.join(dir, "writer.jsonl");
+      const history = await History.open(file);
+      for (let i = 0; i < 1000; i++) history.record({ process: i, type: "invoke", f: "write", key: "k0", value: i });
+      history.record({ process: "nemesis", type: "info", f: "start", fault: "kill", value: ["r2"] });
+      await sleep(5);
+      history.record({ process: 0, type: "ok", f: "write", key: "k0", value: 0, time: 7 });
+      await history.close();
+      await history.close();
+      assert.throws(() => history.record({ process: 1, type: "ok", f: "read", value: null }), /after close/);
+      const events = (await readFile(file, "utf8"))
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as Event);
+      assert.equal(events.length, 1002);
+      assert.deepEqual(Object.keys(events[0]!), ["process", "type", "f", "key", "value", "time"]);
+      assert.deepEqual(
+        events.slice(0, 1000).map(({ value }) => value),
+        Array.from({ length: 1000 }, (_, i) => i),
+      );
+      assert.ok(
+        events.slice(0, 1001).every(({ time }, i) => Number.isInteger(time) && time >= (events[i - 1]?.time ?? 0)),
+      );
+      assert.deepEqual(events[1000], { ...events[1000], process: "nemesis", fault: "kill", value: ["r2"] });
+      assert.equal(events[1001]!.time, 7, "an event's own time is kept");
+    },
+  );
 
   describe("against three fixture replicas", () => {
     let cluster: Awaited<ReturnType<typeof startReplicas>>;
-    before(async () => {
-      cluster = await startReplicas();
-    });
+    before(
+      async () => {
+        cluster = await startReplicas();
+      },
+      { timeout: 30_000 },
+    );
     after(() => stopReplicas(cluster.processes));
 
-    test("records a well-formed history, following redirects from the followers to the leader", async () => {
-      // 300 answers: enough for reads and writes from each follower, however slow the machine.
-      const { events, measurement } = await run({ targets: cluster.targets, concurrency: 6 }, { requests: 300 });
-      const operations = assertWellFormed(events, 6);
-      assert.equal(measurement.errors, 0, measurement.firstError);
-      assert.ok(operations.every(({ completion }) => completion.type === "ok" && completion.replica === "r1"));
-      assert.ok(measurement.redirects > 0 && measurement.successes > 0);
-      // Clients started at each follower, and their writes and reads went through at the leader.
-      for (const follower of ["r2", "r3"]) {
-        for (const f of ["read", "write"]) {
+    test(
+      "records a well-formed history, following redirects from the followers to the leader",
+      { timeout: 30_000 },
+      async () => {
+        // 300 answers: enough for reads and writes from each follower, however slow the machine.
+        const { events, measurement } = await run({ targets: cluster.targets, concurrency: 6 }, { requests: 300 });
+        const operations = assertWellFormed(events, 6);
+        assert.equal(measurement.errors, 0, measurement.firstError);
+        assert.ok(operations.every(({ completion }) => completion.type === "ok" && completion.replica === "r1"));
+        assert.ok(measurement.redirects > 0 && measurement.successes > 0);
+        // Clients started at each follower, and their writes and reads went through at the leader.
+        for (const follower of ["r2", "r3"]) {
+          for (const f of ["read", "write"]) {
+            assert.ok(
+              operations.some(({ invoke }) => invoke.replica === follower && invoke.f === f),
+              `a ${f} started at ${follower}`,
+            );
+          }
+        }
+        // Whatever is read was written to that key (or is nothing yet): the values round-trip.
+        for (const { invoke, completion } of operations) {
+          if (invoke.f !== "read" || completion.value === null) continue;
           assert.ok(
-            operations.some(({ invoke }) => invoke.replica === follower && invoke.f === f),
-            `a ${f} started at ${follower}`,
+            events.some(
+              ({ type, f, key, value }) =>
+                type === "invoke" && f === "write" && key === invoke.key && value === completion.value,
+            ),
+            `read ${completion.value} from ${invoke.key}`,
           );
         }
-      }
-      // Whatever is read was written to that key (or is nothing yet): the values round-trip.
-      for (const { invoke, completion } of operations) {
-        if (invoke.f !== "read" || completion.value === null) continue;
-        assert.ok(
-          events.some(
-            ({ type, f, key, value }) =>
-              type === "invoke" && f === "write" && key === invoke.key && value === completion.value,
-          ),
-          `read ${completion.value} from ${invoke.key}`,
-        );
-      }
-    });
+      },
+    );
 
-    test("a seed fixes the operations each client chooses", async () => {
+    test("a seed fixes the operations each client chooses", { timeout: 30_000 }, async () => {
       const invokes = async (seed: number, concurrency: number, requests: number) =>
         chosen((await run({ targets: cluster.targets, seed, concurrency }, { requests })).events, concurrency);
       /** Asserts `x` and `y` agree as far as both go, which is at least `least` operations. */
@@ -255,69 +266,80 @@ describe("kv load", { timeout: 60_000 }, () => {
     });
   });
 
-  test("with --stale-reads followers answer reads themselves, from the copy the leader keeps up to date", async () => {
-    const { targets, processes } = await startReplicas(["--stale-reads"]);
-    try {
-      const { events } = await run({ targets, concurrency: 6, keys: 2 }, { requests: 200 });
-      const operations = assertWellFormed(events, 6);
-      assert.ok(operations.every(({ completion }) => completion.type === "ok"));
-      for (const follower of ["r2", "r3"]) {
-        assert.ok(operations.some(({ invoke, completion }) => invoke.f === "read" && completion.replica === follower));
-        assert.ok(operations.every(({ invoke, completion }) => invoke.f === "read" || completion.replica === "r1"));
-      }
-      // Once the load is over, every replica reads what the leader has.
-      const read = (address: string, key: string) =>
-        new Promise<ProposeReply>((resolve, reject) => {
-          const client = new ConsensusClient(address, grpc.credentials.createInsecure());
-          client.propose({ identity: "test", name: key, value: Buffer.alloc(0) }, (error, reply) => {
-            client.close();
-            if (error) reject(error);
-            else resolve(reply);
-          });
-        });
-      for (const key of ["k0", "k1"]) {
-        const leader = decodeValue((await read(targets.get("r1")!, key)).value);
-        assert.notEqual(leader, null);
+  test(
+    "with --stale-reads followers answer reads themselves, from the copy the leader keeps up to date",
+    { timeout: 30_000 },
+    async () => {
+      const { targets, processes } = await startReplicas(["--stale-reads"]);
+      try {
+        const { events } = await run({ targets, concurrency: 6, keys: 2 }, { requests: 200 });
+        const operations = assertWellFormed(events, 6);
+        assert.ok(operations.every(({ completion }) => completion.type === "ok"));
         for (const follower of ["r2", "r3"]) {
-          let value: unknown;
-          for (let tries = 0; tries < 50 && value !== leader; tries++, await sleep(20)) {
-            value = decodeValue((await read(targets.get(follower)!, key)).value);
-          }
-          assert.equal(value, leader, `${follower} ${key}`);
+          assert.ok(
+            operations.some(({ invoke, completion }) => invoke.f === "read" && completion.replica === follower),
+          );
+          assert.ok(operations.every(({ invoke, completion }) => invoke.f === "read" || completion.replica === "r1"));
         }
+        // Once the load is over, every replica reads what the leader has.
+        const read = (address: string, key: string) =>
+          new Promise<ProposeReply>((resolve, reject) => {
+            const client = new ConsensusClient(address, grpc.credentials.createInsecure());
+            const request = { identity: "test", name: key, value: Buffer.alloc(0) };
+            client.propose(request, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (error, reply) => {
+              client.close();
+              if (error) reject(error);
+              else resolve(reply);
+            });
+          });
+        for (const key of ["k0", "k1"]) {
+          const leader = decodeValue((await read(targets.get("r1")!, key)).value);
+          assert.notEqual(leader, null);
+          for (const follower of ["r2", "r3"]) {
+            let value: unknown;
+            for (let tries = 0; tries < 50 && value !== leader; tries++, await sleep(20)) {
+              value = decodeValue((await read(targets.get(follower)!, key)).value);
+            }
+            assert.equal(value, leader, `${follower} ${key}`);
+          }
+        }
+      } finally {
+        await stopReplicas(processes);
       }
-    } finally {
-      await stopReplicas(processes);
-    }
-  });
+    },
+  );
 
-  test("a follower killed mid-run turns its operations into info, and its clients into new processes", async () => {
-    const { targets, processes } = await startReplicas();
-    let killedAt = 0;
-    const { events, measurement } = await run({ targets, concurrency: 6 }, { duration: 1.5 }, async (history) => {
-      await sleep(400);
-      processes[2]!.kill("SIGKILL");
-      await once(processes[2]!, "exit");
-      killedAt = history.now();
-    });
-    try {
-      const operations = assertWellFormed(events, 6);
-      const infos = operations.filter(({ completion }) => completion.type === "info");
-      assert.ok(infos.length > 0, "some operation was cut short");
-      assert.ok(infos.every(({ completion }) => completion.replica === "r3" && completion.error));
-      assert.ok(measurement.errors >= infos.length);
-      assert.match(measurement.firstError!, /^client \d+: r3: UNAVAILABLE: /);
-      // The clients went on, as new processes, and their operations still succeed at the others.
-      const renewed = operations.filter(({ invoke }) => (invoke.process as number) >= 6);
-      assert.ok(
-        renewed.some(({ completion }) => completion.type === "ok"),
-        "a new process completed an operation",
-      );
-      assert.ok(operations.some(({ completion }) => completion.type === "ok" && completion.time > killedAt + 2e8));
-    } finally {
-      await stopReplicas(processes);
-    }
-  });
+  test(
+    "a follower killed mid-run turns its operations into info, and its clients into new processes",
+    { timeout: 30_000 },
+    async () => {
+      const { targets, processes } = await startReplicas();
+      let killedAt = 0;
+      const { events, measurement } = await run({ targets, concurrency: 6 }, { duration: 1.5 }, async (history) => {
+        await sleep(400);
+        processes[2]!.kill("SIGKILL");
+        await once(processes[2]!, "exit");
+        killedAt = history.now();
+      });
+      try {
+        const operations = assertWellFormed(events, 6);
+        const infos = operations.filter(({ completion }) => completion.type === "info");
+        assert.ok(infos.length > 0, "some operation was cut short");
+        assert.ok(infos.every(({ completion }) => completion.replica === "r3" && completion.error));
+        assert.ok(measurement.errors >= infos.length);
+        assert.match(measurement.firstError!, /^client \d+: r3: UNAVAILABLE: /);
+        // The clients went on, as new processes, and their operations still succeed at the others.
+        const renewed = operations.filter(({ invoke }) => (invoke.process as number) >= 6);
+        assert.ok(
+          renewed.some(({ completion }) => completion.type === "ok"),
+          "a new process completed an operation",
+        );
+        assert.ok(operations.some(({ completion }) => completion.type === "ok" && completion.time > killedAt + 2e8));
+      } finally {
+        await stopReplicas(processes);
+      }
+    },
+  );
 
   describe("against replicas that never commit", () => {
     /** What the stand-in answers to every Propose; it counts the calls. */
@@ -327,34 +349,37 @@ describe("kv load", { timeout: 60_000 }, () => {
     let stopAt: { calls: number; measurement: Measurement } | undefined;
     let server: grpc.Server;
     let self: string;
-    before(async () => {
-      server = new grpc.Server();
-      const service: ConsensusServer = {
-        propose(_call, callback) {
-          if (++calls === stopAt?.calls) stopAt.measurement.stop();
-          const reply = {
-            success: false,
-            redirect: "",
-            error: "",
-            seq: 0n,
-            leader: 0,
-            name: "",
-            value: Buffer.alloc(0),
-          };
-          callback(null, { ...reply, ...answer(self) });
-        },
-        dispatch(call) {
-          call.end();
-        },
-      };
-      server.addService(ConsensusService, service);
-      const port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, port) =>
-          error ? reject(error) : resolve(port),
-        ),
-      );
-      self = `127.0.0.1:${port}`;
-    });
+    before(
+      async () => {
+        server = new grpc.Server();
+        const service: ConsensusServer = {
+          propose(_call, callback) {
+            if (++calls === stopAt?.calls) stopAt.measurement.stop();
+            const reply = {
+              success: false,
+              redirect: "",
+              error: "",
+              seq: 0n,
+              leader: 0,
+              name: "",
+              value: Buffer.alloc(0),
+            };
+            callback(null, { ...reply, ...answer(self) });
+          },
+          dispatch(call) {
+            call.end();
+          },
+        };
+        server.addService(ConsensusService, service);
+        const port = await new Promise<number>((resolve, reject) =>
+          server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, port) =>
+            error ? reject(error) : resolve(port),
+          ),
+        );
+        self = `127.0.0.1:${port}`;
+      },
+      { timeout: 30_000 },
+    );
     after(() => server.forceShutdown());
 
     // What the stand-in answers, the error recorded, calls per operation, and whether it counts as an error.
@@ -365,7 +390,7 @@ describe("kv load", { timeout: 60_000 }, () => {
       ["endless redirects by host:port", (self) => ({ redirect: self }), /^more than 3 redirects$/, MAX_HOPS + 1, true],
     ];
     for (const [what, reply, error, callsPerOperation, counted] of cases) {
-      test(`${what} is recorded info, with a new process after it`, async () => {
+      test(`${what} is recorded info, with a new process after it`, { timeout: 30_000 }, async () => {
         answer = reply;
         calls = 0;
         const { events, measurement } = await run(

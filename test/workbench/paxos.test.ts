@@ -57,47 +57,51 @@ async function records(file: string): Promise<(ClientRecord | ServerRecord)[]> {
     .map((line) => JSON.parse(line) as ClientRecord | ServerRecord);
 }
 
-describe("the workbench against paxos replicas", { timeout: 120_000 }, () => {
-  test("propose: clients that start at the followers are redirected once, then stay at the leader", async () => {
-    const metrics = path.join(path.dirname(dir), "stay.jsonl");
-    const cluster = await Cluster.start({
-      start: start(),
-      replicas: 3,
-      firstPort: 0,
-      metrics,
-      run: "stay",
-      output: sink(),
-    });
-    try {
-      const members = new Map(cluster.members.map((member) => [member.name, member.address]));
-      // Once a leader is elected, a proposal at r1 ends there.
-      const leader = (await commit(members, "warm", encodeValue(1))).replica;
-      const followers = [...members.keys()].filter((name) => name !== leader);
-      const measurement = new Measurement({ warmup: 0, duration: 0, requests: 300, interval: 1, timeout: 5000 });
-      measurement.start();
-      await proposeLoad(
-        { targets: followers, replicas: members, concurrency: 4, size: 16, timeout: 5000 },
-        measurement,
-      );
-      assert.equal(measurement.errors, 0, measurement.firstError);
-      assert.equal(measurement.successes, measurement.answers, "every proposal ends in success");
-      assert.ok(measurement.answers >= 300);
-      // One redirect per client: after it, a client proposes at the leader.
-      assert.equal(measurement.redirects, 4);
-    } finally {
-      await cluster.stop();
-    }
-    const servers = (await records(metrics)).filter((record): record is ServerRecord => record.metric === "server");
-    const leaders = servers.filter((server) => server.commits > 0);
-    assert.equal(leaders.length, 1, "one replica commits");
-    assert.ok(leaders[0]!.commits > 300);
-    assert.equal(leaders[0]!.clients, 5, "every client proposed there (and the test's own)");
-  });
+describe("the workbench against paxos replicas", () => {
+  test(
+    "propose: clients that start at the followers are redirected once, then stay at the leader",
+    { timeout: 60_000 },
+    async () => {
+      const metrics = path.join(path.dirname(dir), "stay.jsonl");
+      const cluster = await Cluster.start({
+        start: start(),
+        replicas: 3,
+        firstPort: 0,
+        metrics,
+        run: "stay",
+        output: sink(),
+      });
+      try {
+        const members = new Map(cluster.members.map((member) => [member.name, member.address]));
+        // Once a leader is elected, a proposal at r1 ends there.
+        const leader = (await commit(members, "warm", encodeValue(1))).replica;
+        const followers = [...members.keys()].filter((name) => name !== leader);
+        const measurement = new Measurement({ warmup: 0, duration: 0, requests: 300, interval: 1, timeout: 5000 });
+        measurement.start();
+        await proposeLoad(
+          { targets: followers, replicas: members, concurrency: 4, size: 16, timeout: 5000 },
+          measurement,
+        );
+        assert.equal(measurement.errors, 0, measurement.firstError);
+        assert.equal(measurement.successes, measurement.answers, "every proposal ends in success");
+        assert.ok(measurement.answers >= 300);
+        // One redirect per client: after it, a client proposes at the leader.
+        assert.equal(measurement.redirects, 4);
+      } finally {
+        await cluster.stop();
+      }
+      const servers = (await records(metrics)).filter((record): record is ServerRecord => record.metric === "server");
+      const leaders = servers.filter((server) => server.commits > 0);
+      assert.equal(leaders.length, 1, "one replica commits");
+      assert.ok(leaders[0]!.commits > 300);
+      assert.equal(leaders[0]!.clients, 5, "every client proposed there (and the test's own)");
+    },
+  );
 
-  test("bench propose: the load lands on the leader, every proposal a success", async () => {
+  test("bench propose: the load lands on the leader, every proposal a success", { timeout: 60_000 }, async (t) => {
     const results = path.join(path.dirname(dir), "propose.jsonl");
     const args = ["bench", "propose", "--duration", "2", "--warmup", "0", "--concurrency", "6", "--results", results];
-    const run = await runBin(CONSENSUS_BIN, args, dir);
+    const run = await runBin(CONSENSUS_BIN, args, dir, {}, undefined, { t });
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /^answers +[\d,]+ successes, 0 declines, [1-9][\d,]* redirects, 0 errors$/m);
     const lines = await records(results);
@@ -115,14 +119,14 @@ describe("the workbench against paxos replicas", { timeout: 120_000 }, () => {
     );
   });
 
-  test("bench kv --nemesis kill,pause,partition --check: linearizable", async (t) => {
+  test("bench kv --nemesis kill,pause,partition --check: linearizable", { timeout: 90_000 }, async (t) => {
     const seed = Number(process.env.CONSENSUS_TEST_SEED ?? Math.floor(Math.random() * 2 ** 32));
     t.diagnostic(`seed ${seed} (CONSENSUS_TEST_SEED=${seed} replays it)`);
     const results = path.join(path.dirname(dir), "kv.jsonl");
     const args = ["bench", "kv", "--nemesis", "kill,pause,partition", "--check", "--seed", String(seed)];
     args.push("--duration", "4", "--warmup", "0.5", "--nemesis-interval", "0.8", "--concurrency", "8");
     args.push("--results", results, "--history", path.join(path.dirname(dir), "kv-history.jsonl"));
-    const run = await runBin(CONSENSUS_BIN, args, dir);
+    const run = await runBin(CONSENSUS_BIN, args, dir, {}, undefined, { t });
     const said = `seed ${seed}:\n${run.stdout}${run.stderr}`;
     assert.equal(run.code, 0, said);
     assert.match(run.stdout, new RegExp(`^nemesis: kill,pause,partition every 0\\.8 s, seed ${seed} `, "m"));
@@ -134,7 +138,7 @@ describe("the workbench against paxos replicas", { timeout: 120_000 }, () => {
     assert.ok(client.successes >= 40, said);
   });
 
-  test("--data: what was committed survives a crash of every replica", async () => {
+  test("--data: what was committed survives a crash of every replica", { timeout: 60_000 }, async () => {
     const data = path.join(path.dirname(dir), "data");
     const options = { start: start(), replicas: 3, firstPort: 0, data, output: sink() };
     let cluster = await Cluster.start(options);

@@ -8,12 +8,14 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
+import path from "node:path";
 import { type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { type PeerReply, PeerRequest, Type } from "../../src/workbench/pb/envelope.js";
 import { ConsensusClient, ConsensusService } from "../../src/workbench/pb/service.js";
 import { LinkProxies, type Peer } from "../../src/workbench/proxy.js";
+import { spawnChild } from "../support/child.js";
 
 const HOST = "127.0.0.1";
 
@@ -314,6 +316,15 @@ test("close() destroys every connection and lets go of every port", async (t) =>
     server.close();
     await once(server, "close");
   }
+});
+
+test("a cut in the same turn as an end passed on: the connection still closes, and close() resolves", async (t) => {
+  // In a process of its own: resetting a socket whose end is pending leaves Node a handle that never
+  // closes, which held `consensus bench` spinning at exit (test/support/proxy-cut-after-end.ts).
+  const script = path.join(import.meta.dirname, "../support/proxy-cut-after-end.js");
+  const child = spawnChild([process.execPath, script], { t, timeout: 20_000 });
+  const { code, stdout } = await child.result();
+  assert.deepEqual({ code, stdout }, { code: 0, stdout: "closed\n" });
 });
 
 /** A gRPC server answering every BEACON on a Dispatch stream, counting the requests it got. */
