@@ -2,12 +2,11 @@
 // working while the tool rebuilds (the build is made in dist-next/ and swapped
 // in), and a build that fails leaves the last good one.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { appendFileSync, cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { after, describe, it } from "node:test";
+import { after, describe, it, type TestContext } from "node:test";
+import { spawnChild } from "./support/child.js";
 import { REPO } from "./support/paths.js";
 import { environment, runBin } from "./support/project.js";
 
@@ -22,40 +21,43 @@ const VERSION = (await runBin(BIN, ["--version"], copy)).stdout;
 const MARK = path.join(copy, "dist/cli/old-build");
 
 /** Runs `npm run build` in the copy, running the bin over and over until it ends; each run's outcome. */
-async function buildWhileRunning(): Promise<{ code: number | null; runs: { code: number; stderr: string }[] }> {
-  const build = spawn("npm", ["run", "build"], { cwd: copy, env: environment({}), stdio: "ignore" });
-  const ended = once(build, "exit");
-  let done = false;
-  void ended.then(() => (done = true));
+async function buildWhileRunning(
+  t: TestContext,
+): Promise<{ code: number | null; runs: { code: number; stderr: string }[] }> {
+  const build = spawnChild(["npm", "run", "build"], { cwd: copy, env: environment({}), t, timeout: 240_000 });
   const runs = [];
-  while (!done) {
-    const run = await runBin(BIN, ["--version"], copy);
-    runs.push({ code: run.code, stderr: run.stderr, stdout: run.stdout });
+  while (build.running) {
+    const run = await runBin(BIN, ["--version"], copy, {}, undefined, { t });
+    runs.push({ code: run.code, stderr: run.stderr });
     assert.equal(run.stdout, run.code === 0 ? VERSION : "");
   }
-  const [code] = await ended;
+  const { code } = await build.exited;
   return { code, runs };
 }
 
-describe("npm run build", { timeout: 300_000 }, () => {
-  it("keeps the bins of a linked project working while it rebuilds, and swaps the new build in", async () => {
-    writeFileSync(MARK, "");
-    const { code, runs } = await buildWhileRunning();
-    assert.equal(code, 0);
-    assert.deepEqual(
-      runs.filter((run) => run.code !== 0),
-      [],
-      `${runs.length} runs during the build`,
-    );
-    assert.ok(runs.length >= 3, `only ${runs.length} runs during the build`);
-    assert.equal(existsSync(MARK), false, "the new build replaced the old");
-    for (const left of ["dist-next", "dist-old"]) assert.equal(existsSync(path.join(copy, left)), false, left);
-  });
+describe("npm run build", () => {
+  it(
+    "keeps the bins of a linked project working while it rebuilds, and swaps the new build in",
+    { timeout: 300_000 },
+    async (t) => {
+      writeFileSync(MARK, "");
+      const { code, runs } = await buildWhileRunning(t);
+      assert.equal(code, 0);
+      assert.deepEqual(
+        runs.filter((run) => run.code !== 0),
+        [],
+        `${runs.length} runs during the build`,
+      );
+      assert.ok(runs.length >= 3, `only ${runs.length} runs during the build`);
+      assert.equal(existsSync(MARK), false, "the new build replaced the old");
+      for (const left of ["dist-next", "dist-old"]) assert.equal(existsSync(path.join(copy, left)), false, left);
+    },
+  );
 
-  it("leaves the last good build in place when it fails", async () => {
+  it("leaves the last good build in place when it fails", { timeout: 300_000 }, async (t) => {
     writeFileSync(MARK, "");
     appendFileSync(path.join(copy, "src/core/names.ts"), "\nexport const broken: number = 'not a number';\n");
-    const { code, runs } = await buildWhileRunning();
+    const { code, runs } = await buildWhileRunning(t);
     assert.notEqual(code, 0);
     assert.ok(existsSync(MARK), "the old build is still dist/");
     assert.equal((await runBin(BIN, ["--version"], copy)).stdout, VERSION);
