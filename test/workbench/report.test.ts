@@ -2,9 +2,13 @@
 // record, everything from the record escaped, nothing broken by empty data,
 // and the same bytes for the same run. Read with regexes: the page is ours.
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, test } from "node:test";
 import { renderReport } from "../../src/workbench/report.js";
 import type { ClientRecord, Run, ServerRecord } from "../../src/workbench/results.js";
+import { consensus } from "../support/project.js";
 
 const COUNTS = [
   812, 1630, 1702, 1688, 1715, 1690, 1540, 1722, 1731, 1699, 1705, 1650, 1718, 1724, 1702, 1311, 1690, 1711, 1707, 903,
@@ -220,5 +224,42 @@ describe("renderReport", () => {
 
   test("the same run renders the same bytes", () => {
     assert.equal(renderReport(structuredClone(RUN)), html);
+  });
+});
+
+describe("a page that is there", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "consensus-report-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const results = path.join(dir, "bench.jsonl");
+  writeFileSync(results, [RUN.client, ...RUN.servers].map((record) => JSON.stringify(record) + "\n").join(""));
+
+  test("consensus report refuses to replace it, naming it and --force, and --force replaces it", async () => {
+    const kept = path.join(dir, "kept.html");
+    writeFileSync(kept, "mine");
+    const refused = await consensus(["report", "bench.jsonl", "--output", "kept.html"], dir);
+    assert.deepEqual(
+      [refused.code, refused.stdout, refused.stderr],
+      [1, "", "error: kept.html exists: give --force to overwrite it\n"],
+    );
+    assert.equal(readFileSync(kept, "utf8"), "mine");
+    // The default page, bench.html, likewise once it is there.
+    assert.equal((await consensus(["report", "bench.jsonl"], dir)).code, 0);
+    const again = await consensus(["report", "bench.jsonl"], dir);
+    assert.equal(again.stderr, "error: bench.html exists: give --force to overwrite it\n");
+
+    const forced = await consensus(["report", "bench.jsonl", "--output", "kept.html", "--force"], dir);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(readFileSync(kept, "utf8"), renderReport(RUN));
+  });
+
+  test("bench --report refuses before the run starts", async () => {
+    const kept = path.join(dir, "run.html");
+    writeFileSync(kept, "mine");
+    const args = ["bench", "propose", "--target", "127.0.0.1:1", "--duration", "1", "--warmup", "0"];
+    const run = await consensus([...args, "--results", "run.jsonl", "--report", "run.html"], dir);
+    assert.deepEqual([run.code, run.stderr], [1, "error: run.html exists: give --force to overwrite it\n"]);
+    assert.equal(readFileSync(kept, "utf8"), "mine");
+    // Nothing ran: no results were appended.
+    assert.equal(existsSync(path.join(dir, "run.jsonl")), false);
   });
 });
