@@ -231,7 +231,7 @@ function print({ client, servers }: Run): void {
   for (const server of servers) {
     console.log(
       `${(server.name ?? "server").padEnd(10)} ${count(server.messages)} messages, ` +
-        `${count(server.requests)} requests, ${count(server.commits)} commits, ${count(server.drops)} drops, ` +
+        `${count(server.requests)} requests, ${count(server.commits)} commits, ${count(server.drops)} uncommitted, ` +
         `${server.clients} clients`,
     );
   }

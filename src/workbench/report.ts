@@ -149,6 +149,9 @@ function linearizability(history: Checked | { missing: string }): string {
   ].join("\n");
 }
 
+const UNCOMMITTED = "uncommitted";
+const UNCOMMITTED_TITLE = "requests completed without a commit: declined, failed or redirected";
+
 function servers(list: ServerRecord[]): string {
   if (list.length === 0) {
     return [
@@ -158,7 +161,8 @@ function servers(list: ServerRecord[]): string {
       "</section>",
     ].join("\n");
   }
-  const head = ["name", "messages", "requests", "commits", "drops", "clients", "throughput", "duration"];
+  // The replica's metric is named `drops`; what it counts is every request answered without a commit.
+  const head = ["name", "messages", "requests", "commits", UNCOMMITTED, "clients", "throughput", "duration"];
   const rows = list.map((server) => {
     const cells = [
       count(server.messages),
@@ -176,7 +180,7 @@ function servers(list: ServerRecord[]): string {
     "<section>",
     "<h2>Servers</h2>",
     '<table class="servers">',
-    `<tr>${head.map((name) => `<th scope="col">${name}</th>`).join("")}</tr>`,
+    `<tr>${head.map((name) => `<th scope="col"${name === UNCOMMITTED ? ` title="${UNCOMMITTED_TITLE}"` : ""}>${name}</th>`).join("")}</tr>`,
     ...rows,
     "</table>",
     "</section>",

@@ -109,6 +109,12 @@ describe("renderReport", () => {
     assert.match(html, /<td>1.25 ms<\/td>/);
     assert.match(html, /<td>9.88 ms<\/td>/);
     assert.match(html, /<th scope="row">r1<\/th><td>63,200<\/td><td>15,800<\/td>/);
+    // Requests without a commit are declines and redirects as much as drops.
+    assert.match(
+      html,
+      /<th scope="col">commits<\/th><th scope="col" title="requests completed without a commit: [^"]*">uncommitted<\/th>/,
+    );
+    assert.doesNotMatch(html, /drops/);
     assert.match(html, /<th scope="row">r2<\/th><td>62,600<\/td><td>15,650<\/td>/);
     assert.match(html, /<code>--window<\/code><\/th><td><code>64<\/code>/);
   });
