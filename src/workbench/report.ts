@@ -1,6 +1,6 @@
 // The HTML report of one bench run: a single self-contained page (inline CSS
-// and SVG, no script, nothing fetched) so it opens from a CI artifact or a
-// mail as is. It is a pure function of the run: no clock, no locale, so the
+// and SVG, nothing fetched; a kv run's history brings the small script that
+// moves its window) so it opens from a CI artifact or a mail as is. It is a pure function of the run: no clock, no locale, so the
 // same run renders the same bytes and two reports can be diffed.
 import { HISTORY_STYLE, historyView } from "../check/html.js";
 import { coord, escape, group, page } from "../check/markup.js";

@@ -6,7 +6,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
+import { checkHistory, parseHistory } from "../../src/check/index.js";
 import { renderReport } from "../../src/workbench/report.js";
+import { generate } from "../check/histories.js";
 import type { ClientRecord, Run, ServerRecord } from "../../src/workbench/results.js";
 import { consensus } from "../support/project.js";
 
@@ -230,6 +232,36 @@ describe("renderReport", () => {
 
   test("the same run renders the same bytes", () => {
     assert.equal(renderReport(structuredClone(RUN)), html);
+  });
+});
+
+describe("a kv run's history", () => {
+  test("is drawn as the run's overview and a window opening on its first fault, in bounded bytes", async () => {
+    const events = generate({ processes: 16, keys: 8, operations: 20_000, info: 0.01, seed: 9 }, true);
+    const at = (i: number) => events[i]!.time as number;
+    const fault = (f: string, time: number) => ({
+      process: "nemesis",
+      type: "info",
+      f,
+      fault: "pause",
+      value: "r3",
+      time,
+    });
+    const history = parseHistory([
+      ...events.slice(0, 25_000),
+      fault("start", at(25_000) - 1),
+      ...events.slice(25_000),
+      fault("stop", at(events.length - 1) + 1),
+    ]);
+    const page = renderReport(RUN, { history, result: await checkHistory(history) });
+    const detail = /<div id="tl-detail" data-from="(\d+)" data-to="(\d+)">([\s\S]*?)<\/div>/.exec(page)!;
+    const start = (at(25_000) - 1 - at(0)) / 1000;
+    assert.ok(Number(detail[1]) <= start && start <= Number(detail[2]), `${detail[1]} ≤ ${start} ≤ ${detail[2]}`);
+    assert.match(detail[3]!, /<text [^>]*>pause r3<\/text>/);
+    const bars = detail[3]!.match(/<g class="op /g)!.length;
+    assert.ok(bars >= 30 && bars <= 400, `${bars} bars`);
+    assert.match(page, /<svg id="tl-overview"/);
+    assert.ok(page.length < 40 * 20_000, `${page.length} bytes`);
   });
 });
 
