@@ -16,7 +16,7 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { type History, type Key, parseHistory } from "./history.js";
 import { byKey, prepare } from "./model.js";
 import { Search } from "./search.js";
-import { type Violation, violation } from "./witness.js";
+import { subject, type Violation, violation } from "./witness.js";
 
 export { HistoryError, parseHistory } from "./history.js";
 export type { EventRef, History, Key, NemesisEvent, Operation, Scalar } from "./history.js";
@@ -48,7 +48,7 @@ export interface KeyResult {
   verdict: Verdict;
   /** The operations checked on it. */
   operations: number;
-  /** Why an `unknown` key is: `search limit reached after …`, `timed out after 2 s`, `not searched before the timeout`. */
+  /** Why an `unknown` key is: `search limit reached after …`, `timed out after 2 s`, `not searched: key "y" is not linearizable`. */
   reason?: string;
 }
 
@@ -59,7 +59,7 @@ export interface CheckResult {
   operations: number;
   /** Each key's verdict, keys in order of first appearance. */
   keys: KeyResult[];
-  /** For each key that is not linearizable, what cannot be ordered. */
+  /** For the key found not linearizable, what cannot be ordered (the search stops at the first such key). */
   violations: Violation[];
 }
 
@@ -93,7 +93,8 @@ export async function checkHistory(
   for (const i of order) {
     const [key, ops] = partitions[i]!;
     const result = keys[i]!;
-    if (performance.now() >= deadline) break;
+    // One refuted key decides the history (SPEC §6): the rest need not be searched.
+    if (performance.now() >= deadline || found.some((v) => v !== undefined)) break;
     const { operations: timed, model } = prepare(ops);
     const search = new Search(timed, model, { memory: options.memory });
     for (;;) {
@@ -111,7 +112,11 @@ export async function checkHistory(
       options.signal?.throwIfAborted();
     }
   }
-  for (const k of keys) if (k.verdict === "unknown") k.reason ??= "not searched before the timeout";
+  const refuted = found.find((v) => v !== undefined);
+  const unsearched = refuted
+    ? `not searched: ${subject(refuted.key)} is not linearizable`
+    : "not searched before the timeout";
+  for (const k of keys) if (k.verdict === "unknown") k.reason ??= unsearched;
   const verdict: Verdict = keys.some((k) => k.verdict === "not linearizable")
     ? "not linearizable"
     : keys.some((k) => k.verdict === "unknown")

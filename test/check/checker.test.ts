@@ -207,6 +207,29 @@ describe("the classic histories", () => {
     );
   });
 
+  test("the first key refuted ends the search: the keys after it are unknown, saying why", async () => {
+    const bad = (key: string) => [
+      invoke(0, "write", 1, key),
+      ok(0, "write", 1, key),
+      invoke(1, "read", null, key),
+      ok(1, "read", 2, key),
+    ];
+    // Smallest keys first: "y" (2 operations) is searched, refuted, and "x" (4) is not.
+    const result = await checkHistory([...bad("x"), ...bad("x"), invoke(2, "read", null, "y"), ok(2, "read", 3, "y")]);
+    assert.equal(result.verdict, "not linearizable");
+    assert.deepEqual(
+      result.keys.map((k) => [k.key, k.verdict, k.reason]),
+      [
+        ["x", "unknown", 'not searched: key "y" is not linearizable'],
+        ["y", "not linearizable", undefined],
+      ],
+    );
+    assert.deepEqual(
+      result.violations.map((v) => v.key),
+      ["y"],
+    );
+  });
+
   test('values compare by value and type: 1 is not "1"', async () => {
     const events = [invoke(0, "write", 1), ok(0, "write", 1), invoke(1, "read"), ok(1, "read", "1")];
     assert.equal(await verdict(events), "not linearizable");
