@@ -30,8 +30,8 @@ export interface TimelineData {
   ops: number[];
   /** The operations' labels (`write 3`, `x: read → 4`), each once. */
   labels: string[];
-  /** The faults: [from, to, label]. */
-  faults: [number, number, string][];
+  /** The faults: [from, to, kind, label]. */
+  faults: [number, number, string, string][];
 }
 
 /** Kinds: a type, plus 3 when the operation cannot be ordered. */
@@ -81,7 +81,12 @@ export function timelineData(history: History, result: CheckResult): { data: Tim
     previous = t0;
     line = op.invoke.line;
   }
-  const faults = bands(history, at, end).map(({ from, to, label }): [number, number, string] => [from, to, label]);
+  const faults = bands(history, at, end).map(({ from, to, fault, label }): [number, number, string, string] => [
+    from,
+    to,
+    fault,
+    label,
+  ]);
   const data: TimelineData = {
     unit: timed ? "ms" : "event",
     scale,
@@ -101,7 +106,7 @@ const WINDOW_OPERATIONS = 60;
 function openingWindow(
   operations: readonly Operation[],
   blocked: ReadonlySet<number>,
-  faults: readonly [number, number, string][],
+  faults: readonly [number, number, string, string][],
   at: (ref: { index: number; time?: number }) => number,
   end: number,
 ): [number, number] {
@@ -185,8 +190,8 @@ export function overview(data: TimelineData, window: [number, number]): string {
     `<svg id="tl-overview" class="overview" viewBox="0 0 ${VIEW_WIDTH} ${bottom + 34}" role="img" data-left="${LEFT}" data-plot="${plot}">`,
     `<title>${data.ops.length / 7} operations over the run; the frame is the window drawn below</title>`,
     ...data.faults.map(
-      ([from, to, label]) =>
-        `<g class="nemesis"><title>${escape(label)}</title><rect x="${coord(x(from))}" y="${top}" width="${coord(Math.max(x(to) - x(from), 2))}" height="${height}"/>` +
+      ([from, to, fault, label]) =>
+        `<g class="nemesis" data-fault="${escape(fault)}"><title>${escape(label)}</title><rect x="${coord(x(from))}" y="${top}" width="${coord(Math.max(x(to) - x(from), 2))}" height="${height}"/>` +
         `<text x="${coord(x(from) + 2)}" y="${top - 6}">${escape(label)}</text></g>`,
     ),
     `<path class="density" d="${density}"/>`,
@@ -258,12 +263,12 @@ export function detail(data: TimelineData, from: number, to: number, tick: typeo
     '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
       '<rect class="hatch-ground" width="6" height="6"/><line class="hatch-line" x1="0" y1="0" x2="0" y2="6"/></pattern></defs>',
   ];
-  for (const [a, b, label] of data.faults) {
+  for (const [a, b, fault, label] of data.faults) {
     if (b < from || a > to) continue;
     const x1 = clip(x(a));
     const x2 = Math.max(clip(x(b)), x1 + 2);
     parts.push(
-      `<g class="nemesis"><title>${html(label)}</title><rect x="${c(x1)}" y="${top - 6}" width="${c(x2 - x1)}" height="${bottom - top + 6}"/>` +
+      `<g class="nemesis" data-fault="${html(fault)}"><title>${html(label)}</title><rect x="${c(x1)}" y="${top - 6}" width="${c(x2 - x1)}" height="${bottom - top + 6}"/>` +
         `<text x="${c(x1 + 3)}" y="${top - 10}">${html(label)}</text></g>`,
     );
   }

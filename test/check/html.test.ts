@@ -46,8 +46,11 @@ describe("renderHistory", () => {
     assert.ok(Math.abs(read[0]! + read[1]! - (open[0]! + open[1]!)) > 1, "the read ends before the end");
     assert.ok(Math.abs(write[1]! / read[1]! - 3 / 7) < 0.01, `${write[1]} / ${read[1]}`);
     assert.ok(Math.abs((read[0]! - write[0]!) / write[1]! - 2 / 3) < 0.01);
-    // In the overview of the run and in the detail of its window (here the whole run).
-    assert.equal(groups("nemesis").length, 2);
+    // In the overview of the run and in the detail of its window (here the whole run), each naming its kind.
+    assert.deepEqual(
+      groups("nemesis").map((g) => g.attribs["data-fault"]),
+      ["pause", "pause"],
+    );
     assert.match(html, /ms since the first event/);
     assert.match(html, /<title>x: read → 7 \(process 1, lines 3–5\)<\/title>/);
   });
