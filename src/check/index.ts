@@ -16,21 +16,27 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { type History, type Key, parseHistory } from "./history.js";
 import { byKey, prepare } from "./model.js";
 import { Search } from "./search.js";
-import { type Violation, violation } from "./witness.js";
+import { subject, type Violation, violation } from "./witness.js";
 
 export { HistoryError, parseHistory } from "./history.js";
 export type { EventRef, History, Key, NemesisEvent, Operation, Scalar } from "./history.js";
 export { byKey, prepare, register, UNSEEN, type Model, type Prepared, type Step } from "./model.js";
-export { search, Search, type Outcome, type Timed } from "./search.js";
+export { DEFAULT_MEMORY } from "./limits.js";
+export { search, Search, type Outcome, type SearchLimits, type Timed } from "./search.js";
 export { describeOperation, type Violation } from "./witness.js";
 export { renderHistory } from "./html.js";
 
-/** `unknown`: the time allowed ran out before the search decided. */
+/** `unknown`: the time or the memory allowed ran out before the search decided. */
 export type Verdict = "linearizable" | "not linearizable" | "unknown";
 
 export interface CheckOptions {
   /** Milliseconds of searching after which undecided keys are `unknown`. Default: no limit. */
   timeout?: number;
+  /**
+   * Bytes one key's search may cache (keys are searched one at a time); a key
+   * whose search needs more is `unknown`. Default: DEFAULT_MEMORY (256 MiB).
+   */
+  memory?: number;
   /** Aborting it stops the check, which rejects with the signal's reason. */
   signal?: AbortSignal;
 }
@@ -42,6 +48,8 @@ export interface KeyResult {
   verdict: Verdict;
   /** The operations checked on it. */
   operations: number;
+  /** Why an `unknown` key is: `search limit reached after …`, `timed out after 2 s`, `not searched: key "y" is not linearizable`. */
+  reason?: string;
 }
 
 export interface CheckResult {
@@ -51,7 +59,7 @@ export interface CheckResult {
   operations: number;
   /** Each key's verdict, keys in order of first appearance. */
   keys: KeyResult[];
-  /** For each key that is not linearizable, what cannot be ordered. */
+  /** For the key found not linearizable, what cannot be ordered (the search stops at the first such key). */
   violations: Violation[];
 }
 
@@ -85,29 +93,41 @@ export async function checkHistory(
   for (const i of order) {
     const [key, ops] = partitions[i]!;
     const result = keys[i]!;
-    if (performance.now() >= deadline) break;
+    // One refuted key decides the history (SPEC §6): the rest need not be searched.
+    if (performance.now() >= deadline || found.some((v) => v !== undefined)) break;
     const { operations: timed, model } = prepare(ops);
-    const search = new Search(timed, model);
+    const search = new Search(timed, model, { memory: options.memory });
     for (;;) {
       const outcome = search.run(CHUNK);
       if (outcome?.linearizable === true) result.verdict = "linearizable";
-      else if (outcome) {
+      else if (outcome?.linearizable === false) {
         result.verdict = "not linearizable";
         const searched = timed.map(({ op }) => op);
         found[i] = violation(key, searched, outcome);
-      }
-      if (outcome || performance.now() >= deadline) break;
+      } else if (outcome) result.reason = outcome.reason;
+      else if (performance.now() >= deadline) result.reason = `timed out after ${seconds(options.timeout!)}`;
+      if (outcome || result.reason) break;
       // Let timers and signals (Ctrl-C) in.
       await yieldToEventLoop();
       options.signal?.throwIfAborted();
     }
   }
+  const refuted = found.find((v) => v !== undefined);
+  const unsearched = refuted
+    ? `not searched: ${subject(refuted.key)} is not linearizable`
+    : "not searched before the timeout";
+  for (const k of keys) if (k.verdict === "unknown") k.reason ??= unsearched;
   const verdict: Verdict = keys.some((k) => k.verdict === "not linearizable")
     ? "not linearizable"
     : keys.some((k) => k.verdict === "unknown")
       ? "unknown"
       : "linearizable";
   return { verdict, operations: checked.length, keys, violations: found.filter((v) => v !== undefined) };
+}
+
+/** `2 s`, `0.15 s`: two significant figures are enough to say how long was allowed. */
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toPrecision(2))} s`;
 }
 
 function isParsed(history: string | readonly unknown[] | History): history is History {

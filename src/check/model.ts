@@ -85,6 +85,11 @@ export interface Prepared {
  * - an `info` write or cas that alone writes a value that an `ok` operation
  *   read or expected must take effect before the first such one returns.
  *
+ * A key of only appends and reads never loses what was appended: every state
+ * the search reaches must stay on the way to (or past) the longest string read,
+ * or that read can never be explained; the model refuses other appends, so
+ * that the orders of concurrent appends are not all tried.
+ *
  * Without appends, the model holds every value nothing reads or expects as
  * one state, UNSEEN, and lets the search take at once (trying nothing else
  * there) a read that fits, and a write of such a value onto such a value:
@@ -126,7 +131,28 @@ export function prepare(all: readonly Operation[]): Prepared {
     // Just before that return: after every call that came before it.
     timed.push({ op, call, return: only && firstSeen! > call && firstSeen! < Infinity ? firstSeen! - 0.5 : Infinity });
   }
-  return { operations: timed, model: appends ? register : collapsed(seen) };
+  if (!appends) return { operations: timed, model: collapsed(seen) };
+  const growing = operations.every((op) => op.f === "append" || op.f === "read");
+  const longest = strings.reduce<string | undefined>(
+    (a, b) => (a === undefined || b.length > a.length ? b : a),
+    undefined,
+  );
+  return { operations: timed, model: growing && longest !== undefined ? towards(longest) : register };
+}
+
+/** The register, for a key of appends and reads only, taking no append that strays from `longest`. */
+function towards(longest: string): Model<Scalar, Operation> {
+  return {
+    init: register.init,
+    step(state, op) {
+      const step = register.step(state, op);
+      if (op.f !== "append" || !step.ok) return step;
+      // A state only grows: once off the way to `longest`, no order can read it any more.
+      const next = step.state as string;
+      return longest.startsWith(next) || next.startsWith(longest) ? step : { ok: false, state };
+    },
+    eager: register.eager,
+  };
 }
 
 function see(seen: Map<Scalar, number>, value: Scalar, returned: number): void {

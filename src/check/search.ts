@@ -17,6 +17,12 @@
 // A model may name operations to take eagerly (Model.eager): on reaching a
 // configuration, the search first looks for one among the calls that may go
 // next and, finding it, applies it and tries nothing else there.
+//
+// The cache is what grows: on a hard history it would fill any memory. It
+// gets a budget of bytes (its tables and the states they number); a search
+// that needs more stops with `unknown` and says so, rather than running out.
+import { DEFAULT_MEMORY } from "./limits.js";
+import { group } from "./markup.js";
 import type { Model } from "./model.js";
 
 /** An operation as the search sees it: what the model applies, when it was called and when it returned. */
@@ -44,7 +50,24 @@ export type Outcome<State> =
       pending: number[];
       /** The operation whose return ended that order: it had to take effect, and could not. */
       blocked: number;
+    }
+  | {
+      /** The cache reached its budget before the search decided. */
+      linearizable: "unknown";
+      /** Why, in words: `search limit reached after 1,234 configurations (256 MB)`. */
+      reason: string;
     };
+
+/** Limits of one search. */
+export interface SearchLimits {
+  /** Bytes the cache of configurations (and of the states they hold) may take. Default: DEFAULT_MEMORY. */
+  memory?: number;
+}
+
+/** A Map holds at most 2^24 entries; states numbered past this are refused long before. */
+const MAX_STATES = 2 ** 23;
+/** What a numbered state is charged besides its characters: its Map entry, about. */
+const STATE_BYTES = 64;
 
 const NONE = -1;
 
@@ -82,7 +105,7 @@ export class Search<State, Op> {
   private low = 0;
   private outcome: Outcome<State> | undefined;
 
-  constructor(operations: readonly Timed<Op>[], model: Model<State, Op>) {
+  constructor(operations: readonly Timed<Op>[], model: Model<State, Op>, limits: SearchLimits = {}) {
     const n = operations.length;
     this.model = model;
     this.ops = operations.map(({ op }) => op);
@@ -93,7 +116,7 @@ export class Search<State, Op> {
     this.optional = new Uint8Array(n);
     this.applied = new Uint32Array(Math.ceil(n / 32));
     // One configuration per operation for the order found, and a few more for each dead end.
-    this.seen = new Configurations(this.applied.length, 2 * n);
+    this.seen = new Configurations(this.applied.length, 2 * n, limits.memory ?? DEFAULT_MEMORY);
     this.stack = new Int32Array(n);
     this.eager = new Uint8Array(n);
     this.state = model.init();
@@ -156,7 +179,13 @@ export class Search<State, Op> {
           const after = (hash ^ zobrist[i]!) | 0;
           applied[i >> 5]! ^= 1 << (i & 31);
           const number = this.number(step.state);
-          if (seen.add(applied, (after ^ Math.imul(number + 1, 0x9e3779b1)) | 0, number)) {
+          const added =
+            number === FULL ? FULL : seen.add(applied, (after ^ Math.imul(number + 1, 0x9e3779b1)) | 0, number);
+          if (added === FULL) {
+            this.outcome = { linearizable: "unknown", reason: seen.describe() };
+            return this.outcome;
+          }
+          if (added === ADDED) {
             eager[depth] = taking ? 1 : 0;
             stack[depth] = i;
             before[depth++] = state;
@@ -216,26 +245,45 @@ export class Search<State, Op> {
     this.best = { linearizable: false, longest, state, pending, blocked: blockedEntry >> 1 };
   }
 
+  /** The state's number, or FULL when numbering one more would break the budget. */
   private number(state: State): number {
     let n = this.states.get(state);
-    if (n === undefined) this.states.set(state, (n = this.states.size));
+    if (n !== undefined) return n;
+    // A string state (appends) is as big as its characters; the rest are small.
+    if (
+      this.states.size >= MAX_STATES ||
+      !this.seen.charge(STATE_BYTES + (typeof state === "string" ? 2 * state.length : 0))
+    )
+      return FULL;
+    this.states.set(state, (n = this.states.size));
     return n;
   }
 }
 
-/** Runs a search to the end. */
-export function search<State, Op>(operations: readonly Timed<Op>[], model: Model<State, Op>): Outcome<State> {
-  const s = new Search(operations, model);
+/** Runs a search to the end, or to its memory limit. */
+export function search<State, Op>(
+  operations: readonly Timed<Op>[],
+  model: Model<State, Op>,
+  limits?: SearchLimits,
+): Outcome<State> {
+  const s = new Search(operations, model, limits);
   for (;;) {
     const outcome = s.run(1 << 20);
     if (outcome) return outcome;
   }
 }
 
+/** Configurations.add's answers. */
+const SEEN = 0;
+const ADDED = 1;
+const FULL = -1;
+
 /**
  * A set of configurations (a bitset of applied operations, and a state's
  * number) in flat typed arrays: an open-addressing table of entry numbers,
- * and each entry's hash, state and bitset words side by side.
+ * and each entry's hash, state and bitset words side by side. It grows by
+ * doubling while the doubled arrays fit in its budget, which the states'
+ * numbering draws on too (charge()).
  */
 class Configurations {
   private table: Int32Array;
@@ -243,39 +291,70 @@ class Configurations {
   private states: Int32Array;
   private words: Uint32Array;
   private size = 0;
+  /** Bytes charged besides the arrays. */
+  private charged = 0;
 
-  /** Room for `expected` configurations at first (growing past it costs copies), within 4 MB of bitsets. */
+  /** Room for `expected` configurations at first (growing past it costs copies), within 4 MB of bitsets and the budget. */
   constructor(
     private readonly width: number,
     expected: number,
+    private readonly budget: number,
   ) {
-    const capacity = 2 ** Math.ceil(Math.log2(Math.max(512, Math.min(expected, (1 << 20) / Math.max(width, 1)))));
+    const entry = 4 * width + 16;
+    const wanted = Math.max(512, Math.min(expected, (1 << 20) / Math.max(width, 1)));
+    const capacity =
+      2 ** Math.max(4, Math.floor(Math.log2(Math.min(2 ** Math.ceil(Math.log2(wanted)), budget / entry))));
     this.table = new Int32Array(2 * capacity);
     this.hashes = new Int32Array(capacity);
     this.states = new Int32Array(capacity);
     this.words = new Uint32Array(capacity * width);
   }
 
-  /** Adds the configuration unless it is there: whether it was new. */
-  add(bits: Uint32Array, hash: number, state: number): boolean {
+  /** Adds the configuration unless it is there: SEEN, ADDED, or FULL when there is no room for it. */
+  add(bits: Uint32Array, hash: number, state: number): typeof SEEN | typeof ADDED | typeof FULL {
     const { table, hashes, states, words, width } = this;
     const mask = table.length - 1;
     let slot = hash & mask;
     for (let e = table[slot]! - 1; e >= 0; e = table[slot]! - 1) {
-      if (hashes[e] === hash && states[e] === state && sameWords(words, e * width, bits)) return false;
+      if (hashes[e] === hash && states[e] === state && sameWords(words, e * width, bits)) return SEEN;
       slot = (slot + 1) & mask;
     }
-    if (this.size === hashes.length) this.growEntries();
+    if (this.size === hashes.length && !this.growEntries()) return FULL;
+    // The table stays at most half full, so that probes stay short.
+    if ((this.size + 1) * 2 > table.length) {
+      if (!this.growTable()) return FULL;
+      return this.add(bits, hash, state);
+    }
     const e = this.size++;
     this.hashes[e] = hash;
     this.states[e] = state;
     this.words.set(bits, e * width);
     table[slot] = e + 1;
-    if (this.size * 2 > table.length) this.growTable();
+    return ADDED;
+  }
+
+  /** Takes `bytes` from the budget: whether they fitted. */
+  charge(bytes: number): boolean {
+    if (this.bytes() + bytes > this.budget) return false;
+    this.charged += bytes;
     return true;
   }
 
-  private growEntries(): void {
+  /** Why the set is full: `search limit reached after 1,234 configurations (256 MB)`. */
+  describe(): string {
+    return `search limit reached after ${group(String(this.size))} configurations (${group(String(Math.round(this.budget / 2 ** 20)))} MB)`;
+  }
+
+  private bytes(): number {
+    return (
+      this.table.byteLength + this.hashes.byteLength + this.states.byteLength + this.words.byteLength + this.charged
+    );
+  }
+
+  private growEntries(): boolean {
+    // Doubling adds as many bytes as the entries take now.
+    if (this.bytes() + this.hashes.byteLength + this.states.byteLength + this.words.byteLength > this.budget)
+      return false;
     const grow = <T extends Int32Array | Uint32Array>(array: T, make: (n: number) => T): T => {
       const bigger = make(array.length * 2);
       bigger.set(array);
@@ -284,9 +363,11 @@ class Configurations {
     this.hashes = grow(this.hashes, (n) => new Int32Array(n));
     this.states = grow(this.states, (n) => new Int32Array(n));
     this.words = grow(this.words, (n) => new Uint32Array(n));
+    return true;
   }
 
-  private growTable(): void {
+  private growTable(): boolean {
+    if (this.bytes() + this.table.byteLength > this.budget) return false;
     const table = new Int32Array(this.table.length * 2);
     const mask = table.length - 1;
     for (let e = 0; e < this.size; e++) {
@@ -295,6 +376,7 @@ class Configurations {
       table[slot] = e + 1;
     }
     this.table = table;
+    return true;
   }
 }
 

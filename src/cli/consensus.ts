@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { protobuf } from "../commands/protobuf.js";
 import { err, out, printChanges } from "./output.js";
+import { DEFAULT_MEMORY } from "../check/limits.js";
 import { UserError } from "../core/errors.js";
 import { PACKAGE_JSON } from "../core/package.js";
 import { interrupt, run } from "./run.js";
@@ -187,37 +188,63 @@ program
   .argument("<files...>", "the history files")
   .option("--json", "one JSON line per file")
   .option("--html <file.html>", "draw the history (of one file) as an HTML page")
-  .option("--timeout <s>", "seconds of search per file, after which its verdict is unknown")
+  .option("--force", "let --html replace a file that is there")
+  .option("--timeout <s>", "seconds of search per file, after which its undecided keys are unknown")
+  .option(
+    "--memory <MB>",
+    "megabytes the search of one key may cache, after which that key is unknown",
+    String(DEFAULT_MEMORY / 2 ** 20),
+  )
+  .option("--allow-empty", "accept a history without operations (else it is bad input)")
   // Bad usage is bad input too: exit 2, not the 1 that means "not linearizable".
   .exitOverride((error) => {
     throw Object.assign(error, { exitCode: error.exitCode === 0 ? 0 : 2 });
   })
-  .action(async (files: string[], flags: { json?: boolean; html?: string; timeout?: string }) => {
-    // Loaded here: no other command needs the checker.
-    const [{ check, CheckInputError, exitCode, summary, toJSON }, { describeOperation }, { seconds }] =
-      await Promise.all([import("../commands/check.js"), import("../check/index.js"), import("./flags.js")]);
-    let timeout: number | undefined;
-    try {
-      timeout = flags.timeout === undefined ? undefined : seconds(flags.timeout, "--timeout");
-    } catch (error) {
-      throw new CheckInputError((error as Error).message);
-    }
-    const checks = await check({ files, timeout, html: flags.html, signal: interrupt.signal });
-    const marks = { linearizable: out.green("✔"), "not linearizable": out.red("✖"), unknown: out.yellow("?") };
-    for (const checked of checks) {
-      if (flags.json) {
-        console.log(JSON.stringify(toJSON(checked)));
-        continue;
+  .action(
+    async (
+      files: string[],
+      flags: { json?: boolean; html?: string; force?: boolean; timeout?: string; memory: string; allowEmpty?: boolean },
+    ) => {
+      // Loaded here: no other command needs the checker.
+      const [
+        { check, CheckInputError, exitCode, summary, toJSON, undecided },
+        { describeOperation },
+        { integer, seconds },
+      ] = await Promise.all([import("../commands/check.js"), import("../check/index.js"), import("./flags.js")]);
+      let timeout: number | undefined;
+      let memory: number;
+      try {
+        timeout = flags.timeout === undefined ? undefined : seconds(flags.timeout, "--timeout");
+        memory = integer(flags.memory, "--memory", 1, 1 << 20) * 2 ** 20;
+      } catch (error) {
+        throw new CheckInputError((error as Error).message);
       }
-      console.log(`${marks[checked.result.verdict]} ${summary(checked)}`);
-      for (const violation of checked.result.violations) {
-        console.log(`  ${violation.message}`);
-        for (const op of violation.operations) console.log(`    ${describeOperation(op)}`);
+      const checks = await check({
+        files,
+        timeout,
+        memory,
+        allowEmpty: flags.allowEmpty,
+        html: flags.html,
+        force: flags.force,
+        signal: interrupt.signal,
+      });
+      const marks = { linearizable: out.green("✔"), "not linearizable": out.red("✖"), unknown: out.yellow("?") };
+      for (const checked of checks) {
+        if (flags.json) {
+          console.log(JSON.stringify(toJSON(checked)));
+          continue;
+        }
+        console.log(`${marks[checked.result.verdict]} ${summary(checked)}`);
+        for (const violation of checked.result.violations) {
+          console.log(`  ${violation.message}`);
+          for (const op of violation.operations) console.log(`    ${describeOperation(op)}`);
+        }
+        for (const line of undecided(checked)) console.log(`  ${line}`);
       }
-    }
-    if (flags.html !== undefined && !flags.json) console.log(`history drawn in ${flags.html}`);
-    process.exitCode = exitCode(checks);
-  });
+      if (flags.html !== undefined && !flags.json) console.log(`history drawn in ${flags.html}`);
+      process.exitCode = exitCode(checks);
+    },
+  );
 
 /** Rows under a header, each column as wide as its widest cell. */
 function printTable(header: string[], rows: string[][]): void {

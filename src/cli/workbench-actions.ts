@@ -48,7 +48,10 @@ export async function clusterAction(flags: Flags): Promise<void> {
 }
 
 /** `consensus bench <load>`. */
-export async function benchAction(load: string, flags: Flags & { progress?: boolean; check?: boolean }): Promise<void> {
+export async function benchAction(
+  load: string,
+  flags: Flags & { progress?: boolean; check?: boolean; force?: boolean },
+): Promise<void> {
   if (flags.check && load !== "kv") throw new UserError("--check checks a kv run's history: bench kv --check");
   if (load !== "propose" && load !== "dispatch" && load !== "kv") {
     throw new UserError(`unknown load ${load}: propose, dispatch or kv`);
@@ -93,6 +96,7 @@ export async function benchAction(load: string, flags: Flags & { progress?: bool
     results,
     run: flags.run ?? `${load}-${new Date().toISOString()}`,
     report: flags.report,
+    force: flags.force === true,
   } as const;
   // The first signal ends the counted part (the results are still written); a second one gives up.
   const release = onTermination();
@@ -149,7 +153,10 @@ export async function benchAction(load: string, flags: Flags & { progress?: bool
 }
 
 /** `consensus report [results]`. */
-export async function reportAction(results: string, flags: { run?: string; output?: string }): Promise<void> {
+export async function reportAction(
+  results: string,
+  flags: { run?: string; output?: string; force?: boolean },
+): Promise<void> {
   const { report } = await import("../commands/bench.js");
   const { output, run } = await report({ results, ...flags });
   console.log(`${out.green("✔")} run ${run.client.run} of ${results} drawn in ${output}`);
@@ -229,7 +236,7 @@ function print({ client, servers }: Run): void {
   for (const server of servers) {
     console.log(
       `${(server.name ?? "server").padEnd(10)} ${count(server.messages)} messages, ` +
-        `${count(server.requests)} requests, ${count(server.commits)} commits, ${count(server.drops)} drops, ` +
+        `${count(server.requests)} requests, ${count(server.commits)} commits, ${count(server.drops)} uncommitted, ` +
         `${server.clients} clients`,
     );
   }

@@ -52,6 +52,7 @@ export function registerWorkbench(program: Command): void {
     .option("--results <file>", "JSON-lines results file to append to", "bench.jsonl")
     .option("--run <label>", "this run's label")
     .option("--report <file.html>", "write the run as an HTML page")
+    .option("--force", "let --report replace a file that is there")
     .option("--progress", "a progress line even when the output is not a terminal")
     .action((load, flags) => import("./workbench-actions.js").then(({ benchAction }) => benchAction(load, flags)));
 
@@ -61,6 +62,7 @@ export function registerWorkbench(program: Command): void {
     .argument("[results]", "the results file", "bench.jsonl")
     .option("--run <label>", "the run to draw (default: the last)")
     .option("-o, --output <file.html>", "the page to write (default: the results file's name, .html)")
+    .option("--force", "replace the page if it is there")
     .action((results, flags) =>
       import("./workbench-actions.js").then(({ reportAction }) => reportAction(results, flags)),
     );

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../core/errors.js";
 import { findProjectIfAny, type Project } from "../core/project.js";
@@ -13,17 +13,21 @@ import {
 import { HistoryFileError } from "../workbench/history.js";
 import { renderReport } from "../workbench/report.js";
 import { readRun, type Run } from "../workbench/results.js";
+import { refuseOverwrite, writePage } from "./page-file.js";
 
 export type BenchCommandOptions = Omit<BenchOptions, "start" | "version"> & {
   /** Where to start looking for consensus.json (needed only for a cluster of the bench's own). */
   cwd: string;
   /** An HTML page of the run to write, if any. */
   report?: string;
+  /** Whether the report may replace a file that is there. */
+  force?: boolean;
 };
 
 /** `consensus bench <load>`: one run, appended to the results file, drawn with --report. */
 export async function bench(options: BenchCommandOptions, hooks: BenchHooks = {}): Promise<BenchRun> {
-  const { cwd, report, ...rest } = options;
+  const { cwd, report, force, ...rest } = options;
+  if (report !== undefined) await refuseOverwrite(report, force);
   // A bench of replicas running elsewhere needs no project.
   const project = findProjectIfAny(cwd);
   const run = await runBench(
@@ -36,7 +40,7 @@ export async function bench(options: BenchCommandOptions, hooks: BenchHooks = {}
   );
   if (report !== undefined) {
     const history = run.checked ?? (await historyOf(options.results, run));
-    await writeFile(report, renderReport(run, history));
+    await writePage(report, renderReport(run, history), force);
   }
   return run;
 }
@@ -48,6 +52,8 @@ export interface ReportCommandOptions {
   run?: string;
   /** The page to write (default: the results file's name with .html). */
   output?: string;
+  /** Whether the page may replace a file that is there. */
+  force?: boolean;
 }
 
 /** `consensus report [results.jsonl]`: draws a run of a results file as one HTML page; resolves with the page's path and the run. */
@@ -57,7 +63,8 @@ export async function report(options: ReportCommandOptions): Promise<{ output: s
   if (path.resolve(output) === path.resolve(options.results)) {
     throw new UserError(`the report would overwrite ${options.results}: give --output <file.html>`);
   }
-  await writeFile(output, renderReport(run, await historyOf(options.results, run)));
+  await refuseOverwrite(output, options.force);
+  await writePage(output, renderReport(run, await historyOf(options.results, run)), options.force);
   return { output, run };
 }
 

@@ -1,12 +1,13 @@
 // `consensus check <file>…`: the linearizability checker (SPEC §6) on history
 // files. Reads them, checks them, draws one with --html; the terminal is the
 // CLI's business.
-import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type CheckResult, checkHistory, type History, type Operation, renderHistory } from "../check/index.js";
+import { subject } from "../check/witness.js";
 import { UserError } from "../core/errors.js";
 import { count } from "../workbench/format.js";
 import { readHistory } from "../workbench/history.js";
+import { refuseOverwrite, writePage } from "./page-file.js";
 
 /** A flag the checker cannot take. SPEC §6 gives bad input exit code 2 (a bad file: HistoryFileError). */
 export class CheckInputError extends UserError {
@@ -17,8 +18,14 @@ export interface CheckOptions {
   files: string[];
   /** Seconds of search per file, after which its undecided keys are `unknown`. */
   timeout?: number;
+  /** Bytes one key's search may cache, past which the key is `unknown` (default: the library's, 256 MiB). */
+  memory?: number;
+  /** Whether a history without operations is accepted (as linearizable) rather than refused as bad input. */
+  allowEmpty?: boolean;
   /** Where to draw the history, when one file is checked. */
   html?: string;
+  /** Whether --html may replace a file that is there. */
+  force?: boolean;
   signal?: AbortSignal;
 }
 
@@ -35,21 +42,31 @@ export async function check(options: CheckOptions): Promise<FileCheck[]> {
   if (options.html !== undefined && options.files.length !== 1) {
     throw new CheckInputError(`--html draws one history; ${options.files.length} files were given`);
   }
+  const fail = (message: string) => new CheckInputError(message);
+  if (options.html !== undefined) await refuseOverwrite(options.html, options.force, fail);
   // In order, so that of several bad files the first named is the one reported.
   const histories: { file: string; history: History }[] = [];
-  for (const file of options.files) histories.push({ file, history: await readHistory(file) });
+  for (const file of options.files) {
+    const history = await readHistory(file);
+    // Most often a run that recorded nothing, or the wrong file: "linearizable" would hide it.
+    if (history.operations.length === 0 && !options.allowEmpty) {
+      throw new CheckInputError(`${file}: empty history (no operations): give --allow-empty to accept it`);
+    }
+    histories.push({ file, history });
+  }
   const checks: FileCheck[] = [];
   for (const { file, history } of histories) {
     const started = performance.now();
     const result = await checkHistory(history, {
       timeout: options.timeout === undefined ? undefined : options.timeout * 1000,
+      memory: options.memory,
       signal: options.signal,
     });
     checks.push({ file, history, result, ms: performance.now() - started });
   }
   if (options.html !== undefined) {
     const [{ file, history, result }] = checks as [FileCheck];
-    await writeFile(options.html, renderHistory(history, result, path.basename(file)));
+    await writePage(options.html, renderHistory(history, result, path.basename(file)), options.force, fail);
   }
   return checks;
 }
@@ -60,24 +77,37 @@ export function exitCode(checks: readonly FileCheck[]): 0 | 1 | 3 {
   return verdicts.has("not linearizable") ? 1 : verdicts.has("unknown") ? 3 : 0;
 }
 
-/** `h.jsonl: linearizable (1,234 operations, 8 keys, 12 ms)`, naming the keys left undecided when unknown. */
-export function summary({ file, result, ms }: FileCheck): string {
+/**
+ * `h.jsonl: linearizable (1,234 operations, 8 keys, 12 ms)`, with how many keys are
+ * undecided when unknown (undecided() names them); `h.jsonl: empty history, accepted
+ * by --allow-empty` for a history without operations.
+ */
+export function summary({ file, history, result, ms }: FileCheck): string {
+  if (history.operations.length === 0) return `${file}: empty history, accepted by --allow-empty`;
   const keys = result.keys.length;
   const undecided = result.keys.filter((k) => k.verdict === "unknown").length;
   const figures = [
     plural(result.operations, "operation"),
     plural(keys, "key"),
-    ...(undecided > 0 ? [`${count(undecided)} undecided at the timeout`] : []),
+    ...(undecided > 0 ? [`${count(undecided)} undecided`] : []),
     `${count(ms)} ms`,
   ];
   return `${file}: ${result.verdict} (${figures.join(", ")})`;
 }
 
+/** A line per undecided key: `key "x" (1,234 operations): search limit reached after …`. */
+export function undecided({ result }: FileCheck): string[] {
+  return result.keys
+    .filter((k) => k.verdict === "unknown")
+    .map((k) => `${subject(k.key)} (${plural(k.operations, "operation")}): ${k.reason ?? "undecided"}`);
+}
+
 /** What --json prints for a file: one line, operations by their lines rather than event positions. */
-export function toJSON({ file, result, ms }: FileCheck): object {
+export function toJSON({ file, history, result, ms }: FileCheck): object {
   return {
     file,
     verdict: result.verdict,
+    ...(history.operations.length === 0 && { empty: true }),
     operations: result.operations,
     keys: result.keys,
     violations: result.violations.map((v) => ({

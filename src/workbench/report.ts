@@ -1,6 +1,6 @@
 // The HTML report of one bench run: a single self-contained page (inline CSS
-// and SVG, no script, nothing fetched) so it opens from a CI artifact or a
-// mail as is. It is a pure function of the run: no clock, no locale, so the
+// and SVG, nothing fetched; a kv run's history brings the small script that
+// moves its window) so it opens from a CI artifact or a mail as is. It is a pure function of the run: no clock, no locale, so the
 // same run renders the same bytes and two reports can be diffed.
 import { HISTORY_STYLE, historyView } from "../check/html.js";
 import { coord, escape, group, page } from "../check/markup.js";
@@ -149,6 +149,9 @@ function linearizability(history: Checked | { missing: string }): string {
   ].join("\n");
 }
 
+const UNCOMMITTED = "uncommitted";
+const UNCOMMITTED_TITLE = "requests completed without a commit: declined, failed or redirected";
+
 function servers(list: ServerRecord[]): string {
   if (list.length === 0) {
     return [
@@ -158,7 +161,8 @@ function servers(list: ServerRecord[]): string {
       "</section>",
     ].join("\n");
   }
-  const head = ["name", "messages", "requests", "commits", "drops", "clients", "throughput", "duration"];
+  // The replica's metric is named `drops`; what it counts is every request answered without a commit.
+  const head = ["name", "messages", "requests", "commits", UNCOMMITTED, "clients", "throughput", "duration"];
   const rows = list.map((server) => {
     const cells = [
       count(server.messages),
@@ -176,7 +180,7 @@ function servers(list: ServerRecord[]): string {
     "<section>",
     "<h2>Servers</h2>",
     '<table class="servers">',
-    `<tr>${head.map((name) => `<th scope="col">${name}</th>`).join("")}</tr>`,
+    `<tr>${head.map((name) => `<th scope="col"${name === UNCOMMITTED ? ` title="${UNCOMMITTED_TITLE}"` : ""}>${name}</th>`).join("")}</tr>`,
     ...rows,
     "</table>",
     "</section>",

@@ -62,14 +62,56 @@ describe("consensus check", () => {
     );
   });
 
-  test("exits 3 when --timeout ends the search, and 1 if another file is not linearizable", async () => {
+  test("exits 3 when --timeout ends the search, naming the key and why, and 1 if another file is not linearizable", async () => {
     const run = await consensus(["check", "--timeout", "0.2", hardest], dir);
     assert.equal(run.code, 3, run.stderr);
     assert.match(
       run.stdout,
-      /^\? hard\.jsonl: unknown \(81 operations, 1 key, 1 undecided at the timeout, \d+ ms\)\n$/,
+      /^\? hard\.jsonl: unknown \(81 operations, 1 key, 1 undecided, \d+ ms\)\n {2}the register \(81 operations\): timed out after 0\.2 s\n$/,
     );
     assert.equal((await consensus(["check", "--timeout", "0.2", hardest, stale], dir)).code, 1);
+  });
+
+  test("exits 3 when a key's search reaches --memory, naming the key and the limit", async () => {
+    const run = await consensus(["check", "--memory", "1", hardest], dir);
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(
+      run.stdout,
+      /^\? hard\.jsonl: unknown \(81 operations, 1 key, 1 undecided, \d+ ms\)\n {2}the register \(81 operations\): search limit reached after [\d,]+ configurations \(1 MB\)\n$/,
+    );
+    const json = JSON.parse((await consensus(["check", "--json", "--memory", "1", hardest], dir)).stdout);
+    assert.match(json.keys[0].reason, /^search limit reached after [\d,]+ configurations \(1 MB\)$/);
+  });
+
+  test("exits 2 on an empty history, and 0 with --allow-empty, saying so", async () => {
+    // Blank lines and a fault are no operations.
+    const empty = file("empty.jsonl", '\n{"process": "nemesis", "type": "info", "f": "start", "fault": "kill"}\n');
+    const refused = await consensus(["check", good, empty], dir);
+    assert.deepEqual(
+      [refused.code, refused.stdout, refused.stderr],
+      [2, "", "error: empty.jsonl: empty history (no operations): give --allow-empty to accept it\n"],
+    );
+    const allowed = await consensus(["check", "--allow-empty", empty], dir);
+    assert.deepEqual(
+      [allowed.code, allowed.stdout, allowed.stderr],
+      [0, "✔ empty.jsonl: empty history, accepted by --allow-empty\n", ""],
+    );
+    const json = JSON.parse((await consensus(["check", "--json", "--allow-empty", empty], dir)).stdout);
+    assert.deepEqual([json.verdict, json.empty, json.operations], ["linearizable", true, 0]);
+  });
+
+  test("--html does not replace a file that is there unless --force", async () => {
+    const kept = path.join(dir, "kept.html");
+    writeFileSync(kept, "mine");
+    const refused = await consensus(["check", stale, "--html", "kept.html"], dir);
+    assert.deepEqual(
+      [refused.code, refused.stdout, refused.stderr],
+      [2, "", "error: kept.html exists: give --force to overwrite it\n"],
+    );
+    assert.equal(readFileSync(kept, "utf8"), "mine");
+    const forced = await consensus(["check", stale, "--html", "kept.html", "--force"], dir);
+    assert.equal(forced.code, 1, forced.stderr);
+    assert.match(readFileSync(kept, "utf8"), /^<!doctype html>/);
   });
 
   test("--json prints one JSON line per file", async () => {
@@ -123,8 +165,16 @@ describe("consensus check", () => {
     assert.equal(all((c) => c.includes("op")).length, invokes.length);
     assert.ok(all((c) => c.includes("op") && c.includes("blocked")).length >= 1);
     assert.ok(all((c) => c.includes("op") && c.includes("info")).length >= 1);
-    assert.equal(all((c) => c.includes("nemesis")).length, 1);
-    assert.equal(DomUtils.findAll((element) => element.name === "script", page.children).length, 0);
+    // The fault in the overview of the run and in the detail of its window (here the whole run).
+    assert.equal(all((c) => c.includes("nemesis")).length, 2);
+    // The data once, and the script that draws it, which compiles as the bundle wrote it.
+    const scripts = DomUtils.findAll((element) => element.name === "script", page.children);
+    assert.deepEqual(
+      scripts.map((element) => element.attribs.type ?? "script"),
+      ["application/json", "script"],
+    );
+    assert.doesNotThrow(() => new Function(DomUtils.textContent(scripts[1]!)));
+    assert.equal(JSON.parse(DomUtils.textContent(scripts[0]!)).ops.length, 7 * invokes.length);
   });
 
   for (const [i, bad] of BAD_INPUTS.entries()) {
@@ -138,10 +188,11 @@ describe("consensus check", () => {
     });
   }
 
-  test("exits 2 on a missing file, a bad --timeout, --html with several files, or no file", async () => {
+  test("exits 2 on a missing file, a bad --timeout or --memory, --html with several files, or no file", async () => {
     const runs = await Promise.all([
       consensus(["check", "missing.jsonl"], dir),
       consensus(["check", "--timeout", "soon", good], dir),
+      consensus(["check", "--memory", "0", good], dir),
       consensus(["check", "--html", "x.html", good, stale], dir),
       consensus(["check"], dir),
     ]);
@@ -150,6 +201,7 @@ describe("consensus check", () => {
       [
         [2, "", "error: missing.jsonl: no such file\n"],
         [2, "", 'error: --timeout "soon" is not a number of seconds\n'],
+        [2, "", 'error: --memory "0" is not an integer from 1 to 1048576\n'],
         [2, "", "error: --html draws one history; 2 files were given\n"],
         [2, "", "error: missing required argument 'files'\n"],
       ],

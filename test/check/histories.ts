@@ -15,6 +15,12 @@ export interface Shape {
   seed: number;
   /** The operations to draw from, with weights. */
   mix?: Partial<Record<"read" | "write" | "cas" | "append", number>>;
+  /**
+   * The fraction of writes, cas and appends that write a value written before
+   * (on any key) rather than a new one: a checker must not take a value for
+   * the one operation that wrote it. Default 0.
+   */
+  duplicates?: number;
 }
 
 /** A linearizable history of `shape`: events in order (a `time` is added when `timed`). */
@@ -25,6 +31,20 @@ export function generate(shape: Shape, timed = false): Event[] {
   const store = new Map<string, unknown>();
   const events: Event[] = [];
   let written = 0;
+  /** Every value written so far, for duplicates. */
+  const values: unknown[] = [];
+  /** A value to write: one written before (a `duplicates` share of the time, strings for appends), else a new one. */
+  const fresh = (make: (n: number) => unknown) => {
+    const kind = typeof make(0);
+    // Of the last few: a value still around, that reads see and a cas may expect.
+    const earlier = values.filter((value) => kind !== "string" || typeof value === "string").slice(-4);
+    const value =
+      earlier.length > 0 && random() < (shape.duplicates ?? 0)
+        ? earlier[Math.floor(random() * earlier.length)]
+        : make(++written);
+    values.push(value);
+    return value;
+  };
   let invoked = 0;
   let nextProcess = shape.processes;
   interface Pending {
@@ -53,10 +73,10 @@ export function generate(shape: Shape, timed = false): Event[] {
         f === "read"
           ? null
           : f === "write"
-            ? ++written
+            ? fresh((n) => n)
             : f === "cas"
-              ? [random() < 0.5 ? current : Math.max(0, written - Math.floor(random() * 3)), ++written]
-              : `${++written} `;
+              ? [random() < 0.5 ? current : Math.max(0, written - Math.floor(random() * 3)), fresh((n) => n)]
+              : fresh((n) => `${n} `);
       record({ process: slot.process, type: "invoke", f, key, value });
       slot.pending = { f, key, value, applied: false, info: random() < shape.info };
       invoked++;
@@ -132,7 +152,7 @@ export function neverWrittenRead(events: readonly Event[]): { events: Event[]; i
 /**
  * `events` with one `ok` read near the middle returning a stale value: one
  * written by a write that completed before another write of that key, which
- * completed before the read was invoked.
+ * completed before the read was invoked, and by no other operation of the key.
  */
 export function staleRead(events: readonly Event[]): { events: Event[]; index: number } {
   const writes = operations(events).filter(
@@ -145,12 +165,23 @@ export function staleRead(events: readonly Event[]): { events: Event[]; index: n
     const later = ofKey.findLast((w) => w.complete! < r.invoke);
     const earlier = later && ofKey.findLast((w) => w.complete! < later.invoke);
     stale = earlier && events[earlier.invoke]!.value;
-    return earlier !== undefined;
+    // A value written again (a duplicate) could be read from its other write.
+    const writers = events.filter((e) => e.type === "invoke" && e.key === key && written(e) === stale);
+    return earlier !== undefined && writers.length === 1;
   });
   if (!read) throw new Error("no read of the history has a stale value to return");
   const changed = events.slice();
   changed[read.complete!] = { ...events[read.complete!], value: stale };
   return { events: changed, index: read.complete! };
+}
+
+/** The value an invoke writes, if it writes one. */
+function written(invoke: Event): unknown {
+  return invoke.f === "write" || invoke.f === "append"
+    ? invoke.value
+    : invoke.f === "cas"
+      ? (invoke.value as unknown[])[1]
+      : undefined;
 }
 
 /**

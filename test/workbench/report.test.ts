@@ -2,9 +2,15 @@
 // record, everything from the record escaped, nothing broken by empty data,
 // and the same bytes for the same run. Read with regexes: the page is ours.
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, test } from "node:test";
+import { checkHistory, parseHistory } from "../../src/check/index.js";
 import { renderReport } from "../../src/workbench/report.js";
+import { generate } from "../check/histories.js";
 import type { ClientRecord, Run, ServerRecord } from "../../src/workbench/results.js";
+import { consensus } from "../support/project.js";
 
 const COUNTS = [
   812, 1630, 1702, 1688, 1715, 1690, 1540, 1722, 1731, 1699, 1705, 1650, 1718, 1724, 1702, 1311, 1690, 1711, 1707, 903,
@@ -105,6 +111,12 @@ describe("renderReport", () => {
     assert.match(html, /<td>1.25 ms<\/td>/);
     assert.match(html, /<td>9.88 ms<\/td>/);
     assert.match(html, /<th scope="row">r1<\/th><td>63,200<\/td><td>15,800<\/td>/);
+    // Requests without a commit are declines and redirects as much as drops.
+    assert.match(
+      html,
+      /<th scope="col">commits<\/th><th scope="col" title="requests completed without a commit: [^"]*">uncommitted<\/th>/,
+    );
+    assert.doesNotMatch(html, /drops/);
     assert.match(html, /<th scope="row">r2<\/th><td>62,600<\/td><td>15,650<\/td>/);
     assert.match(html, /<code>--window<\/code><\/th><td><code>64<\/code>/);
   });
@@ -220,5 +232,72 @@ describe("renderReport", () => {
 
   test("the same run renders the same bytes", () => {
     assert.equal(renderReport(structuredClone(RUN)), html);
+  });
+});
+
+describe("a kv run's history", () => {
+  test("is drawn as the run's overview and a window opening on its first fault, in bounded bytes", async () => {
+    const events = generate({ processes: 16, keys: 8, operations: 20_000, info: 0.01, seed: 9 }, true);
+    const at = (i: number) => events[i]!.time as number;
+    const fault = (f: string, time: number) => ({
+      process: "nemesis",
+      type: "info",
+      f,
+      fault: "pause",
+      value: "r3",
+      time,
+    });
+    const history = parseHistory([
+      ...events.slice(0, 25_000),
+      fault("start", at(25_000) - 1),
+      ...events.slice(25_000),
+      fault("stop", at(events.length - 1) + 1),
+    ]);
+    const page = renderReport(RUN, { history, result: await checkHistory(history) });
+    const detail = /<div id="tl-detail" data-from="(\d+)" data-to="(\d+)">([\s\S]*?)<\/div>/.exec(page)!;
+    const start = (at(25_000) - 1 - at(0)) / 1000;
+    assert.ok(Number(detail[1]) <= start && start <= Number(detail[2]), `${detail[1]} ≤ ${start} ≤ ${detail[2]}`);
+    assert.match(detail[3]!, /<text [^>]*>pause r3<\/text>/);
+    const bars = detail[3]!.match(/<g class="op /g)!.length;
+    assert.ok(bars >= 30 && bars <= 400, `${bars} bars`);
+    assert.match(page, /<svg id="tl-overview"/);
+    assert.ok(page.length < 40 * 20_000, `${page.length} bytes`);
+  });
+});
+
+describe("a page that is there", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "consensus-report-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const results = path.join(dir, "bench.jsonl");
+  writeFileSync(results, [RUN.client, ...RUN.servers].map((record) => JSON.stringify(record) + "\n").join(""));
+
+  test("consensus report refuses to replace it, naming it and --force, and --force replaces it", async () => {
+    const kept = path.join(dir, "kept.html");
+    writeFileSync(kept, "mine");
+    const refused = await consensus(["report", "bench.jsonl", "--output", "kept.html"], dir);
+    assert.deepEqual(
+      [refused.code, refused.stdout, refused.stderr],
+      [1, "", "error: kept.html exists: give --force to overwrite it\n"],
+    );
+    assert.equal(readFileSync(kept, "utf8"), "mine");
+    // The default page, bench.html, likewise once it is there.
+    assert.equal((await consensus(["report", "bench.jsonl"], dir)).code, 0);
+    const again = await consensus(["report", "bench.jsonl"], dir);
+    assert.equal(again.stderr, "error: bench.html exists: give --force to overwrite it\n");
+
+    const forced = await consensus(["report", "bench.jsonl", "--output", "kept.html", "--force"], dir);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(readFileSync(kept, "utf8"), renderReport(RUN));
+  });
+
+  test("bench --report refuses before the run starts", async () => {
+    const kept = path.join(dir, "run.html");
+    writeFileSync(kept, "mine");
+    const args = ["bench", "propose", "--target", "127.0.0.1:1", "--duration", "1", "--warmup", "0"];
+    const run = await consensus([...args, "--results", "run.jsonl", "--report", "run.html"], dir);
+    assert.deepEqual([run.code, run.stderr], [1, "error: run.html exists: give --force to overwrite it\n"]);
+    assert.equal(readFileSync(kept, "utf8"), "mine");
+    // Nothing ran: no results were appended.
+    assert.equal(existsSync(path.join(dir, "run.jsonl")), false);
   });
 });
