@@ -84,7 +84,7 @@ const BLANK_FILES = [
   "test/server.test.ts",
   "test/simulation.test.ts",
   "test/state.test.ts",
-  "test/support/another-type.ts",
+  "test/support/types.ts",
   "test/tls.test.ts",
   "test/wal.test.ts",
   "tsconfig.json",
