@@ -95,6 +95,14 @@ export function explainFailure(details: string, tls: TlsFiles | undefined): stri
   return reason === undefined ? cause : `${reason} (${cause})`;
 }
 
+/**
+ * Whether a reason from explainFailure says only that the peer is not up yet (nothing listens at
+ * its address, or its host name does not resolve yet), as at a cluster's start: no more to tell.
+ */
+export function notUpYet(reason: string): boolean {
+  return /^(connection refused|its host name does not resolve) \(/.test(reason);
+}
+
 function read(flag: string, file: string): Buffer {
   try {
     return readFileSync(file);
