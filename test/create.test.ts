@@ -284,6 +284,18 @@ describe("create-consensus", () => {
     });
   }
 
+  it("says in the README of a template whose replica declines every Propose that it does, and why", async () => {
+    const says: Record<string, boolean> = {};
+    for (const template of ["blank", "epaxos", "paxos"]) {
+      const cwd = workspace();
+      assert.equal((await create(["p", "-t", template, ...QUICK], cwd)).code, 0);
+      const readme = readFileSync(path.join(cwd, "p/README.md"), "utf8");
+      says[template] = /^\*\*This replica declines every `Propose`\.\*\* Until you write a protocol/m.test(readme);
+    }
+    // Only the paxos template's State commits.
+    assert.deepEqual(says, { blank: true, epaxos: true, paxos: false });
+  });
+
   it("scaffolds a Dispatch switch that tsc rejects once the envelope has a type without a case", async () => {
     const cwd = workspace();
     assert.equal((await create(["exhaustive", ...QUICK], cwd)).code, 0);
