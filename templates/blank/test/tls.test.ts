@@ -351,3 +351,10 @@ describe("TLS", { skip, timeout: 60_000 }, () => {
     }
   });
 });
+
+test("a connection reset by a peer that was killed is put in words, as a dropped one", () => {
+  assert.equal(
+    explainFailure("read ECONNRESET", undefined),
+    "the connection dropped (the peer reset it: its process ended abruptly) (read ECONNRESET)",
+  );
+});
