@@ -34,6 +34,9 @@ function npm(args: string[], cwd: string): Promise<{ code: number; output: strin
   );
 }
 
+/** A gRPC deadline `ms` from now: no call of these tests may wait longer than that for its answer. */
+const within = (ms: number) => ({ deadline: Date.now() + ms });
+
 /** Counts the tests of compiled test files without running them. */
 const DECLARED_TESTS = path.join(import.meta.dirname, "support/declared-tests.js");
 
@@ -164,20 +167,28 @@ for (const template of ["blank", "epaxos", "paxos"]) {
         (port) => new service.ConsensusClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure()),
       );
       type Reply = { success: boolean; error: string; redirect: string; value: Buffer };
-      const propose = (i: number, value: string) =>
+      const propose = (i: number, value: string, ms = 5000) =>
         new Promise<Reply>((resolve, reject) =>
           clients[i].propose(
             { identity: "e2e", name: "x", value: Buffer.from(value) },
+            within(ms),
             (err: Error | null, r: never) => (err ? reject(err) : resolve(r)),
           ),
         );
       // paxos commits at its leader once one is elected, and its followers redirect to it; the others decline.
       let leader: string | undefined;
       for (const deadline = Date.now() + 15_000; template === "paxos" && leader === undefined;) {
-        assert.ok(Date.now() < deadline, "no leader was elected in 15 s");
-        const replies = await Promise.all(names.map((_, i) => propose(i, "1")));
-        leader = names.find((_, i) => replies[i]!.success);
-        if (leader === undefined) await new Promise((resolve) => setTimeout(resolve, 200));
+        // Each round waits 2 s at most for its answers; what the last one saw is what a failure shows.
+        const outcomes = await Promise.allSettled(names.map((_, i) => propose(i, "1", 2000)));
+        leader = names.find((_, i) => outcomes[i]!.status === "fulfilled" && outcomes[i].value.success);
+        if (leader !== undefined) break;
+        const saw = outcomes.map((outcome, i) =>
+          outcome.status === "rejected"
+            ? `${names[i]}: ${(outcome.reason as Error).message}`
+            : `${names[i]}: ${outcome.value.redirect ? `redirect to ${outcome.value.redirect}` : outcome.value.error || "declined"}`,
+        );
+        assert.ok(Date.now() < deadline, `no leader was elected in 15 s; the last answers: ${saw.join("; ")}`);
+        await sleep(200);
       }
       for (const [i, name] of names.entries()) {
         const client = clients[i];
@@ -192,7 +203,7 @@ for (const template of ["blank", "epaxos", "paxos"]) {
           assert.deepEqual([reply.success, reply.redirect], [false, leader]);
         }
 
-        const stream = client.dispatch();
+        const stream = client.dispatch(within(10_000));
         const replies: { type: number; sender: string; message?: { $case: string; value: { timestamp: string } } }[] =
           [];
         const ended = new Promise<{ code: number; details: string }>((resolve) => {
@@ -329,7 +340,7 @@ describe("end to end: add-message in an installed project", () => {
         replica.on("exit", (code) => reject(new Error(`replica exited ${code}: ${output}`)));
       });
       const client = new service.ConsensusClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-      const stream = client.dispatch();
+      const stream = client.dispatch(within(10_000));
       const outcome = new Promise<{
         reply?: { success: boolean; message?: { $case: string; value: { ok: boolean } } };
         status?: { code: number; details: string };
