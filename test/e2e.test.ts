@@ -34,6 +34,39 @@ function npm(args: string[], cwd: string): Promise<{ code: number; output: strin
   );
 }
 
+/** Runs `line` with sh in `cwd`, as a person pastes a command into a terminal; resolves like npm(). */
+function shell(line: string, cwd: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) =>
+    execFile("sh", ["-c", line], { cwd, env: environment({ NO_COLOR: "1" }) }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, output: stdout + stderr }),
+    ),
+  );
+}
+
+/** The add-message command among the "Next:" lines create-consensus printed. */
+function suggestedAddMessage(stdout: string): string {
+  const steps = stdout.slice(stdout.indexOf("\nNext:\n")).split("\n").slice(2);
+  const line = steps.map((step) => step.trim()).find((step) => step.startsWith("npx consensus add-message "));
+  assert.ok(line, `no add-message among the next steps:\n${stdout}`);
+  return line;
+}
+
+/** The first add-message command of a project's README (its example). */
+function readmeAddMessage(dir: string): string {
+  const readme = readFileSync(path.join(dir, "README.md"), "utf8");
+  const line = /^npx consensus add-message .*$/m.exec(readme)?.[0];
+  assert.ok(line, "no npx consensus add-message line in the generated README");
+  return line;
+}
+
+/**
+ * The skip of the message-set runs on another Node.js line than the one that runs the tests (npm run
+ * test:lines), with why: each costs a project's npm test, and what they change is the same on every line.
+ */
+const MAIN_LINE_ONLY =
+  process.env.CONSENSUS_TEST_NODE !== undefined &&
+  "on the main Node.js line only: add-message and the templates' tests do not change with the line, and each run costs the project's npm test (1-3 minutes)";
+
 /** A gRPC deadline `ms` from now: no call of these tests may wait longer than that for its answer. */
 const within = (ms: number) => ({ deadline: Date.now() + ms });
 
@@ -113,12 +146,20 @@ function interrupt(child: ChildProcess): Promise<void> {
 
 for (const template of ["blank", "epaxos", "paxos"]) {
   describe(`end to end: the ${template} template`, () => {
+    /** The project the first test scaffolds, and what create-consensus printed: the tests after it go on there. */
+    let created: { dir: string; stdout: string } | undefined;
+    const project = () => {
+      assert.ok(created, `the ${template} project was not scaffolded (the first test of this suite failed)`);
+      return created;
+    };
+
     it("scaffolds with a real install and git, regenerates the same stubs, passes its tests, builds, and runs a quorum of three", async (t) => {
       const run = await runBin(CREATE_BIN, [`e2e-${template}`, "--template", template, "--yes"], scratch, GIT_IDENTITY);
       assert.equal(run.code, 0, run.stdout + run.stderr);
       assert.match(run.stdout, /✔ installed dependencies with npm/);
       assert.match(run.stdout, /✔ created a git repository with an initial commit/);
       const dir = path.join(scratch, `e2e-${template}`);
+      created = { dir, stdout: run.stdout };
 
       // The scripts run on NODE, as on the machine of a person who has that Node.
       const node = await npm(["exec", "--", "node", "-p", "process.version"], dir);
@@ -300,7 +341,42 @@ for (const template of ["blank", "epaxos", "paxos"]) {
       assert.equal(series("latency").length, client.percentiles.length);
       assert.ok([...series("throughput"), ...series("latency")].flat().every(Number.isFinite));
     });
+
+    it(
+      "takes the add-message of its next steps and of its README, then passes its tests",
+      { skip: MAIN_LINE_ONLY },
+      async () => {
+        const { dir, stdout } = project();
+        // As printed and as written, so that a suggestion or an example that breaks the project shows here.
+        for (const line of [suggestedAddMessage(stdout), readmeAddMessage(dir)]) {
+          const added = await shell(line, dir);
+          assert.equal(added.code, 0, `${line}\n${added.output}`);
+        }
+        await assertMessagesWork(dir);
+      },
+    );
+
+    it("takes ten more message types in a row, then passes its tests", { skip: MAIN_LINE_ONLY }, async () => {
+      const { dir } = project();
+      for (let i = 1; i <= 10; i++) {
+        const added = await shell(`npx consensus add-message Extra${i}`, dir);
+        assert.equal(added.code, 0, `add-message Extra${i}\n${added.output}`);
+      }
+      await assertMessagesWork(dir);
+    });
   });
+}
+
+/** Asserts that the project in `dir` passes its tests, and that doctor finds nothing wrong with its message set. */
+async function assertMessagesWork(dir: string): Promise<void> {
+  const test = await npm(["test"], dir);
+  assert.equal(test.code, 0, test.output);
+  assertEveryTestRan(dir, test.output);
+  assertNoWarnings(test.output);
+  // The envelope against the scaffold's commit too: adding types breaks nothing on the wire.
+  const doctor = await shell("npx consensus doctor", dir);
+  assert.equal(doctor.code, 0, doctor.output);
+  assert.match(doctor.output, /no problems/);
 }
 
 describe("end to end: add-message in an installed project", () => {
