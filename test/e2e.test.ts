@@ -20,27 +20,33 @@ import { environment, GIT_IDENTITY, runBin, snapshot } from "./support/project.j
 const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-e2e-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
+/** Far beyond what a command here takes (a project's npm test: 1-3 minutes): only a hang reaches it. */
+const HANG_MS = 10 * 60_000;
+
+/** Runs `file args` in `cwd` with `env`, stopped after HANG_MS; resolves with the exit code and output. */
+function execute(
+  file: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) =>
+    execFile(file, args, { cwd, env, maxBuffer: 64 << 20, timeout: HANG_MS }, (err, stdout, stderr) => {
+      const hung = err?.killed ? `\n(stopped after ${HANG_MS / 60_000} minutes)` : "";
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, output: stdout + stderr + hung });
+    }),
+  );
+}
+
 /** Runs `npm args` in `cwd`; resolves with the exit code and output. */
 function npm(args: string[], cwd: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) =>
-    // NODE_TEST_CONTEXT unset: the project's own node --test must run as a runner, not as a child of this one.
-    execFile(
-      "npm",
-      args,
-      { cwd, env: environment({ NO_COLOR: "1", NODE_TEST_CONTEXT: undefined }), maxBuffer: 64 << 20 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, output: stdout + stderr }),
-    ),
-  );
+  // NODE_TEST_CONTEXT unset: the project's own node --test must run as a runner, not as a child of this one.
+  return execute("npm", args, cwd, environment({ NO_COLOR: "1", NODE_TEST_CONTEXT: undefined }));
 }
 
 /** Runs `line` with sh in `cwd`, as a person pastes a command into a terminal; resolves like npm(). */
 function shell(line: string, cwd: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) =>
-    execFile("sh", ["-c", line], { cwd, env: environment({ NO_COLOR: "1" }) }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, output: stdout + stderr }),
-    ),
-  );
+  return execute("sh", ["-c", line], cwd, environment({ NO_COLOR: "1" }));
 }
 
 /** The add-message command among the "Next:" lines create-consensus printed. */
