@@ -84,7 +84,7 @@ const BLANK_FILES = [
   "test/server.test.ts",
   "test/simulation.test.ts",
   "test/state.test.ts",
-  "test/support/another-type.ts",
+  "test/support/types.ts",
   "test/tls.test.ts",
   "test/wal.test.ts",
   "tsconfig.json",
@@ -283,6 +283,18 @@ describe("create-consensus", () => {
       assert.ok(existsSync(path.join(dir, "dist/src/replica.js")));
     });
   }
+
+  it("says in the README of a template whose replica declines every Propose that it does, and why", async () => {
+    const says: Record<string, boolean> = {};
+    for (const template of ["blank", "epaxos", "paxos"]) {
+      const cwd = workspace();
+      assert.equal((await create(["p", "-t", template, ...QUICK], cwd)).code, 0);
+      const readme = readFileSync(path.join(cwd, "p/README.md"), "utf8");
+      says[template] = /^\*\*This replica declines every `Propose`\.\*\* Until you write a protocol/m.test(readme);
+    }
+    // Only the paxos template's State commits.
+    assert.deepEqual(says, { blank: true, epaxos: true, paxos: false });
+  });
 
   it("scaffolds a Dispatch switch that tsc rejects once the envelope has a type without a case", async () => {
     const cwd = workspace();

@@ -20,19 +20,61 @@ import { environment, GIT_IDENTITY, runBin, snapshot } from "./support/project.j
 const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-e2e-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-/** Runs `npm args` in `cwd`; resolves with the exit code and output. */
-function npm(args: string[], cwd: string): Promise<{ code: number; output: string }> {
+/** Far beyond what a command here takes (a project's npm test: 1-3 minutes): only a hang reaches it. */
+const HANG_MS = 10 * 60_000;
+
+/** Runs `file args` in `cwd` with `env`, stopped after HANG_MS; resolves with the exit code and output. */
+function execute(
+  file: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; output: string }> {
   return new Promise((resolve) =>
-    // NODE_TEST_CONTEXT unset: the project's own node --test must run as a runner, not as a child of this one.
-    execFile(
-      "npm",
-      args,
-      { cwd, env: environment({ NO_COLOR: "1", NODE_TEST_CONTEXT: undefined }), maxBuffer: 64 << 20 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, output: stdout + stderr }),
-    ),
+    execFile(file, args, { cwd, env, maxBuffer: 64 << 20, timeout: HANG_MS }, (err, stdout, stderr) => {
+      const hung = err?.killed ? `\n(stopped after ${HANG_MS / 60_000} minutes)` : "";
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, output: stdout + stderr + hung });
+    }),
   );
 }
+
+/** Runs `npm args` in `cwd`; resolves with the exit code and output. */
+function npm(args: string[], cwd: string): Promise<{ code: number; output: string }> {
+  // NODE_TEST_CONTEXT unset: the project's own node --test must run as a runner, not as a child of this one.
+  return execute("npm", args, cwd, environment({ NO_COLOR: "1", NODE_TEST_CONTEXT: undefined }));
+}
+
+/** Runs `line` with sh in `cwd`, as a person pastes a command into a terminal; resolves like npm(). */
+function shell(line: string, cwd: string): Promise<{ code: number; output: string }> {
+  return execute("sh", ["-c", line], cwd, environment({ NO_COLOR: "1" }));
+}
+
+/** The add-message command among the "Next:" lines create-consensus printed. */
+function suggestedAddMessage(stdout: string): string {
+  const steps = stdout.slice(stdout.indexOf("\nNext:\n")).split("\n").slice(2);
+  const line = steps.map((step) => step.trim()).find((step) => step.startsWith("npx consensus add-message "));
+  assert.ok(line, `no add-message among the next steps:\n${stdout}`);
+  return line;
+}
+
+/** The first add-message command of a project's README (its example). */
+function readmeAddMessage(dir: string): string {
+  const readme = readFileSync(path.join(dir, "README.md"), "utf8");
+  const line = /^npx consensus add-message .*$/m.exec(readme)?.[0];
+  assert.ok(line, "no npx consensus add-message line in the generated README");
+  return line;
+}
+
+/**
+ * The skip of the message-set runs on another Node.js line than the one that runs the tests (npm run
+ * test:lines), with why: each costs a project's npm test, and what they change is the same on every line.
+ */
+const MAIN_LINE_ONLY =
+  process.env.CONSENSUS_TEST_NODE !== undefined &&
+  "on the main Node.js line only: add-message and the templates' tests do not change with the line, and each run costs the project's npm test (1-3 minutes)";
+
+/** A gRPC deadline `ms` from now: no call of these tests may wait longer than that for its answer. */
+const within = (ms: number) => ({ deadline: Date.now() + ms });
 
 /** Counts the tests of compiled test files without running them. */
 const DECLARED_TESTS = path.join(import.meta.dirname, "support/declared-tests.js");
@@ -110,12 +152,20 @@ function interrupt(child: ChildProcess): Promise<void> {
 
 for (const template of ["blank", "epaxos", "paxos"]) {
   describe(`end to end: the ${template} template`, () => {
+    /** The project the first test scaffolds, and what create-consensus printed: the tests after it go on there. */
+    let created: { dir: string; stdout: string } | undefined;
+    const project = () => {
+      assert.ok(created, `the ${template} project was not scaffolded (the first test of this suite failed)`);
+      return created;
+    };
+
     it("scaffolds with a real install and git, regenerates the same stubs, passes its tests, builds, and runs a quorum of three", async (t) => {
       const run = await runBin(CREATE_BIN, [`e2e-${template}`, "--template", template, "--yes"], scratch, GIT_IDENTITY);
       assert.equal(run.code, 0, run.stdout + run.stderr);
       assert.match(run.stdout, /✔ installed dependencies with npm/);
       assert.match(run.stdout, /✔ created a git repository with an initial commit/);
       const dir = path.join(scratch, `e2e-${template}`);
+      created = { dir, stdout: run.stdout };
 
       // The scripts run on NODE, as on the machine of a person who has that Node.
       const node = await npm(["exec", "--", "node", "-p", "process.version"], dir);
@@ -164,20 +214,28 @@ for (const template of ["blank", "epaxos", "paxos"]) {
         (port) => new service.ConsensusClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure()),
       );
       type Reply = { success: boolean; error: string; redirect: string; value: Buffer };
-      const propose = (i: number, value: string) =>
+      const propose = (i: number, value: string, ms = 5000) =>
         new Promise<Reply>((resolve, reject) =>
           clients[i].propose(
             { identity: "e2e", name: "x", value: Buffer.from(value) },
+            within(ms),
             (err: Error | null, r: never) => (err ? reject(err) : resolve(r)),
           ),
         );
       // paxos commits at its leader once one is elected, and its followers redirect to it; the others decline.
       let leader: string | undefined;
       for (const deadline = Date.now() + 15_000; template === "paxos" && leader === undefined;) {
-        assert.ok(Date.now() < deadline, "no leader was elected in 15 s");
-        const replies = await Promise.all(names.map((_, i) => propose(i, "1")));
-        leader = names.find((_, i) => replies[i]!.success);
-        if (leader === undefined) await new Promise((resolve) => setTimeout(resolve, 200));
+        // Each round waits 2 s at most for its answers; what the last one saw is what a failure shows.
+        const outcomes = await Promise.allSettled(names.map((_, i) => propose(i, "1", 2000)));
+        leader = names.find((_, i) => outcomes[i]!.status === "fulfilled" && outcomes[i].value.success);
+        if (leader !== undefined) break;
+        const saw = outcomes.map((outcome, i) =>
+          outcome.status === "rejected"
+            ? `${names[i]}: ${(outcome.reason as Error).message}`
+            : `${names[i]}: ${outcome.value.redirect ? `redirect to ${outcome.value.redirect}` : outcome.value.error || "declined"}`,
+        );
+        assert.ok(Date.now() < deadline, `no leader was elected in 15 s; the last answers: ${saw.join("; ")}`);
+        await sleep(200);
       }
       for (const [i, name] of names.entries()) {
         const client = clients[i];
@@ -192,7 +250,7 @@ for (const template of ["blank", "epaxos", "paxos"]) {
           assert.deepEqual([reply.success, reply.redirect], [false, leader]);
         }
 
-        const stream = client.dispatch();
+        const stream = client.dispatch(within(10_000));
         const replies: { type: number; sender: string; message?: { $case: string; value: { timestamp: string } } }[] =
           [];
         const ended = new Promise<{ code: number; details: string }>((resolve) => {
@@ -289,7 +347,42 @@ for (const template of ["blank", "epaxos", "paxos"]) {
       assert.equal(series("latency").length, client.percentiles.length);
       assert.ok([...series("throughput"), ...series("latency")].flat().every(Number.isFinite));
     });
+
+    it(
+      "takes the add-message of its next steps and of its README, then passes its tests",
+      { skip: MAIN_LINE_ONLY },
+      async () => {
+        const { dir, stdout } = project();
+        // As printed and as written, so that a suggestion or an example that breaks the project shows here.
+        for (const line of [suggestedAddMessage(stdout), readmeAddMessage(dir)]) {
+          const added = await shell(line, dir);
+          assert.equal(added.code, 0, `${line}\n${added.output}`);
+        }
+        await assertMessagesWork(dir);
+      },
+    );
+
+    it("takes ten more message types in a row, then passes its tests", { skip: MAIN_LINE_ONLY }, async () => {
+      const { dir } = project();
+      for (let i = 1; i <= 10; i++) {
+        const added = await shell(`npx consensus add-message Extra${i}`, dir);
+        assert.equal(added.code, 0, `add-message Extra${i}\n${added.output}`);
+      }
+      await assertMessagesWork(dir);
+    });
   });
+}
+
+/** Asserts that the project in `dir` passes its tests, and that doctor finds nothing wrong with its message set. */
+async function assertMessagesWork(dir: string): Promise<void> {
+  const test = await npm(["test"], dir);
+  assert.equal(test.code, 0, test.output);
+  assertEveryTestRan(dir, test.output);
+  assertNoWarnings(test.output);
+  // The envelope against the scaffold's commit too: adding types breaks nothing on the wire.
+  const doctor = await shell("npx consensus doctor", dir);
+  assert.equal(doctor.code, 0, doctor.output);
+  assert.match(doctor.output, /no problems/);
 }
 
 describe("end to end: add-message in an installed project", () => {
@@ -329,7 +422,7 @@ describe("end to end: add-message in an installed project", () => {
         replica.on("exit", (code) => reject(new Error(`replica exited ${code}: ${output}`)));
       });
       const client = new service.ConsensusClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-      const stream = client.dispatch();
+      const stream = client.dispatch(within(10_000));
       const outcome = new Promise<{
         reply?: { success: boolean; message?: { $case: string; value: { ok: boolean } } };
         status?: { code: number; details: string };

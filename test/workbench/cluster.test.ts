@@ -88,9 +88,9 @@ function killAll(pids: number[]): void {
   for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
 }
 
-/** `text` without the lines in which the replicas report their peer links (`r1 | r1: connected to r2 (…)`, `… lost …`). */
+/** `text` without the lines in which the replicas report their peer links (`r1 | r1: connected to r2 (…)`, `… waiting for …`, `… lost …`). */
 function withoutLinkLines(text: string): string {
-  return text.replace(/^r\d+ \| r\d+: (connected to|lost) r\d+ \(.*\n/gm, "");
+  return text.replace(/^r\d+ \| r\d+: (connected to|waiting for|lost) r\d+ \(.*\n/gm, "");
 }
 
 describe("Cluster", () => {

@@ -6,7 +6,7 @@
 import { advertised, type Config, ConfigError, hostPort, loadConfig, USAGE, wantsHelp } from "./config.js";
 import { FileDisk } from "./disk.js";
 import { typeName } from "./envelope.js";
-import { GrpcPeers } from "./peers.js";
+import { GrpcPeers, linkLine } from "./peers.js";
 import { Replica } from "./replica.js";
 import { ReplicaServer } from "./server.js";
 import { loadTls, type Tls, TlsError } from "./tls.js";
@@ -40,12 +40,7 @@ const replica = new Replica({
   name,
   peers: new GrpcPeers(name, peers, {
     tls,
-    onLink: (peer, event) =>
-      console.error(
-        event.state === "connected"
-          ? `${name}: connected to ${peer} (${event.address})`
-          : `${name}: lost ${peer} (${event.address}): ${event.reason}`,
-      ),
+    onLink: (peer, event) => console.error(linkLine(name, peer, event)),
   }),
   disk: data === undefined ? undefined : new FileDisk(data, fsync),
   onError: (error, request) =>

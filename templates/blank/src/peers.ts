@@ -8,7 +8,7 @@ import { envelope, hasReply, type ReplyMessage, type ReplyTo, type RequestMessag
 import type { PeerReply, PeerRequest } from "./pb/envelope.js";
 import { ConsensusClient } from "./pb/service.js";
 import { Code } from "./status.js";
-import { explainFailure, type Tls } from "./tls.js";
+import { explainFailure, notUpYet, type Tls } from "./tls.js";
 
 export type { ReplyTo, RequestMessage };
 
@@ -210,8 +210,24 @@ export const KEEPALIVE_TIMEOUT_MS = 2000;
  */
 export const RESOLVE_INTERVAL_MS = 1000;
 
-/** A change of a peer link: the peer took this replica's Dispatch stream, or the link failed. */
-export type LinkEvent = { state: "connected"; address: string } | { state: "lost"; address: string; reason: string };
+/**
+ * A change of a peer link: the peer took this replica's Dispatch stream (connected), the link
+ * failed after that (lost), or it failed before it ever connected (waiting: a peer that has never
+ * been reached is not lost, and at a cluster's start most peers are not listening yet).
+ */
+export type LinkEvent =
+  { state: "connected"; address: string } | { state: "waiting" | "lost"; address: string; reason: string };
+
+/**
+ * The line a replica prints for a link event: `r1: connected to r2 (addr)`, `r1: lost r2 (addr): reason`,
+ * or `r1: waiting for r2 (addr)`, with the reason only when it is more than the peer not being up yet.
+ */
+export function linkLine(self: string, peer: string, event: LinkEvent): string {
+  const where = `${peer} (${event.address})`;
+  if (event.state === "connected") return `${self}: connected to ${where}`;
+  if (event.state === "lost") return `${self}: lost ${where}: ${event.reason}`;
+  return `${self}: waiting for ${where}${notUpYet(event.reason) ? "" : `: ${event.reason}`}`;
+}
 
 export interface GrpcPeersOptions {
   /** Milliseconds to wait before reopening a failed stream; doubled after each failure (default 100). */
@@ -222,7 +238,7 @@ export interface GrpcPeersOptions {
   random?: () => number;
   /** TLS: the credentials to dial with, and the files that failures are explained by (default plaintext). */
   tls?: Tls;
-  /** Called once per change of a link: connected, or lost with the reason. */
+  /** Called once per change of a link: connected, or waiting or lost with the reason. */
   onLink?: (peer: string, event: LinkEvent) => void;
   /** Options of each peer's channel (reconnect backoff of the channel defaults to the two above). */
   channelOptions?: grpc.ChannelOptions;
@@ -327,8 +343,8 @@ class Link {
   private failures = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Whether the link was last reported connected (undefined: not reported yet). */
-  private up: boolean | undefined;
+  /** What was last reported of the link (undefined: nothing yet). */
+  private reported: LinkEvent["state"] | undefined;
 
   constructor(
     private readonly peer: string,
@@ -404,7 +420,8 @@ class Link {
       // UNAVAILABLE is the transport's code (and a peer's that is starting or stopping); others are a handler's.
       if (error.code === Code.UNAVAILABLE) {
         const reason = explainFailure(error.details, this.options.tls?.files);
-        this.report({ state: "lost", address: this.address, reason });
+        const state = this.reported === undefined || this.reported === "waiting" ? "waiting" : "lost";
+        this.report({ state, address: this.address, reason });
       }
       const { backoff, maxBackoff, random } = this.options;
       const wait = Math.min(maxBackoff, backoff * 2 ** this.failures++) * (0.8 + 0.4 * random());
@@ -422,9 +439,8 @@ class Link {
 
   /** Tells onLink of a change of state; a state already reported is not reported again. */
   private report(event: LinkEvent): void {
-    const up = event.state === "connected";
-    if (this.up === up) return;
-    this.up = up;
+    if (this.reported === event.state) return;
+    this.reported = event.state;
     this.options.onLink?.(this.peer, event);
   }
 }

@@ -68,6 +68,8 @@ export function explainFailure(details: string, tls: TlsFiles | undefined): stri
     if (cause === "Connection dropped") {
       return "the connection dropped (the peer closed it, or stopped answering keepalive pings)";
     }
+    // What a peer killed with data still unread on its socket leaves (its kernel answers with a reset).
+    if (/ECONNRESET/.test(cause)) return "the connection dropped (the peer reset it: its process ended abruptly)";
     if (/self[- ]signed|unable to (get local issuer|verify the first)|certificate signature failure/i.test(cause)) {
       return tls?.ca === undefined
         ? "its certificate is not signed by a CA this replica trusts (give --tls-ca)"
@@ -93,6 +95,14 @@ export function explainFailure(details: string, tls: TlsFiles | undefined): stri
     return undefined;
   })();
   return reason === undefined ? cause : `${reason} (${cause})`;
+}
+
+/**
+ * Whether a reason from explainFailure says only that the peer is not up yet (nothing listens at
+ * its address, or its host name does not resolve yet), as at a cluster's start: no more to tell.
+ */
+export function notUpYet(reason: string): boolean {
+  return /^(connection refused|its host name does not resolve) \(/.test(reason);
 }
 
 function read(flag: string, file: string): Buffer {

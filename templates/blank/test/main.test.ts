@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -12,6 +13,16 @@ import * as grpc from "@grpc/grpc-js";
 import { ConsensusClient } from "../src/pb/service.js";
 
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
+
+/** A free port on 127.0.0.1 (bound, read, released). */
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  await once(server, "close");
+  return port;
+}
 
 /** Runs main.js with `args`; resolves with the process and its first stdout line. */
 async function start(args: string[]) {
@@ -79,10 +90,9 @@ test("a bad flag is a one-line error and exit 1", { timeout: 20_000 }, async () 
   assert.equal(stderr(), 'error: --port: "99999" is not a port (an integer from 0 to 65535)\n');
 });
 
-test("says where it is advertised, and prints each change of a peer link once", { timeout: 30_000 }, async () => {
-  const r2 = await start(["--name", "r2", "--port", "0"]);
-  const r2Address = /^r2 listening on (127\.0\.0\.1:\d+)$/.exec(r2.first ?? "")?.[1];
-  assert.ok(r2Address, r2.first);
+test("says where it is advertised, and prints each change of a peer link once", { timeout: 30_000 }, async (t) => {
+  // r2 starts after r1: at first it is not listening, as at a cluster's start.
+  const r2Address = `127.0.0.1:${await freePort()}`;
   const r1 = await start([
     "--name",
     "r1",
@@ -93,20 +103,25 @@ test("says where it is advertised, and prints each change of a peer link once", 
     "--peers",
     `r2=${r2Address}`,
   ]);
-  try {
-    assert.match(r1.first ?? "", /^r1 listening on 127\.0\.0\.1:\d+ \(advertised as r1\.example:3264\)$/);
-    await r1.printed(/connected/);
-    r2.child.kill("SIGKILL");
-    await r1.printed(/lost/);
-    assert.match(
-      r1.stderr(),
-      new RegExp(
-        `^r1: connected to r2 \\(${r2Address}\\)\n` +
-          `r1: lost r2 \\(${r2Address}\\): (the connection dropped|connection refused) \\([^\n]*\\)\n$`,
-      ),
-    );
-  } finally {
+  let r2: Awaited<ReturnType<typeof start>> | undefined;
+  // Also after a wait below that never ends: the test's timeout runs this, and no replica outlives the file.
+  t.after(() => {
     r1.child.kill("SIGKILL");
-    r2.child.kill("SIGKILL");
-  }
+    r2?.child.kill("SIGKILL");
+  });
+  assert.match(r1.first ?? "", /^r1 listening on 127\.0\.0\.1:\d+ \(advertised as r1\.example:3264\)$/);
+  await r1.printed(/waiting/);
+  r2 = await start(["--name", "r2", "--port", r2Address.split(":")[1]!]);
+  assert.equal(r2.first, `r2 listening on ${r2Address}`);
+  await r1.printed(/connected/);
+  r2.child.kill("SIGKILL");
+  await r1.printed(/lost/);
+  assert.match(
+    r1.stderr(),
+    new RegExp(
+      `^r1: waiting for r2 \\(${r2Address}\\)\n` +
+        `r1: connected to r2 \\(${r2Address}\\)\n` +
+        `r1: lost r2 \\(${r2Address}\\): (the connection dropped|connection refused) \\([^\n]*\\)\n$`,
+    ),
+  );
 });

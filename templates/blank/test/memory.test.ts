@@ -1,6 +1,8 @@
 // The in-memory network: delivery to Replica.dispatch, per-link order, and
 // the faults tests of a protocol need (drop, delay, partition, heal), on the
 // system's clock and on a simulation's virtual one (jitter, loss, crashes).
+// First, as in the other tests: it adds ANOTHER to the enum before the runtime reads it.
+import { UNKNOWN } from "./support/types.js";
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { MemoryNetwork } from "../src/memory.js";
@@ -153,9 +155,9 @@ describe("MemoryNetwork", () => {
   test("a replica's status reaches the sender as a PeerError", async () => {
     const { network } = cluster(2);
     await assert.rejects(
-      network.deliver("r1", "r2", { type: 7 as Type, sender: "r1", message: ping }),
+      network.deliver("r1", "r2", { type: UNKNOWN, sender: "r1", message: ping }),
       (error: PeerError) =>
-        error.code === Code.UNIMPLEMENTED && error.message === "r2: type 7 is not known to this replica",
+        error.code === Code.UNIMPLEMENTED && error.message === `r2: type ${UNKNOWN} is not known to this replica`,
     );
   });
 
@@ -164,13 +166,16 @@ describe("MemoryNetwork", () => {
     const answers: PeerReply[] = [
       { type: Type.BEACON, sender: "r2", success: true, message: undefined },
       { type: Type.BEACON, sender: "r2", success: false, message: undefined },
-      { type: 7 as Type, sender: "r2", success: true, message: undefined },
+      { type: UNKNOWN, sender: "r2", success: true, message: undefined },
     ];
     network.add({ name: "r2", dispatch: async () => answers.shift()! });
     const peers = network.peers("r1");
     await assert.rejects(peers.send("r2", ping), /^PeerError: r2: answered BEACON without its reply message$/);
     await assert.rejects(peers.send("r2", ping), /^PeerError: r2: answered BEACON with success=false$/);
-    await assert.rejects(peers.send("r2", ping), /^PeerError: r2: answered BEACON with a reply of type 7$/);
+    await assert.rejects(
+      peers.send("r2", ping),
+      new RegExp(`^PeerError: r2: answered BEACON with a reply of type ${UNKNOWN}$`),
+    );
   });
 
   test("a replica that left is unreachable", async () => {

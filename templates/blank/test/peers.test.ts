@@ -2,7 +2,7 @@
 // state of a peer link as it is reported (a peer killed, unreachable, idle,
 // gone silent).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import net from "node:net";
 import { createInterface } from "node:readline";
@@ -17,6 +17,7 @@ import {
   KEEPALIVE_TIME_MS,
   KEEPALIVE_TIMEOUT_MS,
   type LinkEvent,
+  linkLine,
   PeerError,
   QuorumError,
 } from "../src/peers.js";
@@ -362,7 +363,7 @@ describe("peer links", { timeout: 60_000 }, () => {
     }
   });
 
-  test("a peer that is never reachable is reported lost once, with why", async () => {
+  test("a peer that is never reachable is reported waiting once, with why, and never lost", async () => {
     const link = linkEvents();
     const set = new GrpcPeers("r1", { r2: "127.0.0.1:1" }, { backoff: 5, maxBackoff: 20, onLink: link.onLink });
     try {
@@ -371,12 +372,36 @@ describe("peer links", { timeout: 60_000 }, () => {
       }
       assert.deepEqual(
         link.events.map(({ state }) => state),
-        ["lost"],
+        ["waiting"],
       );
-      const [lost] = link.events;
-      assert.ok(lost?.state === "lost" && lost.reason.startsWith("connection refused ("), JSON.stringify(lost));
+      const [waiting] = link.events;
+      assert.ok(
+        waiting?.state === "waiting" && waiting.reason.startsWith("connection refused ("),
+        JSON.stringify(waiting),
+      );
     } finally {
       await set.close();
+    }
+  });
+
+  test("a peer that starts after the link is opened is reported waiting, then connected; failing after that, lost", async () => {
+    const port = await freePort();
+    const link = linkEvents();
+    const set = new GrpcPeers("r1", { r9: `127.0.0.1:${port}` }, { backoff: 20, maxBackoff: 200, onLink: link.onLink });
+    let child: ChildProcess | undefined;
+    try {
+      await link.until(1);
+      child = await replicaProcess("r9", port);
+      await link.until(2);
+      child.kill("SIGKILL");
+      await link.until(3);
+      assert.deepEqual(
+        link.events.map(({ state }) => state),
+        ["waiting", "connected", "lost"],
+      );
+    } finally {
+      await set.close();
+      child?.kill("SIGKILL");
     }
   });
 
@@ -486,3 +511,27 @@ async function refusingPeer() {
     close: () => server.forceShutdown(),
   };
 }
+
+test("the line a replica prints for each link event names the state, the peer and the address; a reason when it tells more", () => {
+  const address = "10.0.0.2:3264";
+  assert.deepEqual(
+    [
+      linkLine("r1", "r2", { state: "connected", address }),
+      linkLine("r1", "r2", { state: "lost", address, reason: "connection refused (connect ECONNREFUSED)" }),
+      linkLine("r1", "r2", { state: "waiting", address, reason: "connection refused (connect ECONNREFUSED)" }),
+      linkLine("r1", "r2", { state: "waiting", address, reason: "its host name does not resolve (ENOTFOUND r2)" }),
+      linkLine("r1", "r2", {
+        state: "waiting",
+        address,
+        reason: "its certificate has expired (certificate has expired)",
+      }),
+    ],
+    [
+      "r1: connected to r2 (10.0.0.2:3264)",
+      "r1: lost r2 (10.0.0.2:3264): connection refused (connect ECONNREFUSED)",
+      "r1: waiting for r2 (10.0.0.2:3264)",
+      "r1: waiting for r2 (10.0.0.2:3264)",
+      "r1: waiting for r2 (10.0.0.2:3264): its certificate has expired (certificate has expired)",
+    ],
+  );
+});

@@ -1,7 +1,7 @@
 // Replica.dispatch without a network: the statuses of the contract, as
 // StatusErrors. (Propose is the State's: test/state.test.ts.)
 // First: the replica must know a second type when its runtime loads.
-import { ANOTHER } from "./support/another-type.js";
+import { ANOTHER, UNKNOWN } from "./support/types.js";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type PeerRequest, Type } from "../src/pb/envelope.js";
@@ -40,7 +40,11 @@ test("a beacon is answered with the replica's name and clock", async () => {
 });
 
 test("a type this replica does not know is UNIMPLEMENTED", async () => {
-  await refused(request(7, beacon), Code.UNIMPLEMENTED, /^type 7 is not known to this replica$/);
+  await refused(
+    request(UNKNOWN, beacon),
+    Code.UNIMPLEMENTED,
+    new RegExp(`^type ${UNKNOWN} is not known to this replica$`),
+  );
   await refused(request(Type.UNRECOGNIZED, beacon), Code.UNIMPLEMENTED, /^type -1 is not known/);
 });
 

@@ -2,7 +2,7 @@
 // pipelining client, ends a stream with the status the contract names, and
 // survives peers that misbehave or hang up.
 // First: the replica must know a second type when its runtime loads.
-import { ANOTHER } from "./support/another-type.js";
+import { ANOTHER, UNKNOWN } from "./support/types.js";
 import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import http2 from "node:http2";
@@ -133,7 +133,12 @@ describe("Dispatch over gRPC", { timeout: 30_000 }, () => {
   });
 
   const failures: [string, PeerRequest, grpc.status, RegExp][] = [
-    ["a type this replica does not know", beacon("x", 7), Code.UNIMPLEMENTED, /^type 7 is not known to this replica$/],
+    [
+      "a type this replica does not know",
+      beacon("x", UNKNOWN),
+      Code.UNIMPLEMENTED,
+      new RegExp(`^type ${UNKNOWN} is not known to this replica$`),
+    ],
     ["no message", { type: Type.BEACON, sender: "client", message: undefined }, Code.INVALID_ARGUMENT, /no message/],
     [
       "a handler that is still the stub",

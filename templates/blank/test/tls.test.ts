@@ -121,14 +121,14 @@ function linkEvents() {
   };
 }
 
-/** The reason of the first `lost` report of a GrpcPeers (with `tls`, or plaintext) dialing `port`. */
+/** The reason of the first report of a GrpcPeers (with `tls`, or plaintext) dialing `port`: waiting, never connected. */
 async function refusal(port: number, tls: Tls | undefined): Promise<string> {
   const link = linkEvents();
   const set = new GrpcPeers("dialer", { peer: `localhost:${port}` }, { tls, onLink: link.onLink });
   try {
     await link.until(1);
     const [event] = link.events;
-    assert.ok(event?.state === "lost", JSON.stringify(link.events));
+    assert.ok(event?.state === "waiting", JSON.stringify(link.events));
     return event.reason;
   } finally {
     await set.close();
@@ -350,4 +350,11 @@ describe("TLS", { skip, timeout: 60_000 }, () => {
       assert.ok(stderr().startsWith(line) && stderr().endsWith("\n") && stderr().split("\n").length === 2, stderr());
     }
   });
+});
+
+test("a connection reset by a peer that was killed is put in words, as a dropped one", () => {
+  assert.equal(
+    explainFailure("read ECONNRESET", undefined),
+    "the connection dropped (the peer reset it: its process ended abruptly) (read ECONNRESET)",
+  );
 });
