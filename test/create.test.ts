@@ -84,6 +84,7 @@ const BLANK_FILES = [
   "test/server.test.ts",
   "test/simulation.test.ts",
   "test/state.test.ts",
+  "test/support/deadline.ts",
   "test/support/types.ts",
   "test/tls.test.ts",
   "test/wal.test.ts",

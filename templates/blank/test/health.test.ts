@@ -16,6 +16,7 @@ import { ConsensusClient } from "../src/pb/service.js";
 import { Replica } from "../src/replica.js";
 import { ReplicaServer } from "../src/server.js";
 import { Code } from "../src/status.js";
+import { deadline } from "./support/deadline.js";
 
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
 const PROBE = fileURLToPath(new URL("../src/probe.js", import.meta.url));
@@ -24,13 +25,15 @@ const HealthClient = grpc.makeClientConstructor(service as grpc.ServiceDefinitio
 
 function propose(client: ConsensusClient): Promise<grpc.ServiceError | undefined> {
   return new Promise((resolve) =>
-    client.propose({ identity: "c1", name: "put", value: Buffer.alloc(0) }, (error) => resolve(error ?? undefined)),
+    client.propose({ identity: "c1", name: "put", value: Buffer.alloc(0) }, new grpc.Metadata(), deadline(), (error) =>
+      resolve(error ?? undefined),
+    ),
   );
 }
 
 /** Opens a Dispatch stream, writes `timestamp`'s beacon; resolves `status` with how the stream ends. */
 function dispatch(client: ConsensusClient, timestamp: string) {
-  const stream = client.dispatch();
+  const stream = client.dispatch(deadline());
   const replies: PeerReply[] = [];
   stream.on("data", (reply: PeerReply) => replies.push(reply));
   stream.on("error", () => undefined); // the status says it all

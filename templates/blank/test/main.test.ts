@@ -11,6 +11,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { ConsensusClient } from "../src/pb/service.js";
+import { deadline } from "./support/deadline.js";
 
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
 
@@ -61,8 +62,11 @@ test(
 
       const client = new ConsensusClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
       const reply = await new Promise<{ success: boolean; error: string }>((resolve, reject) =>
-        client.propose({ identity: "c1", name: "put", value: Buffer.alloc(0) }, (error, reply) =>
-          error ? reject(error) : resolve(reply),
+        client.propose(
+          { identity: "c1", name: "put", value: Buffer.alloc(0) },
+          new grpc.Metadata(),
+          deadline(),
+          (error, reply) => (error ? reject(error) : resolve(reply)),
         ),
       );
       client.close();

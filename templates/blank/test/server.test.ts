@@ -14,6 +14,7 @@ import { coalesceReplies } from "../src/coalesce.js";
 import { Replica } from "../src/replica.js";
 import { consensusService, ReplicaServer, type Served } from "../src/server.js";
 import { Code, StatusError, unimplemented } from "../src/status.js";
+import { deadline } from "./support/deadline.js";
 
 /** The timestamp of a beacon request or reply ("" for other messages). */
 const stamp = (envelope: PeerRequest | PeerReply): string =>
@@ -35,7 +36,7 @@ interface Outcome {
 function exchange(client: ConsensusClient, requests: PeerRequest[]): Promise<Outcome> {
   return new Promise((resolve) => {
     const replies: PeerReply[] = [];
-    const stream = client.dispatch();
+    const stream = client.dispatch(deadline());
     let status: grpc.StatusObject | undefined;
     let ended = false;
     const done = () => status && (ended || status.code !== Code.OK) && resolve({ replies, ...status });
@@ -168,7 +169,7 @@ describe("Dispatch over gRPC", { timeout: 30_000 }, () => {
 
   test("a peer whose connection drops mid-stream costs only its stream", async () => {
     const other = new ConsensusClient(address, grpc.credentials.createInsecure());
-    const stream = other.dispatch();
+    const stream = other.dispatch(deadline());
     stream.on("error", () => undefined);
     for (let i = 0; i < 10; i++) stream.write(beacon("slow10"));
     await new Promise((resolve) => stream.once("data", resolve));
@@ -188,8 +189,11 @@ describe("Dispatch over gRPC", { timeout: 30_000 }, () => {
 
   test("Propose carries the request to the replica and every field of its reply back", async () => {
     const reply = await new Promise((resolve, reject) =>
-      client.propose({ identity: "c1", name: "put", value: Buffer.from("x") }, (error, reply) =>
-        error ? reject(error) : resolve(reply),
+      client.propose(
+        { identity: "c1", name: "put", value: Buffer.from("x") },
+        new grpc.Metadata(),
+        deadline(),
+        (error, reply) => (error ? reject(error) : resolve(reply)),
       ),
     );
     assert.deepEqual(reply, {
@@ -368,7 +372,7 @@ async function heldServer() {
     { interceptors: [watcher.interceptor] },
   );
   const client = new ConsensusClient(`127.0.0.1:${await server.listen()}`, grpc.credentials.createInsecure());
-  const stream = client.dispatch();
+  const stream = client.dispatch(deadline());
   const replies: PeerReply[] = [];
   const status = new Promise<grpc.StatusObject>((resolve) => stream.on("status", resolve));
   stream.on("data", (reply: PeerReply) => replies.push(reply));

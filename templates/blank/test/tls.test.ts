@@ -19,6 +19,7 @@ import { GrpcPeers, type LinkEvent } from "../src/peers.js";
 import { Replica } from "../src/replica.js";
 import { ReplicaServer } from "../src/server.js";
 import { explainFailure, loadTls, type Tls, TlsError } from "../src/tls.js";
+import { deadline } from "./support/deadline.js";
 
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
 const run = promisify(execFile);
@@ -137,8 +138,11 @@ async function refusal(port: number, tls: Tls | undefined): Promise<string> {
 
 function propose(client: ConsensusClient): Promise<ProposeReply> {
   return new Promise((resolve, reject) =>
-    client.propose({ identity: "c1", name: "put", value: Buffer.alloc(0) }, (error, reply) =>
-      error ? reject(error) : resolve(reply),
+    client.propose(
+      { identity: "c1", name: "put", value: Buffer.alloc(0) },
+      new grpc.Metadata(),
+      deadline(),
+      (error, reply) => (error ? reject(error) : resolve(reply)),
     ),
   );
 }
