@@ -43,7 +43,8 @@ for (const [name, spec] of lines) {
   // A supported line runs the tests too; an older one could not, so this Node does.
   const { status } = spawnSync(
     supported ? node : process.execPath,
-    ["--test", "--test-reporter=spec", ...files.map((file) => path.join(TESTS, file))],
+    // The backstop of npm test: a test still running after 20 minutes is a hang, failed with what was open.
+    ["--test", "--test-reporter=spec", "--test-timeout=1200000", ...files.map((file) => path.join(TESTS, file))],
     { cwd: REPO, stdio: "inherit", env: { ...process.env, CONSENSUS_TEST_NODE: node } },
   );
   if (status !== 0) failed.push(version);
