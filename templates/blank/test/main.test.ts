@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -12,18 +11,9 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { ConsensusClient } from "../src/pb/service.js";
 import { deadline } from "./support/deadline.js";
+import { freePort } from "./support/ports.js";
 
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
-
-/** A free port on 127.0.0.1 (bound, read, released). */
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, "close");
-  return port;
-}
 
 /** Runs main.js with `args`; resolves with the process and its first stdout line. */
 async function start(args: string[]) {

@@ -24,6 +24,7 @@ import {
 import { Replica } from "../src/replica.js";
 import { ReplicaServer } from "../src/server.js";
 import { Code, StatusError } from "../src/status.js";
+import { freePort } from "./support/ports.js";
 
 const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/;
 const names = ["r1", "r2", "r3"];
@@ -241,16 +242,6 @@ function linkEvents() {
       while (events.length < count) await new Promise<void>((resolve) => (wake = resolve));
     },
   };
-}
-
-/** A free port on 127.0.0.1 (bound, read, released). */
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, "close");
-  return port;
 }
 
 /** Starts src/main.js as a replica on `port`; resolves once it prints its listening line. */
