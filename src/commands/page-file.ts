@@ -1,8 +1,8 @@
 // The pages that --html, --report and `consensus report` write: none replaces
 // a file that is there unless --force, so that a rerun does not lose a page
 // someone kept. Refused before any work (a bench or a search can take
-// minutes), and again at the write, which creates the file only if absent.
-import { access, writeFile } from "node:fs/promises";
+// minutes), and again at the write, which puts the file in place only if absent.
+import { access, link, rename, rm, writeFile } from "node:fs/promises";
 import { UserError } from "../core/errors.js";
 
 /** How a command fails: a UserError unless it says otherwise (check's bad input exits 2). */
@@ -25,17 +25,24 @@ export async function refuseOverwrite(file: string, force: boolean | undefined, 
   throw fail(refusal(file));
 }
 
-/** Writes the page, replacing a file that is there only when `force`. */
+/**
+ * Writes the page whole or not at all: into a file beside it first, then linked into place (which
+ * fails if the page is there) or, with `force`, renamed over it.
+ */
 export async function writePage(
   file: string,
   html: string,
   force: boolean | undefined,
   fail: Fail = userError,
 ): Promise<void> {
+  const temp = `${file}.${process.pid}.tmp`;
   try {
-    await writeFile(file, html, { flag: force ? "w" : "wx" });
+    await writeFile(temp, html);
+    await (force ? rename : link)(temp, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") throw fail(refusal(file));
     throw error;
+  } finally {
+    await rm(temp, { force: true });
   }
 }

@@ -2,11 +2,12 @@
 // record, everything from the record escaped, nothing broken by empty data,
 // and the same bytes for the same run. Read with regexes: the page is ours.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
 import { checkHistory, parseHistory } from "../../src/check/index.js";
+import { writePage } from "../../src/commands/page-file.js";
 import { renderReport } from "../../src/workbench/report.js";
 import { generate } from "../check/histories.js";
 import type { ClientRecord, Run, ServerRecord } from "../../src/workbench/results.js";
@@ -288,6 +289,21 @@ describe("a page that is there", () => {
     const forced = await consensus(["report", "bench.jsonl", "--output", "kept.html", "--force"], dir);
     assert.equal(forced.code, 0, forced.stderr);
     assert.equal(readFileSync(kept, "utf8"), renderReport(RUN));
+  });
+
+  test("the write itself puts a page in place whole, and never over one that came meanwhile", async () => {
+    const page = path.join(dir, "late.html");
+    await writePage(page, "first", false);
+    // There since the early check: the write refuses and keeps it.
+    await assert.rejects(writePage(page, "second", false), { message: `${page} exists: give --force to overwrite it` });
+    assert.equal(readFileSync(page, "utf8"), "first");
+    await writePage(page, "third", true);
+    assert.equal(readFileSync(page, "utf8"), "third");
+    assert.deepEqual(
+      readdirSync(dir).filter((name) => name.startsWith("late.html")),
+      ["late.html"],
+      "no file of the write left beside it",
+    );
   });
 
   test("bench --report refuses before the run starts", async () => {
