@@ -1,5 +1,6 @@
 // The disks: FileDisk on real files (order, the three fsync modes, reopening)
-// and MemoryDisk (reopen as a crash, no timers).
+// and MemoryDisk (a process crash keeps what was written, a power loss what
+// was synced and a seeded torn tail; syncs on a virtual clock; failures).
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -7,6 +8,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Fsync, FileDisk, MemoryDisk } from "../src/disk.js";
+import { Random, VirtualClock } from "../src/simulation/index.js";
+import { Wal } from "../src/wal.js";
 
 let root: string;
 before(async () => (root = await mkdtemp(path.join(tmpdir(), "disk-"))));
@@ -171,5 +174,202 @@ describe("MemoryDisk", () => {
     // A macrotask runs only once the microtask queue is empty.
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(done, true);
+  });
+
+  test("without a clock, every append is durable at once, except with never", async () => {
+    const disk = new MemoryDisk("r1", { fsync: "always" });
+    await disk.append("wal", text("abc"));
+    assert.equal(disk.unsynced, 0);
+    const never = new MemoryDisk("r2", { fsync: "never" });
+    await never.append("wal", text("abc"));
+    assert.equal(never.unsynced, 3);
+  });
+});
+
+describe("MemoryDisk on a clock", () => {
+  /** A disk whose syncs take exactly 1 virtual ms, and its clock. */
+  const timed = (fsync: Fsync) => {
+    const clock = new VirtualClock();
+    return {
+      clock,
+      disk: new MemoryDisk("r1", { fsync, clock, random: new Random(1, "disk").next, syncLatency: [1, 1] }),
+    };
+  };
+
+  /** When each append resolved, in virtual ms, for appends called at the times `at`. */
+  async function resolvedAt(fsync: Fsync, at: number[]): Promise<number[]> {
+    const { clock, disk } = timed(fsync);
+    const done: number[] = [];
+    const appends = at.map(
+      (time, i) =>
+        new Promise<void>((resolve) =>
+          clock.setTimeout(() => {
+            void disk.append("wal", text(`${i};`)).then(() => {
+              done[i] = clock.now();
+              resolve();
+            });
+          }, time),
+        ),
+    );
+    await clock.settle(Promise.all(appends));
+    assert.equal(disk.unsynced, fsync === "never" ? at.length * 2 : 0);
+    return done;
+  }
+
+  test("always: each append waits for its own sync, one after the other", async () => {
+    assert.deepEqual(await resolvedAt("always", [0, 0, 0, 0.5]), [1, 2, 3, 4]);
+  });
+
+  test("batch: the appends written during a sync share the next one (group commit)", async () => {
+    assert.deepEqual(await resolvedAt("batch", [0, 0.5, 0.5, 0.9, 1.5]), [1, 2, 2, 2, 3]);
+  });
+
+  test("never: each append resolves as written, and nothing is ever synced", async () => {
+    assert.deepEqual(await resolvedAt("never", [0, 0.5]), [0, 0.5]);
+  });
+
+  test("a sync's latency is drawn from the disk's random in syncLatency", async () => {
+    const clock = new VirtualClock();
+    const disk = new MemoryDisk("r1", { clock, random: () => 0.5, syncLatency: [2, 4] });
+    await clock.settle(disk.append("wal", text("x")));
+    assert.equal(clock.now(), 3);
+  });
+
+  test("a process crash (reopen) keeps every byte written; the old handle's pending appends never resolve", async () => {
+    const { clock, disk } = timed("batch");
+    await clock.settle(disk.append("wal", text("synced;")));
+    let settled = false;
+    void disk.append("wal", text("pending;")).finally(() => (settled = true));
+    const next = disk.reopen();
+    await clock.advance(10);
+    assert.equal(settled, false);
+    assert.equal((await next.read("wal"))?.toString(), "synced;pending;");
+    assert.equal(next.unsynced, 8, "the page cache holds it, but no sync made it durable");
+    assert.equal((await next.powerLoss().read("wal"))?.toString().startsWith("synced;"), true);
+  });
+
+  test("a power loss keeps the synced prefix and a seeded part of the unsynced appends, the last possibly torn", async () => {
+    const synced = ["first;", "second;"];
+    const unsynced = ["third record;", "fourth record;", "fifth record;"];
+    const shapes = new Set<string>();
+    /** What seed `seed` leaves of the file. */
+    const survivor = async (seed: number): Promise<Buffer> => {
+      const clock = new VirtualClock();
+      const disk = new MemoryDisk("r1", { clock, random: new Random(seed, "disk").next });
+      for (const record of synced) await clock.settle(disk.append("wal", text(record)));
+      for (const record of unsynced) void disk.append("wal", text(record));
+      assert.equal(disk.unsynced, unsynced.join("").length);
+      return (await disk.powerLoss().read("wal"))!;
+    };
+    for (let seed = 1; seed <= 200; seed++) {
+      const left = await survivor(seed);
+      assert.deepEqual(left, await survivor(seed), "a seed leaves the same bytes");
+      const prefix = synced.join("");
+      assert.equal(left.subarray(0, prefix.length).toString(), prefix, `seed ${seed}: the synced part survives`);
+      // Then whole unsynced appends, then possibly part of the next: its first bytes, or its first bytes and zeros.
+      let offset = prefix.length;
+      let whole = 0;
+      while (whole < unsynced.length && left.length >= offset + unsynced[whole]!.length) {
+        const expected = unsynced[whole]!;
+        if (left.subarray(offset, offset + expected.length).toString() !== expected) break;
+        offset += expected.length;
+        whole++;
+      }
+      const rest = left.subarray(offset);
+      if (rest.length === 0) shapes.add(`${whole} whole`);
+      else {
+        const next = text(unsynced[whole]!);
+        const written = rest.findLastIndex((byte) => byte !== 0) + 1;
+        assert.deepEqual(rest.subarray(0, written), next.subarray(0, written), `seed ${seed}: a prefix of the next`);
+        assert.ok(rest.length < next.length || written < next.length, `seed ${seed}: the next is torn`);
+        if (written < rest.length) {
+          assert.equal(rest.length, next.length, `seed ${seed}: zeros up to where the append ended`);
+          shapes.add("zeros");
+        } else shapes.add("torn");
+      }
+    }
+    assert.deepEqual(
+      [...shapes].sort(),
+      ["0 whole", "1 whole", "2 whole", "3 whole", "torn", "zeros"],
+      "every shape shows up in 200 seeds",
+    );
+  });
+
+  test("a torn tail left by a power loss is dropped by Wal.open with a notice, never refused", async () => {
+    let notices = 0;
+    for (let seed = 1; seed <= 200; seed++) {
+      const clock = new VirtualClock();
+      const disk = new MemoryDisk("r1", { clock, random: new Random(seed, "disk").next });
+      const { wal } = await Wal.open(disk);
+      const records = Array.from({ length: 6 }, (_, i) => text(`record ${i} `.repeat(i + 1)));
+      for (const record of records.slice(0, 3)) await clock.settle(wal.append(record));
+      for (const record of records.slice(3)) void wal.append(record);
+      const recovered = await Wal.open(disk.powerLoss());
+      const kept = recovered.records.map((record) => Buffer.from(record).toString());
+      assert.ok(kept.length >= 3, `seed ${seed}: what was synced survives`);
+      assert.deepEqual(kept, records.slice(0, kept.length).map(String), `seed ${seed}: a prefix of the records`);
+      if (recovered.notice !== undefined) {
+        assert.match(recovered.notice, /^memory:r1\/wal: dropped a torn last record at offset \d+ /);
+        notices++;
+      }
+    }
+    assert.ok(notices > 50, `${notices} of 200 power losses tore a record`);
+  });
+
+  test("a failed sync (EIO) is told to onFailure before the append rejects; the disk takes no more writes", async () => {
+    const { clock, disk } = timed("batch");
+    const events: string[] = [];
+    disk.onFailure((error) => events.push(`failure: ${error.message}`));
+    await clock.settle(disk.append("wal", text("ok;")));
+    disk.failSyncs();
+    const failed = disk
+      .append("wal", text("lost?;"))
+      .catch((error: Error) => events.push(`rejected: ${error.message}`));
+    await clock.settle(failed);
+    assert.deepEqual(events, [
+      "failure: memory:r1/wal: EIO: i/o error, fdatasync",
+      "rejected: memory:r1/wal: EIO: i/o error, fdatasync",
+    ]);
+    await assert.rejects(disk.append("wal", text("more")), /EIO/);
+    let late: Error | undefined;
+    disk.onFailure((error) => (late = error));
+    assert.match(late?.message ?? "", /EIO/, "a listener added after the failure hears of it at once");
+    assert.equal(disk.unsynced, "lost?;".length, "the failed append was never durable");
+    disk.repair();
+    const next = disk.reopen();
+    await clock.settle(next.append("wal", text("again;")));
+    assert.equal(next.unsynced, 0);
+  });
+
+  test("a full disk (ENOSPC) writes part of the append, fails it and tells onFailure", async () => {
+    const { clock, disk } = timed("batch");
+    let failure: Error | undefined;
+    disk.onFailure((error) => (failure = error));
+    await clock.settle(disk.append("wal", text("ok;")));
+    disk.fill();
+    await assert.rejects(disk.append("wal", text("0123456789")), /^Error: memory:r1\/wal: ENOSPC: no space left/);
+    assert.match(failure?.message ?? "", /ENOSPC/);
+    const left = (await disk.reopen().read("wal"))!.toString();
+    assert.ok(left.startsWith("ok;") && "0123456789".startsWith(left.slice(3)), left);
+  });
+
+  test("refuses a bad syncLatency or fsync, in one line", () => {
+    for (const latency of [
+      [2, 1],
+      [-1, 1],
+      [0, Infinity],
+      [NaN, 1],
+    ] as const) {
+      assert.throws(
+        () => new MemoryDisk("r1", { syncLatency: latency }),
+        (error: Error) =>
+          error instanceof RangeError &&
+          error.message === `syncLatency [${latency.join(", ")}] is not a range of ms [min, max]`,
+      );
+    }
+    assert.throws(
+      () => new MemoryDisk("r1", { fsync: "sometimes" as Fsync }),
+      /^RangeError: fsync "sometimes" is not one of always, batch, never$/,
+    );
   });
 });

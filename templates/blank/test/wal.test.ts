@@ -144,7 +144,7 @@ describe("Wal", () => {
   });
 
   test("works over a MemoryDisk across a simulated crash with a torn tail", async () => {
-    let disk = new MemoryDisk("r1", "always");
+    let disk = new MemoryDisk("r1", { fsync: "always" });
     const { wal } = await Wal.open(disk);
     for (const record of RECORDS) await wal.append(record);
     disk.cut("wal", starts.at(-1)! + 3);
