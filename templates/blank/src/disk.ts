@@ -60,7 +60,6 @@ export class FileDisk implements Disk {
   private readonly files = new Map<string, OpenFile>();
   private folderReady: Promise<void> | undefined;
   private closed = false;
-  private datasyncs = 0;
   private failure: Error | undefined;
   private readonly listeners: ((error: Error) => void)[] = [];
 
@@ -68,11 +67,6 @@ export class FileDisk implements Disk {
     readonly where: string,
     readonly fsync: Fsync,
   ) {}
-
-  /** How many times a file was fdatasync'd: for tests and metrics. */
-  get syncs(): number {
-    return this.datasyncs;
-  }
 
   read(file: string): Promise<Buffer | undefined> {
     return this.run(file, async () => {
@@ -214,7 +208,6 @@ export class FileDisk implements Disk {
   private async sync(handle: FileHandle): Promise<void> {
     if (this.fsync === "never") return;
     await handle.datasync();
-    this.datasyncs++;
   }
 
   private path(file: string): string {

@@ -3,17 +3,63 @@
 // was synced and a seeded torn tail; syncs on a virtual clock; failures).
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdtemp, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { after, before, describe, test } from "node:test";
-import { type Fsync, FileDisk, MemoryDisk } from "../src/disk.js";
+import { after, before, describe, test, type TestContext } from "node:test";
+import { FSYNC, type Fsync, FileDisk, MemoryDisk } from "../src/disk.js";
 import { Random, VirtualClock } from "../src/simulation/index.js";
 import { Wal } from "../src/wal.js";
 
 let root: string;
-before(async () => (root = await mkdtemp(path.join(tmpdir(), "disk-"))));
+/** The prototype of the handles FileDisk gets from fs/promises: its write, datasync and sync are what the tests watch. */
+let handles: FileHandle;
+before(async () => {
+  root = await mkdtemp(path.join(tmpdir(), "disk-"));
+  const probe = await open(path.join(root, "probe"), "w");
+  handles = Object.getPrototypeOf(probe) as FileHandle;
+  await probe.close();
+});
 after(() => rm(root, { recursive: true, force: true }));
+
+type Write = (this: FileHandle | void, data: Uint8Array) => Promise<{ bytesWritten: number }>;
+
+/** A rejected system call, as fs/promises makes it. */
+function errno(code: string, message: string): Promise<never> {
+  return Promise.reject(Object.assign(new Error(`${code}: ${message}`), { code }));
+}
+
+/**
+ * Watches the real calls on file handles (until the test ends, or
+ * t.mock.restoreAll()): the bytes written, each fdatasync with the bytes
+ * written before it began (`durable`: the most a completed one covers), and
+ * each folder sync by the folder's inode. `fail` replaces a call, e.g. to
+ * inject an error; its `write` gets the real write of what it is given.
+ */
+function intercept(
+  t: TestContext,
+  fail: { datasync?: () => Promise<void>; write?: (write: Write) => Promise<{ bytesWritten: number }> } = {},
+) {
+  const calls = { written: 0, durable: 0, datasyncs: 0, folders: [] as number[] };
+  const { write, datasync, sync } = handles;
+  t.mock.method(handles, "write", async function (this: FileHandle, data: Uint8Array, offset: number, length: number) {
+    const real: Write = (part) => (write as Write).call(this, part);
+    const result = await (fail.write ? fail.write(real) : real(data.subarray(offset, offset + length)));
+    calls.written += result.bytesWritten;
+    return result;
+  });
+  t.mock.method(handles, "datasync", async function (this: FileHandle) {
+    calls.datasyncs++;
+    const covers = calls.written;
+    await (fail.datasync ?? (() => datasync.call(this)))();
+    calls.durable = Math.max(calls.durable, covers);
+  });
+  t.mock.method(handles, "sync", async function (this: FileHandle) {
+    calls.folders.push((await this.stat()).ino);
+    await sync.call(this);
+  });
+  return calls;
+}
 
 let folders = 0;
 /** A folder of its own under the test's temporary folder (not created yet). */
@@ -53,32 +99,103 @@ describe("FileDisk", () => {
     });
   }
 
-  test("always syncs each append, batch coalesces concurrent appends into one sync, never syncs none", async () => {
-    const syncs: Partial<Record<Fsync, number>> = {};
-    for (const fsync of ["always", "batch", "never"] as const) {
+  for (const fsync of FSYNC) {
+    test(`${fsync}: each append resolves only after a real fdatasync that began after its write (calls intercepted)`, async (t) => {
+      const calls = intercept(t);
       const disk = new FileDisk(folder(), fsync);
-      await Promise.all(Array.from({ length: 50 }, (_, i) => disk.append("log", text(`${i};`))));
-      syncs[fsync] = disk.syncs;
-      assert.equal((await disk.read("log"))?.toString().split(";").length, 51);
+      const values = Array.from({ length: 50 }, (_, i) => text(`${i};`));
+      const ends = values.map((_, i) => values.slice(0, i + 1).reduce((sum, value) => sum + value.length, 0));
+      const durableAt: number[] = [];
+      await Promise.all(values.map((value, i) => disk.append("log", value).then(() => (durableAt[i] = calls.durable))));
+      assert.equal((await disk.read("log"))?.toString(), values.join(""));
       await disk.close();
-    }
-    assert.deepEqual(syncs, { always: 50, batch: 1, never: 0 });
-  });
+      assert.equal(calls.datasyncs, { always: 50, batch: 1, never: 0 }[fsync]);
+      if (fsync === "never") assert.deepEqual(new Set(durableAt), new Set([0]), "nothing is ever synced");
+      else values.forEach((_, i) => assert.ok(durableAt[i]! >= ends[i]!, `append ${i} resolved before it was synced`));
+    });
+  }
 
-  test("batch: appends arriving during a write and sync share the next one (group commit)", async () => {
+  test("batch: appends arriving during a write and sync share the next one (group commit), each resolving once synced", async (t) => {
     const counts: Partial<Record<Fsync, number>> = {};
     for (const fsync of ["always", "batch"] as const) {
+      const calls = intercept(t);
       const disk = new FileDisk(folder(), fsync);
+      let appended = 0;
+      let unsynced = 0;
       // 20 writers, each appending 10 records one after the other, as the handlers of a busy leader.
       const writer = async (w: number) => {
-        for (let i = 0; i < 10; i++) await disk.append("log", text(`${w}.${i};`));
+        for (let i = 0; i < 10; i++) {
+          const record = text(`${w}.${i};`);
+          const end = (appended += record.length); // appends keep their order
+          await disk.append("log", record);
+          if (calls.durable < end) unsynced++;
+        }
       };
       await Promise.all(Array.from({ length: 20 }, (_, w) => writer(w)));
-      counts[fsync] = disk.syncs;
       await disk.close();
+      counts[fsync] = calls.datasyncs;
+      assert.equal(calls.written, calls.durable, `${fsync}: the last datasync covered every byte`);
+      assert.equal(unsynced, 0);
+      t.mock.restoreAll();
     }
     assert.equal(counts.always, 200);
     assert.ok(counts.batch! <= 20, `batch synced ${counts.batch} times for 200 appends`);
+  });
+
+  test(
+    "syncs each folder it creates into its parent, and a new file's folder, before the append resolves",
+    { skip: process.platform === "win32" && "Windows cannot open a folder to sync it" },
+    async (t) => {
+      const calls = intercept(t);
+      const parent = folder();
+      const where = path.join(parent, "nested");
+      const disk = new FileDisk(where, "batch");
+      await disk.append("wal", text("a"));
+      const inode = async (folder: string) => (await stat(folder)).ino;
+      const [rootIno, parentIno, whereIno] = await Promise.all([root, parent, where].map(inode));
+      // Each new folder's parent, the deepest first, then the folder of the new file.
+      assert.deepEqual(calls.folders, [parentIno, rootIno, whereIno]);
+      await disk.append("wal", text("b"));
+      assert.equal(calls.folders.length, 3, "no folder sync for a file that exists");
+      await disk.append("other", text("c"));
+      assert.deepEqual(calls.folders.slice(3), [whereIno]);
+      await disk.close();
+    },
+  );
+
+  test("a failed fdatasync (EIO) fails the append, is told to onFailure first, and the file takes no more writes", async (t) => {
+    const calls = intercept(t, { datasync: () => errno("EIO", "i/o error, fdatasync") });
+    const where = folder();
+    const disk = new FileDisk(where, "batch");
+    const events: string[] = [];
+    disk.onFailure((error) => events.push(`failure: ${error.message}`));
+    await disk.append("log", text("lost?")).catch((error: Error) => events.push(`rejected: ${error.message}`));
+    const message = `${where}/log: EIO: i/o error, fdatasync`;
+    assert.deepEqual(events, [`failure: ${message}`, `rejected: ${message}`]);
+    await assert.rejects(disk.append("log", text("more")), { message });
+    assert.equal(calls.datasyncs, 1, "no write or sync after the failure");
+    let late: Error | undefined;
+    disk.onFailure((error) => (late = error));
+    assert.equal(late?.message, message, "a listener added after the failure hears of it at once");
+    await disk.close();
+  });
+
+  test("a full disk (ENOSPC) after a short write fails the append and is told to onFailure", async (t) => {
+    let writes = 0;
+    const where = folder();
+    const data = text("0123456789");
+    intercept(t, {
+      write: (write) =>
+        writes++ === 0 ? write(data.subarray(0, 4)) : errno("ENOSPC", "no space left on device, write"),
+    });
+    const disk = new FileDisk(where, "always");
+    let failure: Error | undefined;
+    disk.onFailure((error) => (failure = error));
+    await assert.rejects(disk.append("log", data), { message: `${where}/log: ENOSPC: no space left on device, write` });
+    assert.equal(failure?.message, `${where}/log: ENOSPC: no space left on device, write`);
+    t.mock.restoreAll();
+    assert.equal((await readFile(path.join(where, "log"))).toString(), "0123", "the short write stays");
+    await disk.close();
   });
 
   test("truncates in order with the appends, and refuses to grow a file", async () => {
