@@ -20,7 +20,7 @@ import { subject, type Violation, violation } from "./witness.js";
 
 export { HistoryError, parseHistory } from "./history.js";
 export type { EventRef, History, Key, NemesisEvent, Operation, Scalar } from "./history.js";
-export { byKey, prepare, register, UNSEEN, type Model, type Prepared, type Step } from "./model.js";
+export { byKey, prepare, register, type Model, type Prepared, type Step } from "./model.js";
 export { DEFAULT_MEMORY } from "./limits.js";
 export { search, Search, type Outcome, type SearchLimits, type Timed } from "./search.js";
 export { describeOperation, type Violation } from "./witness.js";

@@ -18,6 +18,17 @@
 // configuration, the search first looks for one among the calls that may go
 // next and, finding it, applies it and tries nothing else there.
 //
+// And when none of the calls before the first return would change the state
+// (each is refused, or leaves it as it is), only that return's operation r
+// is tried there, or nothing. Why: an operation ordered before r took effect
+// before r returned, so its call is among those calls; none of them changes
+// the state, so r takes effect in this state in every order that goes on
+// from here. If the state refuses r, no order does: the search backs up at
+// once, rather than after trying every subset of those calls first. If it
+// takes r and stays the same, an order that takes those calls before r can
+// take r first instead: every state along it is the same. So concurrent
+// reads, or appends onto a value nobody reads, are not tried in all orders.
+//
 // The cache is what grows: on a hard history it would fill any memory. It
 // gets a budget of bytes (its tables and the states they number); a search
 // that needs more stops with `unknown` and says so, rather than running out.
@@ -162,14 +173,24 @@ export class Search<State, Op> {
       if (fresh) {
         fresh = false;
         entry = next[head]!;
-        if (model.eager) {
-          for (let e = entry; e !== NONE && (e & 1) === 0; e = next[e]!) {
-            if (model.eager(state, ops[e >> 1]!) && model.step(state, ops[e >> 1]!).ok) {
-              entry = e;
-              taking = true;
-              break;
-            }
+        // The calls that may go next, up to the first return; whether any of them would change the state.
+        let e = entry;
+        let still = true;
+        for (; e !== NONE && (e & 1) === 0; e = next[e]!) {
+          const step = model.step(state, ops[e >> 1]!);
+          if (step.ok && model.eager?.(state, ops[e >> 1]!)) {
+            entry = e;
+            taking = true;
+            break;
           }
+          if (step.ok && step.state !== state) still = false;
+        }
+        if (!taking && still && e !== NONE) {
+          // Only the first return's operation can be next: see Search.
+          if (model.step(state, ops[e >> 1]!).ok) {
+            entry = e - 1;
+            taking = true;
+          } else entry = e;
         }
       }
       if (entry !== NONE && (entry & 1) === 0) {

@@ -10,7 +10,6 @@ import {
   type CheckResult,
   type Operation,
   parseHistory,
-  prepare,
   register,
   search,
 } from "../../src/check/index.js";
@@ -339,9 +338,31 @@ describe("the search on its own", () => {
       (await checkHistory([...appends, invoke(n, "read"), ok(n, "read", missing)], { memory })).verdict,
       "not linearizable",
     );
-    // The rule is for keys that only grow: a write among the appends leaves the plain register.
-    const history = parseHistory([...appends, invoke(n, "write", "x"), ok(n, "write", "x")]);
-    assert.equal(prepare(history.operations).model, register);
+  });
+
+  test("tries concurrent operations that leave the value as it is in one order only", async () => {
+    // 40 concurrent appends that nothing reads, then a write: every subset of them would be a configuration.
+    const n = 40;
+    const events = [
+      ...Array.from({ length: n }, (_, i) => invoke(i, "append", `${i} `)),
+      ...Array.from({ length: n }, (_, i) => ok(i, "append", `${i} `)),
+      invoke(n, "write", "x "),
+      ok(n, "write", "x "),
+      invoke(n, "read"),
+      ok(n, "read", "x "),
+    ];
+    const memory = 2 ** 20;
+    assert.equal((await checkHistory(events, { memory })).verdict, "linearizable");
+    events[events.length - 1] = ok(n, "read", "x 7 ");
+    assert.equal((await checkHistory(events, { memory })).verdict, "not linearizable");
+    // Likewise 40 concurrent reads of 1 and one of 2, where 1 was written last: refuted at once.
+    const reads = [
+      invoke(0, "write", 1),
+      ok(0, "write", 1),
+      ...Array.from({ length: n }, (_, i) => invoke(i + 1, "read")),
+      ...Array.from({ length: n }, (_, i) => ok(i + 1, "read", i === n - 1 ? 2 : 1)),
+    ];
+    assert.equal((await checkHistory(reads, { memory })).verdict, "not linearizable");
   });
 
   test("gives a linearization of the operations it can order", () => {
