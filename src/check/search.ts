@@ -71,8 +71,17 @@ export type Outcome<State> =
 
 /** Limits of one search. */
 export interface SearchLimits {
-  /** Bytes the cache of configurations (and of the states they hold) may take. Default: DEFAULT_MEMORY. */
-  memory?: number;
+  /**
+   * Bytes the cache of configurations (and of the states they hold) may take,
+   * or a budget that several searches share. Default: DEFAULT_MEMORY.
+   */
+  memory?: number | MemoryBudget;
+}
+
+/** Bytes that searches may take together: each takes what it grows by, and gives it all back on release(). */
+export class MemoryBudget {
+  used = 0;
+  constructor(readonly bytes: number) {}
 }
 
 /** A Map holds at most 2^24 entries; states numbered past this are refused long before. */
@@ -127,7 +136,12 @@ export class Search<State, Op> {
     this.optional = new Uint8Array(n);
     this.applied = new Uint32Array(Math.ceil(n / 32));
     // One configuration per operation for the order found, and a few more for each dead end.
-    this.seen = new Configurations(this.applied.length, 2 * n, limits.memory ?? DEFAULT_MEMORY);
+    const memory = limits.memory ?? DEFAULT_MEMORY;
+    this.seen = new Configurations(
+      this.applied.length,
+      2 * n,
+      memory instanceof MemoryBudget ? memory : new MemoryBudget(memory),
+    );
     this.stack = new Int32Array(n);
     this.eager = new Uint8Array(n);
     this.state = model.init();
@@ -157,6 +171,12 @@ export class Search<State, Op> {
       last = entry;
     }
     this.entry = NONE;
+  }
+
+  /** Gives back the memory the search holds; it must not run again. */
+  release(): void {
+    this.seen.release();
+    this.states.clear();
   }
 
   /** Runs up to `steps` more steps: the outcome once decided, undefined until then. */
@@ -312,23 +332,26 @@ class Configurations {
   private states: Int32Array;
   private words: Uint32Array;
   private size = 0;
-  /** Bytes charged besides the arrays. */
-  private charged = 0;
+  /** Bytes taken from the budget: the arrays, and what charge() took. */
+  private held = 0;
 
   /** Room for `expected` configurations at first (growing past it costs copies), within 4 MB of bitsets and the budget. */
   constructor(
     private readonly width: number,
     expected: number,
-    private readonly budget: number,
+    private readonly budget: MemoryBudget,
   ) {
     const entry = 4 * width + 16;
     const wanted = Math.max(512, Math.min(expected, (1 << 20) / Math.max(width, 1)));
-    const capacity =
-      2 ** Math.max(4, Math.floor(Math.log2(Math.min(2 ** Math.ceil(Math.log2(wanted)), budget / entry))));
+    const left = budget.bytes - budget.used;
+    const capacity = 2 ** Math.max(4, Math.floor(Math.log2(Math.min(2 ** Math.ceil(Math.log2(wanted)), left / entry))));
     this.table = new Int32Array(2 * capacity);
     this.hashes = new Int32Array(capacity);
     this.states = new Int32Array(capacity);
     this.words = new Uint32Array(capacity * width);
+    // Taken even past the budget, which is then full: a few hundred bytes at most.
+    this.held = capacity * entry;
+    budget.used += this.held;
   }
 
   /** Adds the configuration unless it is there: SEEN, ADDED, or FULL when there is no room for it. */
@@ -356,26 +379,27 @@ class Configurations {
 
   /** Takes `bytes` from the budget: whether they fitted. */
   charge(bytes: number): boolean {
-    if (this.bytes() + bytes > this.budget) return false;
-    this.charged += bytes;
+    if (this.budget.used + bytes > this.budget.bytes) return false;
+    this.budget.used += bytes;
+    this.held += bytes;
     return true;
+  }
+
+  release(): void {
+    this.budget.used -= this.held;
+    this.held = 0;
+    this.table = this.hashes = this.states = new Int32Array(0);
+    this.words = new Uint32Array(0);
   }
 
   /** Why the set is full: `search limit reached after 1,234 configurations (256 MB)`. */
   describe(): string {
-    return `search limit reached after ${group(String(this.size))} configurations (${group(String(Math.round(this.budget / 2 ** 20)))} MB)`;
-  }
-
-  private bytes(): number {
-    return (
-      this.table.byteLength + this.hashes.byteLength + this.states.byteLength + this.words.byteLength + this.charged
-    );
+    return `search limit reached after ${group(String(this.size))} configurations (${group(String(Math.round(this.budget.bytes / 2 ** 20)))} MB)`;
   }
 
   private growEntries(): boolean {
     // Doubling adds as many bytes as the entries take now.
-    if (this.bytes() + this.hashes.byteLength + this.states.byteLength + this.words.byteLength > this.budget)
-      return false;
+    if (!this.charge(this.hashes.byteLength + this.states.byteLength + this.words.byteLength)) return false;
     const grow = <T extends Int32Array | Uint32Array>(array: T, make: (n: number) => T): T => {
       const bigger = make(array.length * 2);
       bigger.set(array);
@@ -388,7 +412,7 @@ class Configurations {
   }
 
   private growTable(): boolean {
-    if (this.bytes() + this.table.byteLength > this.budget) return false;
+    if (!this.charge(this.table.byteLength)) return false;
     const table = new Int32Array(this.table.length * 2);
     const mask = table.length - 1;
     for (let e = 0; e < this.size; e++) {

@@ -219,13 +219,27 @@ describe("the classic histories", () => {
     assert.deepEqual(
       result.keys.map((k) => [k.key, k.verdict, k.reason]),
       [
-        ["x", "unknown", 'not searched: key "y" is not linearizable'],
+        ["x", "unknown", 'left undecided: key "y" is not linearizable'],
         ["y", "not linearizable", undefined],
       ],
     );
     assert.deepEqual(
       result.violations.map((v) => v.key),
       ["y"],
+    );
+  });
+
+  test("keys are searched in turns: a key quick to refute ends the check while a larger one is still searched", async () => {
+    // The register (81 operations) takes minutes; key "y" (91) is refuted within its first turn.
+    const writes = Array.from({ length: 90 }, (_, i) => [invoke(90, "write", i, "y"), ok(90, "write", i, "y")]).flat();
+    const result = await checkHistory([...hard(40), ...writes, invoke(91, "read", null, "y"), ok(91, "read", 3, "y")]);
+    assert.equal(result.verdict, "not linearizable");
+    assert.deepEqual(
+      result.keys.map((k) => [k.key, k.verdict, k.reason]),
+      [
+        [null, "unknown", 'left undecided: key "y" is not linearizable'],
+        ["y", "not linearizable", undefined],
+      ],
     );
   });
 
@@ -264,7 +278,7 @@ describe("limits, time and abort", () => {
     const result = await checkHistory(hard(200), { memory });
     assert.equal(result.verdict, "unknown");
     const reason = result.keys[0]!.reason!;
-    assert.match(reason, /^search limit reached after [\d,]+ configurations \(1 MB\)$/);
+    assert.match(reason, /^undecided: search limit reached after [\d,]+ configurations \(1 MB\)$/);
     // Each configuration holds a bitset of 401 operations (13 words), its hash and state, and two table slots.
     const bytes = 13 * 4 + 8 + 2 * 4;
     const configurations = Number(/after ([\d,]+)/.exec(reason)![1]!.replaceAll(",", ""));
