@@ -243,6 +243,27 @@ describe("the classic histories", () => {
     );
   });
 
+  test("a value written twice: a read of it is explained by whichever write fits", async () => {
+    // write 1 < write 2 < read → 1: only the second write of 1, concurrent with the read, explains it.
+    const before = [invoke(0, "write", 1), ok(0, "write", 1), invoke(1, "write", 2), ok(1, "write", 2)];
+    const second = (type: typeof ok) => [invoke(3, "write", 1), type(3, "write", 1)];
+    const read = [invoke(2, "read"), ok(2, "read", 1)];
+    assert.equal(await verdict([...before, read[0]!, ...second(ok), read[1]!]), "linearizable");
+    // The second write of 1 invoked after the read returned: only the first is left, and write 2 came after it.
+    assert.equal(await verdict([...before, ...read, ...second(ok)]), "not linearizable");
+    // An info second write may have taken effect before the read; a failed one did not.
+    assert.equal(await verdict([...before, ...second(info), ...read]), "linearizable");
+    assert.equal(await verdict([...before, ...second(fail), ...read]), "not linearizable");
+  });
+
+  test("a value written twice, expected by two cas: each cas needs a write of its own", async () => {
+    // write 1, cas 1→2, cas 1→3: the second cas finds 2, unless the other write of 1 comes between.
+    const cas = (p: number, to: number) => [invoke(p, "cas", [1, to]), ok(p, "cas", [1, to])];
+    const first = [invoke(0, "write", 1), ok(0, "write", 1), ...cas(1, 2)];
+    assert.equal(await verdict([...first, ...cas(2, 3)]), "not linearizable");
+    assert.equal(await verdict([...first, invoke(3, "write", 1), ...cas(2, 3), ok(3, "write", 1)]), "linearizable");
+  });
+
   test('values compare by value and type: 1 is not "1"', async () => {
     const events = [invoke(0, "write", 1), ok(0, "write", 1), invoke(1, "read"), ok(1, "read", "1")];
     assert.equal(await verdict(events), "not linearizable");
@@ -398,9 +419,12 @@ describe("the search on its own", () => {
 describe("generated histories", () => {
   // Random seeds, printed, so that each run tries new histories and a failure replays (CHECK_SEED=…).
   const SEED = Number(process.env.CHECK_SEED ?? Math.floor(Math.random() * 2 ** 31));
-  /** Every search here is bounded by what it may cache, not by the clock: the same seed, the same answers. */
-  const MEMORY = 16 * 2 ** 20;
-  /** The share of histories a property lets the search leave unknown within MEMORY. */
+  /**
+   * Every search here is bounded by what it may cache: the same seed, the same
+   * answers. The timeout is a backstop, so that no history can hold the run.
+   */
+  const LIMITS = { memory: 16 * 2 ** 20, timeout: 10_000 };
+  /** The share of histories a property lets the search leave unknown within LIMITS. */
   const UNKNOWN_SHARE = 0.01;
 
   const shape = fc.record({
@@ -439,13 +463,13 @@ describe("generated histories", () => {
     for (const value of unknown) t.diagnostic(`unknown: ${JSON.stringify(value)}`);
     assert.ok(
       unknown.length <= UNKNOWN_SHARE * (decided + unknown.length),
-      `seed ${SEED}: ${unknown.length} of ${decided + unknown.length} unknown within ${MEMORY / 2 ** 20} MB`,
+      `seed ${SEED}: ${unknown.length} of ${decided + unknown.length} unknown within ${LIMITS.memory / 2 ** 20} MB or ${LIMITS.timeout / 1000} s`,
     );
   }
 
   test("made by running the store under random concurrency, are linearizable", async (t) => {
     await decides(t, fc.tuple(shape, mixes), 1000, async ([s, mix]) => {
-      const result = await checkHistory(generate({ ...s, mix }), { memory: MEMORY });
+      const result = await checkHistory(generate({ ...s, mix }), LIMITS);
       assert.notEqual(result.verdict, "not linearizable", result.violations[0]?.message);
       return result.verdict;
     });
@@ -456,7 +480,7 @@ describe("generated histories", () => {
       const events = generate({ ...s, mix });
       if (!events.some((e) => e.type === "ok" && e.f === "read")) return "skip";
       const { events: changed, index } = neverWrittenRead(events);
-      const result = await checkHistory(changed, { memory: MEMORY });
+      const result = await checkHistory(changed, LIMITS);
       assert.notEqual(result.verdict, "linearizable");
       // Only the changed read's key is not.
       if (result.verdict === "not linearizable") {
@@ -478,7 +502,7 @@ describe("generated histories", () => {
       } catch {
         return "skip";
       }
-      const result = await checkHistory(changed, { memory: MEMORY });
+      const result = await checkHistory(changed, LIMITS);
       assert.notEqual(result.verdict, "linearizable");
       return result.verdict;
     });
@@ -513,10 +537,10 @@ describe("generated histories", () => {
               return: op.type === "ok" ? op.complete!.index : Infinity,
             })),
             plain,
-            { memory: MEMORY },
+            { memory: LIMITS.memory },
           ).linearizable,
       );
-      const result = await checkHistory(history, { memory: MEMORY });
+      const result = await checkHistory(history, LIMITS);
       // Where the plain search cannot decide, there is nothing to compare with.
       if (outcomes.includes(false)) assert.notEqual(result.verdict, "linearizable");
       else if (outcomes.includes("unknown")) return "skip";
