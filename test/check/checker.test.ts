@@ -430,9 +430,9 @@ describe("generated histories", () => {
   const UNKNOWN_SHARE = 0.01;
 
   const shape = fc.record({
-    processes: fc.integer({ min: 1, max: 8 }),
+    processes: fc.integer({ min: 1, max: 20 }),
     keys: fc.integer({ min: 1, max: 3 }),
-    operations: fc.integer({ min: 1, max: 80 }),
+    operations: fc.integer({ min: 1, max: 200 }),
     info: fc.double({ min: 0, max: 0.3, noNaN: true }),
     duplicates: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.5, noNaN: true })),
     seed: fc.integer(),
