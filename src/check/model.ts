@@ -208,25 +208,28 @@ function numbered(operations: readonly Operation[], seen: Iterable<Scalar>): Mod
     }
     return scalars.get(value) ?? UNSEEN;
   };
-  // Each operation's values, numbered once.
+  // Each operation's values, numbered once; each append, its place among the appends.
   const numbers = new Map<Operation, number | readonly [number, number]>();
   for (const op of operations) {
     if (op.f === "cas") numbers.set(op, [state(op.value[0]), state(op.value[1])]);
-    else if (op.f !== "append") numbers.set(op, state(op.value));
+    else numbers.set(op, op.f === "append" ? numbers.size : state(op.value));
   }
-  /** The state after appending, by state and operation: walks are paid once. */
-  const appended = new Map<number, Map<Operation, number>>();
+  /**
+   * The state after appending, by state and append, so that a walk is paid
+   * once; emptied when it reaches a million entries, to stay small.
+   */
+  const appended = new Map<number, number>();
   const append = (current: number, op: Extract<Operation, { f: "append" }>): number => {
     if (current === UNSEEN_STRING) return UNSEEN_STRING;
     if (current !== NULL && current < root) return -1;
-    let after = appended.get(current);
-    if (after === undefined) appended.set(current, (after = new Map()));
-    let next = after.get(op);
+    const memo = current * operations.length + (numbers.get(op) as number);
+    let next = appended.get(memo);
     if (next === undefined) {
       next = walk(current === NULL ? root : current, op.value);
       if (next < 0) next = growing && -next - 1 !== end ? -1 : UNSEEN_STRING;
       else if (growing && !way.has(next)) next = -1;
-      after.set(op, next);
+      if (appended.size >= 2 ** 20) appended.clear();
+      appended.set(memo, next);
     }
     return next;
   };
