@@ -437,8 +437,12 @@ describe("generated histories", () => {
     duplicates: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.5, noNaN: true })),
     seed: fc.integer(),
   });
-  // Appends apart: the store here would append to a number, which SPEC §6 leaves undefined.
-  const mixes = fc.constantFrom({ read: 5, write: 4, cas: 2 }, { read: 1, append: 1 });
+  // A register; appends alone; and a kv store, whose writes and appends are strings (as in Porcupine's kv tests).
+  const mixes = fc.constantFrom(
+    { read: 5, write: 4, cas: 2 },
+    { read: 1, append: 1 },
+    { read: 4, write: 1, append: 4 },
+  );
 
   /**
    * Runs `property` on `runs` generated cases; it answers the verdict it got.
