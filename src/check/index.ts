@@ -108,8 +108,8 @@ export async function checkHistory(
   let refuted: Violation | undefined;
   let late = false;
   while (searching.length > 0 && refuted === undefined && !late) {
-    for (let i = 0; i < searching.length && refuted === undefined && !late; i++) {
-      late = performance.now() >= deadline;
+    for (let i = 0; i < searching.length && refuted === undefined; i++) {
+      if ((late = performance.now() >= deadline)) break;
       const { result, searched, search } = searching[i]!;
       const outcome = search.run(CHUNK);
       if (outcome === undefined) continue;

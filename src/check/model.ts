@@ -208,7 +208,7 @@ function numbered(operations: readonly Operation[], seen: Iterable<Scalar>): Mod
     }
     return scalars.get(value) ?? UNSEEN;
   };
-  // Each operation's values, numbered once; each append, its place among the appends.
+  // Each operation's values, numbered once; each append, its place in `operations`.
   const numbers = new Map<Operation, number | readonly [number, number]>();
   for (const op of operations) {
     if (op.f === "cas") numbers.set(op, [state(op.value[0]), state(op.value[1])]);

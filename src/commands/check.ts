@@ -18,7 +18,7 @@ export interface CheckOptions {
   files: string[];
   /** Milliseconds of search per file, after which its undecided keys are `unknown`. */
   timeout?: number;
-  /** Bytes one key's search may cache, past which the key is `unknown` (default: the library's, 256 MiB). */
+  /** Bytes the searches of a file's keys may cache together, past which a key is `unknown` (default: the library's, 256 MiB). */
   memory?: number;
   /** Whether a history without operations is accepted (as linearizable) rather than refused as bad input. */
   allowEmpty?: boolean;
