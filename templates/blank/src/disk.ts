@@ -341,7 +341,7 @@ export class MemoryDisk implements Disk {
   powerLoss(): MemoryDisk {
     const { random } = this.device;
     const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
-    for (const [name, file] of this.device.files) {
+    for (const file of this.device.files.values()) {
       if (file.size === file.synced) continue;
       const data = Buffer.concat(file.chunks);
       const whole = int(0, file.ends.length);
@@ -357,7 +357,7 @@ export class MemoryDisk implements Disk {
           kept = Buffer.concat([data.subarray(0, start + prefix), Buffer.alloc(length - prefix)]);
         }
       }
-      this.device.files.set(name, newFile(Buffer.from(kept)));
+      hold(file, Buffer.from(kept));
     }
     return this.reopen();
   }
@@ -385,7 +385,7 @@ export class MemoryDisk implements Disk {
   /** Cuts `file` to `size` bytes behind the replica's back, as a crash in the middle of a write may: for tests of torn writes. */
   cut(file: string, size: number): void {
     const open = this.device.files.get(file);
-    if (open !== undefined) this.device.files.set(file, newFile(Buffer.concat(open.chunks).subarray(0, size)));
+    if (open !== undefined) hold(open, Buffer.concat(open.chunks).subarray(0, size));
   }
 
   async read(file: string): Promise<Buffer | undefined> {
@@ -424,12 +424,8 @@ export class MemoryDisk implements Disk {
   async truncate(file: string, size: number): Promise<void> {
     const open = this.open(file, true)!;
     if (size > open.size) throw this.error(file, `cannot truncate to ${size} bytes: the file has ${open.size}`);
-    const kept = Buffer.concat(open.chunks).subarray(0, size);
-    // Synced at once (unless never), and only in recovery, when no append waits.
-    this.device.files.set(
-      file,
-      this.fsync === "never" ? { ...newFile(kept), synced: Math.min(open.synced, size) } : newFile(kept),
-    );
+    // Synced at once, unless never.
+    hold(open, Buffer.concat(open.chunks).subarray(0, size), this.fsync === "never" ? open.synced : size);
   }
 
   async close(): Promise<void> {
@@ -452,8 +448,9 @@ export class MemoryDisk implements Disk {
         if (this.device.live !== this) return; // the process crashed: nobody waits any more
         file.syncing = false;
         if (this.device.fault === "EIO") {
+          const waiting = file.waiting.splice(0); // before the listeners, which may crash the process
           const error = this.fail(name, "EIO: i/o error, fdatasync");
-          for (const each of file.waiting.splice(0)) each.reject(error);
+          for (const each of waiting) each.reject(error);
           return;
         }
         durable(file, covers);
@@ -479,7 +476,10 @@ export class MemoryDisk implements Disk {
     if (this.closed) throw this.error(name, "the disk is closed");
     if (this.failure) throw this.failure;
     let file = this.device.files.get(name);
-    if (file === undefined && create) this.device.files.set(name, (file = newFile(Buffer.alloc(0))));
+    if (file === undefined && create) {
+      file = { chunks: [], size: 0, synced: 0, ends: [], waiting: [], syncing: false };
+      this.device.files.set(name, file);
+    }
     return file;
   }
 
@@ -488,9 +488,12 @@ export class MemoryDisk implements Disk {
   }
 }
 
-/** A file holding `data`, all of it synced. */
-function newFile(data: Buffer): MemoryFile {
-  return { chunks: [data], size: data.length, synced: data.length, ends: [], waiting: [], syncing: false };
+/** Makes `file` hold `data`, its first `synced` bytes durable (all by default); its waiting appends stay. */
+function hold(file: MemoryFile, data: Buffer, synced = data.length): void {
+  file.chunks = [data];
+  file.size = data.length;
+  file.synced = Math.min(synced, data.length);
+  file.ends = [];
 }
 
 function write(file: MemoryFile, data: Uint8Array): void {
