@@ -85,6 +85,7 @@ const BLANK_FILES = [
   "test/simulation.test.ts",
   "test/state.test.ts",
   "test/support/deadline.ts",
+  "test/support/failing-disk.ts",
   "test/support/ports.ts",
   "test/support/types.ts",
   "test/tls.test.ts",

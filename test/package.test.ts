@@ -29,7 +29,7 @@ describe("the packed package", () => {
       cwd: dir,
       env: { ...process.env, NO_COLOR: "1" },
     });
-    assert.match(created.stdout, /✔ created app \(template blank, 63 files\)/);
+    assert.match(created.stdout, /✔ created app \(template blank, 64 files\)/);
     const pkg = JSON.parse(readFileSync(path.join(dir, "app/package.json"), "utf8"));
     const version = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")).version;
     assert.equal(pkg.devDependencies["create-consensus"], `^${version}`, "an installed tool is depended on by version");

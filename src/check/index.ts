@@ -13,16 +13,17 @@
  * @module
  */
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import { type History, type Key, parseHistory } from "./history.js";
+import { type History, type Key, type Operation, parseHistory } from "./history.js";
+import { DEFAULT_MEMORY } from "./limits.js";
 import { byKey, prepare } from "./model.js";
-import { Search } from "./search.js";
+import { MemoryBudget, Search } from "./search.js";
 import { subject, type Violation, violation } from "./witness.js";
 
 export { HistoryError, parseHistory } from "./history.js";
 export type { EventRef, History, Key, NemesisEvent, Operation, Scalar } from "./history.js";
-export { byKey, prepare, register, UNSEEN, type Model, type Prepared, type Step } from "./model.js";
+export { byKey, prepare, register, type Model, type Prepared, type Step } from "./model.js";
 export { DEFAULT_MEMORY } from "./limits.js";
-export { search, Search, type Outcome, type SearchLimits, type Timed } from "./search.js";
+export { MemoryBudget, search, Search, type Outcome, type SearchLimits, type Timed } from "./search.js";
 export { describeOperation, type Violation } from "./witness.js";
 export { renderHistory } from "./html.js";
 
@@ -33,8 +34,8 @@ export interface CheckOptions {
   /** Milliseconds of searching after which undecided keys are `unknown`. Default: no limit. */
   timeout?: number;
   /**
-   * Bytes one key's search may cache (keys are searched one at a time); a key
-   * whose search needs more is `unknown`. Default: DEFAULT_MEMORY (256 MiB).
+   * Bytes the searches of the keys may cache together; a key whose search
+   * needs more than is left is `unknown`. Default: DEFAULT_MEMORY (256 MiB).
    */
   memory?: number;
   /** Aborting it stops the check, which rejects with the signal's reason. */
@@ -48,7 +49,7 @@ export interface KeyResult {
   verdict: Verdict;
   /** The operations checked on it. */
   operations: number;
-  /** Why an `unknown` key is: `search limit reached after …`, `timed out after 2 s`, `not searched: key "y" is not linearizable`. */
+  /** Why an `unknown` key is: `undecided: search limit reached after …`, `undecided after 2 s`, `left undecided: key "y" is not linearizable`. */
   reason?: string;
 }
 
@@ -59,11 +60,11 @@ export interface CheckResult {
   operations: number;
   /** Each key's verdict, keys in order of first appearance. */
   keys: KeyResult[];
-  /** For the key found not linearizable, what cannot be ordered (the search stops at the first such key). */
+  /** For the key found not linearizable, what cannot be ordered (the check stops at the first such key). */
   violations: Violation[];
 }
 
-/** Search steps between two looks at the clock and the signal (about a millisecond). */
+/** Search steps a key gets in its turn: about a millisecond. */
 const CHUNK = 20_000;
 
 /**
@@ -71,6 +72,11 @@ const CHUNK = 20_000;
  * real time, explains every result: per SPEC §6, `ok` operations took effect
  * between their invoke and completion, `info` ones (and those never completed)
  * at any point after their invoke or never, `fail` ones never.
+ *
+ * The keys are searched in turns of CHUNK steps each, so that a key that is
+ * quick to refute ends the check even when another key's search is long; the
+ * first key refuted decides the history. Their caches share one budget
+ * (`memory`), and a key decided gives its share back.
  *
  * @param history JSON-lines text, events already parsed, or a parsed History.
  * @throws HistoryError (from parsing) naming the line of the first bad event.
@@ -84,45 +90,51 @@ export async function checkHistory(
   options.signal?.throwIfAborted();
 
   const checked = operations.filter((op) => op.type !== "fail");
-  const partitions = [...byKey(checked)];
-  const keys = partitions.map(([key, ops]): KeyResult => ({ key, verdict: "unknown", operations: ops.length }));
-  /** Indexed as `keys`, so that the list below keeps their order. */
-  const found: Violation[] = [];
-  // Smallest first: when time runs out, as many keys as can be are decided.
-  const order = keys.map((_, i) => i).sort((a, b) => keys[a]!.operations - keys[b]!.operations);
-  for (const i of order) {
-    const [key, ops] = partitions[i]!;
-    const result = keys[i]!;
-    // One refuted key decides the history (SPEC §6): the rest need not be searched.
-    if (performance.now() >= deadline || found.some((v) => v !== undefined)) break;
+  const budget = new MemoryBudget(options.memory ?? DEFAULT_MEMORY);
+  const keys: KeyResult[] = [];
+  const searching: { result: KeyResult; searched: Operation[]; search: Search<number, Operation> }[] = [];
+  for (const [key, ops] of byKey(checked)) {
+    const result: KeyResult = { key, verdict: "unknown", operations: ops.length };
+    keys.push(result);
     const { operations: timed, model } = prepare(ops);
-    const search = new Search(timed, model, { memory: options.memory });
-    for (;;) {
-      const outcome = search.run(CHUNK);
-      if (outcome?.linearizable === true) result.verdict = "linearizable";
-      else if (outcome?.linearizable === false) {
-        result.verdict = "not linearizable";
-        const searched = timed.map(({ op }) => op);
-        found[i] = violation(key, searched, outcome);
-      } else if (outcome) result.reason = outcome.reason;
-      else if (performance.now() >= deadline) result.reason = `timed out after ${seconds(options.timeout!)}`;
-      if (outcome || result.reason) break;
-      // Let timers and signals (Ctrl-C) in.
-      await yieldToEventLoop();
-      options.signal?.throwIfAborted();
-    }
+    searching.push({
+      result,
+      searched: timed.map(({ op }) => op),
+      search: new Search(timed, model, { memory: budget }),
+    });
   }
-  const refuted = found.find((v) => v !== undefined);
-  const unsearched = refuted
-    ? `not searched: ${subject(refuted.key)} is not linearizable`
-    : "not searched before the timeout";
-  for (const k of keys) if (k.verdict === "unknown") k.reason ??= unsearched;
-  const verdict: Verdict = keys.some((k) => k.verdict === "not linearizable")
+  // Smallest first: they are the likeliest to be decided in their first turn.
+  searching.sort((a, b) => a.result.operations - b.result.operations);
+  let refuted: Violation | undefined;
+  let late = false;
+  while (searching.length > 0 && refuted === undefined && !late) {
+    for (let i = 0; i < searching.length && refuted === undefined; i++) {
+      if ((late = performance.now() >= deadline)) break;
+      const { result, searched, search } = searching[i]!;
+      const outcome = search.run(CHUNK);
+      if (outcome === undefined) continue;
+      if (outcome.linearizable === true) result.verdict = "linearizable";
+      else if (outcome.linearizable === false) {
+        result.verdict = "not linearizable";
+        refuted = violation(result.key, searched, outcome);
+      } else result.reason = `undecided: ${outcome.reason}`;
+      search.release();
+      searching.splice(i--, 1);
+    }
+    // Let timers and signals (Ctrl-C) in.
+    await yieldToEventLoop();
+    options.signal?.throwIfAborted();
+  }
+  const left = refuted
+    ? `left undecided: ${subject(refuted.key)} is not linearizable`
+    : `undecided after ${seconds(options.timeout ?? 0)}`;
+  for (const k of keys) if (k.verdict === "unknown") k.reason ??= left;
+  const verdict: Verdict = refuted
     ? "not linearizable"
     : keys.some((k) => k.verdict === "unknown")
       ? "unknown"
       : "linearizable";
-  return { verdict, operations: checked.length, keys, violations: found.filter((v) => v !== undefined) };
+  return { verdict, operations: checked.length, keys, violations: refuted ? [refuted] : [] };
 }
 
 /** `2 s`, `0.15 s`: two significant figures are enough to say how long was allowed. */

@@ -63,13 +63,11 @@ export function byKey<Op extends { key: Key }>(operations: Iterable<Op>): Map<Ke
   return keys;
 }
 
-/** The state of a key holding a value that nothing reads or expects: which one does not matter. */
-export const UNSEEN = Symbol("a value nothing reads");
-
 /** One key's operations, and the model to search them with. */
 export interface Prepared {
   operations: Timed<Operation>[];
-  model: Model<Scalar | typeof UNSEEN, Operation>;
+  /** States are numbers that stand for values (see `numbered`). */
+  model: Model<number, Operation>;
 }
 
 /**
@@ -81,20 +79,13 @@ export interface Prepared {
  * - an `info` write or cas whose new value nothing reads or expects (and no
  *   append could carry on) is left out: in an order, nothing would see it
  *   before a write replaced it, so the order without it explains as much;
- * - likewise an `info` append whose string no read or expected value contains;
+ * - an `info` append whose string no read or expected value contains is left
+ *   out: in an order taking it, every state from it to the next write contains
+ *   that string, so no read or cas there succeeds, only appends (which take
+ *   any string, and "" for null, as well as they took it plus that string)
+ *   and the next write, which forgets it; without it the order explains as much;
  * - an `info` write or cas that alone writes a value that an `ok` operation
  *   read or expected must take effect before the first such one returns.
- *
- * A key of only appends and reads never loses what was appended: every state
- * the search reaches must stay on the way to (or past) the longest string read,
- * or that read can never be explained; the model refuses other appends, so
- * that the orders of concurrent appends are not all tried.
- *
- * Without appends, the model holds every value nothing reads or expects as
- * one state, UNSEEN, and lets the search take at once (trying nothing else
- * there) a read that fits, and a write of such a value onto such a value:
- * any order taking it later can take it now instead, so concurrent writes
- * that nobody reads are not tried in every combination.
  */
 export function prepare(all: readonly Operation[]): Prepared {
   const operations = all.filter((op) => op.type !== "fail");
@@ -131,51 +122,138 @@ export function prepare(all: readonly Operation[]): Prepared {
     // Just before that return: after every call that came before it.
     timed.push({ op, call, return: only && firstSeen! > call && firstSeen! < Infinity ? firstSeen! - 0.5 : Infinity });
   }
-  if (!appends) return { operations: timed, model: collapsed(seen) };
-  const growing = operations.every((op) => op.f === "append" || op.f === "read");
-  const longest = strings.reduce<string | undefined>(
-    (a, b) => (a === undefined || b.length > a.length ? b : a),
-    undefined,
-  );
-  return { operations: timed, model: growing && longest !== undefined ? towards(longest) : register };
-}
-
-/** The register, for a key of appends and reads only, taking no append that strays from `longest`. */
-function towards(longest: string): Model<Scalar, Operation> {
-  return {
-    init: register.init,
-    step(state, op) {
-      const step = register.step(state, op);
-      if (op.f !== "append" || !step.ok) return step;
-      // A state only grows: once off the way to `longest`, no order can read it any more.
-      const next = step.state as string;
-      return longest.startsWith(next) || next.startsWith(longest) ? step : { ok: false, state };
-    },
-    eager: register.eager,
-  };
+  return { operations: timed, model: numbered(operations, seen.keys()) };
 }
 
 function see(seen: Map<Scalar, number>, value: Scalar, returned: number): void {
   seen.set(value, Math.min(seen.get(value) ?? Infinity, returned));
 }
 
-/** The register (without appends) with the values nothing in `seen` held as UNSEEN. */
-function collapsed(seen: ReadonlyMap<Scalar, unknown>): Model<Scalar | typeof UNSEEN, Operation> {
-  const state = (value: Scalar) => (seen.has(value) ? value : UNSEEN);
+/** A value that nothing reads or expects and that no append can turn into one: which one does not matter. */
+const UNSEEN = 0;
+/** A string that is no prefix of any string read or expected: appends keep it so, only a write leaves it. */
+const UNSEEN_STRING = 1;
+const NULL = 2;
+
+/**
+ * The register of SPEC §6 over numbered states, for one key's operations:
+ * each value read or expected has a number of its own, and the values no
+ * operation can tell apart share one. So states are compared and hashed as
+ * small integers, and the orders that differ only in values nobody sees meet
+ * in the cache.
+ *
+ * Values nothing reads or expects are UNSEEN: from such a state no read and
+ * no cas succeeds until a write replaces it (and, without appends, nothing
+ * else changes it), so which of them it is cannot matter.
+ *
+ * With appends, strings are the nodes of a trie of the strings read or
+ * expected: appending walks down it, and a string that falls off it is a
+ * prefix of none of them, so none of them can be read until a write replaces
+ * it (appending only lengthens it): UNSEEN_STRING. Appending to it, or to a
+ * non-string, is what it was: the first stays UNSEEN_STRING, the second is
+ * refused (appending to a number is not defined).
+ *
+ * Eager steps (the search tries nothing else where one fits):
+ * - a read that fits: it changes nothing, so any order taking it later can
+ *   take it now instead;
+ * - without appends, a write of an UNSEEN value onto UNSEEN: an order taking
+ *   it later leaves UNSEEN there, from which only a write goes on, so that
+ *   order with the write moved here explains as much;
+ * - on a key of only appends and reads, an append onto UNSEEN_STRING: no
+ *   operation leaves that state, so taking it now or later leaves the same.
+ *
+ * And on a key of only appends and reads, whose value only grows, every state
+ * an order passes must be a prefix of the longest string read, or start with
+ * it, or that read could never be explained: appends that lead elsewhere are
+ * refused, so that the orders of concurrent appends are not all tried.
+ */
+function numbered(operations: readonly Operation[], seen: Iterable<Scalar>): Model<number, Operation> {
+  const appends = operations.some((op) => op.f === "append");
+  const growing = operations.every((op) => op.f === "append" || op.f === "read");
+  // Null is where a key starts, and appends take it for "": with appends it has a number of its own.
+  const scalars = new Map<Scalar, number>(appends ? [[null, NULL]] : []);
+  let states = NULL + 1;
+  const strings: string[] = [];
+  for (const value of seen) {
+    if (appends && typeof value === "string") strings.push(value);
+    else if (!scalars.has(value)) scalars.set(value, states++);
+  }
+  /** Trie edges: node * 65536 + UTF-16 code unit → child. Nodes are numbered from `root` on, after the other values. */
+  const edges = new Map<number, number>();
+  const root = states++;
+  /** Where walking `text` from `node` ends: a node, or (when it falls off) the last node reached, negated less one. */
+  const walk = (node: number, text: string, insert = false): number => {
+    for (let i = 0; i < text.length; i++) {
+      const edge = node * 65536 + text.charCodeAt(i);
+      let child = edges.get(edge);
+      if (child === undefined) {
+        if (!insert) return -node - 1;
+        edges.set(edge, (child = states++));
+      }
+      node = child;
+    }
+    return node;
+  };
+  for (const value of strings) walk(root, value, true);
+  const longest = strings.reduce((a, b) => (b.length > a.length ? b : a), "");
+  /** The nodes on the way to the longest string, and where it ends. */
+  const way = new Set<number>([root]);
+  let end = root;
+  for (let i = 0; i < longest.length; i++) way.add((end = walk(end, longest[i]!)));
+
+  const state = (value: Scalar): number => {
+    if (appends && typeof value === "string") {
+      const node = walk(root, value);
+      return node < 0 ? UNSEEN_STRING : node;
+    }
+    return scalars.get(value) ?? UNSEEN;
+  };
+  // Each operation's values, numbered once; each append, its place in `operations`.
+  const numbers = new Map<Operation, number | readonly [number, number]>();
+  for (const op of operations) {
+    if (op.f === "cas") numbers.set(op, [state(op.value[0]), state(op.value[1])]);
+    else numbers.set(op, op.f === "append" ? numbers.size : state(op.value));
+  }
+  /**
+   * The state after appending, by state and append, so that a walk is paid
+   * once; emptied when it reaches a million entries, to stay small.
+   */
+  const appended = new Map<number, number>();
+  const append = (current: number, op: Extract<Operation, { f: "append" }>): number => {
+    if (current === UNSEEN_STRING) return UNSEEN_STRING;
+    if (current !== NULL && current < root) return -1;
+    const memo = current * operations.length + (numbers.get(op) as number);
+    let next = appended.get(memo);
+    if (next === undefined) {
+      next = walk(current === NULL ? root : current, op.value);
+      if (next < 0) next = growing && -next - 1 !== end ? -1 : UNSEEN_STRING;
+      else if (growing && !way.has(next)) next = -1;
+      if (appended.size >= 2 ** 20) appended.clear();
+      appended.set(memo, next);
+    }
+    return next;
+  };
   return {
     init: () => state(null),
     step(current, op) {
       switch (op.f) {
         case "read":
-          return { ok: op.type === "info" || op.value === current, state: current };
+          return { ok: op.type === "info" || numbers.get(op) === current, state: current };
         case "write":
-          return { ok: true, state: state(op.value) };
-        case "cas":
-          return op.value[0] === current ? { ok: true, state: state(op.value[1]) } : { ok: false, state: current };
-        case "append":
-          throw new Error("appends are searched with the plain register");
+          return { ok: true, state: numbers.get(op) as number };
+        case "cas": {
+          const [expected, next] = numbers.get(op) as readonly [number, number];
+          return expected === current ? { ok: true, state: next } : { ok: false, state: current };
+        }
+        case "append": {
+          const next = append(current, op);
+          return next < 0 ? { ok: false, state: current } : { ok: true, state: next };
+        }
       }
     },
-    eager: (current, op) => op.f === "read" || (op.f === "write" && current === UNSEEN && state(op.value) === UNSEEN),
+    eager: (current, op) =>
+      op.f === "read" ||
+      (!appends && op.f === "write" && current === UNSEEN && numbers.get(op) === UNSEEN) ||
+      (growing && op.f === "append" && current === UNSEEN_STRING),
   };
 }

@@ -18,6 +18,17 @@
 // configuration, the search first looks for one among the calls that may go
 // next and, finding it, applies it and tries nothing else there.
 //
+// And when none of the calls before the first return would change the state
+// (each is refused, or leaves it as it is), only that return's operation r
+// is tried there, or nothing. Why: an operation ordered before r took effect
+// before r returned, so its call is among those calls; none of them changes
+// the state, so r takes effect in this state in every order that goes on
+// from here. If the state refuses r, no order does: the search backs up at
+// once, rather than after trying every subset of those calls first. If it
+// takes r and stays the same, an order that takes those calls before r can
+// take r first instead: every state along it is the same. So concurrent
+// reads, or appends onto a value nobody reads, are not tried in all orders.
+//
 // The cache is what grows: on a hard history it would fill any memory. It
 // gets a budget of bytes (its tables and the states they number); a search
 // that needs more stops with `unknown` and says so, rather than running out.
@@ -60,8 +71,17 @@ export type Outcome<State> =
 
 /** Limits of one search. */
 export interface SearchLimits {
-  /** Bytes the cache of configurations (and of the states they hold) may take. Default: DEFAULT_MEMORY. */
-  memory?: number;
+  /**
+   * Bytes the cache of configurations (and of the states they hold) may take,
+   * or a budget that several searches share. Default: DEFAULT_MEMORY.
+   */
+  memory?: number | MemoryBudget;
+}
+
+/** Bytes that searches may take together: each takes what it grows by, and gives it all back on release(). */
+export class MemoryBudget {
+  used = 0;
+  constructor(readonly bytes: number) {}
 }
 
 /** A Map holds at most 2^24 entries; states numbered past this are refused long before. */
@@ -81,7 +101,7 @@ export class Search<State, Op> {
   /** Random words, one per operation: the hash of a set is the xor of its members'. */
   private readonly zobrist: Int32Array;
   private readonly optional: Uint8Array;
-  private readonly applied: Uint32Array;
+  private readonly applied: Int32Array;
   private readonly seen: Configurations;
   /** Each state's number, for hashing and for the cache. */
   private readonly states = new Map<State, number>();
@@ -114,9 +134,7 @@ export class Search<State, Op> {
     this.prev = new Int32Array(2 * n + 1).fill(NONE);
     this.zobrist = new Int32Array(n);
     this.optional = new Uint8Array(n);
-    this.applied = new Uint32Array(Math.ceil(n / 32));
-    // One configuration per operation for the order found, and a few more for each dead end.
-    this.seen = new Configurations(this.applied.length, 2 * n, limits.memory ?? DEFAULT_MEMORY);
+    this.applied = new Int32Array(Math.ceil(n / 32));
     this.stack = new Int32Array(n);
     this.eager = new Uint8Array(n);
     this.state = model.init();
@@ -137,6 +155,11 @@ export class Search<State, Op> {
         this.remaining++;
       }
     });
+    // One configuration per operation for the order found, and a few more for each dead end.
+    const memory = limits.memory ?? DEFAULT_MEMORY;
+    const required = new Int32Array(this.applied.length);
+    for (let i = 0; i < n; i++) if (!this.optional[i]) required[i >> 5]! |= 1 << (i & 31);
+    this.seen = new Configurations(required, 2 * n, memory instanceof MemoryBudget ? memory : new MemoryBudget(memory));
     // Equal times: calls first, so that operations that touch at an instant count as concurrent.
     order.sort((a, b) => times[a]! - times[b]! || (a & 1) - (b & 1));
     let last = this.head;
@@ -146,6 +169,12 @@ export class Search<State, Op> {
       last = entry;
     }
     this.entry = NONE;
+  }
+
+  /** Gives back the memory the search holds; it must not run again. */
+  release(): void {
+    this.seen.release();
+    this.states.clear();
   }
 
   /** Runs up to `steps` more steps: the outcome once decided, undefined until then. */
@@ -162,14 +191,24 @@ export class Search<State, Op> {
       if (fresh) {
         fresh = false;
         entry = next[head]!;
-        if (model.eager) {
-          for (let e = entry; e !== NONE && (e & 1) === 0; e = next[e]!) {
-            if (model.eager(state, ops[e >> 1]!) && model.step(state, ops[e >> 1]!).ok) {
-              entry = e;
-              taking = true;
-              break;
-            }
+        // The calls that may go next, up to the first return; whether any of them would change the state.
+        let e = entry;
+        let still = true;
+        for (; e !== NONE && (e & 1) === 0; e = next[e]!) {
+          const step = model.step(state, ops[e >> 1]!);
+          if (step.ok && model.eager?.(state, ops[e >> 1]!)) {
+            entry = e;
+            taking = true;
+            break;
           }
+          if (step.ok && step.state !== state) still = false;
+        }
+        if (!taking && still && e !== NONE) {
+          // Only the first return's operation can be next: see Search.
+          if (model.step(state, ops[e >> 1]!).ok) {
+            entry = e - 1;
+            taking = true;
+          } else entry = e;
         }
       }
       if (entry !== NONE && (entry & 1) === 0) {
@@ -279,47 +318,94 @@ const ADDED = 1;
 const FULL = -1;
 
 /**
- * A set of configurations (a bitset of applied operations, and a state's
- * number) in flat typed arrays: an open-addressing table of entry numbers,
- * and each entry's hash, state and bitset words side by side. It grows by
- * doubling while the doubled arrays fit in its budget, which the states'
- * numbering draws on too (charge()).
+ * A set of configurations (a set of applied operations, and a state's number)
+ * in flat typed arrays: an open-addressing table of entry numbers; each
+ * entry's hash, state, and where its words are in a shared pool.
+ *
+ * A set is stored sparse. The operations are numbered in the order of their
+ * calls, and a search applies them roughly in that order: the bitset is all
+ * ones up to a frontier, a few words of both after it, zeros to the end. So
+ * the words up to the first that lacks a required operation (one with a
+ * return) are stored xor the required ones (leaving only the optional `info`
+ * operations applied, mostly none), the rest as they are, and of all that
+ * only the words that are not zero, each with its index. The encoding is a
+ * function of the set, so equal sets meet. A configuration of a key with
+ * thousands of operations takes tens of bytes, not hundreds.
+ *
+ * The arrays grow by doubling while the doubled arrays fit in the budget,
+ * which the states' numbering draws on too (charge()).
  */
 class Configurations {
+  private readonly width: number;
   private table: Int32Array;
   private hashes: Int32Array;
   private states: Int32Array;
-  private words: Uint32Array;
+  /** Each entry's first word in the pool, and its number of words (pairs of index and word). */
+  private offsets: Int32Array;
+  private lengths: Int32Array;
+  private pool: Int32Array;
+  private pooled = 0;
+  /** The encoding of the set being added. */
+  private readonly scratch: Int32Array;
   private size = 0;
-  /** Bytes charged besides the arrays. */
-  private charged = 0;
+  /** Bytes taken from the budget: the arrays, and what charge() took. */
+  private held = 0;
 
-  /** Room for `expected` configurations at first (growing past it costs copies), within 4 MB of bitsets and the budget. */
+  /** `required`: the bitset of the operations that have a return. Room for `expected` configurations at first, within the budget. */
   constructor(
-    private readonly width: number,
+    private readonly required: Int32Array,
     expected: number,
-    private readonly budget: number,
+    private readonly budget: MemoryBudget,
   ) {
-    const entry = 4 * width + 16;
-    const wanted = Math.max(512, Math.min(expected, (1 << 20) / Math.max(width, 1)));
+    this.width = required.length;
+    this.scratch = new Int32Array(2 * required.length);
+    const entry = 4 * 4 + 8 + 4 * 4;
+    const left = budget.bytes - budget.used;
     const capacity =
-      2 ** Math.max(4, Math.floor(Math.log2(Math.min(2 ** Math.ceil(Math.log2(wanted)), budget / entry))));
+      2 **
+      Math.max(4, Math.floor(Math.log2(Math.min(2 ** Math.ceil(Math.log2(Math.max(512, expected))), left / entry))));
     this.table = new Int32Array(2 * capacity);
     this.hashes = new Int32Array(capacity);
     this.states = new Int32Array(capacity);
-    this.words = new Uint32Array(capacity * width);
+    this.offsets = new Int32Array(capacity);
+    this.lengths = new Int32Array(capacity);
+    this.pool = new Int32Array(4 * capacity);
+    // Taken even past the budget, which is then full: a few hundred bytes at most.
+    this.held = capacity * entry;
+    budget.used += this.held;
   }
 
   /** Adds the configuration unless it is there: SEEN, ADDED, or FULL when there is no room for it. */
-  add(bits: Uint32Array, hash: number, state: number): typeof SEEN | typeof ADDED | typeof FULL {
-    const { table, hashes, states, words, width } = this;
+  add(bits: Int32Array, hash: number, state: number): typeof SEEN | typeof ADDED | typeof FULL {
+    const { required, scratch, width } = this;
+    let length = 0;
+    let below = true;
+    for (let w = 0; w < width; w++) {
+      let word = bits[w]!;
+      if (below) {
+        if ((word & required[w]!) === required[w]) word ^= required[w]!;
+        else below = false;
+      }
+      if (word !== 0) {
+        scratch[length++] = w;
+        scratch[length++] = word;
+      }
+    }
+    const { table, hashes, states, offsets, lengths, pool } = this;
     const mask = table.length - 1;
     let slot = hash & mask;
     for (let e = table[slot]! - 1; e >= 0; e = table[slot]! - 1) {
-      if (hashes[e] === hash && states[e] === state && sameWords(words, e * width, bits)) return SEEN;
+      if (
+        hashes[e] === hash &&
+        states[e] === state &&
+        lengths[e] === length &&
+        same(pool, offsets[e]!, scratch, length)
+      )
+        return SEEN;
       slot = (slot + 1) & mask;
     }
     if (this.size === hashes.length && !this.growEntries()) return FULL;
+    if (this.pooled + length > this.pool.length && !this.growPool(length)) return FULL;
     // The table stays at most half full, so that probes stay short.
     if ((this.size + 1) * 2 > table.length) {
       if (!this.growTable()) return FULL;
@@ -328,46 +414,54 @@ class Configurations {
     const e = this.size++;
     this.hashes[e] = hash;
     this.states[e] = state;
-    this.words.set(bits, e * width);
+    this.offsets[e] = this.pooled;
+    this.lengths[e] = length;
+    this.pool.set(scratch.subarray(0, length), this.pooled);
+    this.pooled += length;
     table[slot] = e + 1;
     return ADDED;
   }
 
   /** Takes `bytes` from the budget: whether they fitted. */
   charge(bytes: number): boolean {
-    if (this.bytes() + bytes > this.budget) return false;
-    this.charged += bytes;
+    if (this.budget.used + bytes > this.budget.bytes) return false;
+    this.budget.used += bytes;
+    this.held += bytes;
     return true;
+  }
+
+  release(): void {
+    this.budget.used -= this.held;
+    this.held = 0;
+    this.table = this.hashes = this.states = this.offsets = this.lengths = new Int32Array(0);
+    this.pool = new Int32Array(0);
   }
 
   /** Why the set is full: `search limit reached after 1,234 configurations (256 MB)`. */
   describe(): string {
-    return `search limit reached after ${group(String(this.size))} configurations (${group(String(Math.round(this.budget / 2 ** 20)))} MB)`;
-  }
-
-  private bytes(): number {
-    return (
-      this.table.byteLength + this.hashes.byteLength + this.states.byteLength + this.words.byteLength + this.charged
-    );
+    return `search limit reached after ${group(String(this.size))} configurations (${group(String(Math.round(this.budget.bytes / 2 ** 20)))} MB)`;
   }
 
   private growEntries(): boolean {
     // Doubling adds as many bytes as the entries take now.
-    if (this.bytes() + this.hashes.byteLength + this.states.byteLength + this.words.byteLength > this.budget)
-      return false;
-    const grow = <T extends Int32Array | Uint32Array>(array: T, make: (n: number) => T): T => {
-      const bigger = make(array.length * 2);
-      bigger.set(array);
-      return bigger;
-    };
-    this.hashes = grow(this.hashes, (n) => new Int32Array(n));
-    this.states = grow(this.states, (n) => new Int32Array(n));
-    this.words = grow(this.words, (n) => new Uint32Array(n));
+    if (!this.charge(4 * this.hashes.byteLength)) return false;
+    this.hashes = doubled(this.hashes);
+    this.states = doubled(this.states);
+    this.offsets = doubled(this.offsets);
+    this.lengths = doubled(this.lengths);
+    return true;
+  }
+
+  private growPool(room: number): boolean {
+    const bigger = new Int32Array(Math.max(2 * this.pool.length, this.pooled + room));
+    if (!this.charge(bigger.byteLength - this.pool.byteLength)) return false;
+    bigger.set(this.pool.subarray(0, this.pooled));
+    this.pool = bigger;
     return true;
   }
 
   private growTable(): boolean {
-    if (this.bytes() + this.table.byteLength > this.budget) return false;
+    if (!this.charge(this.table.byteLength)) return false;
     const table = new Int32Array(this.table.length * 2);
     const mask = table.length - 1;
     for (let e = 0; e < this.size; e++) {
@@ -391,8 +485,14 @@ function relink(next: Int32Array, prev: Int32Array, entry: number): void {
   if (next[entry] !== NONE) prev[next[entry]!] = entry;
 }
 
-function sameWords(words: Uint32Array, offset: number, bits: Uint32Array): boolean {
-  for (let k = 0; k < bits.length; k++) if (words[offset + k] !== bits[k]) return false;
+function doubled(array: Int32Array): Int32Array {
+  const bigger = new Int32Array(array.length * 2);
+  bigger.set(array);
+  return bigger;
+}
+
+function same(pool: Int32Array, offset: number, words: Int32Array, length: number): boolean {
+  for (let k = 0; k < length; k++) if (pool[offset + k] !== words[k]) return false;
   return true;
 }
 

@@ -189,10 +189,13 @@ program
   .option("--json", "one JSON line per file")
   .option("--html <file.html>", "draw the history (of one file) as an HTML page")
   .option("--force", "let --html replace a file that is there")
-  .option("--timeout <s>", "seconds of search per file, after which its undecided keys are unknown")
+  .option(
+    "--timeout <duration>",
+    "search per file (10s, 500ms, 2m; a bare number is seconds), after which its undecided keys are unknown",
+  )
   .option(
     "--memory <MB>",
-    "megabytes the search of one key may cache, after which that key is unknown",
+    "megabytes the searches of the keys may cache together, after which a key that needs more is unknown",
     String(DEFAULT_MEMORY / 2 ** 20),
   )
   .option("--allow-empty", "accept a history without operations (else it is bad input)")
@@ -207,14 +210,13 @@ program
     ) => {
       // Loaded here: no other command needs the checker.
       const [
-        { check, CheckInputError, exitCode, summary, toJSON, undecided },
+        { check, CheckInputError, exitCode, parseTimeout, summary, toJSON, undecided },
         { describeOperation },
-        { integer, seconds },
+        { integer },
       ] = await Promise.all([import("../commands/check.js"), import("../check/index.js"), import("./flags.js")]);
-      let timeout: number | undefined;
+      const timeout = flags.timeout === undefined ? undefined : parseTimeout(flags.timeout);
       let memory: number;
       try {
-        timeout = flags.timeout === undefined ? undefined : seconds(flags.timeout, "--timeout");
         memory = integer(flags.memory, "--memory", 1, 1 << 20) * 2 ** 20;
       } catch (error) {
         throw new CheckInputError((error as Error).message);

@@ -16,9 +16,9 @@ export class CheckInputError extends UserError {
 
 export interface CheckOptions {
   files: string[];
-  /** Seconds of search per file, after which its undecided keys are `unknown`. */
+  /** Milliseconds of search per file, after which its undecided keys are `unknown`. */
   timeout?: number;
-  /** Bytes one key's search may cache, past which the key is `unknown` (default: the library's, 256 MiB). */
+  /** Bytes the searches of a file's keys may cache together, past which a key is `unknown` (default: the library's, 256 MiB). */
   memory?: number;
   /** Whether a history without operations is accepted (as linearizable) rather than refused as bad input. */
   allowEmpty?: boolean;
@@ -58,7 +58,7 @@ export async function check(options: CheckOptions): Promise<FileCheck[]> {
   for (const { file, history } of histories) {
     const started = performance.now();
     const result = await checkHistory(history, {
-      timeout: options.timeout === undefined ? undefined : options.timeout * 1000,
+      timeout: options.timeout,
       memory: options.memory,
       signal: options.signal,
     });
@@ -69,6 +69,18 @@ export async function check(options: CheckOptions): Promise<FileCheck[]> {
     await writePage(options.html, renderHistory(history, result, path.basename(file)), options.force, fail);
   }
   return checks;
+}
+
+/** Milliseconds in a --timeout: `10` or `10s` (seconds), `500ms`, `2m`, `1h`; up to a day. */
+export function parseTimeout(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value.trim());
+  const ms = match ? Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? "s"]! : NaN;
+  if (!(ms >= 1 && ms <= 86_400_000)) {
+    throw new CheckInputError(
+      `--timeout ${JSON.stringify(value)} is not a duration from 1ms to 24h (10, 10s, 500ms, 2m)`,
+    );
+  }
+  return ms;
 }
 
 /** 0 when every file is linearizable, 1 when some file is not, else 3 (some is unknown). */
@@ -95,11 +107,11 @@ export function summary({ file, history, result, ms }: FileCheck): string {
   return `${file}: ${result.verdict} (${figures.join(", ")})`;
 }
 
-/** A line per undecided key: `key "x" (1,234 operations): search limit reached after …`. */
+/** A line per undecided key: `unknown: key "x" (1,234 operations) undecided after 10 s`. */
 export function undecided({ result }: FileCheck): string[] {
   return result.keys
     .filter((k) => k.verdict === "unknown")
-    .map((k) => `${subject(k.key)} (${plural(k.operations, "operation")}): ${k.reason ?? "undecided"}`);
+    .map((k) => `unknown: ${subject(k.key)} (${plural(k.operations, "operation")}) ${k.reason ?? "undecided"}`);
 }
 
 /** What --json prints for a file: one line, operations by their lines rather than event positions. */

@@ -43,8 +43,8 @@ export async function readHistory(file: string): Promise<ParsedHistory> {
 export type HistoryValue = string | number | boolean | null | HistoryValue[] | { [field: string]: HistoryValue };
 
 export interface HistoryEvent {
-  /** The client's process number, or "nemesis" for a fault's start and end. */
-  process: number | "nemesis";
+  /** The client's process number, "nemesis" for a fault's start and end, or "initial" for what a key held before the run. */
+  process: number | "nemesis" | "initial";
   type: "invoke" | "ok" | "fail" | "info";
   f: string;
   key?: string;

@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
 import { DomUtils, parseDocument } from "htmlparser2";
+import { parseTimeout } from "../../src/commands/check.js";
 import { consensus } from "../support/project.js";
 import { BAD_INPUTS } from "./bad-inputs.js";
 import { generate, hard, jsonLines, staleRead } from "./histories.js";
@@ -67,7 +68,7 @@ describe("consensus check", () => {
     assert.equal(run.code, 3, run.stderr);
     assert.match(
       run.stdout,
-      /^\? hard\.jsonl: unknown \(81 operations, 1 key, 1 undecided, \d+ ms\)\n {2}the register \(81 operations\): timed out after 0\.2 s\n$/,
+      /^\? hard\.jsonl: unknown \(81 operations, 1 key, 1 undecided, \d+ ms\)\n {2}unknown: the register \(81 operations\) undecided after 0\.2 s\n$/,
     );
     assert.equal((await consensus(["check", "--timeout", "0.2", hardest, stale], dir)).code, 1);
   });
@@ -77,10 +78,10 @@ describe("consensus check", () => {
     assert.equal(run.code, 3, run.stderr);
     assert.match(
       run.stdout,
-      /^\? hard\.jsonl: unknown \(81 operations, 1 key, 1 undecided, \d+ ms\)\n {2}the register \(81 operations\): search limit reached after [\d,]+ configurations \(1 MB\)\n$/,
+      /^\? hard\.jsonl: unknown \(81 operations, 1 key, 1 undecided, \d+ ms\)\n {2}unknown: the register \(81 operations\) undecided: search limit reached after [\d,]+ configurations \(1 MB\)\n$/,
     );
     const json = JSON.parse((await consensus(["check", "--json", "--memory", "1", hardest], dir)).stdout);
-    assert.match(json.keys[0].reason, /^search limit reached after [\d,]+ configurations \(1 MB\)$/);
+    assert.match(json.keys[0].reason, /^undecided: search limit reached after [\d,]+ configurations \(1 MB\)$/);
   });
 
   test("exits 2 on an empty history, and 0 with --allow-empty, saying so", async () => {
@@ -188,6 +189,23 @@ describe("consensus check", () => {
     });
   }
 
+  for (const bad of ["0", "0.5ms", "-1", "10x", "", "25h", "1e3"]) {
+    test(`exits 2 on --timeout ${JSON.stringify(bad)}, in one line`, async () => {
+      const run = await consensus(["check", "--timeout", bad, good], dir);
+      assert.deepEqual(
+        [run.code, run.stdout, run.stderr],
+        [2, "", `error: --timeout ${JSON.stringify(bad)} is not a duration from 1ms to 24h (10, 10s, 500ms, 2m)\n`],
+      );
+    });
+  }
+
+  test("--timeout is seconds, or a number with a unit", () => {
+    assert.deepEqual(
+      ["10", "2.5", "10s", "500ms", "2m", "1h", " 3 s "].map(parseTimeout),
+      [10_000, 2500, 10_000, 500, 120_000, 3_600_000, 3000],
+    );
+  });
+
   test("exits 2 on a missing file, a bad --timeout or --memory, --html with several files, or no file", async () => {
     const runs = await Promise.all([
       consensus(["check", "missing.jsonl"], dir),
@@ -200,7 +218,7 @@ describe("consensus check", () => {
       runs.map((run) => [run.code, run.stdout, run.stderr]),
       [
         [2, "", "error: missing.jsonl: no such file\n"],
-        [2, "", 'error: --timeout "soon" is not a number of seconds\n'],
+        [2, "", 'error: --timeout "soon" is not a duration from 1ms to 24h (10, 10s, 500ms, 2m)\n'],
         [2, "", 'error: --memory "0" is not an integer from 1 to 1048576\n'],
         [2, "", "error: --html draws one history; 2 files were given\n"],
         [2, "", "error: missing required argument 'files'\n"],

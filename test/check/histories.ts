@@ -27,6 +27,9 @@ export interface Shape {
 export function generate(shape: Shape, timed = false): Event[] {
   const random = mulberry32(shape.seed);
   const mix = Object.entries(shape.mix ?? { read: 5, write: 4, cas: 1 });
+  // With appends, every value is a string (as in Porcupine's kv histories): appending to a number is undefined.
+  const strings = mix.some(([f, weight]) => f === "append" && weight > 0);
+  const made = (n: number) => (strings ? `${n} ` : n);
   const total = mix.reduce((sum, [, weight]) => sum + weight, 0);
   const store = new Map<string, unknown>();
   const events: Event[] = [];
@@ -73,9 +76,9 @@ export function generate(shape: Shape, timed = false): Event[] {
         f === "read"
           ? null
           : f === "write"
-            ? fresh((n) => n)
+            ? fresh(made)
             : f === "cas"
-              ? [random() < 0.5 ? current : Math.max(0, written - Math.floor(random() * 3)), fresh((n) => n)]
+              ? [random() < 0.5 ? current : made(Math.max(0, written - Math.floor(random() * 3))), fresh(made)]
               : fresh((n) => `${n} `);
       record({ process: slot.process, type: "invoke", f, key, value });
       slot.pending = { f, key, value, applied: false, info: random() < shape.info };

@@ -2,6 +2,10 @@
 // through Propose, each operation recorded in a history (SPEC §6) for the
 // linearizability checker. A client whose operation ends indeterminate goes on
 // as a new process (Jepsen's rule), so no process has two open operations.
+// The checker takes a key as empty until the history writes it, so the run
+// first reads every key, before anything is written: what a key already holds
+// (an earlier run's data) is recorded as a write by process "initial",
+// completed just before the read that found it.
 import { setTimeout as sleep } from "node:timers/promises";
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
 import { uniformInt } from "pure-rand/distribution/uniformInt";
@@ -67,6 +71,12 @@ export async function kvLoad(load: KvLoad, measurement: Measurement, history: Hi
     return new KvClient(index, rng, load, replicas, measurement, history);
   });
   try {
+    // Key k<i> is read by client i mod concurrency; nothing is written before every key is read.
+    await Promise.all(
+      clients.map(async (client, index) => {
+        for (let i = index; i < load.keys; i += load.concurrency) await client.readFirst(`k${i}`);
+      }),
+    );
     await Promise.all(clients.map((client) => client.run()));
   } finally {
     replicas.close();
@@ -95,38 +105,51 @@ class KvClient {
     this.home = index % this.names.length;
   }
 
+  /** Reads `key` until a read is answered (or the run stops), recording what it holds as a write by "initial". */
+  async readFirst(key: string): Promise<void> {
+    while (!this.measurement.stopped && !(await this.perform(key, null, true))) {
+      // An indeterminate read tells nothing: read again.
+    }
+  }
+
   async run(): Promise<void> {
     while (!this.measurement.stopped) {
       const read = uniformFloat64(this.rng) < this.load.reads;
       const key = `k${uniformInt(this.rng, 0, this.load.keys - 1)}`;
-      const f = read ? "read" : "write";
-      const value = read ? null : writtenValue(this.index, this.writes++, this.load.concurrency);
-      const replica = this.names[this.home]!;
-      const process = this.process;
-      this.history.record({ process, type: "invoke", f, key, value, replica });
-      const request: ProposeRequest = {
-        identity: `kv-${process}`,
-        name: key,
-        value: value === null ? Buffer.alloc(0) : encodeValue(value),
-      };
-      const outcome = await this.operation(request, replica);
-      if (outcome.ok) {
-        this.history.record({
-          process,
-          type: "ok",
-          f,
-          key,
-          value: read ? outcome.value : value,
-          replica: outcome.replica,
-        });
-        continue;
-      }
-      this.history.record({ process, type: "info", f, key, value, replica: outcome.replica, error: outcome.error });
-      this.process += this.load.concurrency;
-      // The replica may be down or cut off: start the next operations at the next one.
-      this.home = (this.home + 1) % this.names.length;
-      await sleep(BACKOFF_MS);
+      await this.perform(key, read ? null : writtenValue(this.index, this.writes++, this.load.concurrency));
     }
+  }
+
+  /**
+   * Reads `key` (`value` null) or writes `value` to it, recorded in the history; false when it ended
+   * indeterminate. A `first` read that finds a value records it as written just before it answered.
+   */
+  private async perform(key: string, value: number | null, first = false): Promise<boolean> {
+    const f = value === null ? "read" : "write";
+    const replica = this.names[this.home]!;
+    const process = this.process;
+    this.history.record({ process, type: "invoke", f, key, value, replica });
+    const request: ProposeRequest = {
+      identity: `kv-${process}`,
+      name: key,
+      value: value === null ? Buffer.alloc(0) : encodeValue(value),
+    };
+    const outcome = await this.operation(request, replica);
+    if (outcome.ok) {
+      if (first && outcome.value !== null) {
+        const held = { process: "initial", f: "write", key, value: outcome.value } as const;
+        this.history.record({ ...held, type: "invoke" });
+        this.history.record({ ...held, type: "ok" });
+      }
+      this.history.record({ process, type: "ok", f, key, value: value ?? outcome.value, replica: outcome.replica });
+      return true;
+    }
+    this.history.record({ process, type: "info", f, key, value, replica: outcome.replica, error: outcome.error });
+    this.process += this.load.concurrency;
+    // The replica may be down or cut off: start the next operations at the next one.
+    this.home = (this.home + 1) % this.names.length;
+    await sleep(BACKOFF_MS);
+    return false;
   }
 
   /** Proposes `request` at `replica`, following redirects; one answer, timed from the first send to the last. */

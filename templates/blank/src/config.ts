@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import type { Fsync } from "./disk.js";
+import { FSYNC, type Fsync } from "./disk.js";
 
 /** PEM files of TLS: this replica's certificate and key, and the CA its clients' and peers' certificates need. */
 export interface TlsFiles {
@@ -75,7 +75,6 @@ const KEYS = [
   "data",
   "fsync",
 ] as const;
-const FSYNC: readonly Fsync[] = ["always", "batch", "never"];
 type Key = (typeof KEYS)[number];
 /** Raw values of one source, with the label errors name it by. */
 type Source = Partial<Record<Key, { value: unknown; from: string }>>;

@@ -4,8 +4,10 @@
 // in wal.ts.
 import { type FileHandle, mkdir, open as openFile, readFile } from "node:fs/promises";
 import path from "node:path";
+import type { Clock } from "./clock.js";
 
-export type Fsync = "always" | "batch" | "never";
+export const FSYNC = ["always", "batch", "never"] as const;
+export type Fsync = (typeof FSYNC)[number];
 
 export interface Disk {
   /** Where the files are, for messages: the `--data` folder, or `memory:<name>`. */
@@ -20,6 +22,12 @@ export interface Disk {
   truncate(file: string, size: number): Promise<void>;
   /** Waits for pending appends and closes the files. */
   close(): Promise<void>;
+  /**
+   * Calls `listener` with the first failed append (a write or sync that
+   * failed: what reached the disk is unknown), before the append rejects; at
+   * once if one failed already. A replica must then stop (see Replica).
+   */
+  onFailure(listener: (error: Error) => void): void;
 }
 
 /** One append waiting for its write (and sync). */
@@ -52,17 +60,13 @@ export class FileDisk implements Disk {
   private readonly files = new Map<string, OpenFile>();
   private folderReady: Promise<void> | undefined;
   private closed = false;
-  private datasyncs = 0;
+  private failure: Error | undefined;
+  private readonly listeners: ((error: Error) => void)[] = [];
 
   constructor(
     readonly where: string,
     readonly fsync: Fsync,
   ) {}
-
-  /** How many times a file was fdatasync'd: for tests and metrics. */
-  get syncs(): number {
-    return this.datasyncs;
-  }
 
   read(file: string): Promise<Buffer | undefined> {
     return this.run(file, async () => {
@@ -97,6 +101,7 @@ export class FileDisk implements Disk {
           for (const each of batch) each.resolve();
         } catch (error) {
           open.failed ??= this.error(file, error);
+          this.fail(open.failed);
           for (const each of batch) each.reject(open.failed);
         }
       });
@@ -111,6 +116,11 @@ export class FileDisk implements Disk {
       await handle.truncate(size);
       await this.sync(handle);
     });
+  }
+
+  onFailure(listener: (error: Error) => void): void {
+    if (this.failure) listener(this.failure);
+    else this.listeners.push(listener);
   }
 
   async close(): Promise<void> {
@@ -154,6 +164,12 @@ export class FileDisk implements Disk {
     return open;
   }
 
+  private fail(error: Error): void {
+    if (this.failure !== undefined) return;
+    this.failure = error;
+    for (const listener of this.listeners.splice(0)) listener(error);
+  }
+
   private async write(open: OpenFile, batch: Pending[]): Promise<void> {
     const handle = await this.handle(open);
     const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((each) => each.data));
@@ -192,7 +208,6 @@ export class FileDisk implements Disk {
   private async sync(handle: FileHandle): Promise<void> {
     if (this.fsync === "never") return;
     await handle.datasync();
-    this.datasyncs++;
   }
 
   private path(file: string): string {
@@ -216,77 +231,279 @@ async function syncFolder(folder: string): Promise<void> {
   }
 }
 
-/** The files a MemoryDisk and the handles reopened from it share, as a real disk outlives its processes. */
-interface MemoryFiles {
-  readonly files: Map<string, Buffer[]>;
+export interface MemoryDiskOptions {
+  /** How appends are made durable (default `batch`). */
+  fsync?: Fsync;
+  /**
+   * Time for syncs (a simulation's virtual clock): an append then resolves
+   * once a sync that covers it has completed, `syncLatency` ms after it
+   * began. Without a clock every append is durable at once.
+   */
+  clock?: Clock;
+  /** Draws sync latencies and what a power loss or a full disk leaves (default: Math.random; a simulation seeds it). */
+  random?: () => number;
+  /** Virtual ms a sync takes, drawn in [min, max) (default [0.1, 2]). */
+  syncLatency?: readonly [number, number];
+}
+
+/** One file of a MemoryDisk. */
+interface MemoryFile {
+  chunks: Buffer[];
+  size: number;
+  /** Bytes that a sync made durable: a power loss keeps them. */
+  synced: number;
+  /** Where each append written past `synced` ends, in order: a power loss keeps a prefix of them. */
+  ends: number[];
+  /** Appends awaiting their sync, in order. */
+  waiting: { end: number; resolve(): void; reject(error: Error): void }[];
+  syncing: boolean;
+}
+
+/** What a MemoryDisk and the handles reopened from it share, as a device outlives its processes. */
+interface Device {
+  readonly files: Map<string, MemoryFile>;
+  readonly fsync: Fsync;
+  readonly clock: Clock | undefined;
+  readonly random: () => number;
+  readonly latency: readonly [number, number];
   /** The latest handle: the others belong to processes that crashed. */
   live: MemoryDisk;
+  /** A failure armed by failSyncs() or fill(), until repair(). */
+  fault: "EIO" | "ENOSPC" | undefined;
 }
 
 /**
- * Files in memory, for simulations: no I/O and no timers, every method
- * resolves on the microtask queue, so a seeded run replays exactly. Whatever
- * was appended survives reopen(), as the page cache survives a process crash.
+ * Files in memory, for simulations: no I/O; with a clock, syncs take virtual
+ * time, else everything resolves on the microtask queue. Either way a seeded
+ * run replays exactly. It knows two crashes: reopen(), a process crash, keeps
+ * everything written (the page cache survives); powerLoss() keeps what was
+ * synced and, of each file's unsynced tail, a seeded prefix of its appends,
+ * the last one possibly torn (cut short, or its end zeros).
  */
 export class MemoryDisk implements Disk {
   readonly where: string;
-  private shared: MemoryFiles;
+  private device: Device;
   private closed = false;
+  private failure: Error | undefined;
+  private readonly listeners: ((error: Error) => void)[] = [];
 
   constructor(
     readonly name = "disk",
-    readonly fsync: Fsync = "batch",
+    options: MemoryDiskOptions = {},
   ) {
     this.where = `memory:${name}`;
-    this.shared = { files: new Map(), live: this };
+    const latency = options.syncLatency ?? [0.1, 2];
+    if (!(latency[0] >= 0 && latency[1] >= latency[0] && Number.isFinite(latency[1]))) {
+      throw new RangeError(`syncLatency [${latency.join(", ")}] is not a range of ms [min, max]`);
+    }
+    const fsync = options.fsync ?? "batch";
+    if (!FSYNC.includes(fsync))
+      throw new RangeError(`fsync ${JSON.stringify(fsync)} is not one of ${FSYNC.join(", ")}`);
+    this.device = {
+      files: new Map(),
+      fsync,
+      clock: options.clock,
+      random: options.random ?? Math.random,
+      latency,
+      live: this,
+      fault: undefined,
+    };
   }
 
-  /** Simulates a crash and restart: this handle takes no more operations (a dead process writes nothing); the new one sees the same files. */
+  get fsync(): Fsync {
+    return this.device.fsync;
+  }
+
+  /** Bytes written and not yet durable, over all files: what a power loss now could lose. */
+  get unsynced(): number {
+    let bytes = 0;
+    for (const file of this.device.files.values()) bytes += file.size - file.synced;
+    return bytes;
+  }
+
+  /**
+   * A process crash and restart: this handle takes no more operations (a dead
+   * process writes nothing, and its pending appends never resolve); the new
+   * one sees every byte written, synced or not.
+   */
   reopen(): MemoryDisk {
-    const next = new MemoryDisk(this.name, this.fsync);
-    next.shared = this.shared;
-    this.shared.live = next;
+    for (const file of this.device.files.values()) {
+      file.waiting = [];
+      file.syncing = false;
+    }
+    const next = new MemoryDisk(this.name);
+    next.device = this.device;
+    this.device.live = next;
     return next;
+  }
+
+  /** A power loss and restart: as reopen(), but each file keeps only what was synced and a seeded part of the rest. */
+  powerLoss(): MemoryDisk {
+    const { random } = this.device;
+    const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
+    for (const file of this.device.files.values()) {
+      if (file.size === file.synced) continue;
+      const data = Buffer.concat(file.chunks);
+      const whole = int(0, file.ends.length);
+      let kept = whole === 0 ? data.subarray(0, file.synced) : data.subarray(0, file.ends[whole - 1]);
+      if (whole < file.ends.length) {
+        const start = kept.length;
+        const length = file.ends[whole]! - start;
+        const shape = int(0, 2);
+        // 0: nothing of the next append; 1: a prefix of it (torn); 2: a prefix, then zeros where the rest was due.
+        if (shape === 1 && length > 1) kept = data.subarray(0, start + int(1, length - 1));
+        if (shape === 2) {
+          const prefix = int(0, length - 1);
+          kept = Buffer.concat([data.subarray(0, start + prefix), Buffer.alloc(length - prefix)]);
+        }
+      }
+      hold(file, Buffer.from(kept));
+    }
+    return this.reopen();
+  }
+
+  /** From now until repair(), the next sync fails with EIO (on every handle of this disk). */
+  failSyncs(): void {
+    this.device.fault = "EIO";
+  }
+
+  /** From now until repair(), the disk is full: the next append writes a seeded part of its data and fails with ENOSPC. */
+  fill(): void {
+    this.device.fault = "ENOSPC";
+  }
+
+  /** Ends failSyncs() or fill(): the handles opened from now on work again. */
+  repair(): void {
+    this.device.fault = undefined;
+  }
+
+  onFailure(listener: (error: Error) => void): void {
+    if (this.failure) listener(this.failure);
+    else this.listeners.push(listener);
   }
 
   /** Cuts `file` to `size` bytes behind the replica's back, as a crash in the middle of a write may: for tests of torn writes. */
   cut(file: string, size: number): void {
-    const chunks = this.shared.files.get(file);
-    if (chunks !== undefined) this.shared.files.set(file, [Buffer.concat(chunks).subarray(0, size)]);
+    const open = this.device.files.get(file);
+    if (open !== undefined) hold(open, Buffer.concat(open.chunks).subarray(0, size));
   }
 
   async read(file: string): Promise<Buffer | undefined> {
-    const chunks = this.chunks(file);
-    if (chunks === undefined) return undefined;
-    const data = Buffer.concat(chunks);
-    this.shared.files.set(file, [data]); // reads are rare (recovery): keep one chunk, and hand out a copy
+    const open = this.open(file);
+    if (open === undefined) return undefined;
+    const data = Buffer.concat(open.chunks);
+    open.chunks = [data]; // reads are rare (recovery): keep one chunk, and hand out a copy
     return Buffer.from(data);
   }
 
-  async append(file: string, data: Uint8Array): Promise<void> {
-    const chunks = this.chunks(file) ?? [];
-    chunks.push(Buffer.from(data)); // a copy: the caller may reuse its buffer
-    this.shared.files.set(file, chunks);
+  append(file: string, data: Uint8Array): Promise<void> {
+    let open: MemoryFile;
+    try {
+      open = this.open(file, true)!;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.device.fault === "ENOSPC") {
+      const written = Math.floor(this.device.random() * data.length);
+      write(open, data.subarray(0, written));
+      return Promise.reject(this.fail(file, "ENOSPC: no space left on device, write"));
+    }
+    write(open, data);
+    const { clock, fsync } = this.device;
+    if (fsync === "never") return Promise.resolve();
+    if (clock === undefined) {
+      durable(open, open.size);
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      open.waiting.push({ end: open.size, resolve, reject });
+      this.sync(file, open, clock);
+    });
   }
 
   async truncate(file: string, size: number): Promise<void> {
-    const data = Buffer.concat(this.chunks(file) ?? []);
-    if (size > data.length) throw this.error(file, `cannot truncate to ${size} bytes: the file has ${data.length}`);
-    this.shared.files.set(file, [data.subarray(0, size)]);
+    const open = this.open(file, true)!;
+    if (size > open.size) throw this.error(file, `cannot truncate to ${size} bytes: the file has ${open.size}`);
+    // Synced at once, unless never.
+    hold(open, Buffer.concat(open.chunks).subarray(0, size), this.fsync === "never" ? open.synced : size);
   }
 
   async close(): Promise<void> {
     this.closed = true;
   }
 
-  /** The chunks of `file`, or an error when this handle is closed or was replaced by reopen(). */
-  private chunks(file: string): Buffer[] | undefined {
-    if (this.shared.live !== this) throw this.error(file, "this handle was replaced by reopen() (its process crashed)");
-    if (this.closed) throw this.error(file, "the disk is closed");
-    return this.shared.files.get(file);
+  /**
+   * Starts the next sync of `file` unless one is under way: with `always`,
+   * one for the first waiting append; with `batch`, one for every append
+   * written so far (group commit), so those that arrive meanwhile wait for
+   * the next.
+   */
+  private sync(name: string, file: MemoryFile, clock: Clock): void {
+    if (file.syncing || file.waiting.length === 0) return;
+    file.syncing = true;
+    const covers = this.fsync === "always" ? file.waiting[0]!.end : file.size;
+    const [min, max] = this.device.latency;
+    clock.setTimeout(
+      () => {
+        if (this.device.live !== this) return; // the process crashed: nobody waits any more
+        file.syncing = false;
+        if (this.device.fault === "EIO") {
+          const waiting = file.waiting.splice(0); // before the listeners, which may crash the process
+          const error = this.fail(name, "EIO: i/o error, fdatasync");
+          for (const each of waiting) each.reject(error);
+          return;
+        }
+        durable(file, covers);
+        while (file.waiting.length > 0 && file.waiting[0]!.end <= covers) file.waiting.shift()!.resolve();
+        this.sync(name, file, clock);
+      },
+      min + this.device.random() * (max - min),
+    );
+  }
+
+  /** Records the first failure and tells the listeners, before anyone learns of it from a rejected append. */
+  private fail(file: string, reason: string): Error {
+    if (this.failure === undefined) {
+      this.failure = this.error(file, reason);
+      for (const listener of this.listeners.splice(0)) listener(this.failure);
+    }
+    return this.failure;
+  }
+
+  /** The file `name` (made, with `create`, if missing); throws when this handle is closed, replaced or failed. */
+  private open(name: string, create = false): MemoryFile | undefined {
+    if (this.device.live !== this) throw this.error(name, "this handle was replaced by reopen() (its process crashed)");
+    if (this.closed) throw this.error(name, "the disk is closed");
+    if (this.failure) throw this.failure;
+    let file = this.device.files.get(name);
+    if (file === undefined && create) {
+      file = { chunks: [], size: 0, synced: 0, ends: [], waiting: [], syncing: false };
+      this.device.files.set(name, file);
+    }
+    return file;
   }
 
   private error(file: string, reason: string): Error {
     return new Error(`${this.where}/${file}: ${reason}`);
   }
+}
+
+/** Makes `file` hold `data`, its first `synced` bytes durable (all by default); its waiting appends stay. */
+function hold(file: MemoryFile, data: Buffer, synced = data.length): void {
+  file.chunks = [data];
+  file.size = data.length;
+  file.synced = Math.min(synced, data.length);
+  file.ends = [];
+}
+
+function write(file: MemoryFile, data: Uint8Array): void {
+  file.chunks.push(Buffer.from(data)); // a copy: the caller may reuse its buffer
+  file.size += data.length;
+  file.ends.push(file.size);
+}
+
+/** Marks the first `bytes` of `file` durable. */
+function durable(file: MemoryFile, bytes: number): void {
+  file.synced = Math.max(file.synced, bytes);
+  while (file.ends.length > 0 && file.ends[0]! <= file.synced) file.ends.shift();
 }

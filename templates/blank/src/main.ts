@@ -2,7 +2,7 @@
 // Listens at once with its health service saying NOT_SERVING, recovers its
 // state from --data, then says SERVING and prints one line; on SIGINT or
 // SIGTERM it says NOT_SERVING, drains its streams, stops its State, dumps its
-// metrics (with --metrics) and exits 0.
+// metrics (with --metrics) and exits 0. A failed disk stops it with one line and exit 1.
 import { advertised, type Config, ConfigError, hostPort, loadConfig, USAGE, wantsHelp } from "./config.js";
 import { FileDisk } from "./disk.js";
 import { typeName } from "./envelope.js";
@@ -45,6 +45,11 @@ const replica = new Replica({
   disk: data === undefined ? undefined : new FileDisk(data, fsync),
   onError: (error, request) =>
     console.error(`${name}: ${typeName(request.type)} from ${request.sender || "?"} failed:`, error),
+  // At once: a reply sent after the failure could promise what the disk lost.
+  onStop: (error) => {
+    console.error(`error: ${name} stops: its disk failed, so what it wrote may not be durable: ${error.message}`);
+    process.exit(1);
+  },
 });
 const server = new ReplicaServer(replica);
 // Listening before recovery lets health checks see NOT_SERVING (not a refused connection) while it recovers.

@@ -51,6 +51,8 @@ export interface MemoryNetworkOptions {
    * down must not shrink it.
    */
   cluster?: readonly string[];
+  /** Called as replica `from` sends a reply, before it travels (a simulation times its power losses by it). */
+  onReply?: (from: string) => void;
 }
 
 /** The outcome of a request, encoded as it would travel back. */
@@ -62,6 +64,7 @@ export class MemoryNetwork {
   readonly clock: Clock;
   private readonly random: () => number;
   private readonly cluster: readonly string[] | undefined;
+  private readonly onReply: ((from: string) => void) | undefined;
   private readonly members = new Map<string, Endpoint>();
   private readonly lanes = new Map<string, { requests: Lane; replies: Lane }>();
   private readonly cut = new Set<string>();
@@ -76,6 +79,7 @@ export class MemoryNetwork {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.cluster = options.cluster;
+    this.onReply = options.onReply;
   }
 
   /** Puts a replica on the network: the others can now reach it, and it them (through `peers(name)`). */
@@ -212,6 +216,7 @@ export class MemoryNetwork {
     }
     // A crashed process sends nothing, whatever its code went on to compute.
     if (this.members.get(to) !== endpoint) this.lose(to, "left the network before replying");
+    this.onReply?.(to);
     return outcome;
   }
 

@@ -30,6 +30,12 @@ export interface ReplicaOptions {
   metrics?: Metrics;
   /** Called with what a handler threw that was not a StatusError (peers get INTERNAL). */
   onError?: (error: unknown, request: PeerRequest) => void;
+  /**
+   * Called once when the disk fails (Disk.onFailure): the replica has
+   * stopped, as what it wrote may not be durable; its process must end
+   * (src/main.ts exits 1; a simulation crashes it).
+   */
+  onStop?: (error: Error) => void;
 }
 
 export class Replica implements Runtime {
@@ -41,6 +47,8 @@ export class Replica implements Runtime {
   readonly metrics: Metrics;
   readonly state: State;
   private readonly onError: ((error: unknown, request: PeerRequest) => void) | undefined;
+  /** Why the replica stopped: it refuses every request from then on. */
+  private stopped: Error | undefined;
 
   constructor(options: ReplicaOptions) {
     this.name = options.name;
@@ -51,6 +59,11 @@ export class Replica implements Runtime {
     this.metrics = options.metrics ?? new Metrics();
     this.onError = options.onError;
     this.state = new State(this);
+    // Going on as if what failed were durable could break what this replica promised.
+    this.disk?.onFailure((error) => {
+      this.stopped = error;
+      options.onStop?.(error);
+    });
   }
 
   /** Gets the replica ready to serve: its State recovers from the disk and sets its timers (see State.start). */
@@ -63,10 +76,12 @@ export class Replica implements Runtime {
    * with the StatusError that ends the peer's stream: UNIMPLEMENTED for a type
    * this replica does not know or a handler that is still a stub,
    * INVALID_ARGUMENT for a request with no message or a message of another
-   * type, INTERNAL for a handler that threw (or the StatusError it threw).
+   * type, INTERNAL for a handler that threw (or the StatusError it threw);
+   * UNAVAILABLE once the replica has stopped on a failed disk.
    */
   async dispatch(request: PeerRequest): Promise<PeerReply> {
     this.metrics.messages++;
+    this.refuseIfStopped();
     const { message } = request;
     if (!isKnownType(request.type)) {
       throw new StatusError(Code.UNIMPLEMENTED, `type ${request.type} is not known to this replica`);
@@ -106,9 +121,10 @@ export class Replica implements Runtime {
     }
   }
 
-  /** Handles a client's proposal: counts its client, and lets the State answer. */
-  propose(request: ProposeRequest): Promise<ProposeReply> {
+  /** Handles a client's proposal: counts its client, and lets the State answer (unless the replica stopped). */
+  async propose(request: ProposeRequest): Promise<ProposeReply> {
     this.metrics.request(request.identity);
+    this.refuseIfStopped();
     return this.state.propose(request);
   }
 
@@ -116,6 +132,11 @@ export class Replica implements Runtime {
   async close(): Promise<void> {
     await this.state.close();
     await Promise.all([this.disk?.close(), this.peers.close()]);
+  }
+
+  private refuseIfStopped(): void {
+    if (this.stopped)
+      throw new StatusError(Code.UNAVAILABLE, `${this.name} has stopped: its disk failed (${this.stopped.message})`);
   }
 
   /** The reply header for `request`, after checking that the request is of `type`. */

@@ -87,8 +87,11 @@ function scan(data: Buffer, where: string): { records: Uint8Array[]; end: number
     if (rest < HEADER) return { records, end: offset, torn: "a partial header" };
     const length = data.readUInt32LE(offset);
     if (crc32(data.subarray(offset, offset + 8)) !== data.readUInt32LE(offset + 8)) {
-      // Zeros to the end: space the file system allocated for a write that never landed.
-      if (data.subarray(offset).every((byte) => byte === 0)) return { records, end: offset, torn: "zeros" };
+      // Zeros to the end, from within the header on: space the file system allocated for a write that
+      // never landed, or landed only in part. Nothing follows, so this is the last record.
+      const written = data.subarray(offset).findLastIndex((byte) => byte !== 0) + 1;
+      if (written === 0) return { records, end: offset, torn: "zeros" };
+      if (written < HEADER) return { records, end: offset, torn: `a ${written}-byte partial header, then zeros` };
       throw corrupt(
         where,
         offset,

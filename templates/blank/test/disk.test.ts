@@ -1,16 +1,65 @@
 // The disks: FileDisk on real files (order, the three fsync modes, reopening)
-// and MemoryDisk (reopen as a crash, no timers).
+// and MemoryDisk (a process crash keeps what was written, a power loss what
+// was synced and a seeded torn tail; syncs on a virtual clock; failures).
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdtemp, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { after, before, describe, test } from "node:test";
-import { type Fsync, FileDisk, MemoryDisk } from "../src/disk.js";
+import { after, before, describe, test, type TestContext } from "node:test";
+import { FSYNC, type Fsync, FileDisk, MemoryDisk } from "../src/disk.js";
+import { Random, VirtualClock } from "../src/simulation/index.js";
+import { Wal } from "../src/wal.js";
 
 let root: string;
-before(async () => (root = await mkdtemp(path.join(tmpdir(), "disk-"))));
+/** The prototype of the handles FileDisk gets from fs/promises: its write, datasync and sync are what the tests watch. */
+let handles: FileHandle;
+before(async () => {
+  root = await mkdtemp(path.join(tmpdir(), "disk-"));
+  const probe = await open(path.join(root, "probe"), "w");
+  handles = Object.getPrototypeOf(probe) as FileHandle;
+  await probe.close();
+});
 after(() => rm(root, { recursive: true, force: true }));
+
+type Write = (this: FileHandle | void, data: Uint8Array) => Promise<{ bytesWritten: number }>;
+
+/** A rejected system call, as fs/promises makes it. */
+function errno(code: string, message: string): Promise<never> {
+  return Promise.reject(Object.assign(new Error(`${code}: ${message}`), { code }));
+}
+
+/**
+ * Watches the real calls on file handles (until the test ends, or
+ * t.mock.restoreAll()): the bytes written, each fdatasync with the bytes
+ * written before it began (`durable`: the most a completed one covers), and
+ * each folder sync by the folder's inode. `fail` replaces a call, e.g. to
+ * inject an error; its `write` gets the real write of what it is given.
+ */
+function intercept(
+  t: TestContext,
+  fail: { datasync?: () => Promise<void>; write?: (write: Write) => Promise<{ bytesWritten: number }> } = {},
+) {
+  const calls = { written: 0, durable: 0, datasyncs: 0, folders: [] as number[] };
+  const { write, datasync, sync } = handles;
+  t.mock.method(handles, "write", async function (this: FileHandle, data: Uint8Array, offset: number, length: number) {
+    const real: Write = (part) => (write as Write).call(this, part);
+    const result = await (fail.write ? fail.write(real) : real(data.subarray(offset, offset + length)));
+    calls.written += result.bytesWritten;
+    return result;
+  });
+  t.mock.method(handles, "datasync", async function (this: FileHandle) {
+    calls.datasyncs++;
+    const covers = calls.written;
+    await (fail.datasync ?? (() => datasync.call(this)))();
+    calls.durable = Math.max(calls.durable, covers);
+  });
+  t.mock.method(handles, "sync", async function (this: FileHandle) {
+    calls.folders.push((await this.stat()).ino);
+    await sync.call(this);
+  });
+  return calls;
+}
 
 let folders = 0;
 /** A folder of its own under the test's temporary folder (not created yet). */
@@ -50,32 +99,103 @@ describe("FileDisk", () => {
     });
   }
 
-  test("always syncs each append, batch coalesces concurrent appends into one sync, never syncs none", async () => {
-    const syncs: Partial<Record<Fsync, number>> = {};
-    for (const fsync of ["always", "batch", "never"] as const) {
+  for (const fsync of FSYNC) {
+    test(`${fsync}: each append resolves only after a real fdatasync that began after its write (calls intercepted)`, async (t) => {
+      const calls = intercept(t);
       const disk = new FileDisk(folder(), fsync);
-      await Promise.all(Array.from({ length: 50 }, (_, i) => disk.append("log", text(`${i};`))));
-      syncs[fsync] = disk.syncs;
-      assert.equal((await disk.read("log"))?.toString().split(";").length, 51);
+      const values = Array.from({ length: 50 }, (_, i) => text(`${i};`));
+      const ends = values.map((_, i) => values.slice(0, i + 1).reduce((sum, value) => sum + value.length, 0));
+      const durableAt: number[] = [];
+      await Promise.all(values.map((value, i) => disk.append("log", value).then(() => (durableAt[i] = calls.durable))));
+      assert.equal((await disk.read("log"))?.toString(), values.join(""));
       await disk.close();
-    }
-    assert.deepEqual(syncs, { always: 50, batch: 1, never: 0 });
-  });
+      assert.equal(calls.datasyncs, { always: 50, batch: 1, never: 0 }[fsync]);
+      if (fsync === "never") assert.deepEqual(new Set(durableAt), new Set([0]), "nothing is ever synced");
+      else values.forEach((_, i) => assert.ok(durableAt[i]! >= ends[i]!, `append ${i} resolved before it was synced`));
+    });
+  }
 
-  test("batch: appends arriving during a write and sync share the next one (group commit)", async () => {
+  test("batch: appends arriving during a write and sync share the next one (group commit), each resolving once synced", async (t) => {
     const counts: Partial<Record<Fsync, number>> = {};
     for (const fsync of ["always", "batch"] as const) {
+      const calls = intercept(t);
       const disk = new FileDisk(folder(), fsync);
+      let appended = 0;
+      let unsynced = 0;
       // 20 writers, each appending 10 records one after the other, as the handlers of a busy leader.
       const writer = async (w: number) => {
-        for (let i = 0; i < 10; i++) await disk.append("log", text(`${w}.${i};`));
+        for (let i = 0; i < 10; i++) {
+          const record = text(`${w}.${i};`);
+          const end = (appended += record.length); // appends keep their order
+          await disk.append("log", record);
+          if (calls.durable < end) unsynced++;
+        }
       };
       await Promise.all(Array.from({ length: 20 }, (_, w) => writer(w)));
-      counts[fsync] = disk.syncs;
       await disk.close();
+      counts[fsync] = calls.datasyncs;
+      assert.equal(calls.written, calls.durable, `${fsync}: the last datasync covered every byte`);
+      assert.equal(unsynced, 0);
+      t.mock.restoreAll();
     }
     assert.equal(counts.always, 200);
     assert.ok(counts.batch! <= 20, `batch synced ${counts.batch} times for 200 appends`);
+  });
+
+  test(
+    "syncs each folder it creates into its parent, and a new file's folder, before the append resolves",
+    { skip: process.platform === "win32" && "Windows cannot open a folder to sync it" },
+    async (t) => {
+      const calls = intercept(t);
+      const parent = folder();
+      const where = path.join(parent, "nested");
+      const disk = new FileDisk(where, "batch");
+      await disk.append("wal", text("a"));
+      const inode = async (folder: string) => (await stat(folder)).ino;
+      const [rootIno, parentIno, whereIno] = await Promise.all([root, parent, where].map(inode));
+      // Each new folder's parent, the deepest first, then the folder of the new file.
+      assert.deepEqual(calls.folders, [parentIno, rootIno, whereIno]);
+      await disk.append("wal", text("b"));
+      assert.equal(calls.folders.length, 3, "no folder sync for a file that exists");
+      await disk.append("other", text("c"));
+      assert.deepEqual(calls.folders.slice(3), [whereIno]);
+      await disk.close();
+    },
+  );
+
+  test("a failed fdatasync (EIO) fails the append, is told to onFailure first, and the file takes no more writes", async (t) => {
+    const calls = intercept(t, { datasync: () => errno("EIO", "i/o error, fdatasync") });
+    const where = folder();
+    const disk = new FileDisk(where, "batch");
+    const events: string[] = [];
+    disk.onFailure((error) => events.push(`failure: ${error.message}`));
+    await disk.append("log", text("lost?")).catch((error: Error) => events.push(`rejected: ${error.message}`));
+    const message = `${where}/log: EIO: i/o error, fdatasync`;
+    assert.deepEqual(events, [`failure: ${message}`, `rejected: ${message}`]);
+    await assert.rejects(disk.append("log", text("more")), { message });
+    assert.equal(calls.datasyncs, 1, "no write or sync after the failure");
+    let late: Error | undefined;
+    disk.onFailure((error) => (late = error));
+    assert.equal(late?.message, message, "a listener added after the failure hears of it at once");
+    await disk.close();
+  });
+
+  test("a full disk (ENOSPC) after a short write fails the append and is told to onFailure", async (t) => {
+    let writes = 0;
+    const where = folder();
+    const data = text("0123456789");
+    intercept(t, {
+      write: (write) =>
+        writes++ === 0 ? write(data.subarray(0, 4)) : errno("ENOSPC", "no space left on device, write"),
+    });
+    const disk = new FileDisk(where, "always");
+    let failure: Error | undefined;
+    disk.onFailure((error) => (failure = error));
+    await assert.rejects(disk.append("log", data), { message: `${where}/log: ENOSPC: no space left on device, write` });
+    assert.equal(failure?.message, `${where}/log: ENOSPC: no space left on device, write`);
+    t.mock.restoreAll();
+    assert.equal((await readFile(path.join(where, "log"))).toString(), "0123", "the short write stays");
+    await disk.close();
   });
 
   test("truncates in order with the appends, and refuses to grow a file", async () => {
@@ -171,5 +291,202 @@ describe("MemoryDisk", () => {
     // A macrotask runs only once the microtask queue is empty.
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(done, true);
+  });
+
+  test("without a clock, every append is durable at once, except with never", async () => {
+    const disk = new MemoryDisk("r1", { fsync: "always" });
+    await disk.append("wal", text("abc"));
+    assert.equal(disk.unsynced, 0);
+    const never = new MemoryDisk("r2", { fsync: "never" });
+    await never.append("wal", text("abc"));
+    assert.equal(never.unsynced, 3);
+  });
+});
+
+describe("MemoryDisk on a clock", () => {
+  /** A disk whose syncs take exactly 1 virtual ms, and its clock. */
+  const timed = (fsync: Fsync) => {
+    const clock = new VirtualClock();
+    return {
+      clock,
+      disk: new MemoryDisk("r1", { fsync, clock, random: new Random(1, "disk").next, syncLatency: [1, 1] }),
+    };
+  };
+
+  /** When each append resolved, in virtual ms, for appends called at the times `at`. */
+  async function resolvedAt(fsync: Fsync, at: number[]): Promise<number[]> {
+    const { clock, disk } = timed(fsync);
+    const done: number[] = [];
+    const appends = at.map(
+      (time, i) =>
+        new Promise<void>((resolve) =>
+          clock.setTimeout(() => {
+            void disk.append("wal", text(`${i};`)).then(() => {
+              done[i] = clock.now();
+              resolve();
+            });
+          }, time),
+        ),
+    );
+    await clock.settle(Promise.all(appends));
+    assert.equal(disk.unsynced, fsync === "never" ? at.length * 2 : 0);
+    return done;
+  }
+
+  test("always: each append waits for its own sync, one after the other", async () => {
+    assert.deepEqual(await resolvedAt("always", [0, 0, 0, 0.5]), [1, 2, 3, 4]);
+  });
+
+  test("batch: the appends written during a sync share the next one (group commit)", async () => {
+    assert.deepEqual(await resolvedAt("batch", [0, 0.5, 0.5, 0.9, 1.5]), [1, 2, 2, 2, 3]);
+  });
+
+  test("never: each append resolves as written, and nothing is ever synced", async () => {
+    assert.deepEqual(await resolvedAt("never", [0, 0.5]), [0, 0.5]);
+  });
+
+  test("a sync's latency is drawn from the disk's random in syncLatency", async () => {
+    const clock = new VirtualClock();
+    const disk = new MemoryDisk("r1", { clock, random: () => 0.5, syncLatency: [2, 4] });
+    await clock.settle(disk.append("wal", text("x")));
+    assert.equal(clock.now(), 3);
+  });
+
+  test("a process crash (reopen) keeps every byte written; the old handle's pending appends never resolve", async () => {
+    const { clock, disk } = timed("batch");
+    await clock.settle(disk.append("wal", text("synced;")));
+    let settled = false;
+    void disk.append("wal", text("pending;")).finally(() => (settled = true));
+    const next = disk.reopen();
+    await clock.advance(10);
+    assert.equal(settled, false);
+    assert.equal((await next.read("wal"))?.toString(), "synced;pending;");
+    assert.equal(next.unsynced, 8, "the page cache holds it, but no sync made it durable");
+    assert.equal((await next.powerLoss().read("wal"))?.toString().startsWith("synced;"), true);
+  });
+
+  test("a power loss keeps the synced prefix and a seeded part of the unsynced appends, the last possibly torn", async () => {
+    const synced = ["first;", "second;"];
+    const unsynced = ["third record;", "fourth record;", "fifth record;"];
+    const shapes = new Set<string>();
+    /** What seed `seed` leaves of the file. */
+    const survivor = async (seed: number): Promise<Buffer> => {
+      const clock = new VirtualClock();
+      const disk = new MemoryDisk("r1", { clock, random: new Random(seed, "disk").next });
+      for (const record of synced) await clock.settle(disk.append("wal", text(record)));
+      for (const record of unsynced) void disk.append("wal", text(record));
+      assert.equal(disk.unsynced, unsynced.join("").length);
+      return (await disk.powerLoss().read("wal"))!;
+    };
+    for (let seed = 1; seed <= 200; seed++) {
+      const left = await survivor(seed);
+      assert.deepEqual(left, await survivor(seed), "a seed leaves the same bytes");
+      const prefix = synced.join("");
+      assert.equal(left.subarray(0, prefix.length).toString(), prefix, `seed ${seed}: the synced part survives`);
+      // Then whole unsynced appends, then possibly part of the next: its first bytes, or its first bytes and zeros.
+      let offset = prefix.length;
+      let whole = 0;
+      while (whole < unsynced.length && left.length >= offset + unsynced[whole]!.length) {
+        const expected = unsynced[whole]!;
+        if (left.subarray(offset, offset + expected.length).toString() !== expected) break;
+        offset += expected.length;
+        whole++;
+      }
+      const rest = left.subarray(offset);
+      if (rest.length === 0) shapes.add(`${whole} whole`);
+      else {
+        const next = text(unsynced[whole]!);
+        const written = rest.findLastIndex((byte) => byte !== 0) + 1;
+        assert.deepEqual(rest.subarray(0, written), next.subarray(0, written), `seed ${seed}: a prefix of the next`);
+        assert.ok(rest.length < next.length || written < next.length, `seed ${seed}: the next is torn`);
+        if (written < rest.length) {
+          assert.equal(rest.length, next.length, `seed ${seed}: zeros up to where the append ended`);
+          shapes.add("zeros");
+        } else shapes.add("torn");
+      }
+    }
+    assert.deepEqual(
+      [...shapes].sort(),
+      ["0 whole", "1 whole", "2 whole", "3 whole", "torn", "zeros"],
+      "every shape shows up in 200 seeds",
+    );
+  });
+
+  test("a torn tail left by a power loss is dropped by Wal.open with a notice, never refused", async () => {
+    let notices = 0;
+    for (let seed = 1; seed <= 200; seed++) {
+      const clock = new VirtualClock();
+      const disk = new MemoryDisk("r1", { clock, random: new Random(seed, "disk").next });
+      const { wal } = await Wal.open(disk);
+      const records = Array.from({ length: 6 }, (_, i) => text(`record ${i} `.repeat(i + 1)));
+      for (const record of records.slice(0, 3)) await clock.settle(wal.append(record));
+      for (const record of records.slice(3)) void wal.append(record);
+      const recovered = await Wal.open(disk.powerLoss());
+      const kept = recovered.records.map((record) => Buffer.from(record).toString());
+      assert.ok(kept.length >= 3, `seed ${seed}: what was synced survives`);
+      assert.deepEqual(kept, records.slice(0, kept.length).map(String), `seed ${seed}: a prefix of the records`);
+      if (recovered.notice !== undefined) {
+        assert.match(recovered.notice, /^memory:r1\/wal: dropped a torn last record at offset \d+ /);
+        notices++;
+      }
+    }
+    assert.ok(notices > 50, `${notices} of 200 power losses tore a record`);
+  });
+
+  test("a failed sync (EIO) is told to onFailure before the append rejects; the disk takes no more writes", async () => {
+    const { clock, disk } = timed("batch");
+    const events: string[] = [];
+    disk.onFailure((error) => events.push(`failure: ${error.message}`));
+    await clock.settle(disk.append("wal", text("ok;")));
+    disk.failSyncs();
+    const failed = disk
+      .append("wal", text("lost?;"))
+      .catch((error: Error) => events.push(`rejected: ${error.message}`));
+    await clock.settle(failed);
+    assert.deepEqual(events, [
+      "failure: memory:r1/wal: EIO: i/o error, fdatasync",
+      "rejected: memory:r1/wal: EIO: i/o error, fdatasync",
+    ]);
+    await assert.rejects(disk.append("wal", text("more")), /EIO/);
+    let late: Error | undefined;
+    disk.onFailure((error) => (late = error));
+    assert.match(late?.message ?? "", /EIO/, "a listener added after the failure hears of it at once");
+    assert.equal(disk.unsynced, "lost?;".length, "the failed append was never durable");
+    disk.repair();
+    const next = disk.reopen();
+    await clock.settle(next.append("wal", text("again;")));
+    assert.equal(next.unsynced, 0);
+  });
+
+  test("a full disk (ENOSPC) writes part of the append, fails it and tells onFailure", async () => {
+    const { clock, disk } = timed("batch");
+    let failure: Error | undefined;
+    disk.onFailure((error) => (failure = error));
+    await clock.settle(disk.append("wal", text("ok;")));
+    disk.fill();
+    await assert.rejects(disk.append("wal", text("0123456789")), /^Error: memory:r1\/wal: ENOSPC: no space left/);
+    assert.match(failure?.message ?? "", /ENOSPC/);
+    const left = (await disk.reopen().read("wal"))!.toString();
+    assert.ok(left.startsWith("ok;") && "0123456789".startsWith(left.slice(3)), left);
+  });
+
+  test("refuses a bad syncLatency or fsync, in one line", () => {
+    for (const latency of [
+      [2, 1],
+      [-1, 1],
+      [0, Infinity],
+      [NaN, 1],
+    ] as const) {
+      assert.throws(
+        () => new MemoryDisk("r1", { syncLatency: latency }),
+        (error: Error) =>
+          error instanceof RangeError &&
+          error.message === `syncLatency [${latency.join(", ")}] is not a range of ms [min, max]`,
+      );
+    }
+    assert.throws(
+      () => new MemoryDisk("r1", { fsync: "sometimes" as Fsync }),
+      /^RangeError: fsync "sometimes" is not one of always, batch, never$/,
+    );
   });
 });

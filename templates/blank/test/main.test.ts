@@ -1,4 +1,5 @@
-// src/main.ts as a process: the listening line, SIGTERM, the metrics line.
+// src/main.ts as a process: the listening line, SIGTERM, the metrics line, a
+// failed disk.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -15,9 +16,9 @@ import { freePort } from "./support/ports.js";
 
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
 
-/** Runs main.js with `args`; resolves with the process and its first stdout line. */
-async function start(args: string[]) {
-  const child = spawn(process.execPath, [MAIN, ...args], {
+/** Runs main.js with `args` (and node's `flags`); resolves with the process and its first stdout line. */
+async function start(args: string[], flags: string[] = []) {
+  const child = spawn(process.execPath, [...flags, MAIN, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { PATH: process.env.PATH },
   });
@@ -83,6 +84,30 @@ test("a bad flag is a one-line error and exit 1", { timeout: 20_000 }, async () 
   assert.deepEqual(await exited, [1, null]);
   assert.equal(stderr(), 'error: --port: "99999" is not a port (an integer from 0 to 65535)\n');
 });
+
+test(
+  "stops with one line and exit 1 when its disk fails (an fdatasync fails with EIO)",
+  { timeout: 20_000, skip: process.platform === "win32" && "no SIGUSR2 on Windows" },
+  async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "main-"));
+    try {
+      const failing = new URL("support/failing-disk.js", import.meta.url).href;
+      const { child, first, exited, stderr } = await start(
+        ["--name", "r1", "--port", "0", "--data", dir],
+        ["--import", failing],
+      );
+      assert.match(first ?? "", /^r1 listening on /, stderr());
+      child.kill("SIGUSR2"); // its disk appends a record, whose fdatasync fails
+      assert.deepEqual(await exited, [1, null], stderr());
+      assert.equal(
+        stderr(),
+        `error: r1 stops: its disk failed, so what it wrote may not be durable: ${dir}/wal: EIO: i/o error, fdatasync\n`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test("says where it is advertised, and prints each change of a peer link once", { timeout: 30_000 }, async (t) => {
   // r2 starts after r1: at first it is not listening, as at a cluster's start.

@@ -1,9 +1,11 @@
 // Replica.dispatch without a network: the statuses of the contract, as
-// StatusErrors. (Propose is the State's: test/state.test.ts.)
+// StatusErrors, and the stop on a failed disk. (Propose is the State's:
+// test/state.test.ts.)
 // First: the replica must know a second type when its runtime loads.
 import { ANOTHER, UNKNOWN } from "./support/types.js";
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { MemoryDisk } from "../src/disk.js";
 import { type PeerRequest, Type } from "../src/pb/envelope.js";
 import { Replica } from "../src/replica.js";
 import { Code, StatusError } from "../src/status.js";
@@ -54,4 +56,24 @@ test("a request without a message is INVALID_ARGUMENT", async () => {
 
 test("a message that does not match the type is INVALID_ARGUMENT, before any handler runs", async () => {
   await refused(request(ANOTHER, beacon), Code.INVALID_ARGUMENT, /^ANOTHER request carries a beacon message$/);
+});
+
+test("a failed disk stops the replica: onStop hears of it once, and every request is UNAVAILABLE", async () => {
+  const disk = new MemoryDisk("r1");
+  const stops: string[] = [];
+  const stopping = new Replica({ name: "r1", disk, onStop: (error) => stops.push(error.message) });
+  assert.ok((await stopping.dispatch(request(Type.BEACON, beacon))).success);
+  disk.fill();
+  await assert.rejects(disk.append("wal", Buffer.from("record")), /ENOSPC/);
+  await assert.rejects(disk.append("wal", Buffer.from("record")), /ENOSPC/);
+  assert.deepEqual(stops, ["memory:r1/wal: ENOSPC: no space left on device, write"]);
+  const stopped = /^r1 has stopped: its disk failed \(memory:r1\/wal: ENOSPC: no space left on device, write\)$/;
+  await assert.rejects(stopping.dispatch(request(Type.BEACON, beacon)), (error: StatusError) => {
+    assert.equal(Code[error.code], Code[Code.UNAVAILABLE]);
+    assert.match(error.message, stopped);
+    return true;
+  });
+  await assert.rejects(stopping.propose({ identity: "c", name: "x", value: Buffer.alloc(0) }), (error: Error) =>
+    stopped.test(error.message),
+  );
 });

@@ -1,6 +1,6 @@
-// The write-ahead log: records survive a restart; a torn last record is
-// dropped (and the file cut so the next append lands cleanly); corruption
-// before the end refuses to start.
+// The write-ahead log: records survive a restart; a torn last record (cut
+// short, or ending in zeros) is dropped (and the file cut so the next append
+// lands cleanly); corruption before the end refuses to start.
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -117,6 +117,20 @@ describe("Wal", () => {
     assert.match(notice ?? "", /zeros/);
   });
 
+  test("a header written in part, then zeros to the end (a write that landed in part), is a torn record", async () => {
+    const { where, bytes } = await written();
+    const last = starts.at(-1)!;
+    for (const part of [1, 5, 11]) {
+      const partly = Buffer.concat([bytes.subarray(0, last + part), Buffer.alloc(bytes.length - last - part)]);
+      const { records, notice } = await reopen(where, partly);
+      assert.deepEqual(strings(records), strings(RECORDS.slice(0, -1)), `${part} bytes of the header`);
+      assert.match(
+        notice ?? "",
+        new RegExp(`offset ${last} \\(${bytes.length - last} bytes: a ${part}-byte partial header, then zeros\\)`),
+      );
+    }
+  });
+
   test("a flipped byte in a record followed by more refuses to start, naming the offset, and changes nothing", async () => {
     const { where, bytes } = await written();
     const third = starts[2]!;
@@ -144,7 +158,7 @@ describe("Wal", () => {
   });
 
   test("works over a MemoryDisk across a simulated crash with a torn tail", async () => {
-    let disk = new MemoryDisk("r1", "always");
+    let disk = new MemoryDisk("r1", { fsync: "always" });
     const { wal } = await Wal.open(disk);
     for (const record of RECORDS) await wal.append(record);
     disk.cut("wal", starts.at(-1)! + 3);

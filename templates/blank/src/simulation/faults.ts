@@ -3,12 +3,18 @@
 // so that a correct protocol can always make progress between them.
 import type { Random } from "./random.js";
 
-export const FAULT_KINDS = ["crash", "partition", "loss", "delay"] as const;
+export const FAULT_KINDS = ["crash", "power", "eio", "full", "partition", "loss", "delay"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** One fault, with what it acts on. */
 export type Fault =
   | { fault: "crash"; /** the replica, restarted over its disk when the fault ends */ value: string }
+  /** A power loss: the replica loses what its disk had not synced; it is restarted when the fault ends. */
+  | { fault: "power"; value: string }
+  /** The replica's next sync fails (EIO): it stops, losing what was not synced, and is restarted when the fault ends. */
+  | { fault: "eio"; value: string }
+  /** The replica's disk is full (ENOSPC): its next append fails, it stops, and it is restarted when the fault ends. */
+  | { fault: "full"; value: string }
   | { fault: "partition"; /** the sides, the majority first, each in replica order */ value: string[][] }
   | { fault: "loss"; /** the probability that each message between replicas is lost */ value: number }
   | { fault: "delay"; /** ms added to each message between replicas */ value: number };
@@ -25,7 +31,7 @@ export interface FaultOptions {
 }
 
 /** The least replicas each fault needs, so that the others are a majority that stays up and connected. */
-const NEEDS: Record<FaultKind, number> = { crash: 3, partition: 3, loss: 1, delay: 1 };
+const NEEDS: Record<FaultKind, number> = { crash: 3, power: 3, eio: 3, full: 3, partition: 3, loss: 1, delay: 1 };
 
 /** Checks that every fault of `options` can leave a majority of `replicas` whole; throws a RangeError otherwise. */
 export function checkFaults(options: FaultOptions, replicas: number): void {
@@ -56,6 +62,9 @@ export function drawFault(random: Random, kinds: readonly FaultKind[], replicas:
   const kind = random.pick(FAULT_KINDS.filter((k) => kinds.includes(k)));
   switch (kind) {
     case "crash":
+    case "power":
+    case "eio":
+    case "full":
       return { fault: kind, value: random.pick(replicas) };
     case "partition":
       return { fault: kind, value: split(random, replicas) };

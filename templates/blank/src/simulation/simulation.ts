@@ -1,12 +1,13 @@
 // A deterministic simulation of a cluster, as FoundationDB tests itself: the
 // replicas run in one process on a virtual clock, over the in-memory network
 // and in-memory disks, while seeded clients load them and a seeded nemesis
-// crashes, partitions and slows them; the clients' history is then checked
-// for linearizability. Everything random comes from the seed, and nothing
-// waits on the system, so a seed replays a run exactly.
+// crashes them (the process, or the power: then the disk keeps only what was
+// synced), fails their disks, partitions and slows them; the clients'
+// history is then checked for linearizability. Everything random comes from
+// the seed, and nothing waits on the system, so a seed replays a run exactly.
 import { checkHistory, type CheckOptions, type CheckResult } from "create-consensus/check";
 import type { Clock } from "../clock.js";
-import { MemoryDisk } from "../disk.js";
+import { type Fsync, MemoryDisk } from "../disk.js";
 import { typeName } from "../envelope.js";
 import { type Endpoint, MemoryNetwork, type MemoryPeers } from "../memory.js";
 import { ProposeReply, ProposeRequest } from "../pb/client.js";
@@ -40,7 +41,7 @@ export interface SimulatedReplicaOptions extends ReplicaOptions {
   clock: Clock;
   /** Its own seeded stream, a new one for each incarnation. */
   random: () => number;
-  /** Its files, which outlive a crash: a restarted replica gets a new handle over them. */
+  /** Its files, which outlive a crash (a power loss keeps what was synced): a restarted replica gets a new handle over them. */
   disk: MemoryDisk;
   onError: (error: unknown, request: PeerRequest) => void;
 }
@@ -56,6 +57,8 @@ export interface SimulationOptions<R extends SimulatedReplica = Replica> {
     /** The probability that a message between replicas is lost (default 0). */
     loss?: number;
   };
+  /** Each replica's disk: syncs take [min, max) virtual ms (default `batch`, [0.1, 2]). */
+  disk?: { fsync?: Fsync; syncLatency?: readonly [number, number] };
   /** The nemesis: faults on a seeded schedule while a workload runs (default: none). */
   faults?: FaultOptions;
   /** Makes each incarnation of each replica (default: `new Replica(options)`). */
@@ -85,6 +88,17 @@ export interface SimulationResult<R extends SimulatedReplica = SimulatedReplica>
   finished: boolean;
   /** What handlers threw that was not a StatusError (peers got INTERNAL): a bug, most likely. */
   errors: string[];
+  /** What the disks went through. */
+  disks: DiskStats;
+}
+
+export interface DiskStats {
+  /** Power losses, from the nemesis, powerLoss() or a failed sync. */
+  powerLosses: number;
+  /** Those that found data written and not yet synced, which they cut at a seeded point. */
+  unsynced: number;
+  /** Replicas stopped by their disk failing (eio, full). */
+  failures: number;
 }
 
 /** The operations of one client outside a workload; each call runs the simulation until it completes. */
@@ -105,16 +119,28 @@ interface Incarnation<R> {
 }
 
 interface Node<R> {
-  /** The disk handle its next incarnation gets. */
+  /** The disk handle of its running incarnation, or the one its next incarnation gets. */
   disk: MemoryDisk;
   /** The running incarnation, if it is up. */
   process: Incarnation<R> | undefined;
   incarnations: number;
+  /** What took it down: a crash or power loss ends with its restart; a disk fault ends with repairDisk(). */
+  down: "crash" | "power" | "disk" | undefined;
+  /** The disk fault armed on it, until repairDisk(). */
+  diskFault: "eio" | "full" | undefined;
+  /** Set while a power loss waits for its moment: called when the replica sends with unsynced data. */
+  exposed: (() => void) | undefined;
 }
 
 const DEFAULT_LATENCY = [1, 5] as const;
 const DEFAULT_INTERVAL = [100, 400] as const;
 const DEFAULT_DURATION = [50, 300] as const;
+/**
+ * Virtual ms a drawn power loss waits at most for its worst moment: its
+ * replica sending (a reply, an answer) while its disk holds unsynced data,
+ * when what was just promised may not be durable.
+ */
+const POWER_WAIT = 100;
 
 /** A simulated cluster; `R` is what `replica` makes (a Replica unless a stand-in is given), as `replicas` holds it. */
 export class Simulation<R extends SimulatedReplica = Replica> {
@@ -127,6 +153,7 @@ export class Simulation<R extends SimulatedReplica = Replica> {
   readonly faults: FaultEvent[] = [];
   /** What handlers threw that was not a StatusError. */
   readonly errors: string[] = [];
+  readonly disks: DiskStats = { powerLosses: 0, unsynced: 0, failures: 0 };
   private readonly nodes = new Map<string, Node<R>>();
   private readonly lines: string[] = [];
   private readonly latency: readonly [number, number];
@@ -162,6 +189,7 @@ export class Simulation<R extends SimulatedReplica = Replica> {
       clock: this.clock,
       random: new Random(seed, "network").next,
       cluster: this.names,
+      onReply: (from) => this.sent(from),
     });
     this.network.delay(min);
     this.network.jitter(max - min);
@@ -169,8 +197,21 @@ export class Simulation<R extends SimulatedReplica = Replica> {
     this.clientLinks = new Random(seed, "client links");
     // Without `replica`, R is its default, Replica.
     this.make = options.replica ?? ((replicaOptions) => new Replica(replicaOptions) as unknown as R);
-    for (const name of this.names)
-      this.nodes.set(name, { disk: new MemoryDisk(name), process: undefined, incarnations: 0 });
+    for (const name of this.names) {
+      const disk = new MemoryDisk(name, {
+        ...options.disk,
+        clock: this.clock,
+        random: new Random(seed, `disk ${name}`).next,
+      });
+      this.nodes.set(name, {
+        disk,
+        process: undefined,
+        incarnations: 0,
+        down: undefined,
+        diskFault: undefined,
+        exposed: undefined,
+      });
+    }
     this.links = {
       names: this.names,
       propose: (name, request, timeout) => this.propose(name, request, timeout),
@@ -204,26 +245,47 @@ export class Simulation<R extends SimulatedReplica = Replica> {
   }
 
   /**
-   * Crashes replica `name`: it leaves the network, its timers are cancelled,
-   * its peers closed and its disk handle disabled, and whatever its code
-   * still answers (to a client or a peer) is lost.
+   * Crashes the process of replica `name`: it leaves the network, its timers
+   * are cancelled, its peers closed and its disk handle disabled, and
+   * whatever its code still answers (to a client or a peer) is lost. Its
+   * disk keeps everything written, as the page cache outlives a process.
    */
   crash(name: string): void {
-    const node = this.node(name);
-    const process = node.process;
-    if (process === undefined) throw new Error(`${name} is not up`);
-    this.event("start", { fault: "crash", value: name });
-    node.process = undefined;
-    this.network.remove(name);
-    process.scope.cancel();
-    void process.peers.close();
-    node.disk = node.disk.reopen();
-    process.crashed.abort();
+    this.stop(name, "crash", false);
+  }
+
+  /**
+   * Cuts the power of replica `name`: a crash, after which its disk keeps
+   * what was synced and, of each file's unsynced tail, a seeded prefix of
+   * its appends, the last one possibly torn (see MemoryDisk.powerLoss).
+   */
+  powerLoss(name: string): void {
+    this.stop(name, "power", true);
   }
 
   /** Restarts a crashed replica: a new incarnation over the same disk, on the network once its start() resolves. */
   async restart(name: string): Promise<void> {
     await this.clock.settle(this.reboot(name));
+  }
+
+  /**
+   * Makes the disk of replica `name` fail, until repairDisk(): with `eio`
+   * its next sync fails, with `full` its next append (written in part). The
+   * replica then stops: a process crash, and for `eio` a power loss too, as
+   * Linux may drop the dirty pages of a file whose writeback failed.
+   */
+  failDisk(name: string, kind: "eio" | "full"): void {
+    const node = this.node(name);
+    if (node.process === undefined) throw new Error(`${name} is not up`);
+    if (kind === "eio") node.disk.failSyncs();
+    else node.disk.fill();
+    node.diskFault = kind;
+    this.event("start", { fault: kind, value: name });
+  }
+
+  /** Ends failDisk(): restarts the replica if its disk stopped it. */
+  async repairDisk(name: string): Promise<void> {
+    await this.clock.settle(this.repair(name));
   }
 
   /** Cuts every link between a replica of `a` and one of `b`, until heal(). */
@@ -316,6 +378,7 @@ export class Simulation<R extends SimulatedReplica = Replica> {
     }
     const history = this.history;
     return {
+      disks: { ...this.disks },
       seed: this.seed,
       history,
       check: await checkHistory(history, options.check),
@@ -361,6 +424,7 @@ export class Simulation<R extends SimulatedReplica = Replica> {
           if (signal!.aborted) return; // a crashed process sends nothing
           signal!.removeEventListener("abort", crashed!);
           this.clock.setTimeout(() => finish(reply), this.clientLatency());
+          this.sent(name);
         };
         Promise.resolve()
           .then(() => process.replica.propose(copy))
@@ -390,19 +454,85 @@ export class Simulation<R extends SimulatedReplica = Replica> {
       clock: scope,
       random: random.next,
       disk: node.disk,
-      onError: (error, request) =>
-        this.errors.push(`${this.clock.now()} ms: ${name}: ${typeName(request.type)} from ${request.sender}: ${error}`),
+      onError: (error, request) => {
+        // A process that crashed (or stopped on its disk) reports nothing, whatever its code goes on to throw.
+        if (node.process?.replica !== replica) return;
+        this.errors.push(`${this.clock.now()} ms: ${name}: ${typeName(request.type)} from ${request.sender}: ${error}`);
+      },
     });
     if (replica.name !== name) throw new Error(`the replica made for ${name} is named ${replica.name}`);
     await replica.start?.();
     node.process = { replica, scope, peers, crashed: new AbortController() };
     this.network.add(replica);
+    const disk = node.disk;
+    disk.onFailure(() => this.diskFailed(name, disk));
   }
 
-  /** Restarts a crashed replica, and records the end of its crash once it is back. */
+  /** Restarts a crashed replica, and records the end of its crash or power loss once it is back. */
   private async reboot(name: string): Promise<void> {
+    const node = this.node(name);
+    const down = node.down;
     await this.boot(name);
-    this.event("stop", { fault: "crash", value: name });
+    node.down = undefined;
+    if (down === "crash" || down === "power") this.event("stop", { fault: down, value: name });
+  }
+
+  /**
+   * Takes replica `name` down (see crash and powerLoss; a crash or power
+   * loss is logged, a disk's failure was as it was armed); its disk handle
+   * is replaced by the next incarnation's.
+   */
+  private stop(name: string, how: "crash" | "power" | "disk", power: boolean): void {
+    const node = this.node(name);
+    const process = node.process;
+    if (process === undefined) throw new Error(`${name} is not up`);
+    if (how !== "disk") this.event("start", { fault: how, value: name });
+    node.process = undefined;
+    node.down = how;
+    this.network.remove(name);
+    process.scope.cancel();
+    void process.peers.close();
+    if (power) {
+      this.disks.powerLosses++;
+      if (node.disk.unsynced > 0) this.disks.unsynced++;
+    }
+    node.disk = power ? node.disk.powerLoss() : node.disk.reopen();
+    process.crashed.abort();
+  }
+
+  /** The disk handle of replica `name`'s running incarnation failed: it stops (see failDisk). */
+  private diskFailed(name: string, disk: MemoryDisk): void {
+    const node = this.node(name);
+    if (node.process === undefined || node.disk !== disk) return;
+    this.disks.failures++;
+    this.stop(name, "disk", node.diskFault === "eio");
+  }
+
+  /** Ends a disk fault; restarts the replica it stopped. */
+  private async repair(name: string): Promise<void> {
+    const node = this.node(name);
+    const kind = node.diskFault;
+    if (kind === undefined) throw new Error(`${name}'s disk has no fault`);
+    node.disk.repair();
+    node.diskFault = undefined;
+    if (node.down === "disk") await this.boot(name);
+    node.down = undefined;
+    this.event("stop", { fault: kind, value: name });
+  }
+
+  /** Replica `name` sent a message (a reply, an answer): a power loss waiting for it strikes if its disk has unsynced data. */
+  private sent(name: string): void {
+    const node = this.nodes.get(name);
+    if (node?.exposed !== undefined && node.disk.unsynced > 0) node.exposed();
+  }
+
+  /** Waits until replica `name` sends with unsynced data on its disk, or POWER_WAIT ms, or calm(). */
+  private async worstMoment(name: string): Promise<void> {
+    const node = this.node(name);
+    const waited = this.pause(POWER_WAIT);
+    node.exposed = this.wake;
+    await waited;
+    node.exposed = undefined;
   }
 
   /** Faults one at a time, each after a pause and for a while drawn from the seed, until calm(). */
@@ -416,12 +546,19 @@ export class Simulation<R extends SimulatedReplica = Replica> {
       if (this.quiet) return;
       const fault = drawFault(random, options.kinds, this.names);
       const length = draw(duration);
+      if (fault.fault === "power") {
+        await this.worstMoment(fault.value);
+        if (this.quiet) return;
+      }
       if (fault.fault === "crash") this.crash(fault.value);
+      else if (fault.fault === "power") this.powerLoss(fault.value);
+      else if (fault.fault === "eio" || fault.fault === "full") this.failDisk(fault.value, fault.fault);
       else if (fault.fault === "partition") this.partition(fault.value[0]!, fault.value[1]!);
       else if (fault.fault === "loss") this.lossBurst(fault.value);
       else this.delaySpike(fault.value);
       await this.pause(length);
-      if (fault.fault === "crash") await this.reboot(fault.value);
+      if (fault.fault === "crash" || fault.fault === "power") await this.reboot(fault.value);
+      else if (fault.fault === "eio" || fault.fault === "full") await this.repair(fault.value);
       else this.heal();
     }
   }
