@@ -44,7 +44,11 @@ async function build(t: TestContext, dir: string): Promise<void> {
 /** Runs test/<file> of the compiled project in `dir`: its exit code and output. */
 async function runTest(t: TestContext, dir: string, file: string): Promise<{ code: number; output: string }> {
   const compiled = path.join(dir, "dist/test", file.replace(/\.ts$/, ".js"));
-  const run = await runBin(compiled, [], dir, TEST_ENV, [NODE, "--test"], { t, timeout: TEST_MS });
+  // TAP on every Node.js line, so that a killedBy naming a failed test ("not ok 5 - …") reads the same.
+  const run = await runBin(compiled, [], dir, TEST_ENV, [NODE, "--test", "--test-reporter=tap"], {
+    t,
+    timeout: TEST_MS,
+  });
   return { code: run.code, output: run.stdout + run.stderr };
 }
 
