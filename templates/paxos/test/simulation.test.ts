@@ -1,10 +1,11 @@
 // The Multi-Paxos under deterministic simulation: replicas on the in-memory
 // network and a virtual clock, with messages lost, delayed and reordered,
-// one-way slow links, partitions, and crashes followed by restarts from the
-// write-ahead log. While a run goes, Paxos's own invariants are watched (see
-// Observer); after it, every replica's applied log must be a prefix of the
-// longest and the clients' history linearizable. A failing run names its
-// seed: `SIMULATION_SEED=17 npm test` replays it exactly.
+// one-way slow links, partitions, crashes, power losses and failed disks,
+// each followed by a restart from the write-ahead log. While a run goes,
+// Paxos's own invariants are watched (see Observer); after it, every
+// replica's applied log must be a prefix of the longest and the clients'
+// history linearizable. A failing run names its seed:
+// `SIMULATION_SEED=17 npm test` replays it exactly.
 import assert, { AssertionError } from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Acceptor } from "../src/paxos/acceptor.js";
