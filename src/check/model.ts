@@ -23,6 +23,19 @@ export interface Model<State, Op> {
    * nothing, for one.
    */
   eager?(state: State, op: Op): boolean;
+  /**
+   * Optional: whether `op` is blind: `step` accepts it in every state and
+   * leaves the same state after each (a write). Right after an operation that
+   * may never have happened, the search tries no blind one (see Search).
+   */
+  blind?(op: Op): boolean;
+  /**
+   * Optional: what `op` does, as a key: operations with equal keys are
+   * accepted in the same states and leave the same state after each. Of the
+   * operations that may never have happened, the search applies those that
+   * do the same in the order of their calls (see Search).
+   */
+  effect?(op: Op): string;
 }
 
 /**
@@ -50,6 +63,8 @@ export const register: Model<Scalar, Operation> = {
     }
   },
   eager: (_, op) => op.f === "read",
+  blind: (op) => op.f === "write",
+  effect: (op) => `${op.f} ${op.f === "read" ? op.type : ""} ${JSON.stringify(op.value)}`,
 };
 
 /** The operations of each key, keys in order of first appearance: keys are independent, so each is checked alone. */
@@ -255,5 +270,11 @@ function numbered(operations: readonly Operation[], seen: Iterable<Scalar>): Mod
       op.f === "read" ||
       (!appends && op.f === "write" && current === UNSEEN && numbers.get(op) === UNSEEN) ||
       (growing && op.f === "append" && current === UNSEEN_STRING),
+    blind: (op) => op.f === "write",
+    effect: (op) => {
+      if (op.f === "append") return `append ${JSON.stringify(op.value)}`;
+      if (op.f === "read" && op.type !== "ok") return "read";
+      return `${op.f} ${String(numbers.get(op))}`;
+    },
   };
 }

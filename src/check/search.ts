@@ -12,11 +12,39 @@
 //
 // An operation whose return is +Infinity (`info`: it may take effect at any
 // point after its call, or never) has no return in the list: nothing forces
-// it, and the search succeeds once every other operation is applied.
+// it, and the search succeeds once every other operation is applied. At each
+// configuration the calls of these optional operations are tried after the
+// others, so that an order needing fewer is found first; and only orders of
+// the following shape are tried, which loses nothing: any order that explains
+// the operations becomes one of that shape by these steps, each of which
+// keeps it an order that explains them.
+// - Drop an optional operation o that leaves the state as it found it, or is
+//   followed by a blind operation b (Model.blind: a write), which takes the
+//   state before o as it takes the one after, to the same state: the others
+//   see the states they saw, and o had no return to keep anything after it.
+//   Each drop shortens the order, so the drops end; then every optional
+//   operation applied changes the state, and the one after it, if any, is
+//   not blind. So no blind operation is tried right after an optional one,
+//   and an optional one is not applied where no other call pending could go
+//   next (its configuration would be a dead end: it is cached as one). Which
+//   operations may go next then depends on whether the last one applied is
+//   optional: that is part of the configuration cached.
+// - Of optional operations that do the same in every state (Model.effect),
+//   give the places an order has for them to the earliest called, in the
+//   order of their calls: the states stay the same. An optional operation
+//   may take a place when its call comes before a bound (the first return
+//   of an operation not before it) that only grows along the order; the
+//   first k places held k operations called before the k-th place's bound,
+//   so the k-th earliest call comes before it too. So one of them is
+//   applied only once those called before it are.
+// The rules below only ever take operations with a return (eager ones and
+// the first return's); each is argued over every order, and since the last
+// operation applied then has one, an order of that shape follows from where
+// they lead by the same steps.
 //
 // A model may name operations to take eagerly (Model.eager): on reaching a
-// configuration, the search first looks for one among the calls that may go
-// next and, finding it, applies it and tries nothing else there.
+// configuration, the search first looks for one with a return among the calls
+// that may go next and, finding it, applies it and tries nothing else there.
 //
 // And when none of the calls before the first return would change the state
 // (each is refused, or leaves it as it is), only that return's operation r
@@ -101,6 +129,8 @@ export class Search<State, Op> {
   /** Random words, one per operation: the hash of a set is the xor of its members'. */
   private readonly zobrist: Int32Array;
   private readonly optional: Uint8Array;
+  /** Each optional operation's predecessor among those that do the same (Model.effect), by call; else NONE. */
+  private readonly prior: Int32Array;
   private readonly applied: Int32Array;
   private readonly seen: Configurations;
   /** Each state's number, for hashing and for the cache. */
@@ -119,6 +149,8 @@ export class Search<State, Op> {
   private readonly eager: Uint8Array;
   /** Whether the configuration is new: the eager look comes first. */
   private fresh = true;
+  /** Whether the calls of optional operations are being tried: they come after the others. */
+  private late = false;
   /** The deepest dead end so far (its order is updated in place: see remember()). */
   private best: Extract<Outcome<State>, { linearizable: false }> | undefined;
   /** The lowest the stack has been since best was taken: below it, best's order is the stack's. */
@@ -134,6 +166,7 @@ export class Search<State, Op> {
     this.prev = new Int32Array(2 * n + 1).fill(NONE);
     this.zobrist = new Int32Array(n);
     this.optional = new Uint8Array(n);
+    this.prior = new Int32Array(n).fill(NONE);
     this.applied = new Int32Array(Math.ceil(n / 32));
     this.stack = new Int32Array(n);
     this.eager = new Uint8Array(n);
@@ -160,6 +193,16 @@ export class Search<State, Op> {
     const required = new Int32Array(this.applied.length);
     for (let i = 0; i < n; i++) if (!this.optional[i]) required[i >> 5]! |= 1 << (i & 31);
     this.seen = new Configurations(required, 2 * n, memory instanceof MemoryBudget ? memory : new MemoryBudget(memory));
+    if (model.effect) {
+      const last = new Map<string, number>();
+      const byCall = operations.map((_, i) => i).filter((i) => this.optional[i]);
+      byCall.sort((a, b) => operations[a]!.call - operations[b]!.call || a - b);
+      for (const i of byCall) {
+        const key = model.effect(this.ops[i]!);
+        this.prior[i] = last.get(key) ?? NONE;
+        last.set(key, i);
+      }
+    }
     // Equal times: calls first, so that operations that touch at an instant count as concurrent.
     order.sort((a, b) => times[a]! - times[b]! || (a & 1) - (b & 1));
     let last = this.head;
@@ -181,7 +224,10 @@ export class Search<State, Op> {
   run(steps: number): Outcome<State> | undefined {
     if (this.outcome) return this.outcome;
     const { model, ops, next, prev, zobrist, optional, applied, seen, stack, before, eager, head } = this;
-    let { entry, state, hash, depth, remaining, fresh } = this;
+    const blind = model.blind;
+    let { entry, state, hash, depth, remaining, fresh, late } = this;
+    /** Whether the last operation applied is optional: then no blind one goes next (see Search). */
+    let restricted = blind !== undefined && depth > 0 && optional[stack[depth - 1]!] === 1;
     for (; steps > 0; steps--) {
       if (remaining === 0) {
         this.outcome = { linearizable: true, order: Array.from(stack.subarray(0, depth)) };
@@ -190,13 +236,14 @@ export class Search<State, Op> {
       let taking = false;
       if (fresh) {
         fresh = false;
+        late = false;
         entry = next[head]!;
         // The calls that may go next, up to the first return; whether any of them would change the state.
         let e = entry;
         let still = true;
         for (; e !== NONE && (e & 1) === 0; e = next[e]!) {
           const step = model.step(state, ops[e >> 1]!);
-          if (step.ok && model.eager?.(state, ops[e >> 1]!)) {
+          if (step.ok && !optional[e >> 1] && model.eager?.(state, ops[e >> 1]!)) {
             entry = e;
             taking = true;
             break;
@@ -213,23 +260,34 @@ export class Search<State, Op> {
       }
       if (entry !== NONE && (entry & 1) === 0) {
         const i = entry >> 1;
+        if (!taking && optional[i] !== (late ? 1 : 0)) {
+          entry = next[entry]!;
+          continue;
+        }
         const step = model.step(state, ops[i]!);
-        if (step.ok) {
+        // Taken by a rule above, or tried unless the shape of orders of optional operations rules it out: see Search.
+        if (step.ok && (taking || this.tried(entry, state, step.state, restricted))) {
           const after = (hash ^ zobrist[i]!) | 0;
           applied[i >> 5]! ^= 1 << (i & 31);
           const number = this.number(step.state);
+          // The configuration is the set, the state, and whether the operation applied last is optional.
+          const flag = blind !== undefined && optional[i] ? 1 : 0;
           const added =
-            number === FULL ? FULL : seen.add(applied, (after ^ Math.imul(number + 1, 0x9e3779b1)) | 0, number);
+            number === FULL
+              ? FULL
+              : seen.add(applied, (after ^ Math.imul(2 * number + flag + 1, 0x9e3779b1)) | 0, 2 * number + flag);
           if (added === FULL) {
             this.outcome = { linearizable: "unknown", reason: seen.describe() };
             return this.outcome;
           }
-          if (added === ADDED) {
+          // An optional operation that nothing pending observes leads to a dead end: it stays in the cache as one.
+          if (added === ADDED && (flag === 0 || this.observed(entry, step.state))) {
             eager[depth] = taking ? 1 : 0;
             stack[depth] = i;
             before[depth++] = state;
             state = step.state;
             hash = after;
+            restricted = flag === 1;
             if (!optional[i]) remaining--;
             // Lift the call and its return out of the list.
             unlink(next, prev, entry);
@@ -243,15 +301,24 @@ export class Search<State, Op> {
         entry = taking ? NONE : next[entry]!;
         continue;
       }
+      // The calls of optional operations, after the others.
+      if (entry !== NONE && !late) {
+        late = true;
+        entry = next[head]!;
+        continue;
+      }
       // A return (while operations are left, one of their returns comes before the list ends):
       // its operation had to take effect by now. Undo the last choice.
-      if (this.best === undefined || depth > this.best.longest.length) this.remember(entry, depth, state);
+      // Not right after an optional operation, where blind calls pending went untried: they can go next.
+      if (!restricted && (this.best === undefined || depth > this.best.longest.length))
+        this.remember(entry, depth, state);
       if (depth === 0) {
         this.outcome = this.best!;
         return this.outcome;
       }
       const i = stack[--depth]!;
       if (depth < this.low) this.low = depth;
+      restricted = blind !== undefined && depth > 0 && optional[stack[depth - 1]!] === 1;
       state = before[depth]!;
       hash = (hash ^ zobrist[i]!) | 0;
       applied[i >> 5]! ^= 1 << (i & 31);
@@ -264,9 +331,36 @@ export class Search<State, Op> {
       relink(next, prev, call);
       // After an eager operation nothing else is tried: undo the choice before it too.
       entry = eager[depth] ? NONE : next[call]!;
+      late = optional[i] === 1;
     }
-    Object.assign(this, { entry, state, hash, depth, remaining, fresh });
+    Object.assign(this, { entry, state, hash, depth, remaining, fresh, late });
     return undefined;
+  }
+
+  /**
+   * Whether the operation whose call is `call`, which the model takes from
+   * `state` to `after`, is tried there (unless a rule took one: see Search).
+   */
+  private tried(call: number, state: State, after: State, restricted: boolean): boolean {
+    const { model, ops, optional, prior, applied } = this;
+    const i = call >> 1;
+    if (!optional[i]) return !(restricted && model.blind!(ops[i]!));
+    if (after === state) return false;
+    const p = prior[i]!;
+    if (p !== NONE && (applied[p >> 5]! & (1 << (p & 31))) === 0) return false;
+    return true;
+  }
+
+  /** Whether some call pending besides `call` may go next in `state` after an optional operation: see Search. */
+  private observed(call: number, state: State): boolean {
+    const { model, ops, optional, next } = this;
+    for (let e = next[this.head]!; e !== NONE && (e & 1) === 0; e = next[e]!) {
+      if (e === call) continue;
+      const op = ops[e >> 1]!;
+      const step = model.step(state, op);
+      if (step.ok && (optional[e >> 1] ? step.state !== state : !model.blind!(op))) return true;
+    }
+    return false;
   }
 
   /**

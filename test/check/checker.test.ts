@@ -402,6 +402,79 @@ describe("the search on its own", () => {
     assert.equal((await checkHistory(reads, { memory })).verdict, "not linearizable");
   });
 
+  /** Operations of one register, each `[f, value, type, call, return]`: the search's outcome with `register`, and with its step alone. */
+  const searched = (list: [F, unknown, string, number, number][]) => {
+    const timed = list.map(([f, value, type, call, ret]) => ({
+      op: { f, value, type } as Operation,
+      call,
+      return: ret,
+    }));
+    return [search(timed, register), search(timed, { init: register.init, step: register.step })] as const;
+  };
+
+  test("applies an info operation only where the next operation observes what it leaves", () => {
+    const history: [F, unknown, string, number, number][] = [
+      ["write", 1, "ok", 0, 1],
+      ["write", 2, "info", 2, Infinity],
+      ["write", 5, "ok", 3, 4],
+      // Only the info write of 2 explains the cas: after write 5, and observed by the cas at once.
+      ["cas", [2, 3], "ok", 5, 6],
+      ["read", 3, "ok", 7, 8],
+      ["cas", [3, 4], "info", 9, Infinity],
+      ["read", 4, "ok", 10, 11],
+    ];
+    const [found, plain] = searched(history);
+    assert.deepEqual(found, { linearizable: true, order: [0, 2, 1, 3, 4, 5, 6] });
+    assert.equal(plain.linearizable, true);
+    // Another read of 2 after them: the one write of 2 went to the cas.
+    const again = searched([...history, ["read", 2, "ok", 12, 13]]);
+    assert.deepEqual(
+      again.map((o) => o.linearizable),
+      [false, false],
+    );
+    // An info write, then a write that replaces it, then a read of the first: the info write goes after.
+    const late = searched([
+      ["write", 2, "info", 0, Infinity],
+      ["write", 5, "ok", 1, 2],
+      ["read", 2, "ok", 3, 4],
+    ]);
+    assert.deepEqual(late[0], { linearizable: true, order: [1, 0, 2] });
+    assert.equal(late[1].linearizable, true);
+  });
+
+  test("takes an append after an info append: it carries the info append's string on", async () => {
+    // No write is blind here: an append keeps what was there, so the info append may be followed by one.
+    for (const [type, read] of [
+      ["ok", "ab"],
+      ["info", "ab"],
+    ] as const) {
+      const [found, plain] = searched([
+        ["append", "a", "info", 0, Infinity],
+        ["append", "b", type, 1, type === "ok" ? 2 : Infinity],
+        ["read", read, "ok", 3, 4],
+      ]);
+      assert.deepEqual(found, { linearizable: true, order: [0, 1, 2] });
+      assert.equal(plain.linearizable, true);
+    }
+    const events = [invoke(0, "append", "a"), info(0, "append", "a"), invoke(1, "append", "b"), ok(1, "append", "b")];
+    assert.equal(await verdict([...events, invoke(2, "read"), ok(2, "read", "ab")]), "linearizable");
+    assert.equal(await verdict([...events, invoke(2, "read"), ok(2, "read", "b")]), "linearizable");
+    assert.equal(await verdict([...events, invoke(2, "read"), ok(2, "read", "ba")]), "linearizable");
+    assert.equal(await verdict([...events, invoke(2, "read"), ok(2, "read", "a")]), "not linearizable");
+  });
+
+  test("applies info operations that do the same in the order of their calls, each where it is needed", async () => {
+    // Two info writes of 2, then 1 and 2 read twice in turn: each read of 2 needs a write of its own.
+    const writes = [invoke(1, "write", 2), invoke(2, "write", 2), info(1, "write", 2), info(2, "write", 2)];
+    const turn = [invoke(0, "write", 1), ok(0, "write", 1), invoke(3, "read"), ok(3, "read", 2)];
+    assert.equal(await verdict([...writes, ...turn, ...turn]), "linearizable");
+    assert.equal(await verdict([...writes, ...turn, ...turn, ...turn]), "not linearizable");
+    // The later-invoked one after the first read of 2: still there for the second.
+    const later = [invoke(1, "write", 2), info(1, "write", 2), ...turn, invoke(2, "write", 2), info(2, "write", 2)];
+    assert.equal(await verdict([...later, ...turn]), "linearizable");
+    assert.equal(await verdict([...writes.slice(0, 1), writes[2]!, ...turn, ...turn]), "not linearizable");
+  });
+
   test("gives a linearization of the operations it can order", () => {
     const ops = [
       { f: "write", value: 1, type: "ok" },
