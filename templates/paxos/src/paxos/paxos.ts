@@ -208,14 +208,10 @@ export class Paxos {
 
   /**
    * Every slot below `commit` is chosen, and one accepted here at `ballot`
-   * holds the chosen value; any other slot below it is fetched from the
-   * leader. The leader of `ballot` proposes one value per slot, and its
-   * commit point passes a slot it proposed in only once it knows that very
-   * value chosen: from its election on, it learns chosen values from its
-   * own Accepts' majorities alone (a lower ballot is refused, a higher one
-   * ends its election or its lead first, catch-up replies are dropped), and
-   * it proposes a known chosen value as it is, new values only above every
-   * slot it knew chosen. See protocol.md, "Why it is safe".
+   * holds the chosen value: the leader of `ballot` proposes one value per
+   * slot, and its commit point passes a slot it proposed in only once the
+   * value chosen there is that one (the README's "Why it is safe" has the
+   * argument). Any other slot below it is fetched from the leader.
    */
   private learnCommit(ballot: number, commit: number): void {
     const { learner } = this;
