@@ -3,8 +3,8 @@
 // hears nothing from a leader for a randomized election timeout runs phase 1
 // with a higher ballot. Slots below the leader's commit point are chosen:
 // a follower applies those it accepted at the leader's ballot and fetches the
-// others (catch-up). Time, timers and randomness come from the Runtime, so a
-// simulation replays a run exactly.
+// others (catch-up); learnCommit says why that is safe. Time, timers and
+// randomness come from the Runtime, so a simulation replays a run exactly.
 import type { Timer } from "../clock.js";
 import type { Runtime } from "../context.js";
 import type { ProposeReply, ProposeRequest } from "../pb/client.js";
@@ -182,6 +182,11 @@ export class Paxos {
     return this.runtime.clock.now() - this.heard < this.options.electionTimeout;
   }
 
+  /** Whether a ballot above `ballot` was promised here or heard of in any message. */
+  private outranked(ballot: number): boolean {
+    return Math.max(this.highest, this.acceptor!.promised) > ballot;
+  }
+
   /** A ballot heard from another replica: a higher one than this replica leads with ends its lead. */
   private observe(ballot: number): void {
     if (ballot > this.highest) this.highest = ballot;
@@ -202,9 +207,11 @@ export class Paxos {
   }
 
   /**
-   * Every slot below `commit` is chosen. The leader of `ballot` proposes one
-   * value per slot, so a slot accepted here at that ballot holds the chosen
-   * value; any other slot below it is fetched from the leader.
+   * Every slot below `commit` is chosen, and one accepted here at `ballot`
+   * holds the chosen value: the leader of `ballot` proposes one value per
+   * slot, and its commit point passes a slot it proposed in only once the
+   * value chosen there is that one (the README's "Why it is safe" has the
+   * argument). Any other slot below it is fetched from the leader.
    */
   private learnCommit(ballot: number, commit: number): void {
     const { learner } = this;
@@ -229,6 +236,9 @@ export class Paxos {
       .send(leader, request, { timeout: this.options.electionTimeout })
       .then(
         ({ entries }) => {
+          // A candidate or leader learns from its own Accepts only (see learnCommit): these entries may
+          // come from a higher ballot it has not heard of. The next Accept or Commit it follows asks again.
+          if (this.campaigning || this.leader !== undefined) return;
           for (const { slot, commands } of entries) this.learner.choose(Number(slot), commands);
         },
         () => undefined, // the next Accept or Commit asks again
@@ -272,7 +282,7 @@ export class Paxos {
     const options: LeaderOptions = { timeout, heartbeat, window, batch };
     try {
       const leader = await Leader.elect(ballot, this.roles(), options);
-      if (leader !== undefined && (this.closed || !leader.active || this.acceptor!.promised !== ballot)) leader.stop();
+      if (leader !== undefined && (this.closed || !leader.active || this.outranked(ballot))) leader.stop();
       else if (leader !== undefined) {
         this.leader = leader;
         this.following = this.index;
@@ -293,6 +303,8 @@ export class Paxos {
       learner: this.learner,
       majority: Math.floor(this.names.length / 2) + 1,
       observe: (ballot: number) => this.observe(ballot),
+      outranked: (ballot: number) => this.outranked(ballot),
+      commitKnown: () => this.commitKnown,
       lost: () => {
         this.stopLeading();
         this.resetElection();
