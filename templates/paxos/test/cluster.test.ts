@@ -2,12 +2,13 @@
 // redirecting follower and a committing leader, a leader killed and replaced,
 // kill -9 of each replica in turn under load with no acknowledged write lost,
 // all three killed at once and back from their logs, a restarted replica that
-// every majority then needs, and a write-ahead log that refuses corruption but
-// drops a torn last record.
+// every majority then needs, one restarted with an older copy of its data
+// folder, and a write-ahead log that refuses corruption and a cut but drops a
+// torn last record.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
-import { mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -249,6 +250,16 @@ class Replicas {
       throw error;
     }
     return replicas;
+  }
+
+  /** `name`'s data folder. */
+  folder(name: string): string {
+    return path.join(this.dir, name);
+  }
+
+  /** `name`'s process, if it was started and not killed. */
+  process(name: string): ReplicaProcess | undefined {
+    return this.running.get(name);
   }
 
   /** The replicas running now. */
@@ -604,6 +615,49 @@ test(
           assert.equal(reply.value.toString(), `${prefix}-value-${i}`, `${prefix}${i} read at ${now}`);
         }
       }
+    }),
+);
+
+test(
+  "a replica restarted with an older copy of its data folder stops with one line before it votes, and no acknowledged write is lost",
+  { timeout: 120_000 },
+  () =>
+    withReplicas(async (replicas) => {
+      const { clients } = replicas;
+      const leader = await leaderOf(clients, NAMES);
+      const [x, y] = NAMES.filter((name) => name !== leader) as [string, string];
+      await commit(clients, [leader], "k", "1");
+      // A copy of x's folder, taken while x is down.
+      await replicas.kill(x);
+      const copy = `${replicas.folder(x)}-copy`;
+      await cp(replicas.folder(x), copy, { recursive: true });
+      await replicas.start(x);
+      // With y down every majority needs x: x acknowledges these writes.
+      await replicas.kill(y);
+      for (const value of ["2", "3"]) await commit(clients, [leader], "k", value, 15_000);
+      await replicas.start(y);
+      // x comes back on the copy: its log is sound, but older than what it acknowledged.
+      await replicas.kill(x);
+      await rm(replicas.folder(x), { recursive: true });
+      await cp(copy, replicas.folder(x), { recursive: true });
+      await replicas.start(x);
+      const restored = replicas.process(x)!;
+      // The next Accept tells x what it acknowledged: it stops rather than vote on forgotten slots.
+      await commit(clients, [leader], "k", "4", 15_000);
+      assert.deepEqual(await within(`${x} stopping`, 15_000, restored.exited), { code: 1, signal: null });
+      assert.match(
+        restored.stderr,
+        new RegExp(
+          `^error: ${x} stops: its data is older than what it acknowledged to its peers: ` +
+            "it acknowledged (ballot \\d+, but its data holds a promise of only \\d+|" +
+            "slot \\d+ at ballot \\d+, but its data has nothing there); it stops rather than vote on what it forgot. " +
+            "Restore its newest data folder\\n$",
+          "m",
+        ),
+      );
+      assert.equal(restored.stderr.match(/^error: /gm)?.length, 1, restored.stderr);
+      const { reply } = await commit(clients, [leader], "k", "");
+      assert.equal(reply.value.toString(), "4");
     }),
 );
 
