@@ -49,7 +49,9 @@ interface Vote {
  * - at most one value is chosen in a slot (accepted by a majority at one ballot);
  * - a learner learns only the value chosen in its slot;
  * - a write is answered ok only once a slot holding it is chosen;
- * - a learner's key-value store holds, for each key, the last value its applied log wrote there.
+ * - a learner's key-value store holds, for each key, the last value its applied log wrote there;
+ * - no replica stops for data older than what it acknowledged: nothing here restores old data, so such a
+ *   stop (src/paxos/positions.ts) would be a false alarm.
  */
 class Observer {
   /** The first breach, with its virtual time. */
@@ -75,8 +77,12 @@ class Observer {
 
   /** A Replica whose acceptor, learner and Propose report here. */
   replica(options: SimulatedReplicaOptions): Replica {
-    const replica = new Replica(options);
     const { name } = options;
+    const replica = new Replica({
+      ...options,
+      // A failed disk stops a replica too: the simulation injects those, and restarts it.
+      onStop: (error) => error.message.startsWith("its disk failed") || this.fail(`${name} stopped: ${error.message}`),
+    });
     // Only what an incarnation that is up does leaves the process.
     const live = () => this.sim?.replicas.get(name) === replica;
     const start = replica.start.bind(replica);
