@@ -364,7 +364,8 @@ describe("Simulation", () => {
     // Blank's Replica writes nothing itself: append as a handler would.
     await assert.rejects(sim.clock.settle(r1!.disk!.append("wal", Buffer.from("x"))), /EIO/);
     assert.deepEqual(sim.up(), ["r2", "r3"]);
-    const stopped = /^StatusError: r1 has stopped: its disk failed \(memory:r1\/wal: EIO: i\/o error, fdatasync\)$/;
+    const stopped =
+      /^StatusError: r1 has stopped: its disk failed, so what it wrote may not be durable: memory:r1\/wal: EIO: i\/o error, fdatasync$/;
     await assert.rejects(r1!.dispatch({ type: Type.BEACON, sender: "r2", message: ping }), stopped);
     await assert.rejects(r1!.propose({ identity: "c", name: "x", value: Buffer.alloc(0) }), stopped);
   });

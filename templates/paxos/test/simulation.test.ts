@@ -50,7 +50,9 @@ interface Vote {
  * - a learner learns only the value chosen in its slot, and every learner the same
  *   one: compared across replicas and incarnations, apart from the acceptors;
  * - a write is answered ok only once a slot holding it is chosen;
- * - a learner's key-value store holds, for each key, the last value its applied log wrote there.
+ * - a learner's key-value store holds, for each key, the last value its applied log wrote there;
+ * - no replica stops for data older than what it acknowledged: nothing here restores old data, so such a
+ *   stop (src/paxos/positions.ts) would be a false alarm.
  */
 class Observer {
   /** The first breach, with its virtual time. */
@@ -78,8 +80,12 @@ class Observer {
 
   /** A Replica whose acceptor, learner and Propose report here. */
   replica(options: SimulatedReplicaOptions): Replica {
-    const replica = new Replica(options);
     const { name } = options;
+    const replica = new Replica({
+      ...options,
+      // A failed disk stops a replica too: the simulation injects those, and restarts it.
+      onStop: (error) => error.message.startsWith("its disk failed") || this.fail(`${name} stopped: ${error.message}`),
+    });
     // Only what an incarnation that is up does leaves the process.
     const live = () => this.sim?.replicas.get(name) === replica;
     const start = replica.start.bind(replica);

@@ -76,7 +76,11 @@ export class Leader {
   static async elect(ballot: number, roles: Roles, options: LeaderOptions): Promise<Leader | undefined> {
     const { acceptor, learner, runtime, majority } = roles;
     const from = learner.applied;
-    const prepare = { $case: "prepare", value: { ballot: BigInt(ballot), from: BigInt(from) } } as const;
+    // `acknowledged` is filled in as it is sent (see positions.ts).
+    const prepare = {
+      $case: "prepare" as const,
+      value: { ballot: BigInt(ballot), from: BigInt(from), acknowledged: [] },
+    };
     let promises;
     try {
       promises = await votes(runtime.peers, prepare, majority - 1, options.timeout, (reply) => {
@@ -171,6 +175,7 @@ export class Leader {
         slot: BigInt(slot),
         commands: [...commands],
         commit: BigInt(learner.applied),
+        acknowledged: [], // filled in as it is sent (see positions.ts)
       },
     };
     const quorum = votes(runtime.peers, accept, majority - 1, this.options.timeout, (reply) => {
@@ -208,10 +213,11 @@ export class Leader {
     const now = runtime.clock.now();
     if (now - this.heard > timeout) return this.roles.lost();
     if (!this.sent) {
+      // `acknowledged` is filled in as it is sent (see positions.ts).
       const commit = {
-        $case: "commit",
-        value: { ballot: BigInt(this.ballot), commit: BigInt(learner.applied) },
-      } as const;
+        $case: "commit" as const,
+        value: { ballot: BigInt(this.ballot), commit: BigInt(learner.applied), acknowledged: [] },
+      };
       const acks = votes(runtime.peers, commit, majority - 1, timeout, (reply) => {
         if (!reply.ok) this.roles.observe(Number(reply.ballot));
         return reply.ok;

@@ -9,6 +9,7 @@ import type { Timer } from "../clock.js";
 import type { Runtime } from "../context.js";
 import type { ProposeReply, ProposeRequest } from "../pb/client.js";
 import type {
+  Acknowledged,
   AcceptReply,
   AcceptRequest,
   CatchUpReply,
@@ -22,6 +23,7 @@ import { Acceptor } from "./acceptor.js";
 import { MAX_REPLICAS, nextBallot, ownerOf } from "./ballot.js";
 import { Leader, type LeaderOptions } from "./leader.js";
 import { Learner } from "./learner.js";
+import { Positions } from "./positions.js";
 
 export interface PaxosOptions {
   /** Milliseconds without a word from the leader before a follower runs for it: a random time in [t, 2t) (default 500). */
@@ -62,12 +64,17 @@ export class Paxos {
   private nextId = 0n;
   private readonly waitingForLeader = new Set<() => void>();
   private closed = false;
+  /** What each replica acknowledged, as far as this one knows: to refuse to vote on older data. */
+  private readonly positions = new Positions();
+  /** The runtime whose peers tell and learn what was acknowledged (see positions.ts). */
+  private readonly watched: Runtime;
 
   constructor(
     private readonly runtime: Runtime,
     options: PaxosOptions = {},
   ) {
     this.options = { electionTimeout: 500, heartbeat: 100, window: 8, batch: 500, ...options };
+    this.watched = this.positions.watch(runtime);
   }
 
   /** Recovers the acceptor from the disk and starts as a follower; resolves with what the recovery has to say. */
@@ -125,9 +132,10 @@ export class Paxos {
   async prepare(request: PrepareRequest): Promise<PrepareReply> {
     const ballot = Number(request.ballot);
     const promised = this.acceptor!.promised;
+    if (this.behind(request.acknowledged)) return this.told({ ok: false, ballot: BigInt(promised), accepted: [] });
     const followsOther = this.following !== undefined && this.following !== ownerOf(ballot);
     if (this.leader !== undefined || (followsOther && this.leaderAlive())) {
-      return { ok: false, ballot: BigInt(promised), accepted: [] };
+      return this.told({ ok: false, ballot: BigInt(promised), accepted: [] });
     }
     this.observe(ballot);
     const vote = await this.acceptor!.prepare(ballot, Number(request.from));
@@ -136,25 +144,27 @@ export class Paxos {
       this.following = undefined;
       this.resetElection();
     }
-    return { ok: vote.ok, ballot: BigInt(vote.ballot), accepted: vote.accepted };
+    return this.told({ ok: vote.ok, ballot: BigInt(vote.ballot), accepted: vote.accepted });
   }
 
   /** Phase 2b, for the leader; the commit point it carries is learned too. */
   async accept(request: AcceptRequest): Promise<AcceptReply> {
     const ballot = Number(request.ballot);
+    if (this.behind(request.acknowledged)) return this.told({ ok: false, ballot: BigInt(this.acceptor!.promised) });
     const vote = await this.acceptor!.accept(Number(request.slot), ballot, request.commands);
     if (vote.ok) this.follow(ballot, Number(request.commit));
     else this.observe(ballot);
-    return { ok: vote.ok, ballot: BigInt(vote.ballot) };
+    return this.told({ ok: vote.ok, ballot: BigInt(vote.ballot) });
   }
 
   /** The leader's heartbeat and commit point. */
   async commit(request: CommitRequest): Promise<CommitReply> {
     const ballot = Number(request.ballot);
     const promised = this.acceptor!.promised;
-    if (ballot < promised) return { ok: false, ballot: BigInt(promised) };
+    if (this.behind(request.acknowledged)) return this.told({ ok: false, ballot: BigInt(promised) });
+    if (ballot < promised) return this.told({ ok: false, ballot: BigInt(promised) });
     this.follow(ballot, Number(request.commit));
-    return { ok: true, ballot: BigInt(ballot) };
+    return this.told({ ok: true, ballot: BigInt(ballot) });
   }
 
   /** The chosen entries of a range, for a replica that missed them. */
@@ -175,6 +185,18 @@ export class Paxos {
     this.stopLeading();
     for (const resolve of this.waitingForLeader) resolve();
     await this.acceptor?.close();
+  }
+
+  /** `reply` with what this replica knows each replica acknowledged (see positions.ts). */
+  private told<R>(reply: R): R & { acknowledged: Acknowledged[] } {
+    return { ...reply, acknowledged: this.positions.list() };
+  }
+
+  /** Whether this replica's data is older than what `acknowledged` says it acknowledged: then it stops, voting no more. */
+  private behind(acknowledged: AcceptRequest["acknowledged"]): boolean {
+    const why = this.positions.behind(this.runtime.name, acknowledged, this.acceptor!);
+    if (why !== undefined) this.runtime.stop(new Error(why));
+    return why !== undefined;
   }
 
   /** Whether the leader followed was heard from within the shortest election timeout. */
@@ -201,6 +223,16 @@ export class Paxos {
     this.observe(ballot);
     if (ownerOf(ballot) === this.index) return; // this replica's own ballot, from before a restart: no leader
     this.following = ownerOf(ballot);
+    // The leader of `ballot` promised it before it asked anything, and chose a slot only once it had accepted
+    // it too: the slot below `commit`, if accepted here at `ballot`, it acknowledged to itself.
+    const top = commit - 1;
+    const accepted = top >= 0 && this.acceptor!.acceptedIn(top)?.ballot === ballot;
+    this.positions.heard({
+      name: this.names[this.following]!,
+      ballot: BigInt(ballot),
+      slot: BigInt(accepted ? top : 0),
+      slotBallot: BigInt(accepted ? ballot : 0),
+    });
     this.heard = this.runtime.clock.now(); // pushes the election timer back (see electionDue)
     for (const resolve of this.waitingForLeader) resolve();
     this.learnCommit(ballot, commit);
@@ -298,7 +330,7 @@ export class Paxos {
 
   private roles() {
     return {
-      runtime: this.runtime,
+      runtime: this.watched,
       acceptor: this.acceptor!,
       learner: this.learner,
       majority: Math.floor(this.names.length / 2) + 1,
