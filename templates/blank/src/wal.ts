@@ -30,6 +30,8 @@ export interface Recovered {
 export class Wal {
   private readonly inFlight = new Set<Promise<void>>();
   private closed = false;
+  /** Bytes appended since the log was opened or last rewritten: what a compaction would win back, at most. */
+  grown = 0;
 
   private constructor(
     private readonly disk: Disk,
@@ -59,16 +61,21 @@ export class Wal {
   /** Appends `record`; resolves once it is durable as the disk's fsync says. Records keep their order. */
   append(record: Uint8Array): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`${path.join(this.disk.where, this.file)}: the log is closed`));
-    const frame = Buffer.allocUnsafe(HEADER + record.length);
-    frame.writeUInt32LE(record.length, 0);
-    frame.writeUInt32LE(crc32(record), 4);
-    frame.writeUInt32LE(crc32(frame.subarray(0, 8)), 8);
-    frame.set(record, HEADER);
-    const appended = this.disk.append(this.file, frame);
-    this.inFlight.add(appended);
-    const forget = () => void this.inFlight.delete(appended);
-    appended.then(forget, forget);
-    return appended;
+    const data = frame(record);
+    this.grown += data.length;
+    return this.track(this.disk.append(this.file, data));
+  }
+
+  /**
+   * Compaction: makes `records` the whole log, all or nothing across a crash
+   * (Disk.replace). The appends called before it are in the file it
+   * replaces, those called after follow it: `records` must hold whatever of
+   * the former is still needed.
+   */
+  rewrite(records: readonly Uint8Array[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`${path.join(this.disk.where, this.file)}: the log is closed`));
+    this.grown = 0;
+    return this.track(this.disk.replace(this.file, Buffer.concat(records.map(frame))));
   }
 
   /** Takes no more appends and waits for those in flight. The disk stays open: whoever opened it closes it. */
@@ -76,6 +83,49 @@ export class Wal {
     this.closed = true;
     await Promise.allSettled(this.inFlight);
   }
+
+  private track(written: Promise<void>): Promise<void> {
+    this.inFlight.add(written);
+    const forget = () => void this.inFlight.delete(written);
+    written.then(forget, forget);
+    return written;
+  }
+}
+
+/**
+ * Writes `record` as the whole of `file`, framed and checksummed like a log
+ * record, all or nothing across a crash (Disk.replace): a snapshot.
+ */
+export function writeRecord(disk: Disk, file: string, record: Uint8Array): Promise<void> {
+  return disk.replace(file, frame(record));
+}
+
+/**
+ * The record writeRecord() left in `file`, or undefined when there is no
+ * such file. Written whole or not at all, so anything else is damage: a WalError.
+ */
+export async function readRecord(disk: Disk, file: string): Promise<Uint8Array | undefined> {
+  const data = await disk.read(file);
+  if (data === undefined) return undefined;
+  const where = path.join(disk.where, file);
+  const { records, torn } = scan(data, where);
+  if (records.length !== 1 || torn !== undefined) {
+    throw new WalError(
+      `${where}: damaged (${torn ?? `${records.length} records where one was written`}); refusing to guess. ` +
+        `To start anyway, move the file away and the write-ahead log with it: this replica then forgets what it promised and accepted`,
+    );
+  }
+  return records[0];
+}
+
+/** `record` behind its header. */
+function frame(record: Uint8Array): Buffer {
+  const framed = Buffer.allocUnsafe(HEADER + record.length);
+  framed.writeUInt32LE(record.length, 0);
+  framed.writeUInt32LE(crc32(record), 4);
+  framed.writeUInt32LE(crc32(framed.subarray(0, 8)), 8);
+  framed.set(record, HEADER);
+  return framed;
 }
 
 /** The records of `data` up to `end`, and why the rest is a torn last record (if there is a rest). */

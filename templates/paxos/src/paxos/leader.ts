@@ -6,8 +6,8 @@
 // queued while the window was full (or arrived in one turn of the event loop).
 import type { Timer } from "../clock.js";
 import type { Runtime } from "../context.js";
-import type { Command } from "../pb/paxos.js";
-import type { Acceptor } from "./acceptor.js";
+import type { Command, PrepareReply } from "../pb/paxos.js";
+import type { Acceptor, Promise1b } from "./acceptor.js";
 import type { Learner, Outcome } from "./learner.js";
 import { NoQuorum, votes } from "./votes.js";
 
@@ -31,6 +31,8 @@ export interface Roles {
   readonly majority: number;
   /** Called with every ballot heard from another replica: one above the leader's stops it. */
   observe(ballot: number): void;
+  /** Fetches chosen slots from `peer` until every slot below `below` is applied here; whether they are. */
+  catchUp(peer: string, below: number): Promise<boolean>;
   /** Called when a phase 2 could not finish (no majority in time, or the disk failed): the leader is no use any more. */
   lost(): void;
 }
@@ -87,9 +89,31 @@ export class Leader {
     // leaves no higher promise behind, which would make it refuse the leader's Accepts once it hears them.
     const own = await acceptor.prepare(ballot, from);
     if (!own.ok || acceptor.promised !== ballot) return undefined; // outranked meanwhile
+    // The rest of each promise, a chunk per request, each in its own time however long the log.
+    const ask = (peer: string, from: number) => {
+      const more = { $case: "prepare", value: { ballot: BigInt(ballot), from: BigInt(from) } } as const;
+      return runtime.peers.send(peer, more, { timeout: options.timeout }).then(promise1b);
+    };
+    let replies: { peer: string | undefined; reply: Promise1b }[];
+    try {
+      replies = await Promise.all([
+        rest(undefined, own, (from) => acceptor.prepare(ballot, from)),
+        ...[...promises].map(([peer, reply]) => rest(peer, promise1b(reply), (from) => ask(peer, from))),
+      ]);
+    } catch {
+      return undefined; // a chunk did not come in time
+    }
+    for (const { reply } of replies) if (!reply.ok) roles.observe(reply.ballot);
+    if (replies.some(({ reply }) => !reply.ok) || acceptor.promised !== ballot) return undefined;
+    // Slots an acceptor compacted are chosen, and it no longer reports them: fetch them first.
+    const ahead = replies.reduce((a, b) => (b.reply.compacted > a.reply.compacted ? b : a));
+    if (ahead.peer !== undefined && ahead.reply.compacted > learner.applied) {
+      if (!(await roles.catchUp(ahead.peer, ahead.reply.compacted))) return undefined;
+    }
+    const start = Math.max(from, learner.applied);
     // In each open slot, the value accepted at the highest ballot (Paxos's rule); a gap gets a no-op.
     const recovered = new Map<number, { ballot: number; commands: readonly Command[] }>();
-    for (const entries of [own.accepted, ...[...promises.values()].map((reply) => reply.accepted)]) {
+    for (const entries of replies.map(({ reply }) => reply.accepted)) {
       for (const { slot, ballot, commands } of entries) {
         const known = recovered.get(Number(slot));
         if (known === undefined || Number(ballot) > known.ballot) {
@@ -97,9 +121,9 @@ export class Leader {
         }
       }
     }
-    const top = Math.max(from - 1, ...recovered.keys());
+    const top = Math.max(start - 1, ...recovered.keys());
     const leader = new Leader(ballot, roles, options, top + 1);
-    for (let slot = from; slot <= top; slot++) {
+    for (let slot = start; slot <= top; slot++) {
       leader.recovering.push({ slot, commands: learner.chosenIn(slot) ?? recovered.get(slot)?.commands ?? [] });
     }
     leader.flush();
@@ -217,4 +241,25 @@ export class Leader {
     this.sent = false;
     this.heartbeat = runtime.clock.setTimeout(() => this.beat(), heartbeat);
   }
+}
+
+/** A Prepare's reply as the acceptor gave it. */
+function promise1b(reply: PrepareReply): Promise1b {
+  const { ok, accepted } = reply;
+  return { ok, ballot: Number(reply.ballot), accepted, next: Number(reply.next), compacted: Number(reply.compacted) };
+}
+
+/** `first` with the chunks that follow it, asked with `more` from each `next`, until the last one or a refusal. */
+async function rest(
+  peer: string | undefined,
+  first: Promise1b,
+  more: (from: number) => Promise<Promise1b>,
+): Promise<{ peer: string | undefined; reply: Promise1b }> {
+  const accepted = [...first.accepted];
+  let reply = first;
+  while (reply.ok && reply.next !== 0) {
+    reply = await more(reply.next);
+    accepted.push(...reply.accepted);
+  }
+  return { peer, reply: { ...reply, accepted, compacted: Math.max(first.compacted, reply.compacted) } };
 }
