@@ -304,9 +304,10 @@ interface MemoryFile {
   generation: number;
   /**
    * While a replace() is not durable (the folder not synced): the file it
-   * replaced, which a power loss may bring back, and the replacement's size.
+   * replaced (if there was one), which a power loss may bring back, and the
+   * replacement's size.
    */
-  replaced: { data: Buffer; synced: number; ends: number[]; size: number } | undefined;
+  replaced: { old: { data: Buffer; synced: number; ends: number[] } | undefined; size: number } | undefined;
 }
 
 /** What a MemoryDisk and the handles reopened from it share, as a device outlives its processes. */
@@ -397,12 +398,15 @@ export class MemoryDisk implements Disk {
   powerLoss(): MemoryDisk {
     const { random } = this.device;
     const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
-    for (const file of this.device.files.values()) {
+    for (const [name, file] of this.device.files) {
       // A rename not yet made durable may or may not have reached the disk; the new file's data was synced.
       const { replaced } = file;
       if (replaced !== undefined) {
-        if (random() < 0.5) hold(file, replaced.data, replaced.synced, replaced.ends);
-        else durable(file, replaced.size);
+        if (random() >= 0.5) durable(file, replaced.size);
+        else if (replaced.old === undefined) {
+          this.device.files.delete(name);
+          continue;
+        } else hold(file, replaced.old.data, replaced.old.synced, replaced.old.ends);
       }
       if (file.size === file.synced) continue;
       const data = Buffer.concat(file.chunks);
@@ -489,15 +493,18 @@ export class MemoryDisk implements Disk {
    * appends waiting for a sync resolve with it: their data is in the new content.
    */
   replace(file: string, data: Uint8Array): Promise<void> {
+    const existed = this.device.files.has(file);
     let open: MemoryFile;
     try {
       open = this.open(file, true)!;
     } catch (error) {
       return Promise.reject(error);
     }
-    // A full disk: the new file cannot be written, and the old one stays.
-    if (this.device.fault === "ENOSPC")
+    // A full disk: the new file cannot be written, and the old one (or none) stays.
+    if (this.device.fault === "ENOSPC") {
+      if (!existed) this.device.files.delete(file);
       return Promise.reject(this.fail(file, "ENOSPC: no space left on device, write"));
+    }
     const { clock, fsync } = this.device;
     const old = { data: Buffer.concat(open.chunks), synced: open.synced, ends: open.ends };
     hold(open, Buffer.from(data), 0);
@@ -507,7 +514,7 @@ export class MemoryDisk implements Disk {
       durable(open, open.size);
       return Promise.resolve();
     }
-    open.replaced = { ...old, size: open.size };
+    open.replaced = { old: existed ? old : undefined, size: open.size };
     return new Promise((resolve, reject) => {
       open.waiting.push({ end: open.size, resolve, reject });
       this.sync(file, open, clock);
