@@ -5,7 +5,7 @@
 // slots below a point left, compaction forgets what was accepted there: those
 // slots are chosen, and a candidate told so catches up rather than recovers them.
 import type { Disk } from "../disk.js";
-import type { Command, Entry } from "../pb/paxos.js";
+import type { Command, CommitPoint, Entry } from "../pb/paxos.js";
 import { WalRecord } from "../pb/paxos.js";
 import { Wal } from "../wal.js";
 
@@ -39,6 +39,8 @@ export class Acceptor {
   /** Slots below this are chosen, and what was accepted in them is forgotten (see compact). */
   compacted = 0;
   private readonly accepted = new Map<number, Accepted>();
+  /** The last commit point written to the log (see remember). */
+  private commit: CommitPoint | undefined;
 
   private constructor(private readonly wal: Wal | undefined) {}
 
@@ -50,14 +52,16 @@ export class Acceptor {
   static async open(
     disk: Disk | undefined,
     compacted = 0,
-  ): Promise<{ acceptor: Acceptor; notice: string | undefined }> {
-    if (disk === undefined) return { acceptor: new Acceptor(undefined), notice: undefined };
+  ): Promise<{ acceptor: Acceptor; commits: CommitPoint[]; notice: string | undefined }> {
+    if (disk === undefined) return { acceptor: new Acceptor(undefined), commits: [], notice: undefined };
     const { wal, records, notice } = await Wal.open(disk, "wal");
     const acceptor = new Acceptor(wal);
     acceptor.compacted = compacted;
+    const commits: CommitPoint[] = [];
     for (const bytes of records) {
       const { record } = WalRecord.decode(bytes);
-      if (record?.$case === "promise") acceptor.promise(Number(record.value));
+      if (record?.$case === "commit") commits.push((acceptor.commit = record.value));
+      else if (record?.$case === "promise") acceptor.promise(Number(record.value));
       else if (record?.$case === "accepted") {
         const { slot, ballot, commands } = record.value;
         // Below the snapshot: a crash came between writing it and rewriting the log.
@@ -65,7 +69,7 @@ export class Acceptor {
         else acceptor.promise(Number(ballot));
       }
     }
-    return { acceptor, notice };
+    return { acceptor, commits, notice };
   }
 
   /**
@@ -97,6 +101,17 @@ export class Acceptor {
     return this.accepted.get(slot);
   }
 
+  /**
+   * Writes `commit` to the log, unless it is the last one written: it need
+   * not be durable (without it a restarted replica learns those slots later).
+   */
+  remember(commit: CommitPoint): void {
+    if (this.commit?.below === commit.below && this.commit.ballot === commit.ballot) return;
+    this.commit = commit;
+    // A failed append stops the replica (see Replica): nothing waits on this one.
+    this.wal?.append(WalRecord.encode({ record: { $case: "commit", value: commit } }).finish()).catch(() => undefined);
+  }
+
   /** Bytes appended to the log since it was opened or compacted. */
   get grown(): number {
     return this.wal?.grown ?? 0;
@@ -115,6 +130,8 @@ export class Acceptor {
     for (const slot of [...this.accepted.keys()].sort((a, b) => a - b)) {
       records.push(WalRecord.encode({ record: { $case: "accepted", value: this.entry(slot) } }).finish());
     }
+    if (this.commit !== undefined)
+      records.push(WalRecord.encode({ record: { $case: "commit", value: this.commit } }).finish());
     await this.wal?.rewrite(records);
   }
 

@@ -16,6 +16,7 @@ import type {
   AcceptRequest,
   CatchUpReply,
   CatchUpRequest,
+  CommitPoint,
   CommitReply,
   CommitRequest,
   PrepareReply,
@@ -65,6 +66,8 @@ export class Paxos {
   private compactor: Timer | undefined;
   /** The highest commit point heard from a leader. */
   private commitKnown = 0;
+  /** The last commit point heard, with its leader's ballot: written to the log every heartbeat. */
+  private heardCommit: CommitPoint | undefined;
   /** Slots below this were looked at for the followed ballot's commit point (see learnCommit). */
   private scanned = { ballot: 0, below: 0 };
   /** When the leader followed was last heard from (an Accept or a Commit). */
@@ -88,8 +91,16 @@ export class Paxos {
     this.index = this.names.indexOf(runtime.name);
     const snapshot = runtime.disk === undefined ? undefined : await readRecord(runtime.disk, SNAPSHOT);
     if (snapshot !== undefined) this.learner.install(Snapshot.decode(snapshot));
-    const { acceptor, notice } = await Acceptor.open(runtime.disk, this.learner.applied);
+    const { acceptor, commits, notice } = await Acceptor.open(runtime.disk, this.learner.applied);
     this.acceptor = acceptor;
+    // What the commit points heard before the crash say is chosen, as learnCommit learned it then.
+    for (const { below, ballot } of commits) {
+      for (let slot = this.learner.applied; slot < below; slot++) {
+        const accepted = acceptor.acceptedIn(slot);
+        if (accepted?.ballot !== Number(ballot)) break;
+        this.learner.choose(slot, accepted.commands);
+      }
+    }
     this.highest = acceptor.promised;
     // Command ids only need to differ from this replica's earlier ones: start at a random point.
     this.nextId = BigInt(Math.floor(runtime.random() * 2 ** 52)) << 11n;
@@ -230,6 +241,7 @@ export class Paxos {
   private learnCommit(ballot: number, commit: number): void {
     const { learner } = this;
     if (commit > this.commitKnown) this.commitKnown = commit;
+    this.heardCommit = { below: BigInt(commit), ballot: BigInt(ballot) };
     if (this.scanned.ballot !== ballot) this.scanned = { ballot, below: 0 };
     for (let slot = Math.max(learner.applied, this.scanned.below); slot < commit; slot++) {
       const accepted = this.acceptor!.acceptedIn(slot);
@@ -282,10 +294,16 @@ export class Paxos {
     for (const { slot, commands } of entries) this.learner.choose(Number(slot), commands);
   }
 
-  /** Checks every heartbeat whether the log has grown enough to compact. */
+  /** Every heartbeat: writes the commit point to the log, and compacts it once it has grown enough. */
   private compactLater(): void {
     if (this.closed) return;
     this.compactor = this.runtime.clock.setTimeout(() => {
+      const { leader } = this;
+      const commit =
+        leader === undefined
+          ? this.heardCommit
+          : { below: BigInt(this.learner.applied), ballot: BigInt(leader.ballot) };
+      if (commit !== undefined) this.acceptor!.remember(commit);
       void this.compact();
       this.compactLater();
     }, this.options.heartbeat);
