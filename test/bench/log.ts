@@ -3,7 +3,8 @@
 // its data folder, --fsync batch) under a saturated write load for --minutes,
 // their resident memory sampled each minute (its growth from minute --from to
 // the last is the figure); then all three killed with SIGKILL and restarted
-// from their folders, timing their start to the first commit of a new write.
+// from their folders, timing their start to the first commit of a new write,
+// against the same time for their first start, on empty folders.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
@@ -79,8 +80,20 @@ async function write(caller: number, n: number, timeout: number): Promise<boolea
   return "reply" in ended && ended.reply.success;
 }
 
-let processes = names.map(start);
+/** Starts all three and times them to their first commit, in ms. */
+async function firstCommit(n: number): Promise<number> {
+  const began = Date.now();
+  processes = names.map(start);
+  while (!(await write(0, n, 1000))) {
+    if (Date.now() - began > 120_000) throw new Error("no commit within 120 s of the start");
+    await new Promise((resolve) => setTimeout(resolve, 10)); // a replica not listening yet fails at once
+  }
+  return Date.now() - began;
+}
+
+let processes: ChildProcess[] = [];
 try {
+  const cold = await firstCommit(-1);
   // The load: `concurrency` closed loops, until the last minute has passed.
   const began = Date.now();
   const end = began + minutes * 60_000;
@@ -104,18 +117,13 @@ try {
   await Promise.all(processes.map((child) => new Promise((resolve) => child.once("exit", resolve))));
   replicas.close();
   replicas = new Replicas(members);
-  const restarted = Date.now();
-  processes = names.map(start);
-  for (let attempt = 0; !(await write(0, committed, 1000)); attempt++) {
-    if (Date.now() - restarted > 120_000) throw new Error("no commit within 120 s of the restart");
-    await new Promise((resolve) => setTimeout(resolve, 10)); // a replica not listening yet fails at once
-  }
-  const firstCommit = Date.now() - restarted;
+  const warm = await firstCommit(committed);
 
   const at = samples[from - 1]!;
   const last = samples.at(-1)!;
   console.log(`\nhistory: ${last.committed} commands in ${minutes} min, ${concurrency} clients`);
-  console.log(`restart of all three after SIGKILL → first commit: ${firstCommit} ms`);
+  console.log(`first start of all three, empty folders → first commit: ${cold} ms`);
+  console.log(`restart of all three after SIGKILL → first commit: ${warm} ms`);
   for (const [i, name] of names.entries()) {
     const growth = (last.mib[i]! / at.mib[i]! - 1) * 100;
     console.log(

@@ -241,6 +241,9 @@ export class Paxos {
   private learnCommit(ballot: number, commit: number): void {
     const { learner } = this;
     if (commit > this.commitKnown) this.commitKnown = commit;
+    // The previous leader's last point now, not at the next heartbeat: the new one's may not cover its slots.
+    if (this.heardCommit !== undefined && this.heardCommit.ballot !== BigInt(ballot))
+      this.acceptor!.remember(this.heardCommit);
     this.heardCommit = { below: BigInt(commit), ballot: BigInt(ballot) };
     if (this.scanned.ballot !== ballot) this.scanned = { ballot, below: 0 };
     for (let slot = Math.max(learner.applied, this.scanned.below); slot < commit; slot++) {
@@ -368,6 +371,8 @@ export class Paxos {
       const leader = await Leader.elect(ballot, this.roles(), options);
       if (leader !== undefined && (this.closed || !leader.active || this.acceptor!.promised !== ballot)) leader.stop();
       else if (leader !== undefined) {
+        // As in learnCommit: the slots it learned as a follower are not at its own ballot.
+        if (this.heardCommit !== undefined) this.acceptor!.remember(this.heardCommit);
         this.leader = leader;
         this.following = this.index;
         for (const resolve of this.waitingForLeader) resolve();
