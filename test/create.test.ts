@@ -124,6 +124,7 @@ const PAXOS_FILES = [
   ...PAXOS_TYPES.map(([, , , file]) => `src/handlers/${file}.ts`),
   ...["acceptor", "ballot", "leader", "learner", "paxos", "votes"].map((m) => `src/paxos/${m}.ts`),
   "test/cluster.test.ts",
+  "test/compaction.test.ts",
 ].sort();
 
 /** Flags that keep a run offline and quick: the install and git have tests of their own. */

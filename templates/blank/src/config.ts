@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import { FSYNC, type Fsync } from "./disk.js";
+import { FSYNC, type Fsync, SNAPSHOT_EVERY } from "./disk.js";
 
 /** PEM files of TLS: this replica's certificate and key, and the CA its clients' and peers' certificates need. */
 export interface TlsFiles {
@@ -35,6 +35,8 @@ export interface Config {
   data: string | undefined;
   /** When appends to the --data folder reach the disk: each one, in groups, or when the OS decides (default batch). */
   fsync: Fsync;
+  /** Bytes the write-ahead log grows by before the state snapshots and compacts it (default 4 MiB; paxos). */
+  snapshotEvery: number;
 }
 
 export class ConfigError extends Error {
@@ -55,6 +57,7 @@ export const USAGE = `usage: npm start -- [options]
   --run <label>         label of the metrics line      CONSENSUS_RUN
   --data <dir>          folder for durable state       CONSENSUS_DATA
   --fsync <when>        always, batch or never         CONSENSUS_FSYNC      (default: batch)
+  --snapshot-every <n>  bytes of log between snapshots CONSENSUS_SNAPSHOT_EVERY (default: 4 MiB)
   --config <file.json>  the same keys as a JSON file   CONSENSUS_CONFIG
   -h, --help            print this help
 
@@ -74,6 +77,7 @@ const KEYS = [
   "run",
   "data",
   "fsync",
+  "snapshot-every",
 ] as const;
 type Key = (typeof KEYS)[number];
 /** Raw values of one source, with the label errors name it by. */
@@ -129,6 +133,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env 
     run: text(merged.run, "run"),
     data: text(merged.data, "data"),
     fsync: parseFsync(merged.fsync),
+    snapshotEvery: parseSnapshotEvery(merged["snapshot-every"]),
   };
 }
 
@@ -240,6 +245,16 @@ function parseFsync(entry: Source["fsync"]): Fsync {
     throw new ConfigError(`${entry!.from}: fsync must be one of ${FSYNC.join(", ")}, not "${value}"`);
   }
   return value as Fsync;
+}
+
+function parseSnapshotEvery(entry: Source["snapshot-every"]): number {
+  if (entry === undefined) return SNAPSHOT_EVERY;
+  const { value, from } = entry;
+  const bytes = typeof value === "string" && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof bytes !== "number" || !Number.isSafeInteger(bytes) || bytes < 1) {
+    throw new ConfigError(`${from}: ${JSON.stringify(value)} is not a number of bytes (an integer, 1 or more)`);
+  }
+  return bytes;
 }
 
 /** `r2=127.0.0.1:3265,r3=127.0.0.1:3266` (or, in a file, `{ "r2": "127.0.0.1:3265" }`). */

@@ -2,24 +2,35 @@
 // real one (`--data`); MemoryDisk keeps the files in memory for simulations and
 // simulates a crash and restart with reopen(). A write-ahead log over either is
 // in wal.ts.
-import { type FileHandle, mkdir, open as openFile, readFile } from "node:fs/promises";
+import { type FileHandle, mkdir, open as openFile, readFile, rename } from "node:fs/promises";
 import path from "node:path";
 import type { Clock } from "./clock.js";
 
 export const FSYNC = ["always", "batch", "never"] as const;
 export type Fsync = (typeof FSYNC)[number];
 
+/** The default of `--snapshot-every`: 4 MiB of log, a few hundred ms to read back and propose again. */
+export const SNAPSHOT_EVERY = 4 * 1024 * 1024;
+
 export interface Disk {
   /** Where the files are, for messages: the `--data` folder, or `memory:<name>`. */
   readonly where: string;
   /** How appends are made durable. */
   readonly fsync: Fsync;
+  /** Bytes a write-ahead log may grow by before a State that snapshots does so and compacts it (`--snapshot-every`). */
+  readonly snapshotEvery: number;
   /** The whole content of `file`, or undefined when it does not exist. */
   read(file: string): Promise<Buffer | undefined>;
   /** Appends `data` to `file` (creating it); resolves once durable as `fsync` says. Appends keep their order. */
   append(file: string, data: Uint8Array): Promise<void>;
   /** Cuts `file` to its first `size` bytes (no more than it has), durably as `fsync` says. */
   truncate(file: string, size: number): Promise<void>;
+  /**
+   * Makes `data` the whole of `file`, all or nothing across a crash: written
+   * to a new file, synced, renamed over `file`, and the folder synced (as
+   * `fsync` says). Operations called after it wait for it.
+   */
+  replace(file: string, data: Uint8Array): Promise<void>;
   /** Waits for pending appends and closes the files. */
   close(): Promise<void>;
   /**
@@ -66,6 +77,7 @@ export class FileDisk implements Disk {
   constructor(
     readonly where: string,
     readonly fsync: Fsync,
+    readonly snapshotEvery = SNAPSHOT_EVERY,
   ) {}
 
   read(file: string): Promise<Buffer | undefined> {
@@ -115,6 +127,31 @@ export class FileDisk implements Disk {
       if (size > has) throw new Error(`cannot truncate to ${size} bytes: the file has ${has}`);
       await handle.truncate(size);
       await this.sync(handle);
+    });
+  }
+
+  replace(file: string, data: Uint8Array): Promise<void> {
+    return this.run(file, async (open) => {
+      try {
+        this.folderReady ??= this.makeFolder();
+        await this.folderReady;
+        const next = await openFile(this.path(`${file}.next`), "w");
+        try {
+          await writeAll(next, data);
+          await this.sync(next);
+        } finally {
+          await next.close();
+        }
+        await open.handle?.close();
+        open.handle = undefined; // the next append opens the new file
+        await rename(this.path(`${file}.next`), this.path(file));
+        if (this.fsync !== "never") await syncFolder(this.where);
+      } catch (error) {
+        // Which of the two files the name now holds is unknown: take no more writes.
+        open.failed ??= this.error(file, error);
+        this.fail(open.failed);
+        throw error;
+      }
     });
   }
 
@@ -173,10 +210,7 @@ export class FileDisk implements Disk {
   private async write(open: OpenFile, batch: Pending[]): Promise<void> {
     const handle = await this.handle(open);
     const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((each) => each.data));
-    // A write may be short (a full disk, a signal): the rest goes after it.
-    for (let written = 0; written < data.length;) {
-      written += (await handle.write(data, written, data.length - written)).bytesWritten;
-    }
+    await writeAll(handle, data);
     await this.sync(handle);
   }
 
@@ -220,6 +254,13 @@ export class FileDisk implements Disk {
   }
 }
 
+/** Writes all of `data`: a write may be short (a full disk, a signal), and the rest goes after it. */
+async function writeAll(handle: FileHandle, data: Uint8Array): Promise<void> {
+  for (let written = 0; written < data.length;) {
+    written += (await handle.write(data, written, data.length - written)).bytesWritten;
+  }
+}
+
 /** Makes the entries of `folder` (a file created in it) durable. Windows cannot open a folder to sync it. */
 async function syncFolder(folder: string): Promise<void> {
   if (process.platform === "win32") return;
@@ -244,6 +285,8 @@ export interface MemoryDiskOptions {
   random?: () => number;
   /** Virtual ms a sync takes, drawn in [min, max) (default [0.1, 2]). */
   syncLatency?: readonly [number, number];
+  /** See Disk.snapshotEvery (default SNAPSHOT_EVERY; a simulation makes it small, so that runs compact). */
+  snapshotEvery?: number;
 }
 
 /** One file of a MemoryDisk. */
@@ -257,6 +300,14 @@ interface MemoryFile {
   /** Appends awaiting their sync, in order. */
   waiting: { end: number; resolve(): void; reject(error: Error): void }[];
   syncing: boolean;
+  /** Counts hold()s: a sync begun before the content was swapped covers none of the new content. */
+  generation: number;
+  /**
+   * While a replace() is not durable (the folder not synced): the file it
+   * replaced (if there was one), which a power loss may bring back, and the
+   * replacement's size.
+   */
+  replaced: { old: { data: Buffer; synced: number; ends: number[] } | undefined; size: number } | undefined;
 }
 
 /** What a MemoryDisk and the handles reopened from it share, as a device outlives its processes. */
@@ -266,6 +317,7 @@ interface Device {
   readonly clock: Clock | undefined;
   readonly random: () => number;
   readonly latency: readonly [number, number];
+  readonly snapshotEvery: number;
   /** The latest handle: the others belong to processes that crashed. */
   live: MemoryDisk;
   /** A failure armed by failSyncs() or fill(), until repair(). */
@@ -305,6 +357,7 @@ export class MemoryDisk implements Disk {
       clock: options.clock,
       random: options.random ?? Math.random,
       latency,
+      snapshotEvery: options.snapshotEvery ?? SNAPSHOT_EVERY,
       live: this,
       fault: undefined,
     };
@@ -312,6 +365,10 @@ export class MemoryDisk implements Disk {
 
   get fsync(): Fsync {
     return this.device.fsync;
+  }
+
+  get snapshotEvery(): number {
+    return this.device.snapshotEvery;
   }
 
   /** Bytes written and not yet durable, over all files: what a power loss now could lose. */
@@ -341,7 +398,16 @@ export class MemoryDisk implements Disk {
   powerLoss(): MemoryDisk {
     const { random } = this.device;
     const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
-    for (const file of this.device.files.values()) {
+    for (const [name, file] of this.device.files) {
+      // A rename not yet made durable may or may not have reached the disk; the new file's data was synced.
+      const { replaced } = file;
+      if (replaced !== undefined) {
+        if (random() >= 0.5) durable(file, replaced.size);
+        else if (replaced.old === undefined) {
+          this.device.files.delete(name);
+          continue;
+        } else hold(file, replaced.old.data, replaced.old.synced, replaced.old.ends);
+      }
       if (file.size === file.synced) continue;
       const data = Buffer.concat(file.chunks);
       const whole = int(0, file.ends.length);
@@ -421,6 +487,40 @@ export class MemoryDisk implements Disk {
     });
   }
 
+  /**
+   * The new content is seen at once (the rename); until a sync of it
+   * completes (the folder's), a power loss may bring the old file back. The
+   * appends waiting for a sync resolve with it: their data is in the new content.
+   */
+  replace(file: string, data: Uint8Array): Promise<void> {
+    const existed = this.device.files.has(file);
+    let open: MemoryFile;
+    try {
+      open = this.open(file, true)!;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // A full disk: the new file cannot be written, and the old one (or none) stays.
+    if (this.device.fault === "ENOSPC") {
+      if (!existed) this.device.files.delete(file);
+      return Promise.reject(this.fail(file, "ENOSPC: no space left on device, write"));
+    }
+    const { clock, fsync } = this.device;
+    const old = { data: Buffer.concat(open.chunks), synced: open.synced, ends: open.ends };
+    hold(open, Buffer.from(data), 0);
+    for (const each of open.waiting) each.end = open.size;
+    if (fsync === "never") return Promise.resolve();
+    if (clock === undefined) {
+      durable(open, open.size);
+      return Promise.resolve();
+    }
+    open.replaced = { old: existed ? old : undefined, size: open.size };
+    return new Promise((resolve, reject) => {
+      open.waiting.push({ end: open.size, resolve, reject });
+      this.sync(file, open, clock);
+    });
+  }
+
   async truncate(file: string, size: number): Promise<void> {
     const open = this.open(file, true)!;
     if (size > open.size) throw this.error(file, `cannot truncate to ${size} bytes: the file has ${open.size}`);
@@ -442,11 +542,13 @@ export class MemoryDisk implements Disk {
     if (file.syncing || file.waiting.length === 0) return;
     file.syncing = true;
     const covers = this.fsync === "always" ? file.waiting[0]!.end : file.size;
+    const { generation } = file;
     const [min, max] = this.device.latency;
     clock.setTimeout(
       () => {
         if (this.device.live !== this) return; // the process crashed: nobody waits any more
         file.syncing = false;
+        if (file.generation !== generation) return this.sync(name, file, clock);
         if (this.device.fault === "EIO") {
           const waiting = file.waiting.splice(0); // before the listeners, which may crash the process
           const error = this.fail(name, "EIO: i/o error, fdatasync");
@@ -477,7 +579,16 @@ export class MemoryDisk implements Disk {
     if (this.failure) throw this.failure;
     let file = this.device.files.get(name);
     if (file === undefined && create) {
-      file = { chunks: [], size: 0, synced: 0, ends: [], waiting: [], syncing: false };
+      file = {
+        chunks: [],
+        size: 0,
+        synced: 0,
+        ends: [],
+        waiting: [],
+        syncing: false,
+        generation: 0,
+        replaced: undefined,
+      };
       this.device.files.set(name, file);
     }
     return file;
@@ -488,12 +599,17 @@ export class MemoryDisk implements Disk {
   }
 }
 
-/** Makes `file` hold `data`, its first `synced` bytes durable (all by default); its waiting appends stay. */
-function hold(file: MemoryFile, data: Buffer, synced = data.length): void {
+/**
+ * Makes `file` hold `data`, its first `synced` bytes durable (all by default)
+ * and `ends` the appends past them; its waiting appends stay.
+ */
+function hold(file: MemoryFile, data: Buffer, synced = data.length, ends: number[] = []): void {
   file.chunks = [data];
   file.size = data.length;
   file.synced = Math.min(synced, data.length);
-  file.ends = [];
+  file.ends = ends;
+  file.generation++;
+  file.replaced = undefined;
 }
 
 function write(file: MemoryFile, data: Uint8Array): void {
@@ -506,4 +622,5 @@ function write(file: MemoryFile, data: Uint8Array): void {
 function durable(file: MemoryFile, bytes: number): void {
   file.synced = Math.max(file.synced, bytes);
   while (file.ends.length > 0 && file.ends[0]! <= file.synced) file.ends.shift();
+  if (file.replaced !== undefined && file.synced >= file.replaced.size) file.replaced = undefined;
 }

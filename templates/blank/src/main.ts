@@ -27,7 +27,7 @@ try {
   process.exit(1);
 }
 
-const { name, host, port, peers, metrics, run, data, fsync } = config;
+const { name, host, port, peers, metrics, run, data, fsync, snapshotEvery } = config;
 let tls: Tls | undefined;
 try {
   tls = config.tls === undefined ? undefined : loadTls(config.tls);
@@ -43,7 +43,7 @@ const replica = new Replica({
     tls,
     onLink: (peer, event) => console.error(linkLine(name, peer, event)),
   }),
-  disk: data === undefined ? undefined : new FileDisk(data, fsync),
+  disk: data === undefined ? undefined : new FileDisk(data, fsync, snapshotEvery),
   onError: (error, request) =>
     console.error(`${name}: ${typeName(request.type)} from ${request.sender || "?"} failed:`, error),
   // At once: a reply sent after the failure could promise what the disk lost.

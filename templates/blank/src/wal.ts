@@ -54,6 +54,12 @@ export class Wal {
   private durable: number;
   /** The length in the last mark written or being written. */
   private marked: number;
+  /** Bytes appended since the log was opened or last rewritten: what a compaction would win back, at most. */
+  grown = 0;
+  /** Rewrites so far: an append made before one says nothing of the length of the file after it. */
+  private generation = 0;
+  /** While a rewrite clears the marks: appends wait for its new file to be under way. */
+  private rewriting: Promise<void> | undefined;
 
   private constructor(
     private readonly disk: Disk,
@@ -106,15 +112,15 @@ export class Wal {
   /** Appends `record`; resolves once it is durable as the disk's fsync says. Records keep their order. */
   append(record: Uint8Array): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`${path.join(this.disk.where, this.file)}: the log is closed`));
-    const frame = Buffer.allocUnsafe(HEADER + record.length);
-    frame.writeUInt32LE(record.length, 0);
-    frame.writeUInt32LE(crc32(record), 4);
-    frame.writeUInt32LE(crc32(frame.subarray(0, 8)), 8);
-    frame.set(record, HEADER);
-    const end = (this.size += frame.length);
-    const appended = this.track(this.disk.append(this.file, frame));
+    const data = frame(record);
+    this.grown += data.length;
+    const end = (this.size += data.length);
+    const generation = this.generation;
+    const write = () => this.disk.append(this.file, data);
+    const appended = this.track(this.rewriting === undefined ? write() : this.rewriting.then(write));
     appended.then(
       () => {
+        if (generation !== this.generation) return;
         this.durable = Math.max(this.durable, end);
         // A failed mark is the disk's failure, which stops the replica (Disk.onFailure).
         if (this.durable - this.marked >= MARK_EVERY) void this.mark(this.durable).catch(() => {});
@@ -122,6 +128,42 @@ export class Wal {
       () => (this.failed = true),
     );
     return appended;
+  }
+
+  /**
+   * Compaction: makes `records` the whole log, all or nothing across a crash
+   * (Disk.replace). The appends called before it are in the file it
+   * replaces, those called after follow it: `records` must hold whatever of
+   * the former is still needed. The marks are cleared first: the old log
+   * under no mark reads as sound, the new one under the old marks would
+   * read as cut short.
+   */
+  rewrite(records: readonly Uint8Array[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`${path.join(this.disk.where, this.file)}: the log is closed`));
+    const data = Buffer.concat(records.map(frame));
+    this.grown = 0;
+    const generation = ++this.generation;
+    this.size = data.length;
+    this.durable = this.marked = 0;
+    let replaced: Promise<void> | undefined;
+    const cleared = this.disk.replace(`${this.file}.end`, Buffer.alloc(0));
+    const rewriting = cleared.then(() => void (replaced = this.disk.replace(this.file, data)));
+    this.rewriting = rewriting;
+    const done = this.track(
+      rewriting.then(() => {
+        if (this.rewriting === rewriting) this.rewriting = undefined;
+        return replaced!;
+      }),
+    );
+    done.then(
+      () => {
+        if (generation !== this.generation) return;
+        this.durable = Math.max(this.durable, data.length);
+        void this.mark(this.durable).catch(() => {});
+      },
+      () => (this.failed = true),
+    );
+    return done;
   }
 
   /** Takes no more appends, waits for those in flight and marks the length reached. The disk stays open: whoever opened it closes it. */
@@ -147,6 +189,42 @@ export class Wal {
     operation.then(forget, forget);
     return operation;
   }
+}
+
+/**
+ * Writes `record` as the whole of `file`, framed and checksummed like a log
+ * record, all or nothing across a crash (Disk.replace): a snapshot.
+ */
+export function writeRecord(disk: Disk, file: string, record: Uint8Array): Promise<void> {
+  return disk.replace(file, frame(record));
+}
+
+/**
+ * The record writeRecord() left in `file`, or undefined when there is no
+ * such file. Written whole or not at all, so anything else is damage: a WalError.
+ */
+export async function readRecord(disk: Disk, file: string): Promise<Uint8Array | undefined> {
+  const data = await disk.read(file);
+  if (data === undefined) return undefined;
+  const where = path.join(disk.where, file);
+  const { records, torn } = scan(data, where, 0);
+  if (records.length !== 1 || torn !== undefined) {
+    throw new WalError(
+      `${where}: damaged (${torn ?? `${records.length} records where one was written`}); refusing to guess. ` +
+        `To start anyway, move the file away and the write-ahead log with it: this replica then forgets what it promised and accepted`,
+    );
+  }
+  return records[0];
+}
+
+/** `record` behind its header. */
+function frame(record: Uint8Array): Buffer {
+  const framed = Buffer.allocUnsafe(HEADER + record.length);
+  framed.writeUInt32LE(record.length, 0);
+  framed.writeUInt32LE(crc32(record), 4);
+  framed.writeUInt32LE(crc32(framed.subarray(0, 8)), 8);
+  framed.set(record, HEADER);
+  return framed;
 }
 
 /** The length in the last mark that checks (0 without one): a torn last mark is ignored, the one before it holds. */

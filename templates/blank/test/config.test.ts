@@ -6,6 +6,7 @@ import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { advertised, ConfigError, loadConfig, wantsHelp } from "../src/config.js";
+import { SNAPSHOT_EVERY } from "../src/disk.js";
 
 describe("loadConfig", () => {
   let dir: string;
@@ -41,6 +42,7 @@ describe("loadConfig", () => {
       run: undefined,
       data: undefined,
       fsync: "batch",
+      snapshotEvery: SNAPSHOT_EVERY,
     });
   });
 
@@ -71,6 +73,8 @@ describe("loadConfig", () => {
         "data/r1",
         "--fsync",
         "never",
+        "--snapshot-every",
+        "4096",
       ],
       {},
     );
@@ -88,6 +92,7 @@ describe("loadConfig", () => {
       run: "flag-run",
       data: "data/r1",
       fsync: "never",
+      snapshotEvery: 4096,
     });
   });
 
@@ -104,9 +109,11 @@ describe("loadConfig", () => {
       run: "file-run",
       data: "flag-data",
       fsync: "always",
+      snapshotEvery: SNAPSHOT_EVERY,
     });
     assert.equal(loadConfig([], { ...env, CONSENSUS_DATA: "env-data" }).data, "env-data");
     assert.equal(loadConfig([], { ...env, CONSENSUS_FSYNC: "never" }).fsync, "never");
+    assert.equal(loadConfig([], { ...env, CONSENSUS_SNAPSHOT_EVERY: "65536" }).snapshotEvery, 65536);
     assert.equal(loadConfig([], env).name, "env");
     assert.equal(loadConfig(["--config", file], {}).name, "file");
     assert.equal(loadConfig(["--config", file], { CONSENSUS_PEERS: "r3=h:1" }).peers.get("r3"), "h:1");
@@ -142,6 +149,12 @@ describe("loadConfig", () => {
       ["--fsync", "sometimes"],
       {},
       /^--fsync: fsync must be one of always, batch, never, not "sometimes"$/,
+    ],
+    [
+      "a snapshot interval of no bytes",
+      ["--snapshot-every", "0"],
+      {},
+      /^--snapshot-every: "0" is not a number of bytes/,
     ],
     ["a peer without =", ["--peers", "r2:127.0.0.1:3265"], {}, /^--peers: peer "r2:127.0.0.1:3265" has no "="/],
     [

@@ -209,6 +209,25 @@ describe("FileDisk", () => {
     await disk.close();
   });
 
+  test("replace makes new content the whole file, in order with the appends, through a new file renamed over it", async () => {
+    const where = folder();
+    const disk = new FileDisk(where, "batch");
+    const done = [
+      disk.append("log", text("old,")),
+      disk.replace("log", text("new,")),
+      disk.append("log", text("after")),
+    ];
+    await Promise.all(done);
+    assert.equal((await disk.read("log"))?.toString(), "new,after");
+    assert.equal(existsSync(path.join(where, "log.next")), false);
+    await disk.replace("snapshot", text("first"));
+    await disk.close();
+    const again = new FileDisk(where, "batch");
+    assert.equal((await again.read("log"))?.toString(), "new,after");
+    assert.equal((await again.read("snapshot"))?.toString(), "first");
+    await again.close();
+  });
+
   test("reopens after close: the files are there and appends continue", async () => {
     const where = folder();
     const first = new FileDisk(where, "batch");
@@ -363,6 +382,41 @@ describe("MemoryDisk on a clock", () => {
     assert.equal((await next.read("wal"))?.toString(), "synced;pending;");
     assert.equal(next.unsynced, 8, "the page cache holds it, but no sync made it durable");
     assert.equal((await next.powerLoss().read("wal"))?.toString().startsWith("synced;"), true);
+  });
+
+  test("replace: seen at once and kept by a crash; a power loss before its sync brings back the old file or none", async () => {
+    const kept = new Set<string>();
+    for (let seed = 1; seed <= 20; seed++) {
+      const clock = new VirtualClock();
+      const disk = new MemoryDisk("r1", { clock, random: new Random(seed, "disk").next, syncLatency: [1, 1] });
+      await clock.settle(disk.append("wal", text("old;")));
+      void disk.append("wal", text("unsynced;"));
+      void disk.replace("wal", text("new;"));
+      void disk.replace("snapshot", text("first"));
+      void disk.append("wal", text("after;"));
+      assert.equal((await disk.read("wal"))?.toString(), "new;after;");
+      const crashed = disk.reopen();
+      assert.equal((await crashed.read("wal"))?.toString(), "new;after;", "a crash keeps the rename");
+      const restarted = crashed.powerLoss();
+      const lost = (await restarted.read("wal"))?.toString() ?? "";
+      const snapshot = (await restarted.read("snapshot"))?.toString();
+      assert.ok(
+        ["new;", "old;"].some((whole) => lost.startsWith(whole)),
+        lost,
+      );
+      assert.ok(snapshot === undefined || snapshot === "first", snapshot);
+      kept.add(lost.slice(0, 4)).add(String(snapshot));
+      // Once synced, the replacement and what was appended after it stay, and the appends before it resolve with it.
+      const after = new MemoryDisk("r2", { clock, random: new Random(seed, "disk").next, syncLatency: [1, 1] });
+      const before = after.append("wal", text("old;"));
+      await clock.settle(Promise.all([before, after.replace("wal", text("new;")), after.append("wal", text("x;"))]));
+      assert.equal((await after.powerLoss().read("wal"))?.toString(), "new;x;");
+    }
+    assert.deepEqual(
+      [...kept].sort(),
+      ["first", "new;", "old;", "undefined"],
+      "both outcomes of a power loss, over the seeds",
+    );
   });
 
   test("a power loss keeps the synced prefix and a seeded part of the unsynced appends, the last possibly torn", async () => {

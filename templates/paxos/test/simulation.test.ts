@@ -2,13 +2,16 @@
 // network and a virtual clock, with messages lost, delayed and reordered,
 // one-way slow and cut links, partitions, crashes, power losses and failed disks,
 // each followed by a restart from the write-ahead log. While a run goes,
-// Paxos's own invariants are watched (see Observer); after it, every
-// replica's applied log must be a prefix of the longest and the clients'
-// history linearizable. A failing run names its seed:
+// Paxos's own invariants are watched (see Observer); after it, the
+// replicas' applied logs must agree slot by slot and the clients' history be
+// linearizable. The log is compacted every few hundred bytes, so snapshots,
+// compactions cut short by crashes, and catch-up from a snapshot all happen
+// in every run. A failing run names its seed:
 // `SIMULATION_SEED=17 npm test` replays it exactly.
 import assert, { AssertionError } from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Acceptor } from "../src/paxos/acceptor.js";
+import type { Learner } from "../src/paxos/learner.js";
 import type { Command } from "../src/pb/paxos.js";
 import type { ProposeRequest } from "../src/pb/client.js";
 import { Replica } from "../src/replica.js";
@@ -50,13 +53,16 @@ interface Vote {
  * - a learner learns only the value chosen in its slot, and every learner the same
  *   one: compared across replicas and incarnations, apart from the acceptors;
  * - a write is answered ok only once a slot holding it is chosen;
- * - a learner's key-value store holds, for each key, the last value its applied log wrote there;
+ * - a learner's key-value store holds, for each key, the last value its applied log wrote there,
+ *   also when it starts from a snapshot or installs one: the chosen slots below it wrote it;
  * - no replica stops for data older than what it acknowledged: nothing here restores old data, so such a
  *   stop (src/paxos/positions.ts) would be a false alarm.
  */
 class Observer {
   /** The first breach, with its virtual time. */
   breach: string | undefined;
+  /** How often a log was compacted, and a learner took in a snapshot (at a restart, or from a peer). */
+  readonly counts = { compactions: 0, snapshots: 0 };
   private sim: Simulation | undefined;
   /** Counts the acceptors' decisions: each is taken when its call begins, before any await. */
   private decisions = 0;
@@ -65,8 +71,9 @@ class Observer {
   private readonly accepted = new Map<string, Map<number, number>>();
   /** The acceptors of each (slot, ballot, value): a majority chooses it. */
   private readonly acceptors = new Map<string, Set<string>>();
-  /** The value chosen in each slot. */
+  /** The value chosen in each slot, and its commands. */
   private readonly chosen = new Map<number, string>();
+  private readonly chosenCommands = new Map<number, readonly Command[]>();
   /** Each slot's value as first learned, and by which replica. */
   private readonly learnedFirst = new Map<number, { name: string; value: string }>();
   /** The writes (`key=value`) of the chosen slots: the clients' values are unique. */
@@ -88,19 +95,33 @@ class Observer {
     });
     // Only what an incarnation that is up does leaves the process.
     const live = () => this.sim?.replicas.get(name) === replica;
+    const learner = replica.state.paxos.learner;
+    // The store as the applied log says it should be: each key's last write.
+    let written = new Map<string, string>();
+    let replayed = 0;
+    /** A snapshot was taken in: the chosen slots below it must have left its store. */
+    const installed = (how: string) => {
+      this.counts.snapshots++;
+      written = this.storeBelow(name, learner.applied, how);
+      replayed = learner.applied;
+      this.holds(name, learner, written, how);
+    };
     const start = replica.start.bind(replica);
     replica.start = async () => {
       const notices = await start();
       const acceptor = replica.state.paxos["acceptor"]!;
       this.recovered(name, acceptor);
       this.acceptor(name, acceptor, live);
+      if (learner.applied > 0) installed(`after its restart from a snapshot of slot ${learner.applied}`);
       return notices;
     };
-    const learner = replica.state.paxos.learner;
+    const install = learner.install.bind(learner);
+    learner.install = (snapshot) => {
+      const before = learner.applied;
+      install(snapshot);
+      if (learner.applied > before) installed(`after it installed a snapshot of slot ${snapshot.applied}`);
+    };
     const choose = learner.choose.bind(learner);
-    // The store as the applied log says it should be: each key's last write.
-    const written = new Map<string, string>();
-    let replayed = 0;
     learner.choose = (slot, commands) => {
       this.learned(name, slot, commands);
       choose(slot, commands);
@@ -109,11 +130,7 @@ class Observer {
           if (value.length > 0) written.set(key, Buffer.from(value).toString());
         }
       }
-      for (const [key, value] of written) {
-        const held = learner.get(key).toString();
-        if (held !== value)
-          this.fail(`${name} holds ${key}=${held} after slot ${replayed - 1}, whose log last wrote ${value} there`);
-      }
+      this.holds(name, learner, written, `after slot ${replayed - 1}`);
     };
     const propose = replica.propose.bind(replica);
     replica.propose = async (request) => {
@@ -124,7 +141,37 @@ class Observer {
     return replica;
   }
 
+  /** The store the chosen slots below `applied` leave: each key's last write. */
+  private storeBelow(name: string, applied: number, how: string): Map<string, string> {
+    const written = new Map<string, string>();
+    for (let slot = 0; slot < applied; slot++) {
+      const commands = this.chosenCommands.get(slot);
+      if (commands === undefined) {
+        this.fail(`${name} holds slot ${slot} as applied ${how}, where nothing is chosen`);
+        break;
+      }
+      for (const { key, value } of commands) if (value.length > 0) written.set(key, Buffer.from(value).toString());
+    }
+    return written;
+  }
+
+  /** The learner's store must hold `written`, and nothing else. */
+  private holds(name: string, learner: Learner, written: Map<string, string>, when: string): void {
+    for (const [key, value] of written) {
+      const held = learner.get(key).toString();
+      if (held !== value) this.fail(`${name} holds ${key}=${held} ${when}, where the log last wrote ${value}`);
+    }
+    for (const { key, value } of learner.snapshot().store) {
+      if (!written.has(key)) this.fail(`${name} holds ${key}=${Buffer.from(value)} ${when}, never written there`);
+    }
+  }
+
   private acceptor(name: string, acceptor: Acceptor, live: () => boolean): void {
+    const compact = acceptor.compact.bind(acceptor);
+    acceptor.compact = async (below) => {
+      this.counts.compactions++;
+      return compact(below);
+    };
     const prepare = acceptor.prepare.bind(acceptor);
     acceptor.prepare = async (ballot, from) => {
       const order = this.decisions++;
@@ -140,7 +187,7 @@ class Observer {
       const vote = await accept(slot, ballot, commands);
       if (vote.ok && live()) {
         this.voted(name, { order, ballot, what: `Accept of slot ${slot}` });
-        this.acceptedBy(name, slot, ballot, value, writes);
+        this.acceptedBy(name, slot, ballot, commands, value, writes);
       }
       return vote;
     };
@@ -167,7 +214,14 @@ class Observer {
     votes.splice(at, 0, vote);
   }
 
-  private acceptedBy(name: string, slot: number, ballot: number, value: string, writes: string[]): void {
+  private acceptedBy(
+    name: string,
+    slot: number,
+    ballot: number,
+    commands: readonly Command[],
+    value: string,
+    writes: string[],
+  ): void {
     let slots = this.accepted.get(name);
     if (slots === undefined) this.accepted.set(name, (slots = new Map()));
     slots.set(slot, Math.max(ballot, slots.get(slot) ?? 0));
@@ -181,16 +235,18 @@ class Observer {
       this.fail(`two values chosen in slot ${slot}: ${chosen}, then ${value} at ballot ${ballot}`);
     }
     this.chosen.set(slot, value);
+    this.chosenCommands.set(slot, commands);
     for (const write of writes) this.chosenWrites.add(write);
   }
 
-  /** A restarted acceptor must still hold every promise and acceptance it answered yes with. */
+  /** A restarted acceptor must still hold every promise and acceptance it answered yes with (but what it compacted). */
   private recovered(name: string, acceptor: Acceptor): void {
     const highest = Math.max(0, ...(this.votes.get(name) ?? []).map((vote) => vote.ballot));
     if (acceptor.promised < highest) {
       this.fail(`${name} restarted promising ballot ${acceptor.promised}, below the ${highest} it granted before`);
     }
     for (const [slot, ballot] of this.accepted.get(name) ?? []) {
+      if (slot < acceptor.compacted) continue; // chosen, and in the snapshot (checked by holds)
       const held = acceptor.acceptedIn(slot)?.ballot;
       if (held === undefined || held < ballot) {
         this.fail(`${name} restarted without its acceptance of slot ${slot} at ballot ${ballot} (it holds ${held})`);
@@ -220,22 +276,20 @@ class Observer {
   }
 }
 
-/** The applied log of each replica that is up, by name. */
-function logs(replicas: Map<string, Replica>): Map<string, (readonly Command[])[]> {
-  return new Map([...replicas].map(([name, replica]) => [name, replica.state.paxos.learner.log()]));
-}
-
-/** Every applied log is a prefix of the longest one: no two replicas applied different commands in a slot. */
-function assertPrefixes(seed: number, replicas: Map<string, Replica>): void {
-  const all = logs(replicas);
-  const [longestName, longest] = [...all].reduce((a, b) => (b[1].length > a[1].length ? b : a));
-  for (const [name, log] of all) {
-    for (let slot = 0; slot < log.length; slot++) {
-      if (text(log[slot]!) !== text(longest[slot]!))
-        fail(seed, `slot ${slot} of ${name} differs from ${longestName}'s`);
+/** No two replicas that are up applied different commands in a slot (of those they still hold). */
+function assertAgree(seed: number, replicas: Map<string, Replica>): void {
+  const first = new Map<number, { name: string; value: string }>();
+  for (const [name, replica] of replicas) {
+    for (const [slot, commands] of replica.state.paxos.learner.log()) {
+      const seen = first.get(slot);
+      if (seen === undefined) first.set(slot, { name, value: text(commands) });
+      else if (seen.value !== text(commands)) fail(seed, `slot ${slot} of ${name} differs from ${seen.name}'s`);
     }
   }
 }
+
+/** Bytes of log between snapshots in a run: a few dozen slots, so that every run compacts, often. */
+const SNAPSHOT_EVERY = 1024;
 
 /** Each message between replicas takes at least this many virtual ms (and up to 30). */
 const LATENCY = 1;
@@ -293,12 +347,13 @@ function outcomes(history: string): Record<string, number> {
   return counts;
 }
 
-async function run(seed: number, replicas: number): Promise<SimulationResult> {
+async function run(seed: number, replicas: number): Promise<SimulationResult & Observer["counts"]> {
   const observer = new Observer(Math.floor(replicas / 2) + 1);
   const sim = new Simulation({
     seed,
     replicas,
     network: { latency: [LATENCY, 30], loss: 0.05 },
+    disk: { snapshotEvery: SNAPSHOT_EVERY },
     faults: { kinds: [...FAULT_KINDS], interval: [100, 600], duration: [100, 2500] },
     replica: (options) => observer.replica(options),
   });
@@ -312,10 +367,10 @@ async function run(seed: number, replicas: number): Promise<SimulationResult> {
     await sim.advance(2000);
     // The protocol's own checks first: they say more precisely what went wrong than the history can.
     if (observer.breach !== undefined) fail(seed, observer.breach);
-    assertPrefixes(seed, sim.replicas);
+    assertAgree(seed, sim.replicas);
     assertLinearizable(result);
     assert.deepEqual(result.errors, [], `seed ${seed}: handlers threw`);
-    return result;
+    return { ...result, ...observer.counts };
   } finally {
     await sim.close();
   }
@@ -329,10 +384,14 @@ describe("Multi-Paxos under simulated faults", () => {
     test(`${size} replicas: every seed keeps Paxos's invariants, its history is linearizable and the replicas agree`, async () => {
       const totals: Record<string, number> = { ok: 0, fail: 0, info: 0 };
       let faults = 0;
+      let compactions = 0;
+      let snapshots = 0;
       for (const seed of seeds(RUNS[size]!)) {
         const result = await run(seed, size);
         for (const [type, count] of Object.entries(outcomes(result.history))) totals[type]! += count;
         faults += result.faults.filter((event) => event.f === "start").length;
+        compactions += result.compactions;
+        snapshots += result.snapshots;
       }
       // The runs did commit, and were hurt: a run where nothing happens proves nothing.
       assert.ok(
@@ -340,6 +399,7 @@ describe("Multi-Paxos under simulated faults", () => {
         `more operations were indeterminate than committed: ${JSON.stringify(totals)}`,
       );
       assert.ok(faults > 0, "no fault was injected");
+      assert.ok(compactions > 0 && snapshots > 0, `${compactions} compactions, ${snapshots} snapshots taken in`);
     });
   }
 });

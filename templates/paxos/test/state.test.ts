@@ -73,7 +73,7 @@ test("a replica restarted from its write-ahead log catches up on the slots it mi
   await sim.restart(follower);
   const restarted = paxos(sim, follower);
   assert.ok(await sim.until(() => restarted.learner.applied === paxos(sim, first).learner.applied, 5000));
-  assert.deepEqual(restarted.learner.log(), paxos(sim, first).learner.log());
+  assert.deepEqual([...restarted.learner.log()], [...paxos(sim, first).learner.log()]);
   assert.equal(restarted.learner.get("k10").toString(), "10");
   await sim.close();
 });
@@ -98,12 +98,14 @@ test("what an acceptor promised and accepted survives a crash: it is on disk bef
   const disk = new MemoryDisk("r1");
   const { acceptor } = await Acceptor.open(disk);
   const command = { identity: "c", key: "x", value: Buffer.from("1"), id: 7n };
-  assert.deepEqual(await acceptor.prepare(512, 0), { ok: true, ballot: 512, accepted: [] });
+  assert.deepEqual(await acceptor.prepare(512, 0), { ok: true, ballot: 512, accepted: [], next: 0, compacted: 0 });
   assert.deepEqual(await acceptor.accept(0, 512, [command]), { ok: true, ballot: 512 });
   assert.deepEqual(await acceptor.prepare(768, 0), {
     ok: true,
     ballot: 768,
     accepted: [{ slot: 0n, ballot: 512n, commands: [command] }],
+    next: 0,
+    compacted: 0,
   });
   // A crash: the restarted acceptor reads the log back.
   const { acceptor: restarted, notice } = await Acceptor.open(disk.reopen());
@@ -112,5 +114,5 @@ test("what an acceptor promised and accepted survives a crash: it is on disk bef
   assert.deepEqual(restarted.acceptedIn(0), { ballot: 512, commands: [command] });
   // So it still refuses what its promise rules out.
   assert.deepEqual(await restarted.accept(1, 512, []), { ok: false, ballot: 768 });
-  assert.deepEqual(await restarted.prepare(513, 0), { ok: false, ballot: 768, accepted: [] });
+  assert.deepEqual(await restarted.prepare(513, 0), { ok: false, ballot: 768, accepted: [], next: 0, compacted: 0 });
 });

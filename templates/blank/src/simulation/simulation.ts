@@ -58,7 +58,7 @@ export interface SimulationOptions<R extends SimulatedReplica = Replica> {
     loss?: number;
   };
   /** Each replica's disk: syncs take [min, max) virtual ms (default `batch`, [0.1, 2]). */
-  disk?: { fsync?: Fsync; syncLatency?: readonly [number, number] };
+  disk?: { fsync?: Fsync; syncLatency?: readonly [number, number]; snapshotEvery?: number };
   /** The nemesis: faults on a seeded schedule while a workload runs (default: none). */
   faults?: FaultOptions;
   /** Makes each incarnation of each replica (default: `new Replica(options)`). */

@@ -6,8 +6,8 @@
 // queued while the window was full (or arrived in one turn of the event loop).
 import type { Timer } from "../clock.js";
 import type { Runtime } from "../context.js";
-import type { Command } from "../pb/paxos.js";
-import type { Acceptor } from "./acceptor.js";
+import type { Command, PrepareReply } from "../pb/paxos.js";
+import type { Acceptor, Promise1b } from "./acceptor.js";
 import type { Learner, Outcome } from "./learner.js";
 import { NoQuorum, votes } from "./votes.js";
 
@@ -35,6 +35,8 @@ export interface Roles {
   outranked(ballot: number): boolean;
   /** The highest commit point this replica heard from a leader: every slot below it is chosen. */
   commitKnown(): number;
+  /** Fetches chosen slots from `peer` until every slot below `below` is applied here; whether they are. */
+  catchUp(peer: string, below: number): Promise<boolean>;
   /** Called when a phase 2 could not finish (no majority in time, or the disk failed): the leader is no use any more. */
   lost(): void;
 }
@@ -97,9 +99,33 @@ export class Leader {
     // Outranked meanwhile (a Commit is enough): that ballot's leader may have had slots chosen that these
     // promises, given before, do not show, and this replica may even have learned them. See learnCommit.
     if (!own.ok || roles.outranked(ballot)) return undefined;
+    // The rest of each promise, a chunk per request, each in its own time however long the log.
+    const ask = (peer: string, from: number) => {
+      const more = { ...prepare, value: { ...prepare.value, from: BigInt(from) } };
+      return runtime.peers.send(peer, more, { timeout: options.timeout }).then(promise1b);
+    };
+    let replies: { peer: string | undefined; reply: Promise1b }[];
+    try {
+      replies = await Promise.all([
+        rest(undefined, own, (from) => acceptor.prepare(ballot, from)),
+        ...[...promises].map(([peer, reply]) => rest(peer, promise1b(reply), (from) => ask(peer, from))),
+      ]);
+    } catch {
+      return undefined; // a chunk did not come in time
+    }
+    for (const { reply } of replies) if (!reply.ok) roles.observe(reply.ballot);
+    if (replies.some(({ reply }) => !reply.ok) || roles.outranked(ballot)) return undefined;
+    // Slots an acceptor compacted are chosen, and it no longer reports them: fetch them first.
+    const ahead = replies.reduce((a, b) => (b.reply.compacted > a.reply.compacted ? b : a));
+    if (ahead.peer !== undefined && ahead.reply.compacted > learner.applied) {
+      if (!(await roles.catchUp(ahead.peer, ahead.reply.compacted))) return undefined;
+      if (roles.outranked(ballot)) return undefined; // as above
+    }
+    // Slots below `start` are chosen and known here: this leader proposes none of them at its ballot.
+    const start = Math.max(from, learner.applied);
     // In each open slot, the value accepted at the highest ballot (Paxos's rule); a gap gets a no-op.
     const recovered = new Map<number, { ballot: number; commands: readonly Command[] }>();
-    for (const entries of [own.accepted, ...[...promises.values()].map((reply) => reply.accepted)]) {
+    for (const entries of replies.map(({ reply }) => reply.accepted)) {
       for (const { slot, ballot, commands } of entries) {
         const known = recovered.get(Number(slot));
         if (known === undefined || Number(ballot) > known.ballot) {
@@ -108,9 +134,9 @@ export class Leader {
       }
     }
     // New slots start above every slot known to be chosen: reported, learned, or below a commit point heard.
-    const top = Math.max(from - 1, learner.applied - 1, roles.commitKnown() - 1, ...recovered.keys());
+    const top = Math.max(start - 1, roles.commitKnown() - 1, ...recovered.keys());
     const leader = new Leader(ballot, roles, options, top + 1);
-    for (let slot = from; slot <= top; slot++) {
+    for (let slot = start; slot <= top; slot++) {
       leader.recovering.push({ slot, commands: learner.chosenIn(slot) ?? recovered.get(slot)?.commands ?? [] });
     }
     leader.flush();
@@ -230,4 +256,25 @@ export class Leader {
     this.sent = false;
     this.heartbeat = runtime.clock.setTimeout(() => this.beat(), heartbeat);
   }
+}
+
+/** A Prepare's reply as the acceptor gave it. */
+function promise1b(reply: PrepareReply): Promise1b {
+  const { ok, accepted } = reply;
+  return { ok, ballot: Number(reply.ballot), accepted, next: Number(reply.next), compacted: Number(reply.compacted) };
+}
+
+/** `first` with the chunks that follow it, asked with `more` from each `next`, until the last one or a refusal. */
+async function rest(
+  peer: string | undefined,
+  first: Promise1b,
+  more: (from: number) => Promise<Promise1b>,
+): Promise<{ peer: string | undefined; reply: Promise1b }> {
+  const accepted = [...first.accepted];
+  let reply = first;
+  while (reply.ok && reply.next !== 0) {
+    reply = await more(reply.next);
+    accepted.push(...reply.accepted);
+  }
+  return { peer, reply: { ...reply, accepted, compacted: Math.max(first.compacted, reply.compacted) } };
 }

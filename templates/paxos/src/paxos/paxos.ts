@@ -3,8 +3,11 @@
 // hears nothing from a leader for a randomized election timeout runs phase 1
 // with a higher ballot. Slots below the leader's commit point are chosen:
 // a follower applies those it accepted at the leader's ballot and fetches the
-// others (catch-up); learnCommit says why that is safe. Time, timers and
-// randomness come from the Runtime, so a simulation replays a run exactly.
+// others (catch-up); learnCommit says why that is safe. Once the log has
+// grown by the disk's snapshotEvery bytes, the learner's state is written to
+// a snapshot and the log compacted to what lies above it; a replica that asks
+// for compacted slots gets the snapshot. Time, timers and randomness come
+// from the Runtime, so a simulation replays a run exactly.
 import type { Timer } from "../clock.js";
 import type { Runtime } from "../context.js";
 import type { ProposeReply, ProposeRequest } from "../pb/client.js";
@@ -14,11 +17,14 @@ import type {
   AcceptRequest,
   CatchUpReply,
   CatchUpRequest,
+  CommitPoint,
   CommitReply,
   CommitRequest,
   PrepareReply,
   PrepareRequest,
 } from "../pb/paxos.js";
+import { Snapshot } from "../pb/paxos.js";
+import { readRecord, writeRecord } from "../wal.js";
 import { Acceptor } from "./acceptor.js";
 import { MAX_REPLICAS, nextBallot, ownerOf } from "./ballot.js";
 import { Leader, type LeaderOptions } from "./leader.js";
@@ -39,6 +45,9 @@ export interface PaxosOptions {
 /** Slots fetched by one CatchUp request: keeps replies well under gRPC's 4 MB default. */
 const CATCH_UP_SLOTS = 32;
 
+/** The file of the data folder that holds the latest snapshot (the log holds what lies above it). */
+const SNAPSHOT = "snapshot";
+
 export class Paxos {
   readonly learner = new Learner();
   private acceptor: Acceptor | undefined;
@@ -55,8 +64,12 @@ export class Paxos {
   private patience = 0;
   private campaigning = false;
   private catchingUp = false;
+  private compacting = false;
+  private compactor: Timer | undefined;
   /** The highest commit point heard from a leader. */
   private commitKnown = 0;
+  /** The last commit point heard, with its leader's ballot: written to the log every heartbeat. */
+  private heardCommit: CommitPoint | undefined;
   /** Slots below this were looked at for the followed ballot's commit point (see learnCommit). */
   private scanned = { ballot: 0, below: 0 };
   /** When the leader followed was last heard from (an Accept or a Commit). */
@@ -83,12 +96,23 @@ export class Paxos {
     this.names = [runtime.name, ...runtime.peers.names].sort();
     if (this.names.length > MAX_REPLICAS) throw new Error(`a cluster has at most ${MAX_REPLICAS} replicas`);
     this.index = this.names.indexOf(runtime.name);
-    const { acceptor, notice } = await Acceptor.open(runtime.disk);
+    const snapshot = runtime.disk === undefined ? undefined : await readRecord(runtime.disk, SNAPSHOT);
+    if (snapshot !== undefined) this.learner.install(Snapshot.decode(snapshot));
+    const { acceptor, commits, notice } = await Acceptor.open(runtime.disk, this.learner.applied);
     this.acceptor = acceptor;
+    // What the commit points heard before the crash say is chosen, as learnCommit learned it then.
+    for (const { below, ballot } of commits) {
+      for (let slot = this.learner.applied; slot < below; slot++) {
+        const accepted = acceptor.acceptedIn(slot);
+        if (accepted?.ballot !== Number(ballot)) break;
+        this.learner.choose(slot, accepted.commands);
+      }
+    }
     this.highest = acceptor.promised;
     // Command ids only need to differ from this replica's earlier ones: start at a random point.
     this.nextId = BigInt(Math.floor(runtime.random() * 2 ** 52)) << 11n;
     this.resetElection();
+    this.compactLater();
     return notice === undefined ? [] : [notice];
   }
 
@@ -114,6 +138,10 @@ export class Paxos {
         const { seq, value } = outcome;
         return reply({ success: true, seq: BigInt(seq), leader: this.index, name: request.name, value });
       }
+      if (outcome.unknown) {
+        metrics.complete(false);
+        return reply({ error: "unknown whether committed: its slot reached this replica in a snapshot" });
+      }
     }
     metrics.complete(false);
     const leader = this.leaderName;
@@ -132,10 +160,11 @@ export class Paxos {
   async prepare(request: PrepareRequest): Promise<PrepareReply> {
     const ballot = Number(request.ballot);
     const promised = this.acceptor!.promised;
-    if (this.behind(request.acknowledged)) return this.told({ ok: false, ballot: BigInt(promised), accepted: [] });
+    const refused = { ok: false, ballot: BigInt(promised), accepted: [], next: 0n, compacted: 0n };
+    if (this.behind(request.acknowledged)) return this.told(refused);
     const followsOther = this.following !== undefined && this.following !== ownerOf(ballot);
     if (this.leader !== undefined || (followsOther && this.leaderAlive())) {
-      return this.told({ ok: false, ballot: BigInt(promised), accepted: [] });
+      return this.told(refused);
     }
     this.observe(ballot);
     const vote = await this.acceptor!.prepare(ballot, Number(request.from));
@@ -144,7 +173,15 @@ export class Paxos {
       this.following = undefined;
       this.resetElection();
     }
-    return this.told({ ok: vote.ok, ballot: BigInt(vote.ballot), accepted: vote.accepted });
+    const { accepted, next, compacted } = vote;
+    const reply = {
+      ok: vote.ok,
+      ballot: BigInt(vote.ballot),
+      accepted,
+      next: BigInt(next),
+      compacted: BigInt(compacted),
+    };
+    return this.told(reply);
   }
 
   /** Phase 2b, for the leader; the commit point it carries is learned too. */
@@ -167,21 +204,24 @@ export class Paxos {
     return this.told({ ok: true, ballot: BigInt(ballot) });
   }
 
-  /** The chosen entries of a range, for a replica that missed them. */
+  /** The chosen entries of a range, for a replica that missed them; the snapshot if they were compacted. */
   async catchUp(request: CatchUpRequest): Promise<CatchUpReply> {
+    const { learner } = this;
     const from = Number(request.from);
-    const to = Math.min(Number(request.to), this.learner.applied, from + CATCH_UP_SLOTS);
+    if (from < learner.held) return { entries: [], snapshot: learner.snapshot() };
+    const to = Math.min(Number(request.to), learner.applied, from + CATCH_UP_SLOTS);
     const entries = [];
     for (let slot = from; slot < to; slot++) {
-      entries.push({ slot: BigInt(slot), ballot: 0n, commands: [...this.learner.chosenIn(slot)!] });
+      entries.push({ slot: BigInt(slot), ballot: 0n, commands: [...learner.chosenIn(slot)!] });
     }
-    return { entries };
+    return { entries, snapshot: undefined };
   }
 
   /** Stops timers and the leader, and closes the log. */
   async close(): Promise<void> {
     this.closed = true;
     this.election?.cancel();
+    this.compactor?.cancel();
     this.stopLeading();
     for (const resolve of this.waitingForLeader) resolve();
     await this.acceptor?.close();
@@ -248,6 +288,10 @@ export class Paxos {
   private learnCommit(ballot: number, commit: number): void {
     const { learner } = this;
     if (commit > this.commitKnown) this.commitKnown = commit;
+    // The previous leader's last point now, not at the next heartbeat: the new one's may not cover its slots.
+    if (this.heardCommit !== undefined && this.heardCommit.ballot !== BigInt(ballot))
+      this.acceptor!.remember(this.heardCommit);
+    this.heardCommit = { below: BigInt(commit), ballot: BigInt(ballot) };
     if (this.scanned.ballot !== ballot) this.scanned = { ballot, below: 0 };
     for (let slot = Math.max(learner.applied, this.scanned.below); slot < commit; slot++) {
       const accepted = this.acceptor!.acceptedIn(slot);
@@ -263,22 +307,83 @@ export class Paxos {
     if (this.catchingUp || leader === undefined || leader === this.runtime.name || this.closed) return;
     this.catchingUp = true;
     const from = this.learner.applied;
-    const request = { $case: "catchUp", value: { from: BigInt(from), to: BigInt(this.commitKnown) } } as const;
-    this.runtime.peers
-      .send(leader, request, { timeout: this.options.electionTimeout })
-      .then(
-        ({ entries }) => {
-          // A candidate or leader learns from its own Accepts only (see learnCommit): these entries may
-          // come from a higher ballot it has not heard of. The next Accept or Commit it follows asks again.
-          if (this.campaigning || this.leader !== undefined) return;
-          for (const { slot, commands } of entries) this.learner.choose(Number(slot), commands);
-        },
-        () => undefined, // the next Accept or Commit asks again
-      )
+    // A candidate or leader learns from its own Accepts only (see learnCommit): what this brings may come
+    // from a higher ballot it has not heard of. The next Accept or Commit it follows asks again.
+    this.fetch(leader, this.commitKnown, () => !this.campaigning && this.leader === undefined)
+      .catch(() => undefined) // the next Accept or Commit asks again
       .finally(() => {
         this.catchingUp = false;
         if (this.learner.applied > from && this.learner.applied < this.commitKnown) this.fetchChosen();
       });
+  }
+
+  /**
+   * For a candidate behind a slot some acceptor compacted: fetches from that
+   * acceptor, a chunk (or its snapshot) at a time, until every slot below
+   * `below` is applied here; whether they are.
+   */
+  private async catchUpFrom(peer: string, below: number): Promise<boolean> {
+    while (this.learner.applied < below && !this.closed) {
+      const from = this.learner.applied;
+      try {
+        await this.fetch(peer, below);
+      } catch {
+        return false;
+      }
+      if (this.learner.applied === from) return false; // it has nothing more for this replica
+    }
+    return this.learner.applied >= below;
+  }
+
+  /** One CatchUp from `peer` for the slots from the first not applied here to `to`; applies what it gets, if still `wanted`. */
+  private async fetch(peer: string, to: number, wanted = () => true): Promise<void> {
+    const from = BigInt(this.learner.applied);
+    const request = { $case: "catchUp", value: { from, to: BigInt(to) } } as const;
+    const { entries, snapshot } = await this.runtime.peers.send(peer, request, {
+      timeout: this.options.electionTimeout,
+    });
+    if (!wanted()) return;
+    if (snapshot !== undefined) this.learner.install(snapshot);
+    for (const { slot, commands } of entries) this.learner.choose(Number(slot), commands);
+  }
+
+  /** Every heartbeat: writes the commit point to the log, and compacts it once it has grown enough. */
+  private compactLater(): void {
+    if (this.closed) return;
+    this.compactor = this.runtime.clock.setTimeout(() => {
+      const { leader } = this;
+      const commit =
+        leader === undefined
+          ? this.heardCommit
+          : { below: BigInt(this.learner.applied), ballot: BigInt(leader.ballot) };
+      if (commit !== undefined) this.acceptor!.remember(commit);
+      void this.compact();
+      this.compactLater();
+    }, this.options.heartbeat);
+  }
+
+  /**
+   * Once the log has grown by the disk's snapshotEvery bytes since it was
+   * last compacted: writes the learner's state to the snapshot, then has the
+   * acceptor rewrite the log without the slots below it. A crash between the
+   * two leaves a snapshot and a longer log, which recovery reads the same.
+   */
+  private async compact(): Promise<void> {
+    const { disk } = this.runtime;
+    const acceptor = this.acceptor!;
+    const below = this.learner.applied;
+    if (disk === undefined || this.compacting) return;
+    if (acceptor.grown < disk.snapshotEvery || below <= acceptor.compacted) return;
+    this.compacting = true;
+    try {
+      await writeRecord(disk, SNAPSHOT, Snapshot.encode(this.learner.snapshot()).finish());
+      this.learner.prune(below);
+      await acceptor.compact(below);
+    } catch {
+      // The disk failed: the replica stops (see Replica).
+    } finally {
+      this.compacting = false;
+    }
   }
 
   /** (Re)starts the wait for a word from the leader; a leader has no such wait. */
@@ -316,6 +421,8 @@ export class Paxos {
       const leader = await Leader.elect(ballot, this.roles(), options);
       if (leader !== undefined && (this.closed || !leader.active || this.outranked(ballot))) leader.stop();
       else if (leader !== undefined) {
+        // As in learnCommit: the slots it learned as a follower are not at its own ballot.
+        if (this.heardCommit !== undefined) this.acceptor!.remember(this.heardCommit);
         this.leader = leader;
         this.following = this.index;
         for (const resolve of this.waitingForLeader) resolve();
@@ -337,6 +444,7 @@ export class Paxos {
       observe: (ballot: number) => this.observe(ballot),
       outranked: (ballot: number) => this.outranked(ballot),
       commitKnown: () => this.commitKnown,
+      catchUp: (peer: string, below: number) => this.catchUpFrom(peer, below),
       lost: () => {
         this.stopLeading();
         this.resetElection();
