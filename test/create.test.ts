@@ -122,9 +122,11 @@ const PAXOS_FILES = [
   "proto/paxos.proto",
   "src/pb/paxos.ts",
   ...PAXOS_TYPES.map(([, , , file]) => `src/handlers/${file}.ts`),
-  ...["acceptor", "ballot", "leader", "learner", "paxos", "votes"].map((m) => `src/paxos/${m}.ts`),
+  ...["acceptor", "ballot", "leader", "learner", "paxos", "positions", "votes"].map((m) => `src/paxos/${m}.ts`),
   "test/cluster.test.ts",
   "test/compaction.test.ts",
+  "test/lower-ballot.test.ts",
+  "test/positions.test.ts",
 ].sort();
 
 /** Flags that keep a run offline and quick: the install and git have tests of their own. */

@@ -65,7 +65,8 @@ export class Positions {
     const ballot = Number(own.ballot);
     const [slot, slotBallot] = [Number(own.slot), Number(own.slotBallot)];
     const held = acceptor.acceptedIn(slot)?.ballot ?? 0;
-    if (acceptor.promised >= ballot && held >= slotBallot) return undefined;
+    // A slot below the snapshot is chosen and kept there: what was accepted in it is no longer needed.
+    if (acceptor.promised >= ballot && (slot < acceptor.compacted || held >= slotBallot)) return undefined;
     const lacks =
       acceptor.promised < ballot
         ? `ballot ${ballot}, but its data holds a promise of only ${acceptor.promised}`
