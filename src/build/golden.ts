@@ -1,7 +1,8 @@
 // `npm run golden:update`, after an intended change of generated output (a ts-proto upgrade): writes
 // the stubs of the canonical proto set (proto/), each file in one place. Those of a blank project
 // (the wire contract) go to src/workbench/pb/, which the workbench speaks with and the package ships;
-// the rest to test/golden/canonical/. The tests compare what the tool generates now with both.
+// the rest to test/golden/canonical/. The tests compare what the tool generates now with both. It
+// also writes the stubs of the etcd protos (src/workbench/etcd-pb/) beside them.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { generateStubs } from "../core/codegen.js";
 import { compileProtos, listProtos } from "../core/compile.js";
 import { DEFAULT_TS_PROTO_OPTIONS, tsProtoParameter } from "../core/project.js";
-import { workbenchStubs } from "../core/workbench-stubs.js";
+import { ETCD_PB, etcdStubs, workbenchStubs } from "../core/workbench-stubs.js";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 const WORKBENCH = path.join(REPO, "src/workbench/pb");
@@ -33,6 +34,7 @@ try {
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, content);
   }
+  for (const [file, content] of await etcdStubs(REPO)) writeFileSync(path.join(REPO, ETCD_PB, file), content);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -25,7 +25,10 @@ export function registerWorkbench(program: Command): void {
       "<load>",
       "propose: closed-loop clients calling Propose; dispatch: Dispatch streams pipelining BEACON; kv: reads and writes recorded in a history",
     )
-    .option("--target <list>", "replicas to load: host:port, name=host:port, or r1,r2 of the bench's own cluster")
+    .option(
+      "--target <list>",
+      "replicas to load: host:port, name=host:port, or r1,r2 of the bench's own cluster; kv: etcd=host:port,… loads etcd's members",
+    )
     .option("--replicas <n>", "size of the bench's own cluster", "3")
     .option("--port <port>", "its first port, 0 for free ones", "0")
     .option("--duration <s>", "seconds counted, after the warm-up", "10")

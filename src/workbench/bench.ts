@@ -13,7 +13,8 @@ import { rfc3339 } from "./clock.js";
 import { Cluster, describeExit, type StartCommand } from "./cluster.js";
 import { History, readHistory } from "./history.js";
 import { dispatchLoad } from "./load/dispatch.js";
-import { kvLoad } from "./load/kv.js";
+import { EtcdStore } from "./load/etcd.js";
+import { kvLoad, ReplicaStore } from "./load/kv.js";
 import { proposeLoad } from "./load/propose.js";
 import { Measurement, type MeasurementOptions } from "./measurement.js";
 import { cutsLinks, type Fault, Nemesis, type NemesisEvent, schedule } from "./nemesis.js";
@@ -21,14 +22,32 @@ import { appendResult, type ClientRecord, type FaultSpan, readRun, type Run } fr
 
 export type Load = "propose" | "dispatch" | "kv";
 
-/** A replica to load: one of the bench's own cluster (by name), or one running elsewhere. */
-export type Target = { own: string } | { name: string | undefined; address: string };
+/**
+ * What to load: a replica of the bench's own cluster (by name), one running elsewhere, or an etcd
+ * cluster's members (the kv load through etcd's KV API).
+ */
+export type Target = { own: string } | { name: string | undefined; address: string } | { etcd: string[] };
+
+/** What begins `--target` to name etcd's members rather than replicas. */
+const ETCD = "etcd=";
 
 /**
  * Reads `--target`: `host:port`, `name=host:port` (a replica running elsewhere, named so that
- * redirects to that name are followed), or `r2`, a replica of the cluster the bench starts.
+ * redirects to that name are followed), or `r2`, a replica of the cluster the bench starts; or
+ * `etcd=host:port,…`, every entry then a member of one etcd cluster.
  */
 export function parseTargets(list: string): Target[] {
+  if (list.trim().startsWith(ETCD)) {
+    const given = list.trim().slice(ETCD.length);
+    const endpoints = given
+      .split(",")
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+    if (endpoints.length === 0) throw new UserError(`--target ${list}: give etcd's members, etcd=host:port[,…]`);
+    const bad = endpoints.find((endpoint) => !isHostPort(endpoint));
+    if (bad !== undefined) throw new UserError(`--target ${list}: ${bad} is not host:port`);
+    return [{ etcd: endpoints }];
+  }
   return list
     .split(",")
     .map((entry) => entry.trim())
@@ -41,6 +60,7 @@ export function parseTargets(list: string): Target[] {
         return { own: entry };
       }
       if (!isHostPort(address)) throw new UserError(`--target ${entry}: ${address} is not host:port`);
+      if (name === "etcd") throw new UserError(`--target ${list}: etcd=host:port,… names etcd's members alone`);
       if (name !== undefined && !/^[^\s=,]+$/.test(name))
         throw new UserError(`--target ${entry}: "${name}" is not a replica name`);
       return { name, address };
@@ -119,6 +139,10 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
   if (stranger !== undefined) {
     throw new UserError(`no replica ${stranger} in a cluster of ${options.replicas} (r1 … r${options.replicas})`);
   }
+  const etcd = options.targets.flatMap((target) => ("etcd" in target ? target.etcd : []));
+  if (etcd.length > 0 && options.bench !== "kv") {
+    throw new UserError(`--target etcd=… loads etcd's KV API, which only bench kv speaks (not ${options.bench})`);
+  }
   const needsCluster = options.targets.length === 0 || names.length > 0;
   if (options.nemesis && !needsCluster) {
     throw new UserError(
@@ -162,8 +186,12 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
     : undefined;
   const members = new Map(cluster?.members.map((member) => [member.name, member.address]));
   // By name: redirects name replicas. An unnamed target is known by its address.
-  let named: [string, string][] = options.targets.map((target) =>
-    "own" in target ? [target.own, members.get(target.own)!] : [target.name ?? target.address, target.address],
+  let named: [string, string][] = options.targets.flatMap((target): [string, string][] =>
+    "etcd" in target
+      ? target.etcd.map((address) => [address, address])
+      : "own" in target
+        ? [[target.own, members.get(target.own)!]]
+        : [[target.name ?? target.address, target.address]],
   );
   if (named.length === 0) named = [...members];
   if (options.bench === "dispatch" && options.targets.length === 0) named = named.slice(0, 1);
@@ -182,7 +210,17 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
         ? proposeLoad({ ...options, targets: named.map(([name]) => name), replicas: known }, measurement)
         : options.bench === "dispatch"
           ? dispatchLoad({ ...options, targets }, measurement)
-          : kvLoad({ ...options, targets: known }, measurement, written!);
+          : kvLoad(
+              {
+                ...options,
+                store:
+                  etcd.length > 0
+                    ? new EtcdStore(etcd, options.connections)
+                    : new ReplicaStore(known, options.connections),
+              },
+              measurement,
+              written!,
+            );
     if (episodes && cluster) {
       nemesis = new Nemesis({
         schedule: episodes,
@@ -265,6 +303,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
 
 /** A target as --target gives it. */
 export function describeTarget(target: Target): string {
+  if ("etcd" in target) return `${ETCD}${target.etcd.join(",")}`;
   if ("own" in target) return target.own;
   return target.name === undefined ? target.address : `${target.name}=${target.address}`;
 }

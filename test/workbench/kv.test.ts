@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { checkHistory } from "../../src/check/index.js";
 import { History, type HistoryEvent } from "../../src/workbench/history.js";
-import { decodeValue, encodeValue, type KvLoad, kvLoad } from "../../src/workbench/load/kv.js";
+import { decodeValue, encodeValue, type KvLoad, kvLoad, ReplicaStore } from "../../src/workbench/load/kv.js";
 import { MAX_HOPS } from "../../src/workbench/load/redirects.js";
 import { Measurement } from "../../src/workbench/measurement.js";
 import type { ProposeReply } from "../../src/workbench/pb/client.js";
@@ -87,7 +87,7 @@ let runs = 0;
  * started; resolves with the history's events and the measurement.
  */
 async function run(
-  load: Partial<KvLoad> & Pick<KvLoad, "targets">,
+  { targets, ...load }: Partial<KvLoad> & { targets: Map<string, string> },
   { duration = 1, requests = 0 } = {},
   during?: (history: History, measurement: Measurement) => Promise<void>,
 ) {
@@ -96,7 +96,7 @@ async function run(
   const timeout = load.timeout ?? 2000;
   const measurement = new Measurement({ warmup: 0, duration, requests, interval: 1, timeout });
   measurement.start();
-  const options = { concurrency: 6, keys: 3, reads: 0.5, seed: 1, ...load, timeout };
+  const options = { concurrency: 6, keys: 3, reads: 0.5, seed: 1, ...load, store: new ReplicaStore(targets), timeout };
   await Promise.all([kvLoad(options, measurement, history), during?.(history, measurement)]);
   await history.close();
   const text = await readFile(file, "utf8");

@@ -1,5 +1,6 @@
 // The kv load (SPEC §5): closed-loop clients reading and writing a few keys
-// through Propose, each operation recorded in a history (SPEC §6) for the
+// of a store (the replicas, through Propose; or etcd, through its KV API:
+// load/etcd.ts), each operation recorded in a history (SPEC §6) for the
 // linearizability checker. A client whose operation ends indeterminate goes on
 // as a new process (Jepsen's rule), so no process has two open operations.
 // The checker takes a key as empty until the history writes it, so the run
@@ -13,16 +14,77 @@ import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
 import type { History } from "../history.js";
 import type { Measurement } from "../measurement.js";
-import type { ProposeRequest } from "../pb/client.js";
 import { proposeFollowing, Replicas } from "./redirects.js";
 
+/** One operation of a kv client, as a store is asked it. */
+export interface KvOperation {
+  /** The client asking (an index: which of the store's connections it uses). */
+  caller: number;
+  /** Its process in the history. */
+  process: number;
+  key: string;
+  /** The bytes to write; null for a read. */
+  value: Buffer | null;
+  /** The endpoint asked first (one of the store's). */
+  endpoint: string;
+  /** Deadline of each call, in milliseconds. */
+  timeout: number;
+  /** Called for each redirect followed. */
+  redirected(): void;
+}
+
+/**
+ * How an operation ended, at which endpoint: answered with the key's value after it (a write's
+ * own); declined, so certainly not applied; or an error, so perhaps applied.
+ */
+export type KvAnswer =
+  | { value: Uint8Array; endpoint: string }
+  | { declined: string; endpoint: string }
+  | { error: string; endpoint: string };
+
+/** What the kv clients read and write: the bench's target. */
+export interface KvStore {
+  /** Its endpoints by name; clients start spread over them in this order. */
+  readonly endpoints: string[];
+  perform(operation: KvOperation): Promise<KvAnswer>;
+  /** Closes its connections, once the load is over. */
+  close(): void;
+}
+
+/**
+ * Replicas of the contract (SPEC §5): a write is `Propose(identity, key, value)`, a read the same
+ * with an empty value; a redirect is followed within the operation; `success = false` otherwise
+ * is a decline.
+ */
+export class ReplicaStore implements KvStore {
+  readonly endpoints: string[];
+  private readonly replicas: Replicas;
+
+  /** `targets`: name → host:port of the replicas (redirects name them); `connections` per replica. */
+  constructor(targets: Map<string, string>, connections?: number) {
+    this.endpoints = [...targets.keys()];
+    this.replicas = new Replicas(targets, connections);
+  }
+
+  async perform({ caller, process, key, value, endpoint, timeout, redirected }: KvOperation): Promise<KvAnswer> {
+    const request = { identity: `kv-${process}`, name: key, value: value ?? Buffer.alloc(0) };
+    const ended = await proposeFollowing(this.replicas, caller, request, endpoint, timeout, redirected);
+    if (!("reply" in ended)) return { error: ended.error, endpoint: ended.replica };
+    const { reply } = ended;
+    if (reply.success) return { value: reply.value, endpoint: ended.replica };
+    return { declined: reply.error || "declined", endpoint: ended.replica };
+  }
+
+  close(): void {
+    this.replicas.close();
+  }
+}
+
 export interface KvLoad {
-  /** The replicas, name → host:port; clients start spread over them in this order. */
-  targets: Map<string, string>;
+  /** What the clients read and write. */
+  store: KvStore;
   /** Clients, each with one operation in flight. */
   concurrency: number;
-  /** HTTP/2 connections per replica the clients spread over, 1 … concurrency (default 1). */
-  connections?: number;
   /** Keys `k0` … `k<keys-1>`. */
   keys: number;
   /** Fraction of operations that are reads, 0 … 1. */
@@ -56,19 +118,21 @@ function writtenValue(index: number, n: number, concurrency: number): number {
   return index + 1 + n * concurrency;
 }
 
-/** How an operation ended, and at which replica. */
+/** How an operation ended, and at which endpoint. */
 type Outcome =
-  { ok: true; value: number | string | null; replica: string } | { ok: false; error: string; replica: string };
+  { ok: true; value: number | string | null; endpoint: string } | { ok: false; error: string; endpoint: string };
 
-/** Runs the load until `measurement` stops; resolves when every client has completed its last operation. */
+/**
+ * Runs the load until `measurement` stops; resolves when every client has completed its last
+ * operation, and closes the store.
+ */
 export async function kvLoad(load: KvLoad, measurement: Measurement, history: History): Promise<void> {
-  const replicas = new Replicas(load.targets, load.connections);
   // One generator per client, each a jump (2^64 draws) from the last: a client's choices do not depend on the others'.
   const generator = xoroshiro128plus(load.seed);
   const clients = Array.from({ length: load.concurrency }, (_, index) => {
     const rng = generator.clone();
     generator.jump();
-    return new KvClient(index, rng, load, replicas, measurement, history);
+    return new KvClient(index, rng, load, measurement, history);
   });
   try {
     // Key k<i> is read by client i mod concurrency; nothing is written before every key is read.
@@ -79,30 +143,26 @@ export async function kvLoad(load: KvLoad, measurement: Measurement, history: Hi
     );
     await Promise.all(clients.map((client) => client.run()));
   } finally {
-    replicas.close();
+    load.store.close();
   }
 }
 
 class KvClient {
   /** The process number: the client's index at first, then `concurrency` more after each indeterminate operation. */
   private process: number;
-  /** The index in `targets` of the replica operations start at. */
+  /** The index in the store's endpoints of the one operations start at. */
   private home: number;
   private writes = 0;
-  /** The replicas operations start at, in the order of `targets`. */
-  private readonly names: string[];
 
   constructor(
     private readonly index: number,
     private readonly rng: RandomGenerator,
     private readonly load: KvLoad,
-    private readonly replicas: Replicas,
     private readonly measurement: Measurement,
     private readonly history: History,
   ) {
     this.process = index;
-    this.names = [...load.targets.keys()];
-    this.home = index % this.names.length;
+    this.home = index % load.store.endpoints.length;
   }
 
   /** Reads `key` until a read is answered (or the run stops), recording what it holds as a write by "initial". */
@@ -126,47 +186,47 @@ class KvClient {
    */
   private async perform(key: string, value: number | null, first = false): Promise<boolean> {
     const f = value === null ? "read" : "write";
-    const replica = this.names[this.home]!;
+    const { endpoints } = this.load.store;
     const process = this.process;
-    this.history.record({ process, type: "invoke", f, key, value, replica });
-    const request: ProposeRequest = {
-      identity: `kv-${process}`,
-      name: key,
-      value: value === null ? Buffer.alloc(0) : encodeValue(value),
-    };
-    const outcome = await this.operation(request, replica);
+    this.history.record({ process, type: "invoke", f, key, value, replica: endpoints[this.home] });
+    const outcome = await this.operation(process, key, value === null ? null : encodeValue(value));
     if (outcome.ok) {
       if (first && outcome.value !== null) {
         const held = { process: "initial", f: "write", key, value: outcome.value } as const;
         this.history.record({ ...held, type: "invoke" });
         this.history.record({ ...held, type: "ok" });
       }
-      this.history.record({ process, type: "ok", f, key, value: value ?? outcome.value, replica: outcome.replica });
+      this.history.record({ process, type: "ok", f, key, value: value ?? outcome.value, replica: outcome.endpoint });
       return true;
     }
-    this.history.record({ process, type: "info", f, key, value, replica: outcome.replica, error: outcome.error });
+    this.history.record({ process, type: "info", f, key, value, replica: outcome.endpoint, error: outcome.error });
     this.process += this.load.concurrency;
-    // The replica may be down or cut off: start the next operations at the next one.
-    this.home = (this.home + 1) % this.names.length;
+    // The endpoint may be down or cut off: start the next operations at the next one.
+    this.home = (this.home + 1) % endpoints.length;
     await sleep(BACKOFF_MS);
     return false;
   }
 
-  /** Proposes `request` at `replica`, following redirects; one answer, timed from the first send to the last. */
-  private async operation(request: ProposeRequest, replica: string): Promise<Outcome> {
+  /** Asks the store; one answer, timed from the first send to the last. */
+  private async operation(process: number, key: string, value: Buffer | null): Promise<Outcome> {
     const start = performance.now();
-    const redirected = () => this.measurement.redirected();
-    const ended = await proposeFollowing(this.replicas, this.index, request, replica, this.load.timeout, redirected);
-    if (!("reply" in ended)) return this.failed(ended.replica, ended.error);
-    const { reply } = ended;
-    this.measurement.answered(reply.success ? "success" : "decline", (performance.now() - start) * 1000);
-    if (reply.success) return { ok: true, value: decodeValue(reply.value), replica: ended.replica };
+    const answer = await this.load.store.perform({
+      caller: this.index,
+      process,
+      key,
+      value,
+      endpoint: this.load.store.endpoints[this.home]!,
+      timeout: this.load.timeout,
+      redirected: () => this.measurement.redirected(),
+    });
+    if ("error" in answer) {
+      this.measurement.failed(`client ${this.index + 1}: ${answer.endpoint}: ${answer.error}`);
+      return { ok: false, error: answer.error, endpoint: answer.endpoint };
+    }
+    const answered = "value" in answer;
+    this.measurement.answered(answered ? "success" : "decline", (performance.now() - start) * 1000);
+    if (answered) return { ok: true, value: decodeValue(answer.value), endpoint: answer.endpoint };
     // A decline is counted as one already: recorded `info`, not counted again as an error.
-    return { ok: false, error: reply.error || "declined", replica: ended.replica };
-  }
-
-  private failed(replica: string, error: string): Outcome {
-    this.measurement.failed(`client ${this.index + 1}: ${replica}: ${error}`);
-    return { ok: false, error, replica };
+    return { ok: false, error: answer.declined, endpoint: answer.endpoint };
   }
 }

@@ -6,33 +6,29 @@ import * as grpc from "@grpc/grpc-js";
 import { isHostPort } from "../address.js";
 import type { ProposeReply, ProposeRequest } from "../pb/client.js";
 import { ConsensusClient } from "../pb/service.js";
+import { Channels, OWN_CONNECTION } from "./channels.js";
 
 /** Redirects one proposal follows before it gives up (an error of that call). */
 export const MAX_HOPS = 3;
 
-/** The channels to one replica, and how many callers have been given one of them so far. */
-interface Pool {
-  channels: ConsensusClient[];
-  callers: number;
-}
-
 /**
- * The grpc-js clients of a load, shared by its callers: up to `connections` per address, each its
- * own HTTP/2 connection, made on first use (a redirect may name a new address). The callers that
- * reach an address take its connections in turn, in the order they first call it.
+ * The replicas of a load and the grpc-js clients its callers reach them with (Channels: up to
+ * `connections` per replica, made on first use, since a redirect may name a new address).
  */
 export class Replicas {
-  private readonly pools = new Map<string, Pool>();
-  /** `caller address` → the channel that caller uses there. */
-  private readonly assigned = new Map<string, ConsensusClient>();
+  private readonly channels: Channels<ConsensusClient>;
   private readonly byAddress = new Map<string, string>();
 
   /** `known`: name → host:port of every replica a redirect may name. */
   constructor(
     private readonly known: Map<string, string>,
-    private readonly connections = 1,
+    connections = 1,
   ) {
     for (const [name, address] of known) this.byAddress.set(address, name);
+    this.channels = new Channels(
+      (address) => new ConsensusClient(address, grpc.credentials.createInsecure(), OWN_CONNECTION),
+      connections,
+    );
   }
 
   /** A replica given as a name or as host:port, or undefined when it is neither. */
@@ -45,24 +41,11 @@ export class Replicas {
 
   /** The channel caller `caller` (an index) uses to reach `address`. */
   client(address: string, caller: number): ConsensusClient {
-    const key = `${caller} ${address}`;
-    let client = this.assigned.get(key);
-    if (client !== undefined) return client;
-    let pool = this.pools.get(address);
-    if (pool === undefined) this.pools.set(address, (pool = { channels: [], callers: 0 }));
-    const slot = pool.callers++ % this.connections;
-    // grpc-js shares one connection among the channels to an address with the same options;
-    // a subchannel pool of each channel's own makes each channel a connection of its own.
-    pool.channels[slot] ??= new ConsensusClient(address, grpc.credentials.createInsecure(), {
-      "grpc.use_local_subchannel_pool": 1,
-    });
-    client = pool.channels[slot];
-    this.assigned.set(key, client);
-    return client;
+    return this.channels.get(address, caller);
   }
 
   close(): void {
-    for (const pool of this.pools.values()) for (const client of pool.channels) client.close();
+    this.channels.close();
   }
 }
 
