@@ -1,14 +1,18 @@
 // `consensus bench kv --target etcd=…` against three real etcd members on 127.0.0.1: the same
 // workload as against replicas, spread over the members, its history checked linearizable and
-// its figures printed; a target that names no member, or not as host:port, is refused with one
-// line and nothing written.
+// its figures printed; the store's requests as a stand-in KV server sees them (reads
+// linearizable, not serializable); a target that names no member, or not as host:port, is
+// refused with one line and nothing written.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
+import * as grpc from "@grpc/grpc-js";
+import { type KVServer, KVService, type PutRequest, type RangeRequest } from "../../src/workbench/etcd-pb/rpc.js";
 import type { HistoryEvent } from "../../src/workbench/history.js";
+import { EtcdStore } from "../../src/workbench/load/etcd.js";
 import type { ClientRecord } from "../../src/workbench/results.js";
 import { etcdMissing, startEtcd } from "../support/etcd.js";
 import { CONSENSUS_BIN } from "../support/paths.js";
@@ -85,6 +89,62 @@ async function checkedRun(t: TestContext, endpoints: string[]): Promise<void> {
     "some read saw a written value",
   );
 }
+
+test("the etcd store: a read is a linearizable Range of the key, a write a Put of its bytes, an error indeterminate", async () => {
+  const ranges: RangeRequest[] = [];
+  const puts: PutRequest[] = [];
+  const held = new Map<string, Buffer>();
+  const server = new grpc.Server();
+  const kv: KVServer = {
+    range(call, callback) {
+      ranges.push(call.request);
+      const value = held.get(call.request.key.toString());
+      callback(null, { header: undefined, kvs: value ? [{ key: call.request.key, value }] : [] });
+    },
+    put(call, callback) {
+      puts.push(call.request);
+      if (call.request.key.toString() === "down") {
+        callback({ code: grpc.status.UNAVAILABLE, details: "etcdserver: no leader" });
+        return;
+      }
+      held.set(call.request.key.toString(), call.request.value);
+      callback(null, { header: undefined });
+    },
+  };
+  server.addService(KVService, kv);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+  const endpoint = `127.0.0.1:${port}`;
+  const store = new EtcdStore([endpoint]);
+  try {
+    const ask = (key: string, value: Buffer | null) =>
+      store.perform({ caller: 0, process: 0, key, value, endpoint, timeout: 5000, redirected: () => assert.fail() });
+    assert.deepEqual(await ask("k0", null), { value: Buffer.alloc(0), endpoint }, "a key never written reads empty");
+    assert.deepEqual(await ask("k0", Buffer.from("7")), { value: Buffer.from("7"), endpoint });
+    assert.deepEqual(await ask("k0", null), { value: Buffer.from("7"), endpoint });
+    assert.deepEqual(await ask("down", Buffer.from("8")), { error: "UNAVAILABLE: etcdserver: no leader", endpoint });
+    assert.deepEqual(
+      ranges.map((range) => [range.key.toString(), range.serializable]),
+      [
+        ["k0", false],
+        ["k0", false],
+      ],
+    );
+    assert.deepEqual(
+      puts.map((put) => [put.key.toString(), put.value.toString()]),
+      [
+        ["k0", "7"],
+        ["down", "8"],
+      ],
+    );
+  } finally {
+    store.close();
+    server.forceShutdown();
+  }
+});
 
 describe("bad etcd targets are refused with one line, nothing written", () => {
   const refused: [string, string[], string][] = [
