@@ -88,9 +88,15 @@ function killAll(pids: number[]): void {
   for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
 }
 
-/** `text` without the lines in which the replicas report their peer links (`r1 | r1: connected to r2 (…)`, `… waiting for …`, `… lost …`). */
+/**
+ * `text` without the lines in which the replicas report their peer links (`r1 | r1: connected to r2 (…)`,
+ * `… waiting for …`, `… lost …`) and warn that they run without --data.
+ */
 function withoutLinkLines(text: string): string {
-  return text.replace(/^r\d+ \| r\d+: (connected to|waiting for|lost) r\d+ \(.*\n/gm, "");
+  return text.replace(
+    /^r\d+ \| r\d+: ((connected to|waiting for|lost) r\d+ \(.*|no --data: this replica keeps nothing across restarts)\n/gm,
+    "",
+  );
 }
 
 describe("Cluster", () => {
@@ -261,6 +267,11 @@ describe("the cluster command", () => {
         assert.ok(command.stdout().includes(`r${i + 1} | r${i + 1} listening on ${address}\n`), command.stdout());
       }
       assert.equal((await beacon(addresses[1]!)).sender, "r2");
+      const warned = command.stderr().match(/^r\d \| r\d: no --data: this replica keeps nothing across restarts$/gm);
+      assert.deepEqual(
+        warned?.sort(),
+        ["r1", "r2", "r3"].map((r) => `${r} | ${r}: no --data: this replica keeps nothing across restarts`),
+      );
 
       command.child.process.kill("SIGINT");
       // Its replicas drain for at most 5 s; then nothing may hold it.

@@ -21,6 +21,12 @@ export interface Runtime {
   readonly disk: Disk | undefined;
   /** This replica's counters. */
   readonly metrics: Metrics;
+  /**
+   * Stops this replica for good, saying why in one line (`error.message`):
+   * for a protocol that finds going on unsafe. It refuses every request from
+   * then on, and its process ends.
+   */
+  readonly stop: (error: Error) => void;
 }
 
 export interface Context extends Runtime {

@@ -1,8 +1,9 @@
 // Starts one replica: `npm start -- --name r1 --port 3264 --peers r2=127.0.0.1:3265`.
 // Listens at once with its health service saying NOT_SERVING, recovers its
-// state from --data, then says SERVING and prints one line; on SIGINT or
-// SIGTERM it says NOT_SERVING, drains its streams, stops its State, dumps its
-// metrics (with --metrics) and exits 0. A failed disk stops it with one line and exit 1.
+// state from --data (without it, it warns once that it keeps nothing), then
+// says SERVING and prints one line; on SIGINT or SIGTERM it says NOT_SERVING,
+// drains its streams, stops its State, dumps its metrics (with --metrics) and
+// exits 0. A failed disk stops it with one line and exit 1.
 import { advertised, type Config, ConfigError, hostPort, loadConfig, USAGE, wantsHelp } from "./config.js";
 import { FileDisk } from "./disk.js";
 import { typeName } from "./envelope.js";
@@ -47,7 +48,7 @@ const replica = new Replica({
     console.error(`${name}: ${typeName(request.type)} from ${request.sender || "?"} failed:`, error),
   // At once: a reply sent after the failure could promise what the disk lost.
   onStop: (error) => {
-    console.error(`error: ${name} stops: its disk failed, so what it wrote may not be durable: ${error.message}`);
+    console.error(`error: ${name} stops: ${error.message}`);
     process.exit(1);
   },
 });
@@ -61,6 +62,8 @@ try {
   console.error(`error: ${name} cannot listen on ${host}:${port}: ${(error as Error).message}`);
   process.exit(1);
 }
+// Said once, as it starts: a replica without a folder forgets its promises when it restarts.
+if (data === undefined) console.error(`${name}: no --data: this replica keeps nothing across restarts`);
 // A replica that cannot trust its data serves no one.
 try {
   for (const notice of await replica.start()) console.error(`${name}: ${notice}`);

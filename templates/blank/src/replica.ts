@@ -31,9 +31,10 @@ export interface ReplicaOptions {
   /** Called with what a handler threw that was not a StatusError (peers get INTERNAL). */
   onError?: (error: unknown, request: PeerRequest) => void;
   /**
-   * Called once when the disk fails (Disk.onFailure): the replica has
-   * stopped, as what it wrote may not be durable; its process must end
-   * (src/main.ts exits 1; a simulation crashes it).
+   * Called once when the replica stops (see stop()): a failed disk
+   * (Disk.onFailure), or the protocol finding that going on is unsafe; its
+   * process must end (src/main.ts prints the error's message and exits 1; a
+   * simulation crashes a replica whose disk failed).
    */
   onStop?: (error: Error) => void;
 }
@@ -47,6 +48,7 @@ export class Replica implements Runtime {
   readonly metrics: Metrics;
   readonly state: State;
   private readonly onError: ((error: unknown, request: PeerRequest) => void) | undefined;
+  private readonly onStop: ((error: Error) => void) | undefined;
   /** Why the replica stopped: it refuses every request from then on. */
   private stopped: Error | undefined;
 
@@ -58,13 +60,24 @@ export class Replica implements Runtime {
     this.disk = options.disk;
     this.metrics = options.metrics ?? new Metrics();
     this.onError = options.onError;
+    this.onStop = options.onStop;
     this.state = new State(this);
     // Going on as if what failed were durable could break what this replica promised.
-    this.disk?.onFailure((error) => {
-      this.stopped = error;
-      options.onStop?.(error);
-    });
+    this.disk?.onFailure((error) =>
+      this.stop(new Error(`its disk failed, so what it wrote may not be durable: ${error.message}`, { cause: error })),
+    );
   }
+
+  /**
+   * Stops the replica for good, for `error`'s reason (one line): it refuses
+   * every request from then on, and onStop hears of it. Only the first call
+   * counts.
+   */
+  readonly stop = (error: Error): void => {
+    if (this.stopped) return;
+    this.stopped = error;
+    this.onStop?.(error);
+  };
 
   /** Gets the replica ready to serve: its State recovers from the disk and sets its timers (see State.start). */
   start(): Promise<string[]> {
@@ -77,7 +90,7 @@ export class Replica implements Runtime {
    * this replica does not know or a handler that is still a stub,
    * INVALID_ARGUMENT for a request with no message or a message of another
    * type, INTERNAL for a handler that threw (or the StatusError it threw);
-   * UNAVAILABLE once the replica has stopped on a failed disk.
+   * UNAVAILABLE once the replica has stopped (see stop()).
    */
   async dispatch(request: PeerRequest): Promise<PeerReply> {
     this.metrics.messages++;
@@ -97,6 +110,7 @@ export class Replica implements Runtime {
       random: this.random,
       disk: this.disk,
       metrics: this.metrics,
+      stop: this.stop,
       state: this.state,
     };
     try {
@@ -135,8 +149,7 @@ export class Replica implements Runtime {
   }
 
   private refuseIfStopped(): void {
-    if (this.stopped)
-      throw new StatusError(Code.UNAVAILABLE, `${this.name} has stopped: its disk failed (${this.stopped.message})`);
+    if (this.stopped) throw new StatusError(Code.UNAVAILABLE, `${this.name} has stopped: ${this.stopped.message}`);
   }
 
   /** The reply header for `request`, after checking that the request is of `type`. */

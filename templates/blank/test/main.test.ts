@@ -1,5 +1,5 @@
 // src/main.ts as a process: the listening line, SIGTERM, the metrics line, a
-// failed disk.
+// failed disk, the warning without --data.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -47,9 +47,18 @@ test(
     const dir = await mkdtemp(path.join(tmpdir(), "main-"));
     try {
       const metrics = path.join(dir, "metrics.jsonl");
-      const { child, first, exited, stderr } = await start(["--name", "r1", "--port", "0", "--metrics", metrics]);
+      const { child, first, exited, stderr, printed } = await start([
+        "--name",
+        "r1",
+        "--port",
+        "0",
+        "--metrics",
+        metrics,
+      ]);
       const port = /^r1 listening on 127\.0\.0\.1:(\d+)$/.exec(first ?? "")?.[1];
       assert.ok(port && Number(port) > 0, `listening line: ${first} ${stderr()}`);
+      await printed(/restarts\n/);
+      assert.equal(stderr(), "r1: no --data: this replica keeps nothing across restarts\n", "one warning, once");
 
       const client = new ConsensusClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
       const reply = await new Promise<{ success: boolean; error: string }>((resolve, reject) =>
@@ -138,7 +147,8 @@ test("says where it is advertised, and prints each change of a peer link once", 
   assert.match(
     r1.stderr(),
     new RegExp(
-      `^r1: waiting for r2 \\(${r2Address}\\)\n` +
+      "^r1: no --data: this replica keeps nothing across restarts\n" +
+        `r1: waiting for r2 \\(${r2Address}\\)\n` +
         `r1: connected to r2 \\(${r2Address}\\)\n` +
         `r1: lost r2 \\(${r2Address}\\): (the connection dropped|connection refused) \\([^\n]*\\)\n$`,
     ),

@@ -66,8 +66,11 @@ test("a failed disk stops the replica: onStop hears of it once, and every reques
   disk.fill();
   await assert.rejects(disk.append("wal", Buffer.from("record")), /ENOSPC/);
   await assert.rejects(disk.append("wal", Buffer.from("record")), /ENOSPC/);
-  assert.deepEqual(stops, ["memory:r1/wal: ENOSPC: no space left on device, write"]);
-  const stopped = /^r1 has stopped: its disk failed \(memory:r1\/wal: ENOSPC: no space left on device, write\)$/;
+  assert.deepEqual(stops, [
+    "its disk failed, so what it wrote may not be durable: memory:r1/wal: ENOSPC: no space left on device, write",
+  ]);
+  const stopped =
+    /^r1 has stopped: its disk failed, so what it wrote may not be durable: memory:r1\/wal: ENOSPC: no space left on device, write$/;
   await assert.rejects(stopping.dispatch(request(Type.BEACON, beacon)), (error: StatusError) => {
     assert.equal(Code[error.code], Code[Code.UNAVAILABLE]);
     assert.match(error.message, stopped);
@@ -76,4 +79,17 @@ test("a failed disk stops the replica: onStop hears of it once, and every reques
   await assert.rejects(stopping.propose({ identity: "c", name: "x", value: Buffer.alloc(0) }), (error: Error) =>
     stopped.test(error.message),
   );
+});
+
+test("stop() stops the replica with its reason: onStop hears of the first call only, and requests are UNAVAILABLE", async () => {
+  const stops: string[] = [];
+  const stopping = new Replica({ name: "r1", onStop: (error) => stops.push(error.message) });
+  stopping.stop(new Error("its data is older than what it acknowledged"));
+  stopping.stop(new Error("a second reason"));
+  assert.deepEqual(stops, ["its data is older than what it acknowledged"]);
+  await assert.rejects(stopping.dispatch(request(Type.BEACON, beacon)), (error: StatusError) => {
+    assert.equal(Code[error.code], Code[Code.UNAVAILABLE]);
+    assert.equal(error.message, "r1 has stopped: its data is older than what it acknowledged");
+    return true;
+  });
 });

@@ -216,7 +216,10 @@ describe("Simulation", () => {
       .map((line) => JSON.parse(line));
     const completions = events.filter((e) => e.process !== "nemesis" && e.type !== "invoke");
     assert.equal(completions.length, 40);
-    assert.ok(completions.every((e) => e.type === "info" && e.error === "not implemented"));
+    // Declined, or not asked at all: the nemesis had the replica down.
+    const declined = /^(not implemented|r\d is down|r\d crashed before answering)$/;
+    assert.ok(completions.every((e) => e.type === "info" && declined.test(e.error)));
+    assert.ok(completions.some((e) => e.error === "not implemented"));
     assert.ok(events.some((e) => e.process === "nemesis"));
     assert.ok(
       events.every((e, i) => i === 0 || e.time >= events[i - 1].time),
@@ -263,6 +266,23 @@ describe("Simulation", () => {
       ["start crash r1", "stop crash r1"],
     );
     assert.match(sim.history, /"process":"nemesis","type":"info","f":"start","fault":"crash","value":"r1"/);
+  });
+
+  test("a dropped link loses what goes one way, requests and replies alike, until heal()", async () => {
+    const sim = new Simulation({ seed: 1 });
+    await sim.start();
+    sim.dropLink("r1", "r2");
+    await assert.rejects(sim.clock.settle(sim.network.peers("r1").send("r2", ping)), /dropped a message r1 → r2/);
+    // r2's request reaches r1; r1's reply is the message that goes r1 → r2.
+    await assert.rejects(sim.clock.settle(sim.network.peers("r2").send("r1", ping)), /dropped a message r1 → r2/);
+    await sim.clock.settle(sim.network.peers("r1").send("r3", ping));
+    sim.heal();
+    await sim.clock.settle(sim.network.peers("r1").send("r2", ping));
+    assert.deepEqual(
+      sim.faults.map(({ f, fault, value }) => `${f} ${fault} ${value}`),
+      ["start drop r1,r2", "stop drop r1,r2"],
+    );
+    await sim.close();
   });
 
   test("a restarted replica gets its disk back, and its old handle writes nothing", async () => {
@@ -344,7 +364,8 @@ describe("Simulation", () => {
     // Blank's Replica writes nothing itself: append as a handler would.
     await assert.rejects(sim.clock.settle(r1!.disk!.append("wal", Buffer.from("x"))), /EIO/);
     assert.deepEqual(sim.up(), ["r2", "r3"]);
-    const stopped = /^StatusError: r1 has stopped: its disk failed \(memory:r1\/wal: EIO: i\/o error, fdatasync\)$/;
+    const stopped =
+      /^StatusError: r1 has stopped: its disk failed, so what it wrote may not be durable: memory:r1\/wal: EIO: i\/o error, fdatasync$/;
     await assert.rejects(r1!.dispatch({ type: Type.BEACON, sender: "r2", message: ping }), stopped);
     await assert.rejects(r1!.propose({ identity: "c", name: "x", value: Buffer.alloc(0) }), stopped);
   });

@@ -1,6 +1,8 @@
 // The write-ahead log: records survive a restart; a torn last record (cut
 // short, or ending in zeros) is dropped (and the file cut so the next append
-// lands cleanly); corruption before the end refuses to start.
+// lands cleanly); corruption with a valid record after it, or before the
+// length the log's marks say was on disk, and a log cut short below its last
+// mark refuse to start.
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -20,13 +22,17 @@ const HEADER = 12;
 const RECORDS = ["first", "", "the third record", "last!"].map((value) => Buffer.from(value));
 const strings = (records: Uint8Array[]) => records.map((record) => Buffer.from(record).toString());
 
-/** A folder holding a log of RECORDS; resolves with the folder and the log file's bytes. */
-async function written(): Promise<{ where: string; bytes: Buffer }> {
+/**
+ * A folder holding a log of RECORDS, as a process that crashed left it (no
+ * mark past 0), or as one that closed the log (marked to its end); resolves
+ * with the folder and the log file's bytes.
+ */
+async function written(closed = false): Promise<{ where: string; bytes: Buffer }> {
   const where = folder();
   const disk = new FileDisk(where, "batch");
   const { wal } = await Wal.open(disk);
   await Promise.all(RECORDS.map((record) => wal.append(record)));
-  await wal.close();
+  if (closed) await wal.close();
   await disk.close();
   return { where, bytes: await readFile(path.join(where, "wal")) };
 }
@@ -82,6 +88,8 @@ describe("Wal", () => {
     const { where, bytes } = await written();
     const last = starts.at(-1)!;
     for (let size = last + 1; size < bytes.length; size++) {
+      // The last round's restarts marked the log: start each cut from the crashed log of written().
+      await rm(path.join(where, "wal.end"), { force: true });
       const { records, notice } = await reopen(where, bytes.subarray(0, size));
       assert.deepEqual(strings(records), strings(RECORDS.slice(0, -1)), `cut at ${size}`);
       assert.match(
@@ -137,24 +145,118 @@ describe("Wal", () => {
     const corrupt = flipped(bytes, third + HEADER + 4);
     await assert.rejects(reopen(where, corrupt), (error: Error) => {
       assert.ok(error instanceof WalError);
-      assert.match(error.message, new RegExp(`/wal: corrupt at offset ${third}: the 16-byte record's checksum`));
-      assert.match(error.message, /move the file away/);
+      assert.match(
+        error.message,
+        new RegExp(
+          `/wal: corrupt at offset ${third}: the 16-byte record's checksum does not match, ` +
+            `yet a valid record follows at offset ${starts[3]}; ${bytes.length - third} bytes from there on`,
+        ),
+      );
+      assert.match(error.message, /move the log and its \.end file away/);
       assert.doesNotMatch(error.message, /\n/);
       return true;
     });
     assert.deepEqual(await readFile(path.join(where, "wal")), corrupt);
   });
 
-  test("a corrupt header (a length) in the middle or at the end refuses to start: it is no torn write", async () => {
+  test("a corrupt header (a length) with a valid record after it refuses to start: it is no torn write", async () => {
     const { where, bytes } = await written();
-    for (const start of [starts[1]!, starts.at(-1)!]) {
-      // A length that would run past the end, were it believed.
-      await assert.rejects(reopen(where, flipped(bytes, start + 1)), (error: Error) => {
+    const second = starts[1]!;
+    // A length that would run past the end, were it believed.
+    await assert.rejects(reopen(where, flipped(bytes, second + 1)), (error: Error) => {
+      assert.ok(error instanceof WalError);
+      assert.match(
+        error.message,
+        new RegExp(
+          `corrupt at offset ${second}: the record header is corrupt .*valid record follows at offset ${starts[2]}`,
+        ),
+      );
+      return true;
+    });
+  });
+
+  test("a write that landed in part over several records (bad records, then nothing valid) is a torn tail", async () => {
+    const { where, bytes } = await written();
+    const third = starts[2]!;
+    // The third record's header and 2 bytes of it landed, the rest of the write did not.
+    const partly = Buffer.concat([
+      bytes.subarray(0, third + HEADER + 2),
+      Buffer.alloc(bytes.length - third - HEADER - 2),
+    ]);
+    const zeros = await reopen(where, partly);
+    assert.deepEqual(strings(zeros.records), strings(RECORDS.slice(0, 2)));
+    assert.match(
+      zeros.notice ?? "",
+      new RegExp(`offset ${third} \\(${bytes.length - third} bytes: the 16-byte record's checksum`),
+    );
+    // Garbage rather than zeros (a file system that exposes stale blocks): still nothing valid after it.
+    const stale = await reopen(where, flipped(flipped(bytes, third + HEADER + 1), bytes.length - 1));
+    assert.deepEqual(strings(stale.records), strings(RECORDS.slice(0, 2)));
+  });
+
+  test("a log cut short below its last mark, at a record's edge or inside one, refuses to start and changes nothing", async () => {
+    const { where, bytes } = await written(true);
+    assert.equal((await readFile(path.join(where, "wal.end"))).length, 12, "one mark, at close");
+    for (const size of [0, starts[2]!, starts[2]! + 7, bytes.length - 1]) {
+      const cut = bytes.subarray(0, size);
+      await assert.rejects(reopen(where, cut), (error: Error) => {
         assert.ok(error instanceof WalError);
-        assert.match(error.message, new RegExp(`corrupt at offset ${start}: the record header is corrupt`));
+        assert.equal(
+          error.message,
+          `${where}/wal: cut short: it has ${size} bytes, but wal.end says it had ${bytes.length} on disk, ` +
+            `so ${bytes.length - size} bytes of records this replica may have acknowledged are gone; refusing to guess. ` +
+            "To start anyway, move the log and its .end file away: this replica then forgets what it promised and accepted",
+        );
         return true;
       });
+      assert.deepEqual(await readFile(path.join(where, "wal")), cut);
     }
+  });
+
+  test("a bad last record before the mark is damage, not a torn write", async () => {
+    const { where, bytes } = await written(true);
+    const last = starts.at(-1)!;
+    for (const corrupt of [flipped(bytes, bytes.length - 1), flipped(bytes, last + 1)]) {
+      await assert.rejects(
+        reopen(where, corrupt),
+        new RegExp(
+          `corrupt at offset ${last}: .*, before the ${bytes.length} bytes marked on disk; ${bytes.length - last} bytes`,
+        ),
+      );
+    }
+  });
+
+  test("a torn last mark is ignored: the mark before it holds", async () => {
+    const { where, bytes } = await written(true);
+    const marks = await readFile(path.join(where, "wal.end"));
+    const reopened = new FileDisk(where, "batch");
+    const { wal } = await Wal.open(reopened);
+    await wal.append(Buffer.from("fifth"));
+    await wal.close();
+    await reopened.close();
+    const longer = await readFile(path.join(where, "wal"));
+    assert.equal(
+      (await readFile(path.join(where, "wal.end"))).length,
+      2 * 12,
+      "a mark at close; none at open: nothing new",
+    );
+    await writeFile(path.join(where, "wal.end"), Buffer.concat([marks, Buffer.alloc(5, 0xff)]));
+    // Cut to the first mark: a torn mark beyond it says nothing.
+    const { records } = await reopen(where, longer.subarray(0, bytes.length));
+    assert.deepEqual(strings(records), strings(RECORDS));
+  });
+
+  test("a log is marked as it grows: a crash after a megabyte of appends, then a cut, is caught", async () => {
+    let disk = new MemoryDisk("r1", { fsync: "always" });
+    const { wal } = await Wal.open(disk);
+    const record = Buffer.alloc(4096, 7);
+    for (let i = 0; i < 300; i++) await wal.append(record);
+    disk.cut("wal", 5000);
+    disk = disk.reopen();
+    await assert.rejects(
+      Wal.open(disk),
+      /^WalError: memory:r1\/wal: cut short: it has 5000 bytes, but wal.end says it had 10\d{5} on disk/,
+    );
   });
 
   test("works over a MemoryDisk across a simulated crash with a torn tail", async () => {

@@ -2,12 +2,13 @@
 // redirecting follower and a committing leader, a leader killed and replaced,
 // kill -9 of each replica in turn under load with no acknowledged write lost,
 // all three killed at once and back from their logs, a restarted replica that
-// every majority then needs, and a write-ahead log that refuses corruption but
-// drops a torn last record.
+// every majority then needs, one restarted with an older copy of its data
+// folder, and a write-ahead log that refuses corruption and a cut but drops a
+// torn last record.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
-import { mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -249,6 +250,16 @@ class Replicas {
       throw error;
     }
     return replicas;
+  }
+
+  /** `name`'s data folder. */
+  folder(name: string): string {
+    return path.join(this.dir, name);
+  }
+
+  /** `name`'s process, if it was started and not killed. */
+  process(name: string): ReplicaProcess | undefined {
+    return this.running.get(name);
   }
 
   /** The replicas running now. */
@@ -607,6 +618,49 @@ test(
     }),
 );
 
+test(
+  "a replica restarted with an older copy of its data folder stops with one line before it votes, and no acknowledged write is lost",
+  { timeout: 120_000 },
+  () =>
+    withReplicas(async (replicas) => {
+      const { clients } = replicas;
+      const leader = await leaderOf(clients, NAMES);
+      const [x, y] = NAMES.filter((name) => name !== leader) as [string, string];
+      await commit(clients, [leader], "k", "1");
+      // A copy of x's folder, taken while x is down.
+      await replicas.kill(x);
+      const copy = `${replicas.folder(x)}-copy`;
+      await cp(replicas.folder(x), copy, { recursive: true });
+      await replicas.start(x);
+      // With y down every majority needs x: x acknowledges these writes.
+      await replicas.kill(y);
+      for (const value of ["2", "3"]) await commit(clients, [leader], "k", value, 15_000);
+      await replicas.start(y);
+      // x comes back on the copy: its log is sound, but older than what it acknowledged.
+      await replicas.kill(x);
+      await rm(replicas.folder(x), { recursive: true });
+      await cp(copy, replicas.folder(x), { recursive: true });
+      await replicas.start(x);
+      const restored = replicas.process(x)!;
+      // The next Accept tells x what it acknowledged: it stops rather than vote on forgotten slots.
+      await commit(clients, [leader], "k", "4", 15_000);
+      assert.deepEqual(await within(`${x} stopping`, 15_000, restored.exited), { code: 1, signal: null });
+      assert.match(
+        restored.stderr,
+        new RegExp(
+          `^error: ${x} stops: its data is older than what it acknowledged to its peers: ` +
+            "it acknowledged (ballot \\d+, but its data holds a promise of only \\d+|" +
+            "slot \\d+ at ballot \\d+, but its data has nothing there); it stops rather than vote on what it forgot. " +
+            "Restore its newest data folder\\n$",
+          "m",
+        ),
+      );
+      assert.equal(restored.stderr.match(/^error: /gm)?.length, 1, restored.stderr);
+      const { reply } = await commit(clients, [leader], "k", "");
+      assert.equal(reply.value.toString(), "4");
+    }),
+);
+
 /** The [offset, length] of each record of a write-ahead log (templates/blank/src/wal.ts: a 12-byte header, then the record). */
 function frames(wal: Buffer): [number, number][] {
   const found: [number, number][] = [];
@@ -617,7 +671,7 @@ function frames(wal: Buffer): [number, number][] {
 }
 
 test(
-  "a corrupt write-ahead log refuses to start; a torn last record is dropped with a notice",
+  "a corrupt write-ahead log, or one cut short below its mark, refuses to start; a torn last record is dropped with a notice",
   { timeout: 60_000 },
   async () => {
     const dir = await temporaryFolder("paxos-wal-");
@@ -635,8 +689,9 @@ test(
         for (const i of [1, 2, 3]) await commit(clients, ["r1"], `k${i}`, `v${i}`);
       } finally {
         clients.close();
-        replica.child.kill("SIGTERM");
-        assert.deepEqual(await within("r1 stopping", 10_000, replica.exited), { code: 0, signal: null });
+        // A crash: the log is not marked at its end (see src/wal.ts), so its last record may be torn.
+        replica.child.kill("SIGKILL");
+        assert.deepEqual(await within("r1 killed", 10_000, replica.exited), { code: null, signal: "SIGKILL" });
       }
       const good = await readFile(wal);
       const records = frames(good);
@@ -674,6 +729,20 @@ test(
         replica.child.kill("SIGTERM");
         await within("r1 stopping", 10_000, replica.exited);
       }
+
+      // Stopped cleanly, the log is marked at its end: cut in the middle, it cannot pass for a torn write.
+      const marked = await readFile(wal);
+      await truncate(wal, Math.floor(marked.length / 2));
+      replica = new ReplicaProcess(args);
+      assert.equal(await within("r1 refusing", 15_000, replica.listening), false, "r1 started on a cut log");
+      assert.deepEqual(await replica.exited, { code: 1, signal: null });
+      assert.match(
+        replica.stderr,
+        new RegExp(
+          `^error: r1 cannot start: ${escaped}: cut short: it has ${Math.floor(marked.length / 2)} bytes, ` +
+            `but wal.end says it had ${marked.length} on disk, [^\\n]*\\n$`,
+        ),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

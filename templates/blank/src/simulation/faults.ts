@@ -3,7 +3,7 @@
 // so that a correct protocol can always make progress between them.
 import type { Random } from "./random.js";
 
-export const FAULT_KINDS = ["crash", "power", "eio", "full", "partition", "loss", "delay"] as const;
+export const FAULT_KINDS = ["crash", "power", "eio", "full", "partition", "drop", "loss", "delay"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** One fault, with what it acts on. */
@@ -16,6 +16,8 @@ export type Fault =
   /** The replica's disk is full (ENOSPC): its next append fails, it stops, and it is restarted when the fault ends. */
   | { fault: "full"; value: string }
   | { fault: "partition"; /** the sides, the majority first, each in replica order */ value: string[][] }
+  /** A one-way cut: every message from the first replica to the second is lost, requests and replies alike; the other way works. */
+  | { fault: "drop"; value: [string, string] }
   | { fault: "loss"; /** the probability that each message between replicas is lost */ value: number }
   | { fault: "delay"; /** ms added to each message between replicas */ value: number };
 
@@ -31,7 +33,16 @@ export interface FaultOptions {
 }
 
 /** The least replicas each fault needs, so that the others are a majority that stays up and connected. */
-const NEEDS: Record<FaultKind, number> = { crash: 3, power: 3, eio: 3, full: 3, partition: 3, loss: 1, delay: 1 };
+const NEEDS: Record<FaultKind, number> = {
+  crash: 3,
+  power: 3,
+  eio: 3,
+  full: 3,
+  partition: 3,
+  drop: 3,
+  loss: 1,
+  delay: 1,
+};
 
 /** Checks that every fault of `options` can leave a majority of `replicas` whole; throws a RangeError otherwise. */
 export function checkFaults(options: FaultOptions, replicas: number): void {
@@ -68,6 +79,10 @@ export function drawFault(random: Random, kinds: readonly FaultKind[], replicas:
       return { fault: kind, value: random.pick(replicas) };
     case "partition":
       return { fault: kind, value: split(random, replicas) };
+    case "drop": {
+      const from = random.pick(replicas);
+      return { fault: kind, value: [from, random.pick(replicas.filter((name) => name !== from))] };
+    }
     case "loss":
       return { fault: kind, value: random.int(1, 5) / 10 };
     case "delay":

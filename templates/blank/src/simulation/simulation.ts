@@ -2,7 +2,7 @@
 // replicas run in one process on a virtual clock, over the in-memory network
 // and in-memory disks, while seeded clients load them and a seeded nemesis
 // crashes them (the process, or the power: then the disk keeps only what was
-// synced), fails their disks, partitions and slows them; the clients'
+// synced), fails their disks, partitions them, cuts links one way and slows them; the clients'
 // history is then checked for linearizability. Everything random comes from
 // the seed, and nothing waits on the system, so a seed replays a run exactly.
 import { checkHistory, type CheckOptions, type CheckResult } from "create-consensus/check";
@@ -294,6 +294,16 @@ export class Simulation<R extends SimulatedReplica = Replica> {
     this.network.partition(a, b);
   }
 
+  /**
+   * Loses every message from `from` to `to`, until heal(): requests that way,
+   * and the replies to `to`'s requests. The other direction still works, so
+   * `to` may hear of `from` through a third replica, or not at all.
+   */
+  dropLink(from: string, to: string): void {
+    this.hurt.push(this.event("start", { fault: "drop", value: [from, to] }));
+    this.network.drop(from, to);
+  }
+
   /** Loses each message between replicas with probability `p`, until heal(). */
   lossBurst(p: number): void {
     this.network.loss(p);
@@ -306,7 +316,7 @@ export class Simulation<R extends SimulatedReplica = Replica> {
     this.hurt.push(this.event("start", { fault: "delay", value: ms }));
   }
 
-  /** Ends every partition, loss burst and delay spike: the network is as configured again. */
+  /** Ends every partition, dropped link, loss burst and delay spike: the network is as configured again. */
   heal(): void {
     this.network.heal();
     this.network.loss(this.loss);
@@ -554,6 +564,7 @@ export class Simulation<R extends SimulatedReplica = Replica> {
       else if (fault.fault === "power") this.powerLoss(fault.value);
       else if (fault.fault === "eio" || fault.fault === "full") this.failDisk(fault.value, fault.fault);
       else if (fault.fault === "partition") this.partition(fault.value[0]!, fault.value[1]!);
+      else if (fault.fault === "drop") this.dropLink(...fault.value);
       else if (fault.fault === "loss") this.lossBurst(fault.value);
       else this.delaySpike(fault.value);
       await this.pause(length);

@@ -31,6 +31,10 @@ export interface Roles {
   readonly majority: number;
   /** Called with every ballot heard from another replica: one above the leader's stops it. */
   observe(ballot: number): void;
+  /** Whether this replica heard of a ballot above `ballot`: promised it, or saw it in any message. */
+  outranked(ballot: number): boolean;
+  /** The highest commit point this replica heard from a leader: every slot below it is chosen. */
+  commitKnown(): number;
   /** Called when a phase 2 could not finish (no majority in time, or the disk failed): the leader is no use any more. */
   lost(): void;
 }
@@ -80,7 +84,11 @@ export class Leader {
   static async elect(ballot: number, roles: Roles, options: LeaderOptions): Promise<Leader | undefined> {
     const { acceptor, learner, runtime, majority } = roles;
     const from = learner.applied;
-    const prepare = { $case: "prepare", value: { ballot: BigInt(ballot), from: BigInt(from) } } as const;
+    // `acknowledged` is filled in as it is sent (see positions.ts).
+    const prepare = {
+      $case: "prepare" as const,
+      value: { ballot: BigInt(ballot), from: BigInt(from), acknowledged: [] },
+    };
     let promises;
     try {
       promises = await votes(runtime.peers, prepare, majority - 1, options.timeout, (reply) => {
@@ -94,7 +102,9 @@ export class Leader {
     // Its own promise last: a candidate that cannot win (cut off, or its peers follow a live leader)
     // leaves no higher promise behind, which would make it refuse the leader's Accepts once it hears them.
     const own = await acceptor.prepare(ballot, from);
-    if (!own.ok || acceptor.promised !== ballot) return undefined; // outranked meanwhile
+    // Outranked meanwhile (a Commit is enough): that ballot's leader may have had slots chosen that these
+    // promises, given before, do not show, and this replica may even have learned them. See learnCommit.
+    if (!own.ok || roles.outranked(ballot)) return undefined;
     // In each open slot, the value accepted at the highest ballot (Paxos's rule); a gap gets a no-op.
     const recovered = new Map<number, { ballot: number; commands: readonly Command[] }>();
     for (const entries of [own.accepted, ...[...promises.values()].map((reply) => reply.accepted)]) {
@@ -105,7 +115,8 @@ export class Leader {
         }
       }
     }
-    const top = Math.max(from - 1, ...recovered.keys());
+    // New slots start above every slot known to be chosen: reported, learned, or below a commit point heard.
+    const top = Math.max(from - 1, learner.applied - 1, roles.commitKnown() - 1, ...recovered.keys());
     const leader = new Leader(ballot, roles, options, top + 1);
     for (let slot = from; slot <= top; slot++) {
       leader.recovering.push({ slot, commands: learner.chosenIn(slot) ?? recovered.get(slot)?.commands ?? [] });
@@ -172,6 +183,7 @@ export class Leader {
         slot: BigInt(slot),
         commands: [...commands],
         commit: BigInt(learner.applied),
+        acknowledged: [], // filled in as it is sent (see positions.ts)
       },
     };
     Promise.all([acceptor.accept(slot, this.ballot, commands), this.accepted(accept)])
@@ -235,10 +247,11 @@ export class Leader {
     const { heartbeat, timeout } = this.options;
     if (runtime.clock.now() - this.heard() > timeout) return this.roles.lost();
     if (!this.sent) {
+      // `acknowledged` is filled in as it is sent (see positions.ts).
       const commit = {
-        $case: "commit",
-        value: { ballot: BigInt(this.ballot), commit: BigInt(learner.applied) },
-      } as const;
+        $case: "commit" as const,
+        value: { ballot: BigInt(this.ballot), commit: BigInt(learner.applied), acknowledged: [] },
+      };
       // Its answers count as they come (this.yes); a missed one is made up by the next beats.
       votes(runtime.peers, commit, majority - 1, timeout, this.yes).catch(() => undefined);
     }

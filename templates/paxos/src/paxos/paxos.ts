@@ -3,12 +3,13 @@
 // hears nothing from a leader for a randomized election timeout runs phase 1
 // with a higher ballot. Slots below the leader's commit point are chosen:
 // a follower applies those it accepted at the leader's ballot and fetches the
-// others (catch-up). Time, timers and randomness come from the Runtime, so a
-// simulation replays a run exactly.
+// others (catch-up); learnCommit says why that is safe. Time, timers and
+// randomness come from the Runtime, so a simulation replays a run exactly.
 import type { Timer } from "../clock.js";
 import type { Runtime } from "../context.js";
 import type { ProposeReply, ProposeRequest } from "../pb/client.js";
 import type {
+  Acknowledged,
   AcceptReply,
   AcceptRequest,
   CatchUpReply,
@@ -22,6 +23,7 @@ import { Acceptor } from "./acceptor.js";
 import { MAX_REPLICAS, nextBallot, ownerOf } from "./ballot.js";
 import { Leader, type LeaderOptions } from "./leader.js";
 import { Learner } from "./learner.js";
+import { Positions } from "./positions.js";
 
 export interface PaxosOptions {
   /** Milliseconds without a word from the leader before a follower runs for it: a random time in [t, 2t) (default 500). */
@@ -62,12 +64,17 @@ export class Paxos {
   private nextId = 0n;
   private readonly waitingForLeader = new Set<() => void>();
   private closed = false;
+  /** What each replica acknowledged, as far as this one knows: to refuse to vote on older data. */
+  private readonly positions = new Positions();
+  /** The runtime whose peers tell and learn what was acknowledged (see positions.ts). */
+  private readonly watched: Runtime;
 
   constructor(
     private readonly runtime: Runtime,
     options: PaxosOptions = {},
   ) {
     this.options = { electionTimeout: 500, heartbeat: 100, window: 8, batch: 500, ...options };
+    this.watched = this.positions.watch(runtime);
   }
 
   /** Recovers the acceptor from the disk and starts as a follower; resolves with what the recovery has to say. */
@@ -125,9 +132,10 @@ export class Paxos {
   async prepare(request: PrepareRequest): Promise<PrepareReply> {
     const ballot = Number(request.ballot);
     const promised = this.acceptor!.promised;
+    if (this.behind(request.acknowledged)) return this.told({ ok: false, ballot: BigInt(promised), accepted: [] });
     const followsOther = this.following !== undefined && this.following !== ownerOf(ballot);
     if (this.leader !== undefined || (followsOther && this.leaderAlive())) {
-      return { ok: false, ballot: BigInt(promised), accepted: [] };
+      return this.told({ ok: false, ballot: BigInt(promised), accepted: [] });
     }
     this.observe(ballot);
     const vote = await this.acceptor!.prepare(ballot, Number(request.from));
@@ -136,25 +144,27 @@ export class Paxos {
       this.following = undefined;
       this.resetElection();
     }
-    return { ok: vote.ok, ballot: BigInt(vote.ballot), accepted: vote.accepted };
+    return this.told({ ok: vote.ok, ballot: BigInt(vote.ballot), accepted: vote.accepted });
   }
 
   /** Phase 2b, for the leader; the commit point it carries is learned too. */
   async accept(request: AcceptRequest): Promise<AcceptReply> {
     const ballot = Number(request.ballot);
+    if (this.behind(request.acknowledged)) return this.told({ ok: false, ballot: BigInt(this.acceptor!.promised) });
     const vote = await this.acceptor!.accept(Number(request.slot), ballot, request.commands);
     if (vote.ok) this.follow(ballot, Number(request.commit));
     else this.observe(ballot);
-    return { ok: vote.ok, ballot: BigInt(vote.ballot) };
+    return this.told({ ok: vote.ok, ballot: BigInt(vote.ballot) });
   }
 
   /** The leader's heartbeat and commit point. */
   async commit(request: CommitRequest): Promise<CommitReply> {
     const ballot = Number(request.ballot);
     const promised = this.acceptor!.promised;
-    if (ballot < promised) return { ok: false, ballot: BigInt(promised) };
+    if (this.behind(request.acknowledged)) return this.told({ ok: false, ballot: BigInt(promised) });
+    if (ballot < promised) return this.told({ ok: false, ballot: BigInt(promised) });
     this.follow(ballot, Number(request.commit));
-    return { ok: true, ballot: BigInt(ballot) };
+    return this.told({ ok: true, ballot: BigInt(ballot) });
   }
 
   /** The chosen entries of a range, for a replica that missed them. */
@@ -177,9 +187,26 @@ export class Paxos {
     await this.acceptor?.close();
   }
 
+  /** `reply` with what this replica knows each replica acknowledged (see positions.ts). */
+  private told<R>(reply: R): R & { acknowledged: Acknowledged[] } {
+    return { ...reply, acknowledged: this.positions.list() };
+  }
+
+  /** Whether this replica's data is older than what `acknowledged` says it acknowledged: then it stops, voting no more. */
+  private behind(acknowledged: AcceptRequest["acknowledged"]): boolean {
+    const why = this.positions.behind(this.runtime.name, acknowledged, this.acceptor!);
+    if (why !== undefined) this.runtime.stop(new Error(why));
+    return why !== undefined;
+  }
+
   /** Whether the leader followed was heard from within the shortest election timeout. */
   private leaderAlive(): boolean {
     return this.runtime.clock.now() - this.heard < this.options.electionTimeout;
+  }
+
+  /** Whether a ballot above `ballot` was promised here or heard of in any message. */
+  private outranked(ballot: number): boolean {
+    return Math.max(this.highest, this.acceptor!.promised) > ballot;
   }
 
   /** A ballot heard from another replica: a higher one than this replica leads with ends its lead. */
@@ -196,15 +223,27 @@ export class Paxos {
     this.observe(ballot);
     if (ownerOf(ballot) === this.index) return; // this replica's own ballot, from before a restart: no leader
     this.following = ownerOf(ballot);
+    // The leader of `ballot` promised it before it asked anything, and chose a slot only once it had accepted
+    // it too: the slot below `commit`, if accepted here at `ballot`, it acknowledged to itself.
+    const top = commit - 1;
+    const accepted = top >= 0 && this.acceptor!.acceptedIn(top)?.ballot === ballot;
+    this.positions.heard({
+      name: this.names[this.following]!,
+      ballot: BigInt(ballot),
+      slot: BigInt(accepted ? top : 0),
+      slotBallot: BigInt(accepted ? ballot : 0),
+    });
     this.heard = this.runtime.clock.now(); // pushes the election timer back (see electionDue)
     for (const resolve of this.waitingForLeader) resolve();
     this.learnCommit(ballot, commit);
   }
 
   /**
-   * Every slot below `commit` is chosen. The leader of `ballot` proposes one
-   * value per slot, so a slot accepted here at that ballot holds the chosen
-   * value; any other slot below it is fetched from the leader.
+   * Every slot below `commit` is chosen, and one accepted here at `ballot`
+   * holds the chosen value: the leader of `ballot` proposes one value per
+   * slot, and its commit point passes a slot it proposed in only once the
+   * value chosen there is that one (the README's "Why it is safe" has the
+   * argument). Any other slot below it is fetched from the leader.
    */
   private learnCommit(ballot: number, commit: number): void {
     const { learner } = this;
@@ -229,6 +268,9 @@ export class Paxos {
       .send(leader, request, { timeout: this.options.electionTimeout })
       .then(
         ({ entries }) => {
+          // A candidate or leader learns from its own Accepts only (see learnCommit): these entries may
+          // come from a higher ballot it has not heard of. The next Accept or Commit it follows asks again.
+          if (this.campaigning || this.leader !== undefined) return;
           for (const { slot, commands } of entries) this.learner.choose(Number(slot), commands);
         },
         () => undefined, // the next Accept or Commit asks again
@@ -272,7 +314,7 @@ export class Paxos {
     const options: LeaderOptions = { timeout, heartbeat, window, batch };
     try {
       const leader = await Leader.elect(ballot, this.roles(), options);
-      if (leader !== undefined && (this.closed || !leader.active || this.acceptor!.promised !== ballot)) leader.stop();
+      if (leader !== undefined && (this.closed || !leader.active || this.outranked(ballot))) leader.stop();
       else if (leader !== undefined) {
         this.leader = leader;
         this.following = this.index;
@@ -288,11 +330,13 @@ export class Paxos {
 
   private roles() {
     return {
-      runtime: this.runtime,
+      runtime: this.watched,
       acceptor: this.acceptor!,
       learner: this.learner,
       majority: Math.floor(this.names.length / 2) + 1,
       observe: (ballot: number) => this.observe(ballot),
+      outranked: (ballot: number) => this.outranked(ballot),
+      commitKnown: () => this.commitKnown,
       lost: () => {
         this.stopLeading();
         this.resetElection();
