@@ -4,7 +4,7 @@
 // in wal.ts.
 import { type FileHandle, mkdir, open as openFile, readFile } from "node:fs/promises";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
+import { setImmediate as endOfTurn } from "node:timers/promises";
 import type { Clock } from "./clock.js";
 
 /**
@@ -13,15 +13,13 @@ import type { Clock } from "./clock.js";
  * completed, and one sync covers every append waiting on it (group commit:
  * the appends made while a sync runs share the next). They differ when an
  * append finds its file idle: `always` writes and syncs it at once, `batch`
- * first waits GATHER_MS for more appends to share that sync (fewer syncs
- * under light load, for up to GATHER_MS more latency). `never` writes to the
- * page cache, which outlives the process but not the machine, and never syncs.
+ * first lets the event loop's turn end, so that the appends of every request
+ * read in that turn share the sync (fewer syncs, for microseconds more
+ * latency). `never` writes to the page cache, which outlives the process but
+ * not the machine, and never syncs.
  */
 export const FSYNC = ["always", "batch", "never"] as const;
 export type Fsync = (typeof FSYNC)[number];
-
-/** Milliseconds a `batch` append that finds its file idle waits for others to share its sync. */
-export const GATHER_MS = 1;
 
 export interface Disk {
   /** Where the files are, for messages: the `--data` folder, or `memory:<name>`. */
@@ -111,7 +109,7 @@ export class FileDisk implements Disk {
       const gather = this.fsync === "batch" && open.running === 0;
       open.running++;
       open.tail = open.tail.then(async () => {
-        if (gather) await sleep(GATHER_MS);
+        if (gather) await endOfTurn();
         if (open.joinable === batch) open.joinable = undefined;
         try {
           await this.write(open, batch);
@@ -464,8 +462,9 @@ export class MemoryDisk implements Disk {
   /**
    * Starts the next sync of `file` unless one is under way (or gathering):
    * one for every append written so far (group commit), so those that arrive
-   * meanwhile wait for the next. Unless `now`, it waits GATHER_MS first, as
-   * `batch` does when an append finds the file idle (see FSYNC).
+   * meanwhile wait for the next. Unless `now`, it waits for the end of the
+   * current virtual instant first (its other timers), as `batch` does for the
+   * end of the event loop's turn when an append finds the file idle (see FSYNC).
    */
   private sync(name: string, file: MemoryFile, clock: Clock, now: boolean): void {
     if (file.syncing || file.waiting.length === 0) return;
@@ -475,7 +474,7 @@ export class MemoryDisk implements Disk {
         if (this.device.live !== this) return; // the process crashed: nobody waits any more
         file.syncing = false;
         this.sync(name, file, clock, true);
-      }, GATHER_MS);
+      }, 0);
       return;
     }
     const covers = file.size;

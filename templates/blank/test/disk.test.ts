@@ -7,7 +7,7 @@ import { type FileHandle, mkdtemp, open, readFile, rm, stat, writeFile } from "n
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
-import { FSYNC, type Fsync, FileDisk, GATHER_MS, MemoryDisk } from "../src/disk.js";
+import { FSYNC, type Fsync, FileDisk, MemoryDisk } from "../src/disk.js";
 import { Random, VirtualClock } from "../src/simulation/index.js";
 import { Wal } from "../src/wal.js";
 
@@ -138,7 +138,7 @@ describe("FileDisk", () => {
     });
   }
 
-  test(`an append that finds its file idle is written at once with always; batch waits ${GATHER_MS} ms for company`, async (t) => {
+  test(`an append that finds its file idle is written at once with always; batch waits for the end of the turn`, async (t) => {
     const syncs: Partial<Record<Fsync, number>> = {};
     for (const fsync of ["always", "batch"] as const) {
       const calls = intercept(t);
@@ -348,8 +348,9 @@ describe("MemoryDisk on a clock", () => {
     assert.deepEqual(await resolvedAt("always", [0, 0, 0, 0.5, 2.5]), [1, 2, 2, 2, 3.5]);
   });
 
-  test(`batch: as always, but an append that finds the disk idle waits ${GATHER_MS} ms for company first`, async () => {
-    assert.deepEqual(await resolvedAt("batch", [0, 0.5, 0.5, 0.9, 1.5, 3.5]), [2, 2, 2, 2, 3, 5.5]);
+  test("batch: as always, but an append that finds the disk idle waits for the end of the instant first", async () => {
+    assert.deepEqual(await resolvedAt("always", [0, 0, 0]), [1, 2, 2]);
+    assert.deepEqual(await resolvedAt("batch", [0, 0, 0, 0.5, 1.5, 3.5]), [1, 1, 1, 2, 3, 4.5]);
   });
 
   test("never: each append resolves as written, and nothing is ever synced", async () => {
