@@ -70,7 +70,7 @@ async function measure(fsync: string, round: number): Promise<{ rate: number; pe
   const send = (): void => {
     const slot = sent++;
     const command = { identity: "bench", key: `k${slot % 8}`, value: Buffer.from(`v${slot}`), id: BigInt(slot + 1) };
-    const accept = { ballot, slot: BigInt(slot), commands: [command], commit: 0n };
+    const accept = { ballot, slot: BigInt(slot), commands: [command], commit: 0n, acknowledged: [] };
     stream.write(envelope("r1", { $case: "accept", value: accept }));
   };
   const before = syncs;
