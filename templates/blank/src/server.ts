@@ -1,6 +1,7 @@
 // A Replica served over gRPC: Propose as a unary call, Dispatch as a
-// bidirectional stream whose requests are handled one at a time, in order, so
-// each gets exactly one reply in request order however the peer pipelines.
+// bidirectional stream whose requests are handed to the replica in order as
+// they arrive, each getting exactly one reply, in request order, however the
+// peer pipelines.
 import * as grpc from "@grpc/grpc-js";
 import { coalesceReplies } from "./coalesce.js";
 import { hostPort } from "./config.js";
@@ -11,8 +12,8 @@ import { type ConsensusServer, ConsensusService } from "./pb/service.js";
 import type { Replica } from "./replica.js";
 import { Code, StatusError, toStatusError } from "./status.js";
 
-/** Requests queued on one stream beyond which it stops reading from the peer (HTTP/2 flow control does the rest). */
-const HIGH_WATER = 256;
+/** Requests unanswered on one stream beyond which it stops reading from the peer (HTTP/2 flow control does the rest). */
+export const HIGH_WATER = 256;
 
 /** What the server serves: a Replica, or a stand-in with its two methods (tests wrap one) and maybe a name. */
 export type Served = Pick<Replica, "dispatch" | "propose"> & Partial<Pick<Replica, "name">>;
@@ -51,13 +52,21 @@ export function consensusService(
   };
 }
 
+/** How a request's handler ended: its reply, or the status that ends the stream. */
+type Outcome = { reply: PeerReply; error?: undefined } | { error: StatusError };
+
 /**
- * One peer's Dispatch stream: its requests are queued as they arrive and
- * handled one at a time, each reply written before the next request starts.
+ * One peer's Dispatch stream. Each request is handed to the replica as it
+ * arrives, without waiting for the replies before it: a handler that waits
+ * for its disk's sync then does not hold back the next one, whose append
+ * can share that sync (group commit). The handlers start in request order
+ * (so what they append before their first await is in that order), and
+ * their replies are written in request order.
  */
 export class DispatchStream {
-  private readonly queue: PeerRequest[] = [];
-  private busy = false;
+  /** The outcomes of the requests not answered yet, oldest first. */
+  private readonly unanswered: Promise<Outcome>[] = [];
+  private writing = false;
   private paused = false;
   private ending = false;
   private done = false;
@@ -84,41 +93,46 @@ export class DispatchStream {
   /** Answers what has arrived, then ends the stream with OK; resolves once it has ended. */
   drain(): Promise<void> {
     this.ending = true;
-    if (!this.busy) this.end();
+    if (!this.writing) this.end();
     return this.ended;
   }
 
   private receive(request: PeerRequest): void {
     if (this.done || this.ending) return;
-    this.queue.push(request);
-    if (this.busy) {
-      if (!this.paused && this.queue.length >= HIGH_WATER) {
-        this.paused = true;
-        this.call.pause();
-      }
-    } else {
-      void this.run();
+    this.unanswered.push(this.handle(request));
+    if (!this.paused && this.unanswered.length >= HIGH_WATER) {
+      this.paused = true;
+      this.call.pause();
+    }
+    if (!this.writing) void this.write();
+  }
+
+  /** Starts the handler of `request`; its failure is an outcome, never a rejection nobody waits for yet. */
+  private handle(request: PeerRequest): Promise<Outcome> {
+    const failed = (error: unknown): Outcome => ({ error: toStatusError(error, `${typeName(request.type)} handler`) });
+    try {
+      return this.replica.dispatch(request).then((reply) => ({ reply }), failed);
+    } catch (error) {
+      return Promise.resolve(failed(error));
     }
   }
 
-  private async run(): Promise<void> {
-    this.busy = true;
-    for (let request = this.queue.shift(); request !== undefined; request = this.queue.shift()) {
-      if (this.paused && this.queue.length < HIGH_WATER / 2) {
+  /** Writes the replies in request order as their handlers finish. */
+  private async write(): Promise<void> {
+    this.writing = true;
+    for (let next = this.unanswered[0]; next !== undefined; next = this.unanswered[0]) {
+      const outcome = await next;
+      if (this.done) return;
+      this.unanswered.shift();
+      if (this.paused && this.unanswered.length < HIGH_WATER / 2) {
         this.paused = false;
         this.call.resume();
       }
-      let reply: PeerReply;
-      try {
-        reply = await this.replica.dispatch(request);
-      } catch (error) {
-        return this.end(toStatusError(error, `${typeName(request.type)} handler`));
-      }
-      if (this.done) return;
-      if (!this.call.write(reply)) await this.writable();
+      if (outcome.error) return this.end(outcome.error);
+      if (!this.call.write(outcome.reply)) await this.writable();
       if (this.done) return;
     }
-    this.busy = false;
+    this.writing = false;
     if (this.ending) this.end();
   }
 
@@ -143,7 +157,7 @@ export class DispatchStream {
   private finish(): void {
     if (this.done) return;
     this.done = true;
-    this.queue.length = 0;
+    this.unanswered.length = 0;
     this.wake?.();
     this.onDone();
     this.settle();

@@ -404,6 +404,57 @@ describe("Multi-Paxos under simulated faults", () => {
   }
 });
 
+/**
+ * The leaders of a run without faults but `loss`, under a saturating load
+ * (10 clients, each with a command always in flight, for `seconds` of virtual
+ * time): the ballots at which Accepts were granted, in the order first seen.
+ */
+async function leaders(seed: number, loss: number, seconds: number): Promise<{ ballots: number[]; ok: number }> {
+  const ballots: number[] = [];
+  const sim = new Simulation({
+    seed,
+    network: { latency: [LATENCY, 30], loss },
+    replica(options) {
+      const replica = new Replica(options);
+      const start = replica.start.bind(replica);
+      replica.start = async () => {
+        const notices = await start();
+        const acceptor = replica.state.paxos["acceptor"]!;
+        const accept = acceptor.accept.bind(acceptor);
+        acceptor.accept = async (slot, ballot, commands) => {
+          const vote = await accept(slot, ballot, commands);
+          if (vote.ok && !ballots.includes(ballot)) ballots.push(ballot);
+          return vote;
+        };
+        return notices;
+      };
+      return replica;
+    },
+  });
+  try {
+    const workload = { clients: 10, keys: 8, reads: 0.2, operations: Infinity, timeout: 3000 };
+    const result = await sim.run({ ...workload, limit: seconds * 1000 });
+    return { ballots, ok: outcomes(result.history).ok! };
+  } finally {
+    await sim.close();
+  }
+}
+
+test("a saturated run keeps its leader without faults, and at 5% message loss elections are rare", async (t) => {
+  const seconds = 20;
+  for (const seed of seeds(2)) {
+    const steady = await leaders(seed, 0, seconds);
+    assert.equal(steady.ballots.length, 1, `seed ${seed}: leaders at ballots ${steady.ballots.join(", ")}`);
+    const lossy = await leaders(seed, 0.05, seconds);
+    t.diagnostic(
+      `seed ${seed}: ${seconds} virtual s, no faults: ${steady.ok} commits, 1 leader; ` +
+        `5% loss: ${lossy.ok} commits, ${lossy.ballots.length - 1} elections after the first`,
+    );
+    // Each election costs the lost Accepts and heartbeats of an election timeout in a row, or more.
+    assert.ok(lossy.ballots.length <= 2, `seed ${seed}: ${lossy.ballots.length} leaders at 5% loss`);
+  }
+});
+
 test("a seed replays its run exactly", async () => {
   const histories = [];
   for (let i = 0; i < 2; i++) {

@@ -6,15 +6,15 @@
 // queued while the window was full (or arrived in one turn of the event loop).
 import type { Timer } from "../clock.js";
 import type { Runtime } from "../context.js";
-import type { Command, PrepareReply } from "../pb/paxos.js";
+import type { AcceptRequest, Command, PrepareReply } from "../pb/paxos.js";
 import type { Acceptor, Promise1b } from "./acceptor.js";
 import type { Learner, Outcome } from "./learner.js";
-import { NoQuorum, votes } from "./votes.js";
+import { NoQuorum, type Retry, votes } from "./votes.js";
 
 export interface LeaderOptions {
   /** Milliseconds a phase waits for its majority (the election timeout). */
   readonly timeout: number;
-  /** Milliseconds between two heartbeats (Commit messages) when no Accept went out. */
+  /** Milliseconds between two heartbeats (Commit messages) when no Accept went out; an unanswered Accept is sent again as often. */
   readonly heartbeat: number;
   /** Slots in phase 2 at once. */
   readonly window: number;
@@ -41,6 +41,8 @@ export interface Roles {
   lost(): void;
 }
 
+type AcceptMessage = { $case: "accept"; value: AcceptRequest };
+
 interface Queued {
   readonly command: Command;
   readonly resolve: (outcome: Outcome) => void;
@@ -58,8 +60,12 @@ export class Leader {
   private heartbeat: Timer | undefined;
   /** Whether an Accept went out since the last heartbeat: it carried the commit point. */
   private sent = false;
-  /** When a majority last answered this leader (phase 1, an Accept, a heartbeat): it leads while that is recent. */
-  private heard: number;
+  /** When it won phase 1: a majority answered then. */
+  private readonly elected: number;
+  /** When each peer last said yes to an Accept or a heartbeat. */
+  private readonly acks = new Map<string, number>();
+  /** How phase 2 retransmits an Accept a peer has not answered. */
+  private readonly retry: Retry;
 
   private constructor(
     readonly ballot: number,
@@ -67,7 +73,9 @@ export class Leader {
     private readonly options: LeaderOptions,
     private nextSlot: number,
   ) {
-    this.heard = roles.runtime.clock.now();
+    const { clock } = roles.runtime;
+    this.elected = clock.now();
+    this.retry = { every: options.heartbeat, clock, abandoned: () => this.stopped };
   }
 
   /**
@@ -191,7 +199,7 @@ export class Leader {
 
   /** Phase 2 for one slot: accepted here (on disk) and by a majority means chosen. */
   private replicate(slot: number, commands: readonly Command[]): void {
-    const { acceptor, learner, runtime, majority } = this.roles;
+    const { acceptor, learner } = this.roles;
     this.inflight++;
     this.sent = true;
     const accept = {
@@ -204,26 +212,53 @@ export class Leader {
         acknowledged: [], // filled in as it is sent (see positions.ts)
       },
     };
-    const quorum = votes(runtime.peers, accept, majority - 1, this.options.timeout, (reply) => {
-      if (!reply.ok) this.roles.observe(Number(reply.ballot));
-      return reply.ok;
-    });
-    const sentAt = runtime.clock.now();
-    Promise.all([acceptor.accept(slot, this.ballot, commands), quorum])
+    Promise.all([acceptor.accept(slot, this.ballot, commands), this.accepted(accept)])
       .then(
         ([own]) => {
-          this.heard = Math.max(this.heard, sentAt);
           // A majority accepted at this ballot: chosen, even if this leader has stopped meanwhile.
           if (own.ok) learner.choose(slot, commands);
           else this.roles.observe(own.ballot);
         },
-        // No majority in time, or this replica's own disk failed: either way it cannot lead.
+        // This replica's own disk failed (it cannot lead), or the leader stopped.
         () => this.stopped || this.roles.lost(),
       )
       .finally(() => {
         this.inflight--;
         this.flush();
       });
+  }
+
+  /**
+   * Resolves once a majority of the peers accepted `accept`: each is sent it
+   * again while it does not answer (a lost message costs a retransmission,
+   * not the lead), for as long as this leader leads. Rejects once it stops:
+   * outranked, or no majority heard for an election timeout (see beat).
+   */
+  private async accepted(accept: AcceptMessage): Promise<void> {
+    const { runtime, majority } = this.roles;
+    for (;;) {
+      try {
+        await votes(runtime.peers, accept, majority - 1, this.options.timeout, this.yes, this.retry);
+        return;
+      } catch (error) {
+        if (!(error instanceof NoQuorum) || this.stopped) throw error;
+      }
+    }
+  }
+
+  /** Counts a peer's answer to an Accept or a heartbeat: a yes is a sign of life, a no carries a higher ballot. */
+  private readonly yes = (reply: { ok: boolean; ballot: bigint }, peer: string): boolean => {
+    if (reply.ok) this.acks.set(peer, this.roles.runtime.clock.now());
+    else this.roles.observe(Number(reply.ballot));
+    return reply.ok;
+  };
+
+  /** When this leader last had a majority (itself included) answering: the oldest of the most recent acks that make one. */
+  private heard(): number {
+    const needed = this.roles.majority - 1;
+    if (needed <= 0) return this.roles.runtime.clock.now();
+    const recent = [...this.acks.values()].sort((a, b) => b - a);
+    return Math.max(this.elected, recent[needed - 1] ?? -Infinity);
   }
 
   /**
@@ -236,22 +271,15 @@ export class Leader {
     if (this.stopped) return;
     const { runtime, learner, majority } = this.roles;
     const { heartbeat, timeout } = this.options;
-    const now = runtime.clock.now();
-    if (now - this.heard > timeout) return this.roles.lost();
+    if (runtime.clock.now() - this.heard() > timeout) return this.roles.lost();
     if (!this.sent) {
       // `acknowledged` is filled in as it is sent (see positions.ts).
       const commit = {
         $case: "commit" as const,
         value: { ballot: BigInt(this.ballot), commit: BigInt(learner.applied), acknowledged: [] },
       };
-      const acks = votes(runtime.peers, commit, majority - 1, timeout, (reply) => {
-        if (!reply.ok) this.roles.observe(Number(reply.ballot));
-        return reply.ok;
-      });
-      acks.then(
-        () => (this.heard = Math.max(this.heard, now)),
-        () => undefined, // counted by the next beats
-      );
+      // Its answers count as they come (this.yes); a missed one is made up by the next beats.
+      votes(runtime.peers, commit, majority - 1, timeout, this.yes).catch(() => undefined);
     }
     this.sent = false;
     this.heartbeat = runtime.clock.setTimeout(() => this.beat(), heartbeat);
