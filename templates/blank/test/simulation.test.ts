@@ -393,8 +393,10 @@ describe("Simulation", () => {
 
   test("power losses strike when an answer was sent before its data was synced: a hasty leader loses writes", async () => {
     const faults = { kinds: ["power"] as const, interval: [10, 50] as const, duration: [10, 50] as const };
+    // A power loss strikes r1, the only one with data, in about a third of the seeds, and keeps a seeded
+    // prefix of what was unsynced: one seed in six or so loses an answered write. The first one ends the search.
     const lost: number[] = [];
-    for (let seed = 1; seed <= 10; seed++) {
+    for (let seed = 1; seed <= 40 && lost.length === 0; seed++) {
       const hasty = await new Simulation({ seed, replica: leaderOnDisk(true), faults }).run({
         operations: 200,
         keys: 1,
@@ -404,7 +406,7 @@ describe("Simulation", () => {
         await new Simulation({ seed, replica: leaderOnDisk(), faults }).run({ operations: 200, keys: 1 }),
       );
     }
-    assert.ok(lost.length > 0, "the hasty leader lost no acknowledged write in seeds 1…10");
+    assert.ok(lost.length > 0, "the hasty leader lost no acknowledged write in seeds 1…40");
   });
 
   test("with fsync never, a power loss loses acknowledged writes", async () => {
