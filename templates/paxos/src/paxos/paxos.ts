@@ -74,6 +74,8 @@ export class Paxos {
   private scanned = { ballot: 0, below: 0 };
   /** When the leader followed was last heard from (an Accept or a Commit). */
   private heard = -Infinity;
+  /** The candidate this replica last promised, and when: another's PREPARE waits an election timeout. */
+  private promisedTo = { owner: -1, at: -Infinity };
   private nextId = 0n;
   private readonly waitingForLeader = new Set<() => void>();
   private closed = false;
@@ -155,6 +157,9 @@ export class Paxos {
    * Phase 1b, for a candidate. While this replica hears from a live leader
    * (or leads), it refuses without promising: a replica that was cut off
    * and comes back with a higher ballot does not depose a working leader.
+   * Nor does it promise a second candidate within an election timeout of
+   * promising the first: two candidates that start together would otherwise
+   * both win, one after the other, and the first lose its lead at once.
    * Refusing is always safe; it only delays an election that is not needed.
    */
   async prepare(request: PrepareRequest): Promise<PrepareReply> {
@@ -162,14 +167,18 @@ export class Paxos {
     const promised = this.acceptor!.promised;
     const refused = { ok: false, ballot: BigInt(promised), accepted: [], next: 0n, compacted: 0n };
     if (this.behind(request.acknowledged)) return this.told(refused);
-    const followsOther = this.following !== undefined && this.following !== ownerOf(ballot);
-    if (this.leader !== undefined || (followsOther && this.leaderAlive())) {
+    const owner = ownerOf(ballot);
+    const followsOther = this.following !== undefined && this.following !== owner;
+    const now = this.runtime.clock.now();
+    const promisedOther = this.promisedTo.owner !== owner && now - this.promisedTo.at < this.options.electionTimeout;
+    if (this.leader !== undefined || (followsOther && this.leaderAlive()) || promisedOther) {
       return this.told(refused);
     }
     this.observe(ballot);
     const vote = await this.acceptor!.prepare(ballot, Number(request.from));
     if (vote.ok) {
       // An election is under way: give the candidate its time.
+      this.promisedTo = { owner, at: now };
       this.following = undefined;
       this.resetElection();
     }
