@@ -47,6 +47,9 @@ async function outranked(): Promise<Simulation> {
   network.delay("r2", "r1", 300);
   void r1["campaign"]();
   await sim.advance(5);
+  // r2 would refuse a second candidate for an election timeout (Paxos.prepare); as if that time had
+  // passed on its clock, it forgets whom it promised: timing must not be what keeps slot 0 safe.
+  paxos(sim, "r2")["promisedTo"] = { owner: -1, at: -Infinity };
 
   // r5 runs at 260 and wins with r2 (which promised 256 first) and r3; r1 and r4 hear nothing of it.
   network.drop("r5", "r1");
