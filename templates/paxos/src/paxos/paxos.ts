@@ -158,8 +158,9 @@ export class Paxos {
    * (or leads), it refuses without promising: a replica that was cut off
    * and comes back with a higher ballot does not depose a working leader.
    * Nor does it promise a second candidate within an election timeout of
-   * promising the first: two candidates that start together would otherwise
-   * both win, one after the other, and the first lose its lead at once.
+   * promising the first, or of running itself: two candidates that start
+   * together would otherwise both win, one after the other, and the first
+   * lose its lead at once.
    * Refusing is always safe; it only delays an election that is not needed.
    */
   async prepare(request: PrepareRequest): Promise<PrepareReply> {
@@ -424,6 +425,8 @@ export class Paxos {
     this.following = undefined;
     const ballot = nextBallot(Math.max(this.highest, this.acceptor!.promised), this.index);
     this.highest = ballot;
+    // A candidate votes for itself: it promises no other candidate during its run (see prepare).
+    this.promisedTo = { owner: this.index, at: this.runtime.clock.now() };
     const { electionTimeout: timeout, heartbeat, window, batch } = this.options;
     const options: LeaderOptions = { timeout, heartbeat, window, batch };
     try {
