@@ -2,6 +2,7 @@
 // real one (`--data`); MemoryDisk keeps the files in memory for simulations and
 // simulates a crash and restart with reopen(). A write-ahead log over either is
 // in wal.ts.
+import fs from "node:fs";
 import { type FileHandle, mkdir, open as openFile, readFile, rename } from "node:fs/promises";
 import path from "node:path";
 import { setImmediate as endOfTurn } from "node:timers/promises";
@@ -237,7 +238,11 @@ export class FileDisk implements Disk {
   private async write(open: OpenFile, batch: Pending[]): Promise<void> {
     const handle = await this.handle(open);
     const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((each) => each.data));
-    await writeAll(handle, data);
+    // Written at once rather than through libuv's thread pool: a write to the page cache takes
+    // microseconds, and the pool's round trip (two wake-ups per append) showed in profiles.
+    for (let written = 0; written < data.length;) {
+      written += fs.writeSync(handle.fd, data, written, data.length - written);
+    }
     await this.sync(handle);
   }
 

@@ -2,7 +2,7 @@
 // and MemoryDisk (a process crash keeps what was written, a power loss what
 // was synced and a seeded torn tail; syncs on a virtual clock; failures).
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import fs, { existsSync } from "node:fs";
 import { type FileHandle, mkdtemp, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -12,7 +12,7 @@ import { Random, VirtualClock } from "../src/simulation/index.js";
 import { Wal } from "../src/wal.js";
 
 let root: string;
-/** The prototype of the handles FileDisk gets from fs/promises: its write, datasync and sync are what the tests watch. */
+/** The prototype of the handles FileDisk gets from fs/promises: its datasync and sync are what the tests watch. */
 let handles: FileHandle;
 before(async () => {
   root = await mkdtemp(path.join(tmpdir(), "disk-"));
@@ -22,31 +22,37 @@ before(async () => {
 });
 after(() => rm(root, { recursive: true, force: true }));
 
-type Write = (this: FileHandle | void, data: Uint8Array) => Promise<{ bytesWritten: number }>;
+/** Writes (part of) what FileDisk appends, as fs.writeSync does: the bytes written. */
+type Write = (data: Uint8Array) => number;
+
+/** A failed system call, as fs makes it. */
+function errnoError(code: string, message: string): Error {
+  return Object.assign(new Error(`${code}: ${message}`), { code });
+}
 
 /** A rejected system call, as fs/promises makes it. */
 function errno(code: string, message: string): Promise<never> {
-  return Promise.reject(Object.assign(new Error(`${code}: ${message}`), { code }));
+  return Promise.reject(errnoError(code, message));
 }
 
 /**
- * Watches the real calls on file handles (until the test ends, or
- * t.mock.restoreAll()): the bytes written, each fdatasync with the bytes
- * written before it began (`durable`: the most a completed one covers), and
- * each folder sync by the folder's inode. `fail` replaces a call, e.g. to
- * inject an error; its `write` gets the real write of what it is given.
+ * Watches the real calls (until the test ends, or t.mock.restoreAll()): the
+ * bytes FileDisk's appends write (fs.writeSync on a file, not the standard
+ * streams), each fdatasync with the bytes written before it began
+ * (`durable`: the most a completed one covers), and each folder sync by the
+ * folder's inode. `fail` replaces a call, e.g. to inject an error; its
+ * `write` gets the real write of what it is given.
  */
-function intercept(
-  t: TestContext,
-  fail: { datasync?: () => Promise<void>; write?: (write: Write) => Promise<{ bytesWritten: number }> } = {},
-) {
+function intercept(t: TestContext, fail: { datasync?: () => Promise<void>; write?: (write: Write) => number } = {}) {
   const calls = { written: 0, durable: 0, datasyncs: 0, folders: [] as number[] };
-  const { write, datasync, sync } = handles;
-  t.mock.method(handles, "write", async function (this: FileHandle, data: Uint8Array, offset: number, length: number) {
-    const real: Write = (part) => (write as Write).call(this, part);
-    const result = await (fail.write ? fail.write(real) : real(data.subarray(offset, offset + length)));
-    calls.written += result.bytesWritten;
-    return result;
+  const { datasync, sync } = handles;
+  const { writeSync } = fs;
+  t.mock.method(fs, "writeSync", function (fd: number, data: Uint8Array, offset: number, length: number): number {
+    if (fd <= 2) return writeSync(fd, data, offset, length);
+    const real: Write = (part) => writeSync(fd, part);
+    const written = fail.write ? fail.write(real) : real(data.subarray(offset, offset + length));
+    calls.written += written;
+    return written;
   });
   t.mock.method(handles, "datasync", async function (this: FileHandle) {
     calls.datasyncs++;
@@ -196,8 +202,10 @@ describe("FileDisk", () => {
     const where = folder();
     const data = text("0123456789");
     intercept(t, {
-      write: (write) =>
-        writes++ === 0 ? write(data.subarray(0, 4)) : errno("ENOSPC", "no space left on device, write"),
+      write: (write) => {
+        if (writes++ === 0) return write(data.subarray(0, 4));
+        throw errnoError("ENOSPC", "no space left on device, write");
+      },
     });
     const disk = new FileDisk(where, "always");
     let failure: Error | undefined;
