@@ -113,8 +113,7 @@ export class Paxos {
     this.highest = acceptor.promised;
     // Command ids only need to differ from this replica's earlier ones: start at a random point.
     this.nextId = BigInt(Math.floor(runtime.random() * 2 ** 52)) << 11n;
-    // A replica restarted on its folder (it promised a ballot before) may run sooner (see resetElection).
-    this.resetElection(acceptor.promised > 0);
+    this.resetElection();
     this.compactLater();
     return notice === undefined ? [] : [notice];
   }
@@ -396,20 +395,12 @@ export class Paxos {
     }
   }
 
-  /**
-   * (Re)starts the wait for a word from the leader; a leader has no such wait. A `restarted`
-   * replica's first wait ends a timeout sooner, within [0, t) rather than [t, 2t): no leader was
-   * heard of yet to give its time, and a cluster restarted together would otherwise all wait a full
-   * timeout before anyone runs. A leader heard meanwhile gets the whole patience (see
-   * electionDue); running while its live followers refuse (see prepare) costs only messages.
-   */
-  private resetElection(restarted = false): void {
+  /** (Re)starts the wait for a word from the leader; a leader has no such wait. */
+  private resetElection(): void {
     this.election?.cancel();
     if (this.closed || this.leader !== undefined) return;
-    const { electionTimeout } = this.options;
-    this.patience = electionTimeout * (1 + this.runtime.random());
-    const wait = restarted ? this.patience - electionTimeout : this.patience;
-    this.election = this.runtime.clock.setTimeout(() => this.electionDue(), wait);
+    this.patience = this.options.electionTimeout * (1 + this.runtime.random());
+    this.election = this.runtime.clock.setTimeout(() => this.electionDue(), this.patience);
   }
 
   /**
