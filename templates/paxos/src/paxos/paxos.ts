@@ -176,10 +176,12 @@ export class Paxos {
       return this.told(refused);
     }
     this.observe(ballot);
+    // Taken now, as the acceptor decides before its promise is durable: a PREPARE that arrives
+    // meanwhile is refused.
+    if (ballot >= this.acceptor!.promised) this.promisedTo = { owner, at: now };
     const vote = await this.acceptor!.prepare(ballot, Number(request.from));
     if (vote.ok) {
       // An election is under way: give the candidate its time.
-      this.promisedTo = { owner, at: now };
       this.following = undefined;
       this.resetElection();
     }
