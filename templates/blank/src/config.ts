@@ -35,7 +35,7 @@ export interface Config {
   data: string | undefined;
   /** When appends to the --data folder reach the disk: each one, in groups, or when the OS decides (default batch). */
   fsync: Fsync;
-  /** Bytes the write-ahead log grows by before the state snapshots and compacts it (default 4 MiB; paxos). */
+  /** Bytes the write-ahead log grows by before the state snapshots and compacts it (default 1 MiB; paxos). */
   snapshotEvery: number;
 }
 
@@ -57,7 +57,7 @@ export const USAGE = `usage: npm start -- [options]
   --run <label>         label of the metrics line      CONSENSUS_RUN
   --data <dir>          folder for durable state       CONSENSUS_DATA
   --fsync <when>        always, batch or never         CONSENSUS_FSYNC      (default: batch)
-  --snapshot-every <n>  bytes of log between snapshots CONSENSUS_SNAPSHOT_EVERY (default: 4 MiB)
+  --snapshot-every <n>  bytes of log between snapshots CONSENSUS_SNAPSHOT_EVERY (default: 1 MiB)
   --config <file.json>  the same keys as a JSON file   CONSENSUS_CONFIG
   -h, --help            print this help
 
