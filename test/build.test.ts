@@ -2,7 +2,16 @@
 // working while the tool rebuilds (the build is made in dist-next/ and swapped
 // in), and a build that fails leaves the last good one.
 import assert from "node:assert/strict";
-import { appendFileSync, cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it, type TestContext } from "node:test";
@@ -41,6 +50,8 @@ describe("npm run build", () => {
     { timeout: 300_000 },
     async (t) => {
       writeFileSync(MARK, "");
+      // A change to the bundle: the new build's chunks have other names than the old one's.
+      appendFileSync(path.join(copy, "src/core/names.ts"), "\nexport const rebuilt = true;\n");
       const { code, runs } = await buildWhileRunning(t);
       assert.equal(code, 0);
       assert.deepEqual(
@@ -50,6 +61,9 @@ describe("npm run build", () => {
       );
       assert.ok(runs.length >= 3, `only ${runs.length} runs during the build`);
       assert.equal(existsSync(MARK), false, "the new build replaced the old");
+      // The old build's chunks stay beside the new ones for a bin that started on the old build.
+      const carried = readFileSync(path.join(copy, "dist/cli/chunks/.carried"), "utf8").split("\n");
+      assert.ok(carried.length > 0 && carried.every((name) => existsSync(path.join(copy, "dist/cli/chunks", name))));
       for (const left of ["dist-next", "dist-old"]) assert.equal(existsSync(path.join(copy, left)), false, left);
     },
   );
