@@ -50,9 +50,11 @@ export async function clusterAction(flags: Flags): Promise<void> {
 /** `consensus bench <load>`. */
 export async function benchAction(
   load: string,
-  flags: Flags & { progress?: boolean; check?: boolean; force?: boolean },
+  flags: Flags & { progress?: boolean; check?: boolean; force?: boolean; sticky?: boolean },
 ): Promise<void> {
   if (flags.check && load !== "kv") throw new UserError("--check checks a kv run's history: bench kv --check");
+  if (flags.sticky && load !== "kv")
+    throw new UserError("--sticky is for kv clients (propose clients always stay): bench kv --sticky");
   if (load !== "propose" && load !== "dispatch" && load !== "kv") {
     throw new UserError(`unknown load ${load}: propose, dispatch or kv`);
   }
@@ -89,6 +91,7 @@ export async function benchAction(
     window: integer(flags.window!, "--window", 1, 100_000),
     keys: integer(flags.keys!, "--keys", 1, 1_000_000),
     reads: fraction(flags.reads!, "--reads"),
+    sticky: flags.sticky === true,
     history: flags.history ?? results.replace(/(\.jsonl?)?$/, "-history.jsonl"),
     seed,
     nemesis: chaos && { faults: chaos.faults, interval: chaos.interval },
@@ -182,12 +185,13 @@ function nemesisOptions(nemesis: NemesisModule, flags: Flags, seed: number) {
 function describeLoad(
   options: Pick<
     BenchOptions,
-    "bench" | "concurrency" | "connections" | "size" | "streams" | "window" | "keys" | "reads"
+    "bench" | "concurrency" | "connections" | "size" | "streams" | "window" | "keys" | "reads" | "sticky"
   >,
 ) {
   const spread = options.connections > 1 ? ` over ${options.connections} connections per replica` : "";
   if (options.bench === "kv") {
-    return `${options.concurrency} clients on ${options.keys} keys, ${Math.round(options.reads * 100)}% reads${spread}`;
+    const kept = options.sticky ? ", staying where a redirect leads" : "";
+    return `${options.concurrency} clients on ${options.keys} keys, ${Math.round(options.reads * 100)}% reads${spread}${kept}`;
   }
   return options.bench === "propose"
     ? `${options.concurrency} clients proposing ${options.size} bytes${spread}`

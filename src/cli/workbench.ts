@@ -47,6 +47,10 @@ export function registerWorkbench(program: Command): void {
     .option("--window <n>", "dispatch: requests in flight per stream, 1 is lockstep", "64")
     .option("--keys <n>", "kv: keys k0 … kN-1", "8")
     .option("--reads <fraction>", "kv: the fraction of operations that are reads", "0.5")
+    .option(
+      "--sticky",
+      "kv: a client redirected to the leader starts its next operations there (default: at its own replica)",
+    )
     .option("--history <file>", "kv: the history to write (default: beside the results file, <name>-history.jsonl)")
     .option("--check", "kv: check the history for linearizability at the end; the run fails if it is not")
     .option("--nemesis <faults>", "inject faults into the bench's own cluster: kill,pause,partition,delay")

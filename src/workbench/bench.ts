@@ -90,6 +90,8 @@ export interface BenchOptions extends MeasurementOptions {
   /** kv: keys, the fraction of reads, the history file, and the seed of the clients' choices. */
   keys: number;
   reads: number;
+  /** kv: a client answered after a redirect starts its next operations where the redirect led. */
+  sticky: boolean;
   history: string;
   seed: number;
   /** kv: check the history for linearizability once the run is over. */
@@ -263,7 +265,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
   }
   // The cluster's flags only where the bench started one.
   const { results: _results, run, bench, replicas, port, start: _start, version, targets: given, ...rest } = options;
-  const { keys, reads, history: historyFile, seed, nemesis: nemesisOptions, check, ...flags } = rest;
+  const { keys, reads, sticky, history: historyFile, seed, nemesis: nemesisOptions, check, ...flags } = rest;
   // Once the cluster is down: the search may take all of a core.
   const checked = history && check ? await checkHistoryFile(historyFile) : undefined;
   const client: ClientRecord = {
@@ -275,7 +277,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
     flags: {
       ...flags,
       ...(cluster ? { replicas, port } : {}),
-      ...(bench === "kv" ? { keys, reads, history: historyFile, check } : {}),
+      ...(bench === "kv" ? { keys, reads, sticky, history: historyFile, check } : {}),
       ...(bench === "kv" || nemesisOptions ? { seed } : {}),
       ...(nemesisOptions ? { nemesis: nemesisOptions.faults.join(","), nemesisInterval: nemesisOptions.interval } : {}),
       targets: given.map(describeTarget).join(","),

@@ -3,7 +3,8 @@
 // and history): three etcd members (--target etcd=…) and the template's own cluster of three, a
 // fresh one for every measurement, in turns, 16 and 64 clients. Pairs compared: etcd with its
 // default fsync (one per batch of entries) against paxos --fsync always and batch, and etcd
-// --unsafe-no-fsync against paxos never. Medians over the rounds; ratios paxos / etcd.
+// --unsafe-no-fsync against paxos never. Paxos's clients are --sticky: once redirected to the
+// leader, they stay there. Medians over the rounds; ratios paxos / etcd.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -67,7 +68,9 @@ async function measure(system: System, concurrency: number): Promise<Line> {
       env: environment(env),
     });
   if ("paxos" in system) {
-    await run([], { CONSENSUS_FSYNC: system.paxos });
+    // Its clients stay with the leader once redirected there, as a client of a leader-based store does;
+    // etcd's followers take any request and forward it to their leader.
+    await run(["--sticky"], { CONSENSUS_FSYNC: system.paxos });
   } else {
     const etcd = await startEtcd({ fsync: system.etcd === "fsync" });
     try {

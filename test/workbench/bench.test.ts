@@ -446,6 +446,16 @@ describe("refused flags", () => {
     ["a fraction of reads above 1", ["kv", "--reads", "1.5"], /^error: --reads "1\.5" is not a fraction from 0 to 1$/],
     ["no keys", ["kv", "--keys", "0"], /^error: --keys "0" is not an integer from 1 to 1000000$/],
     [
+      "--check for a load without a history",
+      ["propose", "--check"],
+      /^error: --check checks a kv run's history: bench kv --check$/,
+    ],
+    [
+      "--sticky for a load without kv clients",
+      ["propose", "--sticky"],
+      /^error: --sticky is for kv clients \(propose clients always stay\): bench kv --sticky$/,
+    ],
+    [
       "a nemesis for replicas the bench did not start",
       ["kv", "--nemesis", "kill", "--target", "127.0.0.1:1"],
       /^error: --nemesis breaks the bench's own cluster: name its replicas \(r1,r2\) in --target, or give none$/,

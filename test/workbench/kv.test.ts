@@ -247,6 +247,29 @@ describe("kv load", () => {
       },
     );
 
+    test(
+      "with sticky, a client redirected to the leader starts its next operations there",
+      { timeout: 30_000 },
+      async () => {
+        const { events, measurement } = await run(
+          { targets: cluster.targets, concurrency: 6, sticky: true },
+          { requests: 120 },
+        );
+        const operations = assertWellFormed(events, 6);
+        assert.equal(measurement.errors, 0, measurement.firstError);
+        // Each client's first operation started at its own replica (r1, r2, r3 in turn); the four that
+        // started at a follower were redirected once, and every later operation started at the leader.
+        assert.equal(measurement.redirects, 4);
+        for (let client = 0; client < 6; client++) {
+          const started = operations
+            .filter(({ invoke }) => (invoke.process as number) % 6 === client)
+            .map(({ invoke }) => invoke.replica);
+          assert.ok(started.length > 1, `client ${client + 1} ran more than one operation`);
+          assert.deepEqual(started, [["r1", "r2", "r3"][client % 3], ...started.slice(1).map(() => "r1")]);
+        }
+      },
+    );
+
     test("a seed fixes the operations each client chooses", { timeout: 30_000 }, async () => {
       const invokes = async (seed: number, concurrency: number, requests: number) =>
         chosen((await run({ targets: cluster.targets, seed, concurrency }, { requests })).events, concurrency);

@@ -91,6 +91,11 @@ export interface KvLoad {
   reads: number;
   /** Deadline of each call, in milliseconds. */
   timeout: number;
+  /**
+   * A client answered after a redirect starts its next operations there, as a client of a store with a
+   * leader would; otherwise each goes back to its own endpoint (Jepsen's binding, so reads reach followers).
+   */
+  sticky?: boolean;
   /** Seeds the operations each client chooses (a 32-bit integer: higher bits are ignored). */
   seed: number;
 }
@@ -150,8 +155,10 @@ export async function kvLoad(load: KvLoad, measurement: Measurement, history: Hi
 class KvClient {
   /** The process number: the client's index at first, then `concurrency` more after each indeterminate operation. */
   private process: number;
-  /** The index in the store's endpoints of the one operations start at. */
+  /** The index in the store's endpoints of the one it starts at again after an indeterminate operation. */
   private home: number;
+  /** The endpoint the next operation starts at: `home`'s, or with `sticky` where the last answer came from. */
+  private at: string;
   private writes = 0;
 
   constructor(
@@ -163,6 +170,7 @@ class KvClient {
   ) {
     this.process = index;
     this.home = index % load.store.endpoints.length;
+    this.at = load.store.endpoints[this.home]!;
   }
 
   /** Reads `key` until a read is answered (or the run stops), recording what it holds as a write by "initial". */
@@ -188,7 +196,7 @@ class KvClient {
     const f = value === null ? "read" : "write";
     const { endpoints } = this.load.store;
     const process = this.process;
-    this.history.record({ process, type: "invoke", f, key, value, replica: endpoints[this.home] });
+    this.history.record({ process, type: "invoke", f, key, value, replica: this.at });
     const outcome = await this.operation(process, key, value === null ? null : encodeValue(value));
     if (outcome.ok) {
       if (first && outcome.value !== null) {
@@ -203,6 +211,7 @@ class KvClient {
     this.process += this.load.concurrency;
     // The endpoint may be down or cut off: start the next operations at the next one.
     this.home = (this.home + 1) % endpoints.length;
+    this.at = endpoints[this.home]!;
     await sleep(BACKOFF_MS);
     return false;
   }
@@ -215,7 +224,7 @@ class KvClient {
       process,
       key,
       value,
-      endpoint: this.load.store.endpoints[this.home]!,
+      endpoint: this.at,
       timeout: this.load.timeout,
       redirected: () => this.measurement.redirected(),
     });
@@ -223,6 +232,7 @@ class KvClient {
       this.measurement.failed(`client ${this.index + 1}: ${answer.endpoint}: ${answer.error}`);
       return { ok: false, error: answer.error, endpoint: answer.endpoint };
     }
+    if (this.load.sticky) this.at = answer.endpoint;
     const answered = "value" in answer;
     this.measurement.answered(answered ? "success" : "decline", (performance.now() - start) * 1000);
     if (answered) return { ok: true, value: decodeValue(answer.value), endpoint: answer.endpoint };
