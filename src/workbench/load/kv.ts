@@ -155,7 +155,7 @@ export async function kvLoad(load: KvLoad, measurement: Measurement, history: Hi
 class KvClient {
   /** The process number: the client's index at first, then `concurrency` more after each indeterminate operation. */
   private process: number;
-  /** The index in the store's endpoints of the one it starts at again after an indeterminate operation. */
+  /** The index in the store's endpoints of the client's own: the next one after each indeterminate operation. */
   private home: number;
   /** The endpoint the next operation starts at: `home`'s, or with `sticky` where the last answer came from. */
   private at: string;
