@@ -41,6 +41,7 @@ const BLANK_FILES = [
   "compose.yaml",
   "consensus.json",
   ...["kustomization", "pod-disruption-budget", "services", "statefulset"].map((m) => `deploy/kubernetes/${m}.yaml`),
+  ...["deploy", "layout", "messages", "running", "testing"].map((doc) => `docs/${doc}.md`),
   "package.json",
   "proto/beacon.proto",
   "proto/client.proto",
@@ -119,6 +120,7 @@ const PAXOS_TYPES = [
 /** Its handlers are its own (no stubs, so no stub tests); its tests replace blank's of the State and the simulation. */
 const PAXOS_FILES = [
   ...BLANK_FILES,
+  "docs/protocol.md",
   "proto/paxos.proto",
   "src/pb/paxos.ts",
   ...PAXOS_TYPES.map(([, , , file]) => `src/handlers/${file}.ts`),
@@ -300,6 +302,41 @@ describe("create-consensus", () => {
     }
     // Only the paxos template's State commits.
     assert.deepEqual(says, { blank: true, epaxos: true, paxos: false });
+  });
+
+  it("keeps the README of every template within 250 lines, its reference in docs/, every link resolving", async () => {
+    for (const template of ["blank", "epaxos", "paxos"]) {
+      const cwd = workspace();
+      assert.equal((await create(["p", "-t", template, ...QUICK], cwd)).code, 0);
+      const dir = path.join(cwd, "p");
+      const readme = readFileSync(path.join(dir, "README.md"), "utf8");
+      const lines = readme.split("\n").length - 1;
+      assert.ok(lines <= 250, `the ${template} README has ${lines} lines`);
+      const docs = files(dir).filter((file) => file.startsWith("docs/"));
+      for (const file of ["README.md", ...docs]) {
+        const text = readFileSync(path.join(dir, file), "utf8");
+        assert.doesNotMatch(text, /\{\{|\}\}/, `${template}: ${file} has a handlebars tag left`);
+        for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+          if (/^https?:/.test(target!)) continue;
+          const [where, anchor] = target!.split("#");
+          const linked = where === "" ? file : path.posix.join(path.posix.dirname(file), where!);
+          assert.ok(existsSync(path.join(dir, linked)), `${template}: ${file} links to ${target}, not a file`);
+          if (anchor === undefined) continue;
+          const headings = readFileSync(path.join(dir, linked), "utf8")
+            .split("\n")
+            .filter((line) => /^#+ /.test(line))
+            .map((line) =>
+              line
+                .replace(/^#+ /, "")
+                .toLowerCase()
+                .replace(/[^\w\- ]/g, "")
+                .replace(/ /g, "-"),
+            );
+          assert.ok(headings.includes(anchor!), `${template}: ${file} links to ${target}, no such heading`);
+        }
+      }
+      if (template === "paxos") assert.match(readme, /\[docs\/protocol\.md\]\(docs\/protocol\.md\)/);
+    }
   });
 
   it("scaffolds a Dispatch switch that tsc rejects once the envelope has a type without a case", async () => {

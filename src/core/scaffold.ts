@@ -29,8 +29,14 @@ interface TemplateManifest {
   readonly messages?: readonly { name: string; reply?: boolean }[];
 }
 const MANIFEST = "template.json";
-/** A template's account of its protocol: the README's section on it (markdown, not a file of the project). */
+/**
+ * A template's account of its protocol: the README's section on it (markdown, not a file of the project).
+ * When the account is long, the section is its summary and links to the template's `docs/protocol.md`,
+ * a file of the project, which holds the rest.
+ */
 const PROTOCOL = "protocol.md";
+/** The project's full account of its protocol, when its template has one. */
+const PROTOCOL_DOC = "docs/protocol.md";
 
 /** The templates this package ships, by name, in name order. */
 export async function listTemplates(): Promise<Map<string, TemplateManifest>> {
@@ -58,7 +64,8 @@ export async function templateSources(): Promise<string[]> {
 /**
  * Plans a new project into `changes` (rooted at the project folder): the
  * template's files (after those of the template it extends; its protocol.md
- * becomes the README's section on its protocol), its protos from
+ * becomes the README's section on its protocol, and its docs/protocol.md, if
+ * any, the project's file the README's list of docs links to), its protos from
  * the canonical set, a handler and a test per message type, and the stubs
  * generated as `consensus protobuf` would. `x.hbs` is rendered to `x`; `_x`
  * becomes `.x` (npm publish drops some dotfiles). The stubs come from the
@@ -102,6 +109,7 @@ export async function planScaffold(
 
   // What the README says of the template's protocol, if it has one of its own.
   const about = protocol === undefined ? "" : (await readFile(protocol, "utf8")).trimEnd();
+  const protocolDoc = sources.has(PROTOCOL_DOC);
   // Rendered concurrently; written into the plan in a fixed order.
   const protos = manifests.flatMap((m) => m.protos);
   const planned = await Promise.all([
@@ -109,7 +117,9 @@ export async function planScaffold(
       (proto) => [`${project.config.protoDir}/${proto}`, readFileSync(path.join(PROTO_DIR, proto))] as const,
     ),
     ...[...sources].map(([target, source]) =>
-      renderFile(source, { ...values, messages, protocol: about }).then((content) => [target, content] as const),
+      renderFile(source, { ...values, messages, protocol: about, protocolDoc }).then(
+        (content) => [target, content] as const,
+      ),
     ),
   ]);
   for (const [target, content] of planned) changes.write(target, content);
