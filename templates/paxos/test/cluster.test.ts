@@ -630,7 +630,10 @@ test(
       const { clients } = replicas;
       const leader = await leaderOf(clients, NAMES);
       const [x, y] = NAMES.filter((name) => name !== leader) as [string, string];
-      await commit(clients, [leader], "k", "1");
+      // With y down the majority needs x, so x holds k=1 (and has a data folder) before it is copied.
+      await replicas.kill(y);
+      await commit(clients, [leader], "k", "1", 15_000);
+      await replicas.start(y);
       // A copy of x's folder, taken while x is down.
       await replicas.kill(x);
       const copy = `${replicas.folder(x)}-copy`;
