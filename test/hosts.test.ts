@@ -8,13 +8,15 @@
 // (its name now resolving there) and the others find it there and commit
 // through it. Needs root and `ip`: skipped otherwise, with the reason.
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { after, test, type TestContext } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { decodeValue, encodeValue } from "../src/workbench/load/kv.js";
 import { proposeFollowing, Replicas } from "../src/workbench/load/redirects.js";
 import { type Host, Hosts, hostsUnavailable } from "./support/netns.js";
@@ -406,3 +408,27 @@ test(
     assert.deepEqual(await commit(reachable, "r3", "before", undefined), { replica: written.replica, value: 1 });
   },
 );
+
+test("where ip cannot make a namespace (a container without the capability), hosts are unavailable, with what ip said", () => {
+  // An `ip` in front of the real one that fails to add a namespace as such a container's does.
+  const bin = mkdtempSync(path.join(os.tmpdir(), "fake-ip-"));
+  try {
+    const said = "mount --make-shared /run/netns failed: Operation not permitted";
+    const script = `#!/bin/sh\n[ "$1" = "-V" ] && exit 0\n[ "$1 $2" = "netns add" ] && echo "${said}" >&2\nexit 1\n`;
+    writeFileSync(path.join(bin, "ip"), script);
+    chmodSync(path.join(bin, "ip"), 0o755);
+    const netns = fileURLToPath(new URL("./support/netns.js", import.meta.url));
+    const code = "const { hostsUnavailable } = await import(process.argv[1]); console.log(hostsUnavailable());";
+    const env = { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}` };
+    const why = execFileSync(process.execPath, ["--input-type=module", "-e", code, netns], { env, encoding: "utf8" });
+    const expected =
+      process.platform !== "linux"
+        ? "network namespaces need Linux"
+        : process.getuid?.() !== 0
+          ? "network namespaces need root"
+          : `network namespaces cannot be made here (ip netns add: ${said})`;
+    assert.equal(why.trim(), expected);
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
+});

@@ -23,8 +23,19 @@ const LINK = new RegExp(`^${PREFIX}(\\d+)(?:-\\d+)?(?:br|h\\d+)$`);
 /** How many Hosts this process made so far. */
 let instances = 0;
 
-/** Why hosts cannot be made here, or undefined when they can. */
+/** Why hosts cannot be made here, once asked. */
+let unavailable: { why: string | undefined } | undefined;
+
+/**
+ * Why hosts cannot be made here, or undefined when they can: root and `ip` are not enough in a
+ * container without the capability, so a namespace is made and removed to find out.
+ */
 export function hostsUnavailable(): string | undefined {
+  unavailable ??= { why: probe() };
+  return unavailable.why;
+}
+
+function probe(): string | undefined {
   if (process.platform !== "linux") return "network namespaces need Linux";
   if (process.getuid?.() !== 0) return "network namespaces need root";
   try {
@@ -32,6 +43,17 @@ export function hostsUnavailable(): string | undefined {
   } catch {
     return "network namespaces need iproute2's ip command";
   }
+  // Named as a host of this pid's Hosts number 0, so that a later run removes it if it is left behind.
+  const namespace = `${PREFIX}-${process.pid}-0-0`;
+  try {
+    execFileSync("ip", ["netns", "add", namespace], { stdio: ["ignore", "ignore", "pipe"] });
+  } catch (error) {
+    const said = String((error as { stderr?: Buffer }).stderr ?? "")
+      .trim()
+      .split("\n")[0];
+    return `network namespaces cannot be made here (ip netns add: ${said || "failed"})`;
+  }
+  execFileSync("ip", ["netns", "del", namespace], { stdio: "ignore" });
   return undefined;
 }
 
