@@ -159,17 +159,23 @@ for (const template of ["blank", "epaxos", "paxos"]) {
       return created;
     };
 
-    it("scaffolds with a real install and git, regenerates the same stubs, passes its tests, builds, and runs a quorum of three", async (t) => {
+    // One step per test, in order, each going on in the project the first made: a failure names its step.
+    it("scaffolds with a real install and git", async () => {
       const run = await runBin(CREATE_BIN, [`e2e-${template}`, "--template", template, "--yes"], scratch, GIT_IDENTITY);
       assert.equal(run.code, 0, run.stdout + run.stderr);
       assert.match(run.stdout, /✔ installed dependencies with npm/);
       assert.match(run.stdout, /✔ created a git repository with an initial commit/);
-      const dir = path.join(scratch, `e2e-${template}`);
-      created = { dir, stdout: run.stdout };
+      created = { dir: path.join(scratch, `e2e-${template}`), stdout: run.stdout };
+    });
 
-      // The scripts run on NODE, as on the machine of a person who has that Node.
-      const node = await npm(["exec", "--", "node", "-p", "process.version"], dir);
+    it("runs its scripts on this Node.js line", async () => {
+      // As on the machine of a person who has that Node.
+      const node = await npm(["exec", "--", "node", "-p", "process.version"], project().dir);
       assert.equal(node.output.trim(), nodeVersion);
+    });
+
+    it("regenerates the same stubs with npm run protobuf", async () => {
+      const { dir } = project();
       // The stubs regenerated on this line are, byte for byte, those scaffolded (from the build's cache).
       const stubs = snapshot(path.join(dir, "src/pb"));
       const protobuf = await npm(["run", "protobuf"], dir);
@@ -180,14 +186,25 @@ for (const template of ["blank", "epaxos", "paxos"]) {
         (file) => stubs.get(file) !== regenerated.get(file),
       );
       assert.deepEqual(differ, [], `npm run protobuf changed ${differ.join(", ")}`);
+    });
+
+    it("passes its tests, every one it declares", async () => {
+      const { dir } = project();
       const test = await npm(["test"], dir);
       assert.equal(test.code, 0, test.output);
       assertEveryTestRan(dir, test.output);
       assertNoWarnings(test.output);
+    });
+
+    it("builds", async () => {
+      const { dir } = project();
       const build = await npm(["run", "build"], dir);
       assert.equal(build.code, 0, build.output);
       assertNoWarnings(build.output);
+    });
 
+    it("runs a quorum of three by npm start that answers Propose and Dispatch, and stops on Ctrl-C", async (t) => {
+      const { dir } = project();
       const ports = await freePortBlock(3);
       const names = ["r1", "r2", "r3"];
       const replicas = await Promise.all(
@@ -282,8 +299,11 @@ for (const template of ["blank", "epaxos", "paxos"]) {
         assert.ok(await portIsFree(ports[i]!), `r${i + 1} still listens after Ctrl-C:\n${output()}`);
         assertNoWarnings(output());
       }
+    });
 
-      // The same quorum by one command; Ctrl-C stops all three.
+    it("runs the same quorum by npm run cluster, and Ctrl-C stops all three", async (t) => {
+      const { dir } = project();
+      const ports = await freePortBlock(3);
       const cluster = await startScript(
         dir,
         "cluster",
@@ -305,8 +325,10 @@ for (const template of ["blank", "epaxos", "paxos"]) {
         for (let wait = 0; !(await portIsFree(port)) && wait < 100; wait++) await sleep(100);
         assert.ok(await portIsFree(port), cluster.output());
       }
+    });
 
-      // The bench: a cluster of its own, every Dispatch reply checked, one results file, one page.
+    it("benches a cluster of its own, every Dispatch reply checked, into one results file and one page", async () => {
+      const { dir } = project();
       const bench = await npm(
         [
           "run",
