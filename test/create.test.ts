@@ -89,6 +89,7 @@ const BLANK_FILES = [
   "test/support/failing-disk.ts",
   "test/support/ports.ts",
   "test/support/types.ts",
+  "test/support/wait.ts",
   "test/tls.test.ts",
   "test/wal.test.ts",
   "tsconfig.json",

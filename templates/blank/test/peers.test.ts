@@ -25,22 +25,11 @@ import { Replica } from "../src/replica.js";
 import { ReplicaServer } from "../src/server.js";
 import { Code, StatusError } from "../src/status.js";
 import { freePort } from "./support/ports.js";
+import { poll } from "./support/wait.js";
 
 const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/;
 const names = ["r1", "r2", "r3"];
 const MAIN = fileURLToPath(new URL("../src/main.js", import.meta.url));
-
-/** Keeps sending until it succeeds: for when a peer is coming back. */
-async function eventually<T>(attempt: () => Promise<T>, deadline = Date.now() + 15_000): Promise<T> {
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(50);
-    }
-  }
-}
 
 describe("GrpcPeers between three replicas", { timeout: 60_000 }, () => {
   const peers = new Map(names.map((name) => [name, new GrpcPeers(name, {}, { backoff: 20, maxBackoff: 200 })]));
@@ -180,7 +169,9 @@ describe("GrpcPeers between three replicas", { timeout: 60_000 }, () => {
     const restarted = new ReplicaServer(replicas.get("r3")!);
     servers.set("r3", restarted);
     assert.equal(await restarted.listen({ port: ports.get("r3") }), ports.get("r3"));
-    const reply = await eventually(() => r1.peers.send("r3", { $case: "beacon", value: { timestamp: "" } }));
+    const reply = await poll("r3 back", 15_000, () =>
+      r1.peers.send("r3", { $case: "beacon", value: { timestamp: "" } }),
+    );
     assert.match(reply.timestamp, RFC3339_NANO);
   });
 

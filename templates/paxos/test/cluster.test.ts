@@ -7,9 +7,8 @@
 // torn last record.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { cp, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -19,6 +18,8 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import type { ProposeReply } from "../src/pb/client.js";
 import { ConsensusClient } from "../src/pb/service.js";
+import { freePortBlock } from "./support/ports.js";
+import { poll, within } from "./support/wait.js";
 
 /** The project's folder (this file runs as dist/test/cluster.test.js) and its replica. */
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -66,67 +67,6 @@ function signal(pid: number, name: NodeJS.Signals | 0): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Waiting: every wait is a poll with a bound.
-
-/** Calls `attempt` until it returns something other than undefined; fails after `bound` ms naming `what`. */
-async function poll<T>(what: string, bound: number, attempt: () => Promise<T | undefined>): Promise<T> {
-  const deadline = performance.now() + bound;
-  let last = "";
-  for (;;) {
-    try {
-      const result = await attempt();
-      if (result !== undefined) return result;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    if (performance.now() >= deadline) throw new Error(`${what}: not within ${bound} ms${last && ` (last: ${last})`}`);
-    await delay(50);
-  }
-}
-
-/** Resolves with `promise`'s value, or rejects after `ms` naming `what`. */
-async function within<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Ports: a block P..P+2 free on 127.0.0.1, below the ephemeral range (a port
-// the OS picked for us is free, but its neighbours may go to any outgoing
-// connection a moment later).
-
-function portIsFree(port: number): Promise<boolean> {
-  const server = createServer();
-  return new Promise((resolve) => {
-    server.once("error", () => resolve(false));
-    server.listen(port, HOST, () => server.close(() => resolve(true)));
-  });
-}
-
-async function freePortBlock(count: number): Promise<number[]> {
-  let ephemeral = 32768;
-  try {
-    ephemeral = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32768;
-  } catch {
-    // not Linux: its default is as good a guess as any
-  }
-  for (;;) {
-    const first = 10_000 + Math.floor(Math.random() * (ephemeral - count - 10_000));
-    const ports = Array.from({ length: count }, (_, i) => first + i);
-    if ((await Promise.all(ports.map(portIsFree))).every(Boolean)) return ports;
   }
 }
 
