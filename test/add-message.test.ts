@@ -1,29 +1,16 @@
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { after, describe, it } from "node:test";
-import { CONSENSUS_BIN, CREATE_BIN, REPO } from "./support/paths.js";
-import { consensus, runBin, snapshot, tsc } from "./support/project.js";
+import { describe, it } from "node:test";
+import { CONSENSUS_BIN } from "./support/paths.js";
+import { consensus, tsc } from "./support/project.js";
+import { read, Scratch, tree } from "./support/scratch.js";
 import { interruptOnceHandled } from "./support/signals.js";
 import { killAtEveryStep } from "./support/steps.js";
 
-const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-add-"));
-after(() => rmSync(scratch, { recursive: true, force: true }));
-let count = 0;
-
+const scratch = new Scratch("consensus-add-");
 /** A freshly scaffolded project (no install: the repository's node_modules stand in for tsc). */
-async function project(template = "blank"): Promise<string> {
-  const name = `p${count++}`;
-  const run = await runBin(CREATE_BIN, [name, "-t", template, "--no-install", "--no-git"], scratch);
-  assert.equal(run.code, 0, run.stderr);
-  const dir = path.join(scratch, name);
-  symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"), "dir");
-  return dir;
-}
-const read = (dir: string, file: string) => readFileSync(path.join(dir, file), "utf8");
-/** The project's tree without node_modules (a symlink) and dist. */
-const tree = (dir: string) => JSON.stringify([...snapshot(dir)].filter(([file]) => !file.startsWith("dist/")));
+const project = (template = "blank") => scratch.scaffold(template);
 
 const ACCEPT = [
   "add-message",
@@ -149,8 +136,7 @@ describe("consensus add-message killed", () => {
     { timeout: 180_000 },
     async (t) => {
       const dir = await project();
-      const pristine = `${dir}-pristine`;
-      cpSync(dir, pristine, { recursive: true, verbatimSymlinks: true });
+      const pristine = scratch.copy(dir);
       const outcomes = await killAtEveryStep(CONSENSUS_BIN, ACCEPT, { dir, pristine, tree, t });
       t.diagnostic(
         `${outcomes.before} kills left it before, ${outcomes.after} after, ${outcomes.undone} inside the commit, undone`,
@@ -419,8 +405,7 @@ describe("consensus add-message refuses and changes nothing", () => {
   for (const { name, args, files, error } of REFUSALS) {
     it(`refuses ${name}`, async () => {
       base ??= await project();
-      const dir = `${base}-${count++}`;
-      cpSync(base, dir, { recursive: true, verbatimSymlinks: true });
+      const dir = scratch.copy(base);
       for (const [file, content] of Object.entries(files ?? {})) writeFileSync(path.join(dir, file), content);
       const before = tree(dir);
       const run = await consensus(["add-message", ...args], dir);
@@ -442,7 +427,7 @@ describe("consensus add-message refuses and changes nothing", () => {
     );
     assert.equal(again.code, 1);
     assert.equal(tree(dir), before);
-    const outside = await consensus(ACCEPT, scratch);
+    const outside = await consensus(ACCEPT, scratch.dir);
     assert.equal(outside.code, 1);
     assert.match(outside.stderr, /^error: no consensus\.json/);
   });

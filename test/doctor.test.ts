@@ -1,32 +1,12 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { cpSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { after, describe, it } from "node:test";
-import { CREATE_BIN, REPO } from "./support/paths.js";
-import { consensus, GIT_IDENTITY, runBin, snapshot } from "./support/project.js";
+import { describe, it } from "node:test";
+import { consensus, GIT_IDENTITY } from "./support/project.js";
+import { edit, Scratch, tree } from "./support/scratch.js";
 
-const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-doctor-"));
-after(() => rmSync(scratch, { recursive: true, force: true }));
-let count = 0;
-
-async function scaffold(template: string, git: boolean): Promise<string> {
-  const dir = path.join(scratch, `p${count++}`);
-  const flags = ["--no-install", ...(git ? [] : ["--no-git"])];
-  const run = await runBin(CREATE_BIN, [dir, "-t", template, ...flags], scratch, GIT_IDENTITY);
-  assert.equal(run.code, 0, run.stderr);
-  symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"), "dir");
-  return dir;
-}
-const read = (dir: string, file: string) => readFileSync(path.join(dir, file), "utf8");
-const edit = (dir: string, file: string, from: RegExp, to: string) => {
-  const text = read(dir, file);
-  const edited = text.replace(from, to);
-  assert.notEqual(edited, text, `${file}: ${from} matched`);
-  writeFileSync(path.join(dir, file), edited);
-};
-const tree = (dir: string) => JSON.stringify([...snapshot(dir)].filter(([file]) => !file.startsWith("dist/")));
+const scratch = new Scratch("consensus-doctor-");
 const git = (dir: string, ...args: string[]) =>
   execFileSync("git", args, { cwd: dir, env: { ...process.env, ...GIT_IDENTITY }, stdio: "pipe" }).toString();
 
@@ -34,14 +14,12 @@ const git = (dir: string, ...args: string[]) =>
 let base: Promise<string> | undefined;
 async function project(): Promise<string> {
   base ??= (async () => {
-    const dir = await scaffold("blank", false);
+    const dir = await scratch.scaffold("blank");
     const run = await consensus(["add-message", "Accept", "--request", "ballot:uint64", "--reply", "ok:bool"], dir);
     assert.equal(run.code, 0, run.stderr);
     return dir;
   })();
-  const dir = `${await base}-${count++}`;
-  cpSync(await base, dir, { recursive: true, verbatimSymlinks: true });
-  return dir;
+  return scratch.copy(await base);
 }
 /** Like project(), in a git work tree with one commit. */
 async function committed(): Promise<string> {
@@ -66,7 +44,7 @@ describe("consensus doctor on fresh projects", () => {
   for (const template of ["blank", "epaxos", "paxos"]) {
     for (const withGit of [false, true]) {
       it(`finds no problems in a fresh ${template} project ${withGit ? "with" : "without"} git`, async () => {
-        const dir = await scaffold(template, withGit);
+        const dir = await scratch.scaffold(template, { git: withGit });
         const run = await doctor(dir);
         assert.deepEqual(run.lines, [
           `✔ no problems; ${withGit ? "wire-compatible with HEAD" : "wire check skipped (not in a git work tree)"}`,
@@ -233,7 +211,7 @@ describe("consensus doctor refuses", () => {
 
   it("--against a revision without the protos: a project git ignores (the set-up's demo/), and one not committed yet", async () => {
     // An enclosing repository that ignores the project's folder, as the tool's checkout ignores demo/.
-    const outer = path.join(scratch, `outer-${count++}`);
+    const outer = scratch.path("outer-");
     cpSync(await project(), path.join(outer, "demo"), { recursive: true, verbatimSymlinks: true });
     writeFileSync(path.join(outer, ".gitignore"), "demo/\n");
     git(outer, "init", "-q");

@@ -1,22 +1,13 @@
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { after, describe, it } from "node:test";
-import { CREATE_BIN } from "./support/paths.js";
-import { consensus, runBin } from "./support/project.js";
+import { describe, it } from "node:test";
+import { consensus } from "./support/project.js";
+import { Scratch } from "./support/scratch.js";
 
-const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-list-"));
-after(() => rmSync(scratch, { recursive: true, force: true }));
-let count = 0;
-
+const scratch = new Scratch("consensus-list-");
 /** A freshly scaffolded project (list reads files only: no node_modules needed). */
-async function project(template: string): Promise<string> {
-  const dir = path.join(scratch, `p${count++}`);
-  const run = await runBin(CREATE_BIN, [dir, "-t", template, "--no-install", "--no-git"], scratch);
-  assert.equal(run.code, 0, run.stderr);
-  return dir;
-}
+const project = (template: string) => scratch.scaffold(template, { linked: false });
 
 /** The table's rows as cells (split on the runs of two or more spaces that separate columns). */
 async function table(dir: string): Promise<string[][]> {
@@ -134,7 +125,7 @@ describe("consensus list", () => {
   });
 
   it("refuses outside a project", async () => {
-    const run = await consensus(["list"], scratch);
+    const run = await consensus(["list"], scratch.dir);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /^error: no consensus\.json in [^\n]*\n$/);
     assert.equal(run.stdout, "");

@@ -16,6 +16,7 @@ import { promisify } from "node:util";
 import { goldenStubs } from "./support/golden.js";
 import { CONSENSUS_BIN, NODE, REPO } from "./support/paths.js";
 import { bufGenerate, consensus, environment, snapshot, tempProject } from "./support/project.js";
+import { edit, read } from "./support/scratch.js";
 import { interruptOnceHandled } from "./support/signals.js";
 
 const dirs: string[] = [];
@@ -25,13 +26,6 @@ const project = (config: object = {}) => {
   return dir;
 };
 after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
-
-const read = (dir: string, file: string) => readFileSync(path.join(dir, file), "utf8");
-const edit = (dir: string, file: string, from: string, to: string) => {
-  const text = read(dir, file);
-  assert.ok(text.includes(from), `${file} holds ${from}`);
-  writeFileSync(path.join(dir, file), text.replace(from, to));
-};
 
 describe("consensus protobuf", () => {
   it("generates the canonical set byte for byte as the golden files", async () => {

@@ -1,50 +1,25 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { cpSync, existsSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { after, describe, it, type TestContext } from "node:test";
-import { CONSENSUS_BIN, CREATE_BIN, NODE, REPO } from "./support/paths.js";
-import { consensus, runBin, snapshot, tsc } from "./support/project.js";
+import { describe, it, type TestContext } from "node:test";
+import { CONSENSUS_BIN, NODE } from "./support/paths.js";
+import { consensus, tsc } from "./support/project.js";
+import { files, read, Scratch, tree } from "./support/scratch.js";
 import { spawnChild } from "./support/child.js";
 import { interruptOnceHandled } from "./support/signals.js";
 import { killAtEveryStep } from "./support/steps.js";
 
-const scratch = mkdtempSync(path.join(os.tmpdir(), "consensus-remove-"));
-after(() => rmSync(scratch, { recursive: true, force: true }));
-let count = 0;
+const scratch = new Scratch("consensus-remove-");
 
 /** One scaffolded project per template for the whole file (no install: the repository's node_modules stand in). */
 const scaffolded = new Map<string, Promise<string>>();
-function scaffold(template: string): Promise<string> {
-  if (!scaffolded.has(template)) {
-    scaffolded.set(
-      template,
-      (async () => {
-        const run = await runBin(CREATE_BIN, [template, "-t", template, "--no-install", "--no-git"], scratch);
-        assert.equal(run.code, 0, run.stderr);
-        return path.join(scratch, template);
-      })(),
-    );
-  }
-  return scaffolded.get(template)!;
-}
-/** A copy of the template's project of its own, node_modules linked in. */
+/** A copy of the template's project of its own. */
 async function project(template = "blank"): Promise<string> {
-  const dir = path.join(scratch, `p${count++}`);
-  cpSync(await scaffold(template), dir, { recursive: true });
-  symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"), "dir");
-  return dir;
+  if (!scaffolded.has(template)) scaffolded.set(template, scratch.scaffold(template));
+  return scratch.copy(await scaffolded.get(template)!);
 }
-const copy = (dir: string) => {
-  const to = `${dir}-${count++}`;
-  cpSync(dir, to, { recursive: true, verbatimSymlinks: true });
-  return to;
-};
-const read = (dir: string, file: string) => readFileSync(path.join(dir, file), "utf8");
-/** The project's files without node_modules (a symlink) and dist, as file -> bytes. */
-const files = (dir: string) => new Map([...snapshot(dir)].filter(([file]) => !file.startsWith("dist/")));
-const tree = (dir: string) => JSON.stringify([...files(dir)]);
+const copy = (dir: string) => scratch.copy(dir);
 
 const ACCEPT = ["add-message", "Accept", "--request", "ballot:uint64", "--reply", "ok:bool"];
 
@@ -228,11 +203,11 @@ describe("consensus remove-message refuses and changes nothing", () => {
   }
 
   it("refuses outside a project", async () => {
-    const before = tree(scratch);
-    const run = await consensus(["remove-message", "Accept"], scratch);
+    const before = tree(scratch.dir);
+    const run = await consensus(["remove-message", "Accept"], scratch.dir);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /^error: no consensus\.json in [^\n]*\n$/);
-    assert.equal(tree(scratch), before);
+    assert.equal(tree(scratch.dir), before);
   });
 });
 
