@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { NODE, REPO } from "./support/paths.js";
+import { CREATE_BIN, NODE, REPO } from "./support/paths.js";
 
 const exec = promisify(execFile);
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
@@ -38,7 +38,14 @@ describe("the packed package", () => {
       cwd: dir,
       env: { ...process.env, NO_COLOR: "1" },
     });
-    assert.match(created.stdout, /✔ created app \(template blank, 64 files\)/);
+    // Every file the checkout scaffolds: a template file the package's `files` leaves out shows here.
+    const reference = await exec(NODE, [CREATE_BIN, "reference", "--no-install", "--no-git"], {
+      cwd: dir,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    const count = (stdout: string) => /^✔ created \S+ \(template blank, (\d+) files\)$/m.exec(stdout)?.[1];
+    assert.ok(count(reference.stdout), reference.stdout);
+    assert.equal(count(created.stdout), count(reference.stdout), created.stdout);
     const pkg = JSON.parse(readFileSync(path.join(dir, "app/package.json"), "utf8"));
     const version = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")).version;
     assert.equal(pkg.devDependencies["create-consensus"], `^${version}`, "an installed tool is depended on by version");
