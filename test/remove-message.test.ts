@@ -19,7 +19,6 @@ async function project(template = "blank"): Promise<string> {
   if (!scaffolded.has(template)) scaffolded.set(template, scratch.scaffold(template));
   return scratch.copy(await scaffolded.get(template)!);
 }
-const copy = (dir: string) => scratch.copy(dir);
 
 const ACCEPT = ["add-message", "Accept", "--request", "ballot:uint64", "--reply", "ok:bool"];
 
@@ -32,7 +31,7 @@ function acceptProject(): Promise<string> {
     assert.equal(run.code, 0, run.stderr);
     return dir;
   })();
-  return withAccept.then(copy);
+  return withAccept.then((dir) => scratch.copy(dir));
 }
 
 describe("consensus remove-message", () => {
@@ -225,7 +224,7 @@ describe("consensus remove-message interrupted", () => {
     { timeout: 180_000 },
     async (t) => {
       const pristine = await acceptProject();
-      const dir = copy(pristine);
+      const dir = scratch.copy(pristine);
       const outcomes = await killAtEveryStep(CONSENSUS_BIN, ["remove-message", "Accept"], { dir, pristine, tree, t });
       t.diagnostic(
         `${outcomes.before} kills left it before, ${outcomes.after} after, ${outcomes.undone} inside the commit, undone`,
@@ -239,7 +238,7 @@ describe("consensus remove-message interrupted", () => {
     async (t) => {
       const pristine = await acceptProject();
       const before = tree(pristine);
-      const dir = copy(pristine);
+      const dir = scratch.copy(pristine);
       const started = performance.now();
       assert.equal((await consensus(["remove-message", "Accept"], dir)).code, 0);
       const duration = performance.now() - started;
