@@ -423,6 +423,13 @@ export class Paxos {
   /** Phase 1 with a ballot above every one seen; on success this replica leads. */
   private async campaign(): Promise<void> {
     if (this.closed || this.leader !== undefined || this.campaigning) return;
+    // A promise to another candidate within an election timeout (its write perhaps still under
+    // way, so the timer was not yet reset): that candidate gets its time, as in prepare().
+    const { owner, at } = this.promisedTo;
+    if (owner !== this.index && this.runtime.clock.now() - at < this.options.electionTimeout) {
+      this.resetElection();
+      return;
+    }
     this.campaigning = true;
     this.following = undefined;
     const ballot = nextBallot(Math.max(this.highest, this.acceptor!.promised), this.index);
