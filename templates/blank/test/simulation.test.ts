@@ -12,6 +12,7 @@ import type { ProposeReply, ProposeRequest } from "../src/pb/client.js";
 import { type PeerReply, Type } from "../src/pb/envelope.js";
 import { Replica } from "../src/replica.js";
 import {
+  assertHurt,
   assertLinearizable,
   FAULT_KINDS,
   type FaultEvent,
@@ -447,6 +448,49 @@ describe("Simulation", () => {
     assertLinearizable(result);
   });
 
+  test("the nemesis deals each kind once before any comes again; with everyKind the workload waits for all of them", async () => {
+    const kinds = ["crash", "power", "partition", "drop", "delay"] as const;
+    const run = async (everyKind: boolean) => {
+      const sim = new Simulation({ seed: 4, replica: quorumStore(), faults: { kinds, everyKind } });
+      const result = await sim.run({ operations: 4, clients: 1 });
+      const starts = result.faults.filter((event) => event.f === "start").map((event) => event.fault);
+      const completions = result.history.split("\n").filter((line) => /"type":"(ok|fail|info)"/.test(line));
+      assertLinearizable(result);
+      return { result, starts, completions: completions.length - starts.length * 2 };
+    };
+    const short = await run(false);
+    assert.equal(short.completions, 4);
+    assert.ok(short.starts.length < kinds.length, `${short.starts.length} faults in a run of 4 operations`);
+    assert.throws(() => assertHurt(short.result, kinds), /^AssertionError.*: seed 4: the run was not hurt: no \w+/);
+
+    const whole = await run(true);
+    assert.deepEqual(whole.starts.slice(0, kinds.length).sort(), [...kinds].sort());
+    assert.ok(whole.completions > 4, `${whole.completions} operations`);
+    assertHurt(whole.result, kinds);
+  });
+
+  test("assertHurt asks for an operation that failed or was indeterminate while a fault was on", () => {
+    const line = (time: number, event: object) => JSON.stringify({ ...event, time: time * 1e6 });
+    const history = (from: number, to: number) =>
+      [
+        line(1, { process: "nemesis", type: "info", f: "start", fault: "crash", value: "r1" }),
+        line(2, { process: 0, type: "invoke", f: "write", key: "x", value: 1 }),
+        line(3, { process: 0, type: "ok", f: "write", key: "x", value: 1 }),
+        line(5, { process: "nemesis", type: "info", f: "stop", fault: "crash", value: "r1" }),
+        line(from, { process: 1, type: "invoke", f: "read", key: "x", value: null }),
+        line(to, { process: 1, type: "info", f: "read", key: "x", value: null, error: "r1 is down" }),
+      ].join("\n") + "\n";
+    assert.throws(
+      () => assertHurt({ seed: 9, history: history(6, 8) }, ["crash"]),
+      /seed 9: the run was not hurt: no operation failed or was indeterminate during a fault\nreplay it: SIMULATION_SEED=9 npm test/,
+    );
+    assert.throws(
+      () => assertHurt({ seed: 9, history: history(4, 8) }, ["crash", "power"]),
+      /no power fault was injected/,
+    );
+    assertHurt({ seed: 9, history: history(4, 8) }, ["crash"]);
+  });
+
   test("the checker catches a store that acknowledges writes it never replicates, and names the seed", async () => {
     const sim = new Simulation({ seed: 17, replica: unreplicated });
     const result = await sim.run({ operations: 100, keys: 1 });
@@ -466,9 +510,10 @@ describe("Simulation", () => {
 
   for (const seed of seeds(3)) {
     test(`a correct single-copy store passes under every fault (seed ${seed})`, async () => {
-      const sim = new Simulation({ seed, replica: quorumStore(), faults: { kinds: ALL_FAULTS } });
+      const sim = new Simulation({ seed, replica: quorumStore(), faults: { kinds: ALL_FAULTS, everyKind: true } });
       const result = await sim.run({ operations: 200, timeout: 300 });
       assertLinearizable(result);
+      assertHurt(result, ALL_FAULTS);
       assert.ok(result.history.includes('"type":"ok"'));
     });
 

@@ -30,6 +30,11 @@ export interface FaultOptions {
   interval?: readonly [number, number];
   /** Virtual ms a fault lasts, drawn in this range (default [50, 300]). */
   duration?: readonly [number, number];
+  /**
+   * The workload goes on past its `operations` until each kind has been
+   * injected and healed once (default false), so that every run meets them all.
+   */
+  everyKind?: boolean;
 }
 
 /** The least replicas each fault needs, so that the others are a majority that stays up and connected. */
@@ -67,38 +72,61 @@ export function checkFaults(options: FaultOptions, replicas: number): void {
   }
 }
 
-/** The next fault among `kinds` on `replicas` (in order), drawn from `random`. */
-export function drawFault(random: Random, kinds: readonly FaultKind[], replicas: readonly string[]): Fault {
-  // In a fixed order, so that the order the kinds were given in does not change the run.
-  const kind = random.pick(FAULT_KINDS.filter((k) => kinds.includes(k)));
-  switch (kind) {
-    case "crash":
-    case "power":
-    case "eio":
-    case "full":
-      return { fault: kind, value: random.pick(replicas) };
-    case "partition":
-      return { fault: kind, value: split(random, replicas) };
-    case "drop": {
-      const from = random.pick(replicas);
-      return { fault: kind, value: [from, random.pick(replicas.filter((name) => name !== from))] };
+/**
+ * Deals the faults among `kinds` on `replicas` (in order) as from a deck: each
+ * kind once, in an order drawn from `random`, before any kind comes again, so
+ * that every run of as many faults as kinds meets each of them.
+ */
+export class FaultDeck {
+  private readonly kinds: FaultKind[];
+  private hand: FaultKind[] = [];
+  private dealt = 0;
+
+  constructor(
+    private readonly random: Random,
+    kinds: readonly FaultKind[],
+    private readonly replicas: readonly string[],
+  ) {
+    // In a fixed order, so that the order the kinds were given in does not change the run.
+    this.kinds = FAULT_KINDS.filter((kind) => kinds.includes(kind));
+  }
+
+  /** Whether each kind has been dealt at least once. */
+  get everyKind(): boolean {
+    return this.dealt >= this.kinds.length;
+  }
+
+  next(): Fault {
+    if (this.hand.length === 0) this.hand = this.random.shuffle(this.kinds);
+    this.dealt++;
+    return this.fault(this.hand.pop()!);
+  }
+
+  private fault(kind: FaultKind): Fault {
+    const { random, replicas } = this;
+    switch (kind) {
+      case "crash":
+      case "power":
+      case "eio":
+      case "full":
+        return { fault: kind, value: random.pick(replicas) };
+      case "partition":
+        return { fault: kind, value: split(random, replicas) };
+      case "drop": {
+        const from = random.pick(replicas);
+        return { fault: kind, value: [from, random.pick(replicas.filter((name) => name !== from))] };
+      }
+      case "loss":
+        return { fault: kind, value: random.int(1, 5) / 10 };
+      case "delay":
+        return { fault: kind, value: random.int(2, 20) * 10 };
     }
-    case "loss":
-      return { fault: kind, value: random.int(1, 5) / 10 };
-    case "delay":
-      return { fault: kind, value: random.int(2, 20) * 10 };
   }
 }
 
 /** A majority and a minority of one to (n-1)/2 replicas: one isolated, or a larger split. */
 function split(random: Random, replicas: readonly string[]): string[][] {
   const size = random.int(1, Math.floor((replicas.length - 1) / 2));
-  // The first `size` steps of a Fisher–Yates shuffle draw the minority.
-  const order = [...replicas.keys()];
-  for (let i = 0; i < size; i++) {
-    const j = random.int(i, order.length - 1);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  const minority = new Set(order.slice(0, size));
+  const minority = new Set(random.shuffle([...replicas.keys()]).slice(0, size));
   return [replicas.filter((_, i) => !minority.has(i)), replicas.filter((_, i) => minority.has(i))];
 }

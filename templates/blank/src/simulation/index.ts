@@ -2,7 +2,7 @@
 export { type HistoryEvent, type KvOutcome, MAX_HOPS, type Workload } from "./client.js";
 export { FAULT_KINDS, type Fault, type FaultEvent, type FaultKind, type FaultOptions } from "./faults.js";
 export { Random } from "./random.js";
-export { assertLinearizable, seeds } from "./replay.js";
+export { assertHurt, assertLinearizable, seeds } from "./replay.js";
 export {
   type RunOptions,
   Simulation,

@@ -36,6 +36,16 @@ export class Random {
     if (items.length === 0) throw new RangeError("nothing to pick from");
     return items[this.int(0, items.length - 1)]!;
   }
+
+  /** `items` in a drawn order (Fisher–Yates), as a new array. */
+  shuffle<T>(items: readonly T[]): T[] {
+    const order = [...items];
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = this.int(0, i);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    return order;
+  }
 }
 
 /** 32-bit FNV-1a of a string's UTF-16 code units. */

@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { AssertionError } from "node:assert";
 import { parseHistory, renderHistory } from "create-consensus/check";
+import type { HistoryEvent } from "./client.js";
+import type { FaultKind } from "./faults.js";
 import type { SimulationResult } from "./simulation.js";
 
 /** The seeds to run: SIMULATION_SEED alone when set, else 1 … SIMULATION_RUNS (default `count`). */
@@ -50,6 +52,51 @@ export function assertLinearizable(
       `seed ${seed}: ${problems.join("\n")}`,
       `replay it: SIMULATION_SEED=${seed} npm test`,
       `history: ${file} (drawn in ${page}; check it again with npx consensus check ${file})`,
+    ].join("\n"),
+  });
+}
+
+/**
+ * Throws an AssertionError unless the run was hurt: each of `kinds` was
+ * injected, and some operation failed or ended indeterminate while a fault
+ * was on. A run that no fault reached proves nothing about faults.
+ */
+export function assertHurt(result: Pick<SimulationResult, "seed" | "history">, kinds: readonly FaultKind[]): void {
+  const events = result.history
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as HistoryEvent & { time: number; fault?: FaultKind });
+  // When each fault was on, [start, stop]; one still on at the end lasts to the end.
+  const on: [number, number][] = [];
+  const open = new Map<string, number>();
+  const injected = new Set<string>();
+  const invoked = new Map<unknown, number>();
+  const hurt: [number, number][] = [];
+  for (const event of events) {
+    if (event.process === "nemesis") {
+      const fault = `${event.fault} ${JSON.stringify(event.value)}`;
+      if (event.f === "start") {
+        injected.add(event.fault!);
+        open.set(fault, event.time);
+      } else if (open.has(fault)) {
+        on.push([open.get(fault)!, event.time]);
+        open.delete(fault);
+      }
+    } else if (event.type === "invoke") invoked.set(event.process, event.time);
+    else if (event.type !== "ok") hurt.push([invoked.get(event.process) ?? event.time, event.time]);
+  }
+  for (const start of open.values()) on.push([start, Infinity]);
+  const problems: string[] = [];
+  const missing = kinds.filter((kind) => !injected.has(kind));
+  if (missing.length > 0) problems.push(`no ${missing.join(", ")} fault was injected`);
+  if (!hurt.some(([from, to]) => on.some(([start, stop]) => from <= stop && start <= to))) {
+    problems.push("no operation failed or was indeterminate during a fault");
+  }
+  if (problems.length === 0) return;
+  throw new AssertionError({
+    message: [
+      `seed ${result.seed}: the run was not hurt: ${problems.join("; ")}`,
+      `replay it: SIMULATION_SEED=${result.seed} npm test`,
     ].join("\n"),
   });
 }

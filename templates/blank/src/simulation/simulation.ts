@@ -22,7 +22,7 @@ import {
   type Unanswered,
   type Workload,
 } from "./client.js";
-import { checkFaults, drawFault, type Fault, type FaultEvent, type FaultOptions } from "./faults.js";
+import { checkFaults, FaultDeck, type Fault, type FaultEvent, type FaultOptions } from "./faults.js";
 import { Random } from "./random.js";
 import { type ClockScope, VirtualClock } from "./virtual-clock.js";
 
@@ -170,11 +170,16 @@ export class Simulation<R extends SimulatedReplica = Replica> {
   /** Set once no new fault is to start; `wake` cuts the nemesis's current wait short. */
   private quiet = false;
   private wake: (() => void) | undefined;
+  /** Whether the nemesis has done what the workload waits for: each kind once, with `everyKind`. */
+  private dealt: boolean;
+  /** Whether the workload has issued all it is to issue (run() sets it). */
+  private enough = (): boolean => true;
 
   constructor(private readonly options: SimulationOptions<R>) {
     const { seed } = options;
     if (!Number.isSafeInteger(seed)) throw new RangeError(`seed ${seed} is not an integer`);
     this.seed = seed;
+    this.dealt = options.faults?.everyKind !== true;
     const replicas = options.replicas ?? 3;
     this.names = typeof replicas === "number" ? Array.from({ length: replicas }, (_, i) => `r${i + 1}`) : [...replicas];
     if (this.names.length === 0) throw new RangeError("a simulation needs at least one replica");
@@ -350,8 +355,9 @@ export class Simulation<R extends SimulatedReplica = Replica> {
 
   /**
    * Starts the replicas (if not yet), runs the workload while the nemesis
-   * injects faults, stops the faults once the last operation is issued, and
-   * checks the history once every operation has completed.
+   * injects faults, stops the faults once the last operation is issued (and,
+   * with `everyKind`, each kind has been injected once), and checks the
+   * history once every operation has completed.
    */
   async run(options: RunOptions = {}): Promise<SimulationResult<R>> {
     const workload: Required<Workload> = {
@@ -363,12 +369,14 @@ export class Simulation<R extends SimulatedReplica = Replica> {
     };
     if (!this.started) await this.start();
     let issued = 0;
+    this.enough = () => issued >= workload.operations && (this.dealt || workload.operations <= 0);
     const next = (): boolean => {
-      if (issued >= workload.operations) return false;
-      if (++issued === workload.operations) this.calm();
+      if (this.enough()) return false;
+      issued++;
+      if (this.enough()) this.calm();
       return true;
     };
-    if (workload.operations <= 0) this.calm();
+    if (this.enough()) this.calm();
     const clients = Array.from({ length: workload.clients }, (_, index) =>
       runClient(
         new KvClient(this.links, index, workload.timeout),
@@ -548,13 +556,14 @@ export class Simulation<R extends SimulatedReplica = Replica> {
   /** Faults one at a time, each after a pause and for a while drawn from the seed, until calm(). */
   private async nemesis(options: FaultOptions): Promise<void> {
     const random = new Random(this.seed, "faults");
+    const deck = new FaultDeck(random, options.kinds, this.names);
     const interval = options.interval ?? DEFAULT_INTERVAL;
     const duration = options.duration ?? DEFAULT_DURATION;
     const draw = ([min, max]: readonly [number, number]) => random.int(Math.round(min), Math.round(max));
     for (;;) {
       await this.pause(draw(interval));
       if (this.quiet) return;
-      const fault = drawFault(random, options.kinds, this.names);
+      const fault = deck.next();
       const length = draw(duration);
       if (fault.fault === "power") {
         await this.worstMoment(fault.value);
@@ -571,6 +580,10 @@ export class Simulation<R extends SimulatedReplica = Replica> {
       if (fault.fault === "crash" || fault.fault === "power") await this.reboot(fault.value);
       else if (fault.fault === "eio" || fault.fault === "full") await this.repair(fault.value);
       else this.heal();
+      if (!this.dealt && deck.everyKind) {
+        this.dealt = true;
+        if (this.enough()) return this.calm();
+      }
     }
   }
 
