@@ -78,7 +78,8 @@ export async function runToStep(
  * was, or exit 0 with the whole change. Handled before the commit point, the commit must see it (130);
  * handled after the last step, or not before the command exits, it cannot (0).
  *
- * Resolves with how many runs ended each way, and how many Ctrl-Cs were handled before the command exited.
+ * Resolves with how many runs ended each way, and how many Ctrl-Cs were handled inside the commit
+ * (after its first step, before its last).
  */
 export async function killAtEveryStep(
   bin: string,
@@ -96,7 +97,7 @@ export async function killAtEveryStep(
     signal?: "SIGKILL" | "SIGINT";
     t: TestContext;
   },
-): Promise<{ before: number; after: number; undone: number; handled: number }> {
+): Promise<{ before: number; after: number; undone: number; handledInCommit: number }> {
   const fresh = () => {
     rmSync(dir, { recursive: true, force: true });
     cpSync(pristine, dir, { recursive: true, verbatimSymlinks: true });
@@ -109,12 +110,17 @@ export async function killAtEveryStep(
   assert.equal(code, 0, stderr);
   const afterward = tree(dir);
   assert.ok(afterward !== before, "the command changed nothing");
+  // The commit begins with the folder of its transaction; steps before it are the command's planning.
+  const begun = steps.findIndex((step) => step.path === path.dirname(TRANSACTION_DIR)) + 1;
   const commitPoint = steps.findIndex((step) => step.call === "renameSync" && step.path.endsWith("journal.tmp")) + 1;
   const whole = steps.findIndex((step) => step.call === "unlinkSync" && step.path.endsWith("journal.json")) + 1;
-  assert.ok(0 < commitPoint && commitPoint < whole, steps.map((step) => `${step.call} ${step.path}`).join("\n"));
+  assert.ok(
+    0 < begun && begun < commitPoint && commitPoint < whole,
+    steps.map((step) => `${step.call} ${step.path}`).join("\n"),
+  );
 
   const stop = signal === "SIGKILL" ? "killed" : "Ctrl-C";
-  const outcomes = { before: 0, after: 0, undone: 0, handled: 0 };
+  const outcomes = { before: 0, after: 0, undone: 0, handledInCommit: 0 };
   for (let step = 1; step <= steps.length; step++) {
     fresh();
     const stopped = await run(step);
@@ -137,7 +143,7 @@ export async function killAtEveryStep(
       assert.ok(code === 130 || code === 0, `${landed}: exit ${code ?? stopped.signal}; ${stopped.stderr}`);
       if (handledAfter !== undefined && handledAfter < commitPoint) assert.equal(code, 130, landed);
       if (handledAfter === undefined || handledAfter >= steps.length) assert.equal(code, 0, landed);
-      if (handledAfter !== undefined) outcomes.handled++;
+      else if (handledAfter >= begun) outcomes.handledInCommit++;
       expected = code === 130 ? "before" : "after";
     }
     // Not assert.equal: it would print both trees, hundreds of kilobytes.
