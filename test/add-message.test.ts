@@ -153,6 +153,14 @@ describe("consensus add-message on Ctrl-C", () => {
     assert.deepEqual(await interruptOnceHandled(CONSENSUS_BIN, ACCEPT, dir), { code: 130, signal: null, output: "" });
     assert.equal(tree(dir), before);
   });
+
+  it("sent at any step of its commit, lets the commit finish whole (exit 0)", { timeout: 180_000 }, async (t) => {
+    const dir = await project();
+    const pristine = scratch.copy(dir);
+    const outcomes = await killAtEveryStep(CONSENSUS_BIN, ACCEPT, { dir, pristine, tree, signal: "SIGINT", t });
+    // The commit's steps are one synchronous run (src/core/changes.ts): a Ctrl-C is handled after it.
+    assert.equal(outcomes.handledInCommit, 0, `${outcomes.handledInCommit} Ctrl-Cs handled inside the commit`);
+  });
 });
 
 // Every refusal: one error line, exit 1, and the project's bytes as they were.
