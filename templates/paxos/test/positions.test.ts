@@ -1,14 +1,19 @@
 // What each replica acknowledged, as a replica remembers and tells it
 // (src/paxos/positions.ts): a replica behind its own entry is told why in
 // one line; a replica's Peers stamp what it knows on Prepare, Accept and
-// Commit, and learn from each reply.
+// Commit, and learn from each reply; a reply that puts the replica behind
+// its own entry stops it, and a yes its peer's data cannot have given is
+// not counted.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Runtime } from "../src/context.js";
+import { MemoryDisk } from "../src/disk.js";
 import { Acceptor } from "../src/paxos/acceptor.js";
 import { Positions } from "../src/paxos/positions.js";
 import type { Acknowledged } from "../src/pb/paxos.js";
 import type { Peers, RequestMessage } from "../src/peers.js";
+import { Replica } from "../src/replica.js";
+import { Simulation } from "../src/simulation/index.js";
 
 const entry = (name: string, ballot: number, slot = 0, slotBallot = 0): Acknowledged => ({
   name,
@@ -73,7 +78,7 @@ test("the watched Peers stamp Prepare, Accept and Commit (not CatchUp) and learn
     },
   } as unknown as Peers;
   const positions = new Positions();
-  const { peers: watched } = positions.watch({ name: "r1", peers } as Runtime);
+  const { peers: watched } = positions.watch({ name: "r1", peers } as Runtime, () => undefined);
   await watched.send("r2", { $case: "prepare", value: { ballot: 512n, from: 0n, acknowledged: [] } });
   assert.deepEqual(positions.list(), [entry("r3", 300), entry("r2", 512)], "r3 from the reply; r2's promise");
   await watched.send("r2", {
@@ -88,4 +93,152 @@ test("the watched Peers stamp Prepare, Accept and Commit (not CatchUp) and learn
     [0, 2, 2, undefined],
     "each request carries what was known as it left",
   );
+});
+
+/** Watched Peers of r1 (its acceptor `own`) over a peer r2 that answers with `answer`; what r1's stop was told. */
+function watchedOver(own: Acceptor | undefined, answer: (message: RequestMessage) => unknown) {
+  const sent: RequestMessage[] = [];
+  const stops: string[] = [];
+  const peers = {
+    names: ["r2"],
+    send: async (_peer: string, message: RequestMessage) => {
+      sent.push(message);
+      return answer(message);
+    },
+  } as unknown as Peers;
+  const positions = new Positions();
+  const runtime = { name: "r1", peers, stop: (error: Error) => stops.push(error.message) } as unknown as Runtime;
+  return { positions, peers: positions.watch(runtime, () => own).peers, sent, stops };
+}
+
+const prepare = (ballot: number, from = 0): RequestMessage => ({
+  $case: "prepare",
+  value: { ballot: BigInt(ballot), from: BigInt(from), acknowledged: [] },
+});
+
+test("a reply that puts the replica behind its own entry stops it: the reply is not counted, and nothing more is sent", async () => {
+  // r1 restarted on a copy that promised 512; r2 remembers its promise of 768 (r1 asks, as a candidate,
+  // before any leader's request reaches it).
+  const own = await acceptor(512);
+  const refusal = { ok: false, ballot: 768n, accepted: [], next: 0n, compacted: 0n, acknowledged: [entry("r1", 768)] };
+  const { peers, sent, stops } = watchedOver(own, () => refusal);
+  await assert.rejects(peers.send("r2", prepare(1025)), /stopped: its data is older than what it acknowledged/);
+  assert.deepEqual(stops, [
+    "its data is older than what it acknowledged to its peers: it acknowledged ballot 768, but its data holds a " +
+      "promise of only 512; it stops rather than vote on what it forgot. Restore its newest data folder",
+  ]);
+  await assert.rejects(peers.send("r2", prepare(1026)), /stopped/);
+  assert.equal(sent.length, 1, "the second Prepare did not leave");
+});
+
+test("a reply that says no more than the replica's data holds is handed on", async () => {
+  const own = await acceptor(512);
+  const promise = {
+    ok: true,
+    ballot: 1025n,
+    accepted: [],
+    next: 0n,
+    compacted: 0n,
+    acknowledged: [entry("r1", 512, 3, 256)],
+  };
+  const { peers, stops } = watchedOver(own, () => promise);
+  assert.equal(await peers.send("r2", prepare(1025)), promise);
+  assert.deepEqual(stops, []);
+});
+
+test("a yes its peer's data cannot have given is not counted: a ballot below its promise, a promise without its slot", async () => {
+  const accepted = (slot: number, ballot: number) => ({ slot: BigInt(slot), ballot: BigInt(ballot), commands: [] });
+  // r2 is known to have promised 768 and accepted slot 3 at 768 (say, told by the leader it acknowledged them to).
+  const promise = (fields: object) => ({
+    ok: true,
+    ballot: 1025n,
+    accepted: [],
+    next: 0n,
+    compacted: 0n,
+    acknowledged: [],
+    ...fields,
+  });
+  const cases: [RequestMessage, object, RegExp | undefined][] = [
+    [prepare(1025), {}, /r2 promised without slot 3, which it accepted at ballot 768: its data is older/],
+    [prepare(1025), { accepted: [accepted(3, 512)] }, /r2 promised without slot 3/],
+    [prepare(1025), { accepted: [accepted(3, 768)] }, undefined],
+    [prepare(1025), { accepted: [accepted(3, 1024)] }, undefined],
+    [prepare(1025, 4), {}, undefined], // the candidate asked from slot 4 on
+    [prepare(1025), { next: 3n, accepted: [accepted(1, 768)] }, undefined], // slot 3 is in a later chunk
+    [prepare(1025), { compacted: 4n }, undefined], // slot 3 is chosen and compacted there
+    [
+      prepare(700),
+      { ballot: 700n, accepted: [accepted(3, 768)] },
+      /r2 said yes to ballot 700, but it had promised 768/,
+    ],
+    [
+      { $case: "accept", value: { ballot: 700n, slot: 4n, commands: [], commit: 0n, acknowledged: [] } },
+      { ok: true, ballot: 700n, acknowledged: [] },
+      /r2 said yes to ballot 700, but it had promised 768/,
+    ],
+  ];
+  for (const [i, [message, fields, refused]] of cases.entries()) {
+    const reply = message.$case === "prepare" ? promise(fields) : fields;
+    const { positions, peers, stops } = watchedOver(undefined, () => reply);
+    positions.heard(entry("r2", 768, 3, 768));
+    const sent = peers.send("r2", message);
+    if (refused === undefined) assert.equal(await sent, reply, `case ${i}`);
+    else await assert.rejects(sent, refused);
+    assert.deepEqual(stops, [], "the candidate goes on: only r2 is behind");
+    // A refused yes teaches nothing about r2.
+    if (refused !== undefined) assert.deepEqual(positions.list(), [entry("r2", 768, 3, 768)]);
+  }
+});
+
+test("a replica restored from an empty copy, which the leader cannot reach, learns it from the refusals to its own Prepare and stops", async () => {
+  // r-x acknowledged k=2 and k=3 with the leader alone (the third replica down), then comes back on a copy
+  // of its folder from before it wrote anything. The leader's requests do not reach it (its link to x is
+  // cut, as a gRPC channel in reconnect backoff is), so x runs for leader; the third replica, which heard
+  // of x's acknowledgements in the leader's heartbeats, refuses it and says so in its reply.
+  const restored = new Set<string>();
+  const stops: string[] = [];
+  const sim = new Simulation({
+    seed: 7,
+    network: { latency: [1, 1] },
+    replica: (options) =>
+      new Replica({
+        ...options,
+        disk: restored.has(options.name) ? new MemoryDisk(`${options.name}-copy`) : options.disk,
+        onStop: (error) => stops.push(`${options.name}: ${error.message}`),
+      }),
+  });
+  const paxos = (name: string) => (sim.replicas.get(name) as Replica).state.paxos;
+  const write = async (at: string, value: string) => {
+    const request = { identity: "client", name: "k", value: Buffer.from(value) };
+    const reply = await sim.clock.settle(sim.replicas.get(at)!.propose(request));
+    assert.equal(reply.success, true, `k=${value} at ${at}: ${reply.error || reply.redirect}`);
+    return Buffer.from(reply.value).toString();
+  };
+  await sim.start();
+  assert.ok(await sim.until(() => sim.up().some((name) => paxos(name).leading), 5000), "a leader");
+  const leader = sim.up().find((name) => paxos(name).leading)!;
+  const [x, y] = sim.up().filter((name) => name !== leader) as [string, string];
+  sim.crash(y);
+  await write(leader, "2");
+  await write(leader, "3");
+  await sim.restart(y);
+  assert.ok(await sim.until(() => paxos(y).learner.applied >= 2, 2000), `${y} caught up from ${leader}`);
+  sim.crash(x);
+  restored.add(x);
+  sim.network.drop(leader, x);
+  await sim.restart(x);
+  assert.ok(await sim.until(() => stops.length > 0, 5000), `${x} stopped`);
+  assert.equal(stops.length, 1, stops.join("\n"));
+  assert.match(
+    stops[0]!,
+    new RegExp(
+      `^${x}: its data is older than what it acknowledged to its peers: it acknowledged ballot \\d+, but its data ` +
+        "holds a promise of only 0; it stops rather than vote on what it forgot. Restore its newest data folder$",
+    ),
+  );
+  assert.equal(await write(leader, "4"), "4");
+  sim.network.heal();
+  await sim.advance(1000);
+  assert.equal(await write(leader, ""), "4", "no write acknowledged before is lost");
+  await sim.close();
 });

@@ -6,7 +6,7 @@
 // queued while the window was full (or arrived in one turn of the event loop).
 import type { Timer } from "../clock.js";
 import type { Runtime } from "../context.js";
-import type { AcceptRequest, Command, PrepareReply } from "../pb/paxos.js";
+import type { AcceptRequest, Command, PrepareReply, PrepareRequest } from "../pb/paxos.js";
 import type { Acceptor, Promise1b } from "./acceptor.js";
 import type { Learner, Outcome } from "./learner.js";
 import { NoQuorum, type Retry, votes } from "./votes.js";
@@ -39,6 +39,8 @@ export interface Roles {
   catchUp(peer: string, below: number): Promise<boolean>;
   /** Called when a phase 2 could not finish (no majority in time, or the disk failed): the leader is no use any more. */
   lost(): void;
+  /** Why `peer`'s promise `reply` came from data older than what it is now known to have acknowledged, if it did (positions.ts). */
+  stale(peer: string, prepare: { $case: "prepare"; value: PrepareRequest }, reply: PrepareReply): string | undefined;
 }
 
 type AcceptMessage = { $case: "accept"; value: AcceptRequest };
@@ -107,6 +109,9 @@ export class Leader {
     // Outranked meanwhile (a Commit is enough): that ballot's leader may have had slots chosen that these
     // promises, given before, do not show, and this replica may even have learned them. See learnCommit.
     if (!own.ok || roles.outranked(ballot)) return undefined;
+    // A promise from a peer restarted on old data, which this replica learned of only after the promise was
+    // counted (a refusal that came later says what the peer acknowledged): it may lack a chosen value.
+    if ([...promises].some(([peer, reply]) => roles.stale(peer, prepare, reply) !== undefined)) return undefined;
     // The rest of each promise, a chunk per request, each in its own time however long the log.
     const ask = (peer: string, from: number) => {
       const more = { ...prepare, value: { ...prepare.value, from: BigInt(from) } };

@@ -89,7 +89,7 @@ export class Paxos {
     options: PaxosOptions = {},
   ) {
     this.options = { electionTimeout: 500, heartbeat: 100, window: 8, batch: 500, ...options };
-    this.watched = this.positions.watch(runtime);
+    this.watched = this.positions.watch(runtime, () => this.acceptor);
   }
 
   /** Recovers the acceptor from the disk and starts as a follower; resolves with what the recovery has to say. */
@@ -470,6 +470,8 @@ export class Paxos {
         this.stopLeading();
         this.resetElection();
       },
+      stale: (peer: string, prepare: { $case: "prepare"; value: PrepareRequest }, reply: PrepareReply) =>
+        this.positions.stale(peer, prepare, reply),
     };
   }
 
