@@ -32,7 +32,9 @@ export interface FaultOptions {
   duration?: readonly [number, number];
   /**
    * The workload goes on past its `operations` until each kind has been
-   * injected and healed once (default false), so that every run meets them all.
+   * injected and healed once, and an operation has failed or ended
+   * indeterminate while a fault was on (default false): every run is hurt by
+   * them all (assertHurt).
    */
   everyKind?: boolean;
 }

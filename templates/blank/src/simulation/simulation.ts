@@ -170,8 +170,17 @@ export class Simulation<R extends SimulatedReplica = Replica> {
   /** Set once no new fault is to start; `wake` cuts the nemesis's current wait short. */
   private quiet = false;
   private wake: (() => void) | undefined;
-  /** Whether the nemesis has done what the workload waits for: each kind once, with `everyKind`. */
+  /**
+   * Whether the nemesis has done what the workload waits for, with `everyKind`:
+   * each kind once, and an operation hurt (see assertHurt).
+   */
   private dealt: boolean;
+  /** Faults on now; when the last one ended (virtual ms); when each client process invoked its operation. */
+  private active = 0;
+  private lastStop = -Infinity;
+  private readonly invoked = new Map<HistoryEvent["process"], number>();
+  /** Whether an operation failed or ended indeterminate while a fault was on. */
+  private hurtOne = false;
   /** Whether the workload has issued all it is to issue (run() sets it). */
   private enough = (): boolean => true;
 
@@ -356,8 +365,8 @@ export class Simulation<R extends SimulatedReplica = Replica> {
   /**
    * Starts the replicas (if not yet), runs the workload while the nemesis
    * injects faults, stops the faults once the last operation is issued (and,
-   * with `everyKind`, each kind has been injected once), and checks the
-   * history once every operation has completed.
+   * with `everyKind`, each kind has been injected once and an operation was
+   * hurt), and checks the history once every operation has completed.
    */
   async run(options: RunOptions = {}): Promise<SimulationResult<R>> {
     const workload: Required<Workload> = {
@@ -580,7 +589,7 @@ export class Simulation<R extends SimulatedReplica = Replica> {
       if (fault.fault === "crash" || fault.fault === "power") await this.reboot(fault.value);
       else if (fault.fault === "eio" || fault.fault === "full") await this.repair(fault.value);
       else this.heal();
-      if (!this.dealt && deck.everyKind) {
+      if (!this.dealt && deck.everyKind && this.hurtOne) {
         this.dealt = true;
         if (this.enough()) return this.calm();
       }
@@ -617,7 +626,15 @@ export class Simulation<R extends SimulatedReplica = Replica> {
   }
 
   private record(event: HistoryEvent): void {
-    this.lines.push(JSON.stringify({ ...event, time: Math.round(this.clock.now() * 1e6) }));
+    const now = this.clock.now();
+    if (event.process === "nemesis") {
+      this.active += event.f === "start" ? 1 : -1;
+      if (event.f === "stop") this.lastStop = now;
+    } else if (event.type === "invoke") this.invoked.set(event.process, now);
+    else if (event.type !== "ok" && (this.active > 0 || this.lastStop >= this.invoked.get(event.process)!)) {
+      this.hurtOne = true;
+    }
+    this.lines.push(JSON.stringify({ ...event, time: Math.round(now * 1e6) }));
   }
 
   private node(name: string): Node<R> {
