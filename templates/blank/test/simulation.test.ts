@@ -175,6 +175,28 @@ describe("VirtualClock", () => {
     assert.deepEqual(fired, ["root"]);
   });
 
+  test("a drifting scope goes on from where it is at its rate, and its later timers follow that rate", async () => {
+    const clock = new VirtualClock();
+    const scope = clock.scope();
+    const fired: string[] = [];
+    await clock.advance(100);
+    scope.setTimeout(() => fired.push(`set before, at ${clock.now()}`), 100);
+    scope.drift(4);
+    assert.equal(scope.now(), 100);
+    scope.setTimeout(() => fired.push(`set after, at ${clock.now()}`), 100);
+    await clock.advance(50);
+    assert.equal(scope.now(), 300);
+    assert.equal(scope.epochNs() - clock.epochNs(), 150_000_000n);
+    scope.drift(0.5);
+    scope.setTimeout(() => fired.push(`slow, at ${clock.now()}`), 100);
+    await clock.advance(200);
+    assert.equal(scope.now(), 400);
+    assert.deepEqual(fired, ["set after, at 125", "set before, at 200", "slow, at 350"]);
+    for (const rate of [0, -1, Infinity, NaN]) {
+      assert.throws(() => scope.drift(rate), /^RangeError: a clock's rate is a positive number, not /);
+    }
+  });
+
   test("settle runs the clock until a promise settles, and says when nothing can settle it", async () => {
     const clock = new VirtualClock();
     assert.equal(await clock.settle(sleep(clock, 250).then(() => clock.now())), 250);
@@ -282,6 +304,35 @@ describe("Simulation", () => {
     assert.deepEqual(
       sim.faults.map(({ f, fault, value }) => `${f} ${fault} ${value}`),
       ["start drop r1,r2", "stop drop r1,r2"],
+    );
+    await sim.close();
+  });
+
+  test("a clock fault runs one replica's clock at its rate, a restarted incarnation's too, until heal()", async () => {
+    const clocks = new Map<string, Clock>();
+    const sim = new Simulation({
+      seed: 1,
+      replica: (options) => {
+        clocks.set(options.name, options.clock);
+        return quorumStore()(options);
+      },
+    });
+    await sim.start();
+    const elapsed = async (ms: number) => {
+      const before = new Map([...clocks].map(([name, clock]) => [name, clock.now()]));
+      await sim.advance(ms);
+      return [...clocks].map(([name, clock]) => `${name} ${clock.now() - before.get(name)!}`);
+    };
+    sim.driftClock("r2", 2);
+    assert.deepEqual(await elapsed(100), ["r1 100", "r2 200", "r3 100"]);
+    sim.crash("r2");
+    await sim.restart("r2");
+    assert.deepEqual(await elapsed(100), ["r1 100", "r2 200", "r3 100"]);
+    sim.heal();
+    assert.deepEqual(await elapsed(100), ["r1 100", "r2 100", "r3 100"]);
+    assert.deepEqual(
+      sim.faults.map(({ f, fault, value }) => `${f} ${fault} ${value}`),
+      ["start clock r2,2", "start crash r2", "stop crash r2", "stop clock r2,2"],
     );
     await sim.close();
   });

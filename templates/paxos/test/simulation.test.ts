@@ -1,7 +1,7 @@
 // The Multi-Paxos under deterministic simulation: replicas on the in-memory
 // network and a virtual clock, with messages lost, delayed and reordered,
-// one-way slow and cut links, partitions, crashes, power losses and failed disks,
-// each followed by a restart from the write-ahead log. While a run goes,
+// one-way slow and cut links, partitions, clocks that run fast or slow, crashes,
+// power losses and failed disks, each followed by a restart from the write-ahead log. While a run goes,
 // Paxos's own invariants are watched (see Observer); after it, the
 // replicas' applied logs must agree slot by slot and the clients' history be
 // linearizable. The log is compacted every few hundred bytes, so snapshots,

@@ -3,7 +3,7 @@
 // so that a correct protocol can always make progress between them.
 import type { Random } from "./random.js";
 
-export const FAULT_KINDS = ["crash", "power", "eio", "full", "partition", "drop", "loss", "delay"] as const;
+export const FAULT_KINDS = ["crash", "power", "eio", "full", "partition", "drop", "loss", "delay", "clock"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** One fault, with what it acts on. */
@@ -19,7 +19,13 @@ export type Fault =
   /** A one-way cut: every message from the first replica to the second is lost, requests and replies alike; the other way works. */
   | { fault: "drop"; value: [string, string] }
   | { fault: "loss"; /** the probability that each message between replicas is lost */ value: number }
-  | { fault: "delay"; /** ms added to each message between replicas */ value: number };
+  | { fault: "delay"; /** ms added to each message between replicas */ value: number }
+  /**
+   * The replica's clock runs `rate` times as fast as the others' (its timers
+   * fire sooner or later, its now() gains or loses): what is safe must not
+   * rest on timing, as a lease or a "no other candidate within a timeout" may.
+   */
+  | { fault: "clock"; value: [name: string, rate: number] };
 
 /** A fault's start or end, at a virtual time (ms): the fault log, and the history's `nemesis` lines. */
 export type FaultEvent = Fault & { time: number; f: "start" | "stop" };
@@ -39,6 +45,9 @@ export interface FaultOptions {
   everyKind?: boolean;
 }
 
+/** How fast a drifting clock runs: far off, so that a timing assumption breaks within one fault. */
+const CLOCK_RATES = [0.25, 0.5, 2, 4];
+
 /** The least replicas each fault needs, so that the others are a majority that stays up and connected. */
 const NEEDS: Record<FaultKind, number> = {
   crash: 3,
@@ -49,6 +58,7 @@ const NEEDS: Record<FaultKind, number> = {
   drop: 3,
   loss: 1,
   delay: 1,
+  clock: 1,
 };
 
 /** Checks that every fault of `options` can leave a majority of `replicas` whole; throws a RangeError otherwise. */
@@ -122,6 +132,8 @@ export class FaultDeck {
         return { fault: kind, value: random.int(1, 5) / 10 };
       case "delay":
         return { fault: kind, value: random.int(2, 20) * 10 };
+      case "clock":
+        return { fault: kind, value: [random.pick(replicas), random.pick(CLOCK_RATES)] };
     }
   }
 }

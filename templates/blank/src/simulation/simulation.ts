@@ -130,6 +130,8 @@ interface Node<R> {
   diskFault: "eio" | "full" | undefined;
   /** Set while a power loss waits for its moment: called when the replica sends with unsynced data. */
   exposed: (() => void) | undefined;
+  /** How fast its clock runs (1 but during a clock fault), in every incarnation. */
+  rate: number;
 }
 
 const DEFAULT_LATENCY = [1, 5] as const;
@@ -224,6 +226,7 @@ export class Simulation<R extends SimulatedReplica = Replica> {
         down: undefined,
         diskFault: undefined,
         exposed: undefined,
+        rate: 1,
       });
     }
     this.links = {
@@ -330,8 +333,21 @@ export class Simulation<R extends SimulatedReplica = Replica> {
     this.hurt.push(this.event("start", { fault: "delay", value: ms }));
   }
 
-  /** Ends every partition, dropped link, loss burst and delay spike: the network is as configured again. */
+  /** Runs replica `name`'s clock `rate` times as fast as the others', a restarted incarnation's too, until heal(). */
+  driftClock(name: string, rate: number): void {
+    const node = this.node(name);
+    node.process?.scope.drift(rate);
+    node.rate = rate;
+    this.hurt.push(this.event("start", { fault: "clock", value: [name, rate] }));
+  }
+
+  /** Ends every partition, dropped link, loss burst, delay spike and clock drift: the network and clocks are as configured again. */
   heal(): void {
+    for (const node of this.nodes.values()) {
+      if (node.rate === 1) continue;
+      node.rate = 1;
+      node.process?.scope.drift(1);
+    }
     this.network.heal();
     this.network.loss(this.loss);
     this.network.delay(this.latency[0]);
@@ -473,6 +489,7 @@ export class Simulation<R extends SimulatedReplica = Replica> {
     const node = this.node(name);
     if (node.process !== undefined) throw new Error(`${name} is already up`);
     const scope = this.clock.scope();
+    if (node.rate !== 1) scope.drift(node.rate);
     const peers = this.network.peers(name, scope);
     const random = new Random(this.seed, `replica ${name} #${node.incarnations++}`);
     const replica = this.make({
@@ -584,6 +601,7 @@ export class Simulation<R extends SimulatedReplica = Replica> {
       else if (fault.fault === "partition") this.partition(fault.value[0]!, fault.value[1]!);
       else if (fault.fault === "drop") this.dropLink(...fault.value);
       else if (fault.fault === "loss") this.lossBurst(fault.value);
+      else if (fault.fault === "clock") this.driftClock(...fault.value);
       else this.delaySpike(fault.value);
       await this.pause(length);
       if (fault.fault === "crash" || fault.fault === "power") await this.reboot(fault.value);

@@ -138,19 +138,41 @@ function before(a: Entry, b: Entry): boolean {
   return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
-/** The timers of one simulated process: cancel() stops them all, and any it would set afterwards. */
+/**
+ * The clock of one simulated process: cancel() stops its timers, and any it
+ * would set afterwards; drift() makes it run faster or slower than the
+ * simulation's.
+ */
 export class ClockScope implements Clock {
   private readonly timers = new Set<Timer>();
   private cancelled = false;
+  private rate = 1;
+  /** This clock's time when its rate last changed, and the simulation's then. */
+  private base: number;
+  private anchor: number;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(private readonly clock: Clock) {
+    this.base = this.anchor = clock.now();
+  }
 
   now(): number {
-    return this.clock.now();
+    return this.base + (this.clock.now() - this.anchor) * this.rate;
   }
 
   epochNs(): bigint {
-    return this.clock.epochNs();
+    return this.clock.epochNs() + BigInt(Math.round((this.now() - this.clock.now()) * 1e6));
+  }
+
+  /**
+   * From now on, runs `rate` times as fast as the simulation's clock: now()
+   * goes on from where it is, and a timer set afterwards for `ms` fires after
+   * ms / rate of the simulation's. Timers already set keep their time.
+   */
+  drift(rate: number): void {
+    if (!(rate > 0 && Number.isFinite(rate))) throw new RangeError(`a clock's rate is a positive number, not ${rate}`);
+    this.base = this.now();
+    this.anchor = this.clock.now();
+    this.rate = rate;
   }
 
   setTimeout(callback: () => void, ms: number): Timer {
@@ -158,7 +180,7 @@ export class ClockScope implements Clock {
     const timer = this.clock.setTimeout(() => {
       this.timers.delete(timer);
       callback();
-    }, ms);
+    }, ms / this.rate);
     this.timers.add(timer);
     return {
       cancel: () => {
