@@ -1,6 +1,7 @@
 // The faults a simulation injects, drawn from a seeded stream: one at a time,
 // each small enough that a majority of the replicas stays up and connected,
 // so that a correct protocol can always make progress between them.
+import type { HistoryEvent } from "./client.js";
 import type { Random } from "./random.js";
 
 export const FAULT_KINDS = ["crash", "power", "eio", "full", "partition", "drop", "loss", "delay", "clock"] as const;
@@ -143,4 +144,34 @@ function split(random: Random, replicas: readonly string[]): string[][] {
   const size = random.int(1, Math.floor((replicas.length - 1) / 2));
   const minority = new Set(random.shuffle([...replicas.keys()]).slice(0, size));
   return [replicas.filter((_, i) => !minority.has(i)), replicas.filter((_, i) => minority.has(i))];
+}
+
+/**
+ * Reads a history event by event, in time order: which kinds of fault were
+ * injected, and whether an operation failed or ended indeterminate while a
+ * fault was on (between its invoke and its completion). The rule assertHurt
+ * checks and FaultOptions.everyKind waits for.
+ */
+export class HurtWatch {
+  readonly injected = new Set<string>();
+  hurt = false;
+  /** Faults on now; when the last one ended; when each client process invoked its operation. */
+  private active = 0;
+  private lastStop = -Infinity;
+  private readonly invoked = new Map<HistoryEvent["process"], number>();
+
+  observe(event: HistoryEvent, time: number): void {
+    if (event.process === "nemesis") {
+      if (event.f === "start") {
+        this.active++;
+        this.injected.add(String(event.fault));
+      } else {
+        this.active--;
+        this.lastStop = time;
+      }
+    } else if (event.type === "invoke") this.invoked.set(event.process, time);
+    else if (event.type !== "ok" && (this.active > 0 || this.lastStop >= (this.invoked.get(event.process) ?? time))) {
+      this.hurt = true;
+    }
+  }
 }

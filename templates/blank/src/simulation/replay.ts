@@ -7,7 +7,7 @@ import path from "node:path";
 import { AssertionError } from "node:assert";
 import { parseHistory, renderHistory } from "create-consensus/check";
 import type { HistoryEvent } from "./client.js";
-import type { FaultKind } from "./faults.js";
+import { type FaultKind, HurtWatch } from "./faults.js";
 import type { SimulationResult } from "./simulation.js";
 
 /** The seeds to run: SIMULATION_SEED alone when set, else 1 … SIMULATION_RUNS (default `count`). */
@@ -62,36 +62,16 @@ export function assertLinearizable(
  * was on. A run that no fault reached proves nothing about faults.
  */
 export function assertHurt(result: Pick<SimulationResult, "seed" | "history">, kinds: readonly FaultKind[]): void {
-  const events = result.history
-    .split("\n")
-    .filter((line) => line !== "")
-    .map((line) => JSON.parse(line) as HistoryEvent & { time: number; fault?: FaultKind });
-  // When each fault was on, [start, stop]; one still on at the end lasts to the end.
-  const on: [number, number][] = [];
-  const open = new Map<string, number>();
-  const injected = new Set<string>();
-  const invoked = new Map<unknown, number>();
-  const hurt: [number, number][] = [];
-  for (const event of events) {
-    if (event.process === "nemesis") {
-      const fault = `${event.fault} ${JSON.stringify(event.value)}`;
-      if (event.f === "start") {
-        injected.add(event.fault!);
-        open.set(fault, event.time);
-      } else if (open.has(fault)) {
-        on.push([open.get(fault)!, event.time]);
-        open.delete(fault);
-      }
-    } else if (event.type === "invoke") invoked.set(event.process, event.time);
-    else if (event.type !== "ok") hurt.push([invoked.get(event.process) ?? event.time, event.time]);
+  const watch = new HurtWatch();
+  for (const line of result.history.split("\n")) {
+    if (line === "") continue;
+    const event = JSON.parse(line) as HistoryEvent & { time: number };
+    watch.observe(event, event.time);
   }
-  for (const start of open.values()) on.push([start, Infinity]);
   const problems: string[] = [];
-  const missing = kinds.filter((kind) => !injected.has(kind));
+  const missing = kinds.filter((kind) => !watch.injected.has(kind));
   if (missing.length > 0) problems.push(`no ${missing.join(", ")} fault was injected`);
-  if (!hurt.some(([from, to]) => on.some(([start, stop]) => from <= stop && start <= to))) {
-    problems.push("no operation failed or was indeterminate during a fault");
-  }
+  if (!watch.hurt) problems.push("no operation failed or was indeterminate during a fault");
   if (problems.length === 0) return;
   throw new AssertionError({
     message: [

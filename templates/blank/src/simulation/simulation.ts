@@ -22,7 +22,7 @@ import {
   type Unanswered,
   type Workload,
 } from "./client.js";
-import { checkFaults, FaultDeck, type Fault, type FaultEvent, type FaultOptions } from "./faults.js";
+import { checkFaults, FaultDeck, type Fault, type FaultEvent, type FaultOptions, HurtWatch } from "./faults.js";
 import { Random } from "./random.js";
 import { type ClockScope, VirtualClock } from "./virtual-clock.js";
 
@@ -177,12 +177,8 @@ export class Simulation<R extends SimulatedReplica = Replica> {
    * each kind once, and an operation hurt (see assertHurt).
    */
   private dealt: boolean;
-  /** Faults on now; when the last one ended (virtual ms); when each client process invoked its operation. */
-  private active = 0;
-  private lastStop = -Infinity;
-  private readonly invoked = new Map<HistoryEvent["process"], number>();
-  /** Whether an operation failed or ended indeterminate while a fault was on. */
-  private hurtOne = false;
+  /** Whether an operation failed or ended indeterminate while a fault was on, so far. */
+  private readonly hurtWatch = new HurtWatch();
   /** Whether the workload has issued all it is to issue (run() sets it). */
   private enough = (): boolean => true;
 
@@ -607,7 +603,7 @@ export class Simulation<R extends SimulatedReplica = Replica> {
       if (fault.fault === "crash" || fault.fault === "power") await this.reboot(fault.value);
       else if (fault.fault === "eio" || fault.fault === "full") await this.repair(fault.value);
       else this.heal();
-      if (!this.dealt && deck.everyKind && this.hurtOne) {
+      if (!this.dealt && deck.everyKind && this.hurtWatch.hurt) {
         this.dealt = true;
         if (this.enough()) return this.calm();
       }
@@ -645,13 +641,7 @@ export class Simulation<R extends SimulatedReplica = Replica> {
 
   private record(event: HistoryEvent): void {
     const now = this.clock.now();
-    if (event.process === "nemesis") {
-      this.active += event.f === "start" ? 1 : -1;
-      if (event.f === "stop") this.lastStop = now;
-    } else if (event.type === "invoke") this.invoked.set(event.process, now);
-    else if (event.type !== "ok" && (this.active > 0 || this.lastStop >= this.invoked.get(event.process)!)) {
-      this.hurtOne = true;
-    }
+    this.hurtWatch.observe(event, now);
     this.lines.push(JSON.stringify({ ...event, time: Math.round(now * 1e6) }));
   }
 
