@@ -1,4 +1,4 @@
-// npm run bench:etcd [-- --rounds N --duration S]
+// npm run bench:etcd [-- --rounds N --duration S --warmup S]
 // The paxos template against etcd under the same `consensus bench kv` (the same clients, workload
 // and history): three etcd members (--target etcd=…) and the template's own cluster of three, a
 // fresh one for every measurement, in turns, 16 and 64 clients. Pairs compared: etcd with its
@@ -17,12 +17,20 @@ import { environment } from "../support/project.js";
 import { builtReplicaProject } from "../support/replica-project.js";
 
 const { values } = parseArgs({
-  options: { rounds: { type: "string", default: "3" }, duration: { type: "string", default: "5" } },
+  options: {
+    rounds: { type: "string", default: "3" },
+    duration: { type: "string", default: "5" },
+    // A fresh Node.js replica runs its first second or two at half speed, until its hot code is
+    // compiled (etcd's Go needs none of that): measuring from then on compares what each sustains.
+    warmup: { type: "string", default: "3" },
+  },
 });
 const rounds = Number(values.rounds);
 const duration = Number(values.duration);
+const warmup = Number(values.warmup);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error("--rounds must be an integer ≥ 1");
 if (!(duration > 0)) throw new Error("--duration must be a number of seconds > 0");
+if (!(warmup >= 0)) throw new Error("--warmup must be a number of seconds ≥ 0");
 const missing = etcdMissing();
 if (missing !== undefined) {
   console.log(`bench:etcd skipped: ${missing}`);
@@ -61,7 +69,8 @@ let runs = 0;
 /** One `consensus bench kv` of `system` with `concurrency` clients; its client line. */
 async function measure(system: System, concurrency: number): Promise<Line> {
   const results = path.join(dir, `${++runs}.jsonl`);
-  const args = ["bench", "kv", "--duration", String(duration), "--concurrency", String(concurrency)];
+  const args = ["bench", "kv", "--duration", String(duration), "--warmup", String(warmup)];
+  args.push("--concurrency", String(concurrency));
   const run = (target: string[], env: NodeJS.ProcessEnv) =>
     promisify(execFile)(process.execPath, [CONSENSUS_BIN, ...args, ...target, "--results", results], {
       cwd: project,
@@ -114,7 +123,7 @@ const load = os
   .map((x) => x.toFixed(1))
   .join(" ");
 console.log(
-  `\nmedians of ${rounds} rounds of ${duration} s (operations/s, 50% reads on 8 keys); load average now ${load}`,
+  `\nmedians of ${rounds} rounds of ${duration} s after ${warmup} s of warm-up (operations/s, 50% reads on 8 keys); load average now ${load}`,
 );
 for (const concurrency of CLIENTS) {
   for (const system of SYSTEMS) {
