@@ -1,7 +1,7 @@
 // What the workbench's commands do once parsed (src/cli/workbench.ts defines them): loaded only
 // when one runs, with the printing of their figures, so that other commands do not load it.
 import { UserError } from "../core/errors.js";
-import { count, micros } from "../workbench/format.js";
+import { count, counters, micros } from "../workbench/format.js";
 import type { BenchOptions } from "../workbench/bench.js";
 import type { Measurement } from "../workbench/measurement.js";
 import type { FaultSpan, Latency, Run } from "../workbench/results.js";
@@ -238,12 +238,15 @@ function print({ client, servers }: Run): void {
       `${count(client.redirects)} redirects, ${count(client.errors)} errors`,
   );
   for (const server of servers) {
+    const own = counters([server]);
     console.log(
       `${(server.name ?? "server").padEnd(10)} ${count(server.messages)} messages, ` +
         `${count(server.requests)} requests, ${count(server.commits)} commits, ${count(server.drops)} uncommitted, ` +
-        `${server.clients} clients`,
+        `${server.clients} clients${own === "" ? "" : `; ${own}`}`,
     );
   }
+  const all = counters(servers);
+  if (all !== "" && servers.length > 1) console.log(`${"counted".padEnd(10)} ${all}`);
 }
 
 function latency(l: Latency): string {

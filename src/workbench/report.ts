@@ -5,7 +5,7 @@
 import { HISTORY_STYLE, historyView } from "../check/html.js";
 import { coord, escape, group, page } from "../check/markup.js";
 import type { Checked } from "./bench.js";
-import { count, micros, rate, seconds } from "./format.js";
+import { count, counters, micros, rate, seconds } from "./format.js";
 import type { ClientRecord, Latency, Run, ServerRecord } from "./results.js";
 
 /**
@@ -162,7 +162,10 @@ function servers(list: ServerRecord[]): string {
     ].join("\n");
   }
   // The replica's metric is named `drops`; what it counts is every request answered without a commit.
+  // The protocol's own counters get a column when a replica counted any.
+  const counted = counters(list) !== "";
   const head = ["name", "messages", "requests", "commits", UNCOMMITTED, "clients", "throughput", "duration"];
+  if (counted) head.push("counted");
   const rows = list.map((server) => {
     const cells = [
       count(server.messages),
@@ -172,6 +175,7 @@ function servers(list: ServerRecord[]): string {
       count(server.clients),
       `${rate(server.throughput)} commits/s`,
       seconds(server.duration),
+      ...(counted ? [counters([server])] : []),
     ];
     const name = `<th scope="row">${escape(server.name ?? "—")}</th>`;
     return `<tr>${name}${cells.map((cell) => `<td>${escape(cell)}</td>`).join("")}</tr>`;
@@ -183,6 +187,7 @@ function servers(list: ServerRecord[]): string {
     `<tr>${head.map((name) => `<th scope="col"${name === UNCOMMITTED ? ` title="${UNCOMMITTED_TITLE}"` : ""}>${name}</th>`).join("")}</tr>`,
     ...rows,
     "</table>",
+    ...(counted && list.length > 1 ? [`<p class="note">All replicas: ${escape(counters(list))}</p>`] : []),
     "</section>",
   ].join("\n");
 }

@@ -91,6 +91,8 @@ export interface ServerRecord {
   throughput: number;
   /** Seconds between started and finished. */
   duration: number;
+  /** What the protocol counts of its own, by name (absent from replicas that were not generated here). */
+  counters?: Record<string, number>;
   name?: string;
   run?: string;
 }

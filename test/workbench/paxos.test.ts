@@ -117,6 +117,9 @@ describe("the workbench against paxos replicas", () => {
       followers.map((follower) => follower.commits),
       [0, 0],
     );
+    // What the protocol counts of its own: the leader won its election (the bench prints each replica's).
+    assert.ok(leader!.counters!["elections won"]! >= 1, JSON.stringify(leader));
+    assert.match(run.stdout, /^counted +elections won [1-9]\d*$/m);
   });
 
   test("bench kv --nemesis kill,pause,partition --check: linearizable", { timeout: 90_000 }, async (t) => {

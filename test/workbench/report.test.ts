@@ -122,6 +122,26 @@ describe("renderReport", () => {
     assert.match(html, /<code>--window<\/code><\/th><td><code>64<\/code>/);
   });
 
+  test("what the replicas counted of their own gets a column, summed over them, a group's parts with their shares", () => {
+    assert.doesNotMatch(html, /counted/, "no column where nothing was counted");
+    const servers = [
+      { ...server("r1", 100), counters: { "path.fast": 97, "path.slow": 3, elections: 1 } },
+      { ...server("r2", 100), counters: { "path.fast": 99, "path.slow": 1 } },
+      server("r3", 0),
+    ];
+    const page = renderReport({ client: client(), servers });
+    assert.match(page, /<th scope="col">counted<\/th><\/tr>/);
+    assert.match(page, /<td>elections 1, path.fast 97 \(97.0%\), path.slow 3 \(3.0%\)<\/td><\/tr>/);
+    assert.match(page, /<th scope="row">r3<\/th>(<td>[^<]*<\/td>){7}<td><\/td><\/tr>/);
+    assert.match(page, /All replicas: elections 1, path.fast 196 \(98.0%\), path.slow 4 \(2.0%\)/);
+    // A counter that is not a number (a line not written by a generated replica) is left out.
+    const odd = renderReport({
+      client: client(),
+      servers: [{ ...server("r1", 1), counters: { x: "7" as unknown as number } }],
+    });
+    assert.doesNotMatch(odd, /counted/);
+  });
+
   test("the throughput series has one point per timeline count, inside the chart, following the counts", () => {
     const { box, points } = series(html, "throughput");
     assert.equal(points.length, COUNTS.length);

@@ -1,6 +1,8 @@
 // Counters of one replica, dumped as one JSON line per run (the original's
 // Metrics.Dump): what clients asked for, what the quorum committed, what was
-// dropped, and the throughput between the first and the last request.
+// dropped, and the throughput between the first and the last request; and
+// what the protocol counts of its own (count), which `consensus bench`
+// prints beside them.
 import { readFileSync } from "node:fs";
 import { appendFile, mkdir } from "node:fs/promises";
 import path from "node:path";
@@ -27,6 +29,8 @@ export interface MetricsRecord {
   throughput: number;
   /** Seconds between started and finished. */
   duration: number;
+  /** The protocol's own counters, by name (see Metrics.count). */
+  counters: Record<string, number>;
 }
 
 export class Metrics {
@@ -40,6 +44,8 @@ export class Metrics {
   readonly clients = new Map<string, number>();
   /** Dispatch requests handled. */
   messages = 0;
+  /** The protocol's own counters, by name. */
+  readonly counters = new Map<string, number>();
   private first: bigint | undefined;
   private last: bigint | undefined;
 
@@ -58,6 +64,15 @@ export class Metrics {
     this.touch();
     if (committed) this.commits++;
     else this.drops++;
+  }
+
+  /**
+   * Adds `by` to the protocol's counter `name`. Names that share a group
+   * before a dot (`path.fast`, `path.slow`) are parts of one whole: the bench
+   * prints each as a share of the group, e.g. the commits that took the fast path.
+   */
+  count(name: string, by = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + by);
   }
 
   /** Seconds between the first request and the last event (0 before any). */
@@ -85,6 +100,8 @@ export class Metrics {
       messages: this.messages,
       throughput: this.throughput(),
       duration: this.duration(),
+      // By name, so that a dump does not depend on the order the protocol first counted them in.
+      counters: Object.fromEntries([...this.counters].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     };
   }
 

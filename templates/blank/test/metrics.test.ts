@@ -38,7 +38,22 @@ test("counts requests, distinct clients, commits and drops, and the commits per 
     messages: 0,
     throughput: 2,
     duration: 1.5,
+    counters: {},
   });
+});
+
+test("counts what the protocol counts of its own, listed by name whatever the order it counted them in", () => {
+  const metrics = new Metrics();
+  metrics.count("path.slow");
+  metrics.count("elections");
+  metrics.count("path.fast", 3);
+  metrics.count("path.slow");
+  const { counters } = metrics.record();
+  assert.deepEqual(Object.entries(counters), [
+    ["elections", 1],
+    ["path.fast", 3],
+    ["path.slow", 2],
+  ]);
 });
 
 test("dump appends one JSON line per call, extra keys included, bigints kept exact", async () => {
@@ -68,6 +83,7 @@ test("dump appends one JSON line per call, extra keys included, bigints kept exa
       "messages",
       "throughput",
       "duration",
+      "counters",
       "run",
       "seq",
       "small",
