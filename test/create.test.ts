@@ -107,6 +107,8 @@ const EPAXOS_FILES = [
   ...BLANK_FILES,
   "proto/epaxos.proto",
   "src/pb/epaxos.ts",
+  ...["execution", "instances", "quorum"].map((m) => `src/epaxos/${m}.ts`),
+  ...["execution", "instances", "quorum"].map((m) => `test/${m}.test.ts`),
   ...["prepare", "accept", "commit", "try-pre-accept", "pre-accept"].flatMap((file) => [
     `src/handlers/${file}.ts`,
     `test/handlers/${file}.test.ts`,

@@ -164,6 +164,23 @@ export interface TryPreAcceptReply {
   conflictStatus: Status;
 }
 
+/**
+ * An instance: the index of its command leader among the replicas (their
+ * names sorted) and its number in that replica's instance space.
+ */
+export interface InstanceId {
+  replica: number;
+  instance: number;
+}
+
+/**
+ * What the `deps` bytes of the messages above hold, encoded: the instances a
+ * command depends on, listed one by one (sorted by replica, then instance).
+ */
+export interface Dependencies {
+  ids: InstanceId[];
+}
+
 function createBasePrepareRequest(): PrepareRequest {
   return { leaderId: 0, replica: 0, instance: 0, ballot: 0n };
 }
@@ -1736,6 +1753,158 @@ export const TryPreAcceptReply: MessageFns<TryPreAcceptReply> = {
     message.conflictReplica = object.conflictReplica ?? 0;
     message.conflictInstance = object.conflictInstance ?? 0;
     message.conflictStatus = object.conflictStatus ?? 0;
+    return message;
+  },
+};
+
+function createBaseInstanceId(): InstanceId {
+  return { replica: 0, instance: 0 };
+}
+
+export const InstanceId: MessageFns<InstanceId> = {
+  encode(message: InstanceId, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.replica !== 0) {
+      writer.uint32(8).int32(message.replica);
+    }
+    if (message.instance !== 0) {
+      writer.uint32(16).int32(message.instance);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InstanceId {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInstanceId();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.replica = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.instance = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InstanceId {
+    return {
+      replica: isSet(object.replica) ? globalThis.Number(object.replica) : 0,
+      instance: isSet(object.instance) ? globalThis.Number(object.instance) : 0,
+    };
+  },
+
+  toJSON(message: InstanceId): unknown {
+    const obj: any = {};
+    if (message.replica !== 0) {
+      obj.replica = Math.round(message.replica);
+    }
+    if (message.instance !== 0) {
+      obj.instance = Math.round(message.instance);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InstanceId>, I>>(base?: I): InstanceId {
+    return InstanceId.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InstanceId>, I>>(object: I): InstanceId {
+    const message = createBaseInstanceId();
+    message.replica = object.replica ?? 0;
+    message.instance = object.instance ?? 0;
+    return message;
+  },
+};
+
+function createBaseDependencies(): Dependencies {
+  return { ids: [] };
+}
+
+export const Dependencies: MessageFns<Dependencies> = {
+  encode(message: Dependencies, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.ids) {
+      InstanceId.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Dependencies {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDependencies();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ids.push(InstanceId.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Dependencies {
+    return { ids: globalThis.Array.isArray(object?.ids) ? object.ids.map((e: any) => InstanceId.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: Dependencies): unknown {
+    const obj: any = {};
+    if (message.ids?.length) {
+      obj.ids = message.ids.map((e) => InstanceId.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Dependencies>, I>>(base?: I): Dependencies {
+    return Dependencies.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Dependencies>, I>>(object: I): Dependencies {
+    const message = createBaseDependencies();
+    message.ids = object.ids?.map((e) => InstanceId.fromPartial(e)) || [];
     return message;
   },
 };
