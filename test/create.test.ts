@@ -103,16 +103,18 @@ const EPAXOS_TYPES = [
   ["TRY_PRE_ACCEPT", "tryPreAccept", 14],
   ["PRE_ACCEPT", "preAccept", 15],
 ] as const;
+/** The handlers of the commit path are its own (no stub tests); recovery's are still stubs. */
 const EPAXOS_FILES = [
   ...BLANK_FILES,
+  "docs/protocol.md",
   "proto/epaxos.proto",
+  "proto/wal.proto",
   "src/pb/epaxos.ts",
-  ...["execution", "instances", "quorum"].map((m) => `src/epaxos/${m}.ts`),
+  "src/pb/wal.ts",
+  ...["epaxos", "execution", "instances", "quorum"].map((m) => `src/epaxos/${m}.ts`),
   ...["execution", "instances", "quorum"].map((m) => `test/${m}.test.ts`),
-  ...["prepare", "accept", "commit", "try-pre-accept", "pre-accept"].flatMap((file) => [
-    `src/handlers/${file}.ts`,
-    `test/handlers/${file}.test.ts`,
-  ]),
+  ...["pre-accept", "accept", "commit"].map((file) => `src/handlers/${file}.ts`),
+  ...["prepare", "try-pre-accept"].flatMap((file) => [`src/handlers/${file}.ts`, `test/handlers/${file}.test.ts`]),
 ].sort();
 /** The paxos types: Type value, oneof field, field number (the Type value is 10 less), handler file. */
 const PAXOS_TYPES = [
@@ -254,6 +256,18 @@ describe("create-consensus", () => {
     assert.match(stub, /TryPreAcceptRequest/);
     assert.match(stub, /Promise<TryPreAcceptReply>/);
     assert.doesNotMatch(readFileSync(path.join(dir, "src/handlers/commit.ts"), "utf8"), /CommitReply/);
+    // The commit path's handlers and State are the template's, byte for byte, not the stubs.
+    for (const file of [
+      "src/handlers/pre-accept.ts",
+      "src/handlers/accept.ts",
+      "src/handlers/commit.ts",
+      "src/state.ts",
+    ]) {
+      assert.equal(
+        readFileSync(path.join(dir, file), "utf8"),
+        readFileSync(path.join(REPO, "templates/epaxos", file), "utf8"),
+      );
+    }
   });
 
   it("scaffolds the paxos template: its messages wired into the envelope as add-message numbers them, its own handlers", async () => {
@@ -304,8 +318,8 @@ describe("create-consensus", () => {
       const readme = readFileSync(path.join(cwd, "p/README.md"), "utf8");
       says[template] = /^\*\*This replica declines every `Propose`\.\*\* Until you write a protocol/m.test(readme);
     }
-    // Only the paxos template's State commits.
-    assert.deepEqual(says, { blank: true, epaxos: true, paxos: false });
+    // The paxos and epaxos templates' States commit.
+    assert.deepEqual(says, { blank: true, epaxos: false, paxos: false });
   });
 
   it("keeps the README of every template within 250 lines, its reference in docs/, every link resolving", async () => {

@@ -122,6 +122,12 @@ export interface AcceptRequest {
   count: bigint;
   seq: bigint;
   deps: Buffer;
+  /**
+   * The command, so that an acceptor that missed the PreAccept still knows
+   * what it accepts (not in the original, whose acceptors may hold none).
+   */
+  name: string;
+  value: Buffer;
 }
 
 export interface AcceptReply {
@@ -907,7 +913,17 @@ export const PreAcceptReply: MessageFns<PreAcceptReply> = {
 };
 
 function createBaseAcceptRequest(): AcceptRequest {
-  return { leaderId: 0, replica: 0, instance: 0, ballot: 0n, count: 0n, seq: 0n, deps: Buffer.alloc(0) };
+  return {
+    leaderId: 0,
+    replica: 0,
+    instance: 0,
+    ballot: 0n,
+    count: 0n,
+    seq: 0n,
+    deps: Buffer.alloc(0),
+    name: "",
+    value: Buffer.alloc(0),
+  };
 }
 
 export const AcceptRequest: MessageFns<AcceptRequest> = {
@@ -941,6 +957,12 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
     }
     if (message.deps.length !== 0) {
       writer.uint32(58).bytes(message.deps);
+    }
+    if (message.name !== "") {
+      writer.uint32(66).string(message.name);
+    }
+    if (message.value.length !== 0) {
+      writer.uint32(74).bytes(message.value);
     }
     return writer;
   },
@@ -1014,6 +1036,22 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
             message.deps = Buffer.from(reader.bytes());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.value = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1035,6 +1073,8 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
       count: isSet(object.count) ? BigInt(object.count) : 0n,
       seq: isSet(object.seq) ? BigInt(object.seq) : 0n,
       deps: isSet(object.deps) ? Buffer.from(bytesFromBase64(object.deps)) : Buffer.alloc(0),
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : Buffer.alloc(0),
     };
   },
 
@@ -1061,6 +1101,12 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
     if (message.deps.length !== 0) {
       obj.deps = base64FromBytes(message.deps);
     }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.value.length !== 0) {
+      obj.value = base64FromBytes(message.value);
+    }
     return obj;
   },
 
@@ -1076,6 +1122,8 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
     message.count = (object.count !== undefined && object.count !== null) ? BigInt(object.count) : 0n;
     message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.deps = object.deps ?? Buffer.alloc(0);
+    message.name = object.name ?? "";
+    message.value = object.value ?? Buffer.alloc(0);
     return message;
   },
 };

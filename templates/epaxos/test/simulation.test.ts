@@ -1,0 +1,176 @@
+// ePaxos under deterministic simulation: replicas on the in-memory network
+// and a virtual clock, clients at every replica, and network faults only
+// (messages lost, delayed and reordered, partitions, cut links), all of which
+// heal: no crashes, as a crashed command leader's open instances would stay
+// open without recovery. After a run, and time for the retries to land, every
+// replica must have committed the same command and attributes for every
+// instance, executed every instance, and executed interfering commands in
+// one order; and the clients' history must be linearizable. A failing run
+// names its seed: `SIMULATION_SEED=17 npm test` replays it exactly.
+import assert, { AssertionError } from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { EPaxos } from "../src/epaxos/epaxos.js";
+import { idKey, idText, type Instance, type InstanceId, interfere } from "../src/epaxos/instances.js";
+import { Status } from "../src/pb/epaxos.js";
+import { Replica } from "../src/replica.js";
+import {
+  assertHurt,
+  assertLinearizable,
+  type FaultKind,
+  seeds,
+  Simulation,
+  type SimulatedReplicaOptions,
+} from "../src/simulation/index.js";
+
+/** The faults of a run: the network's only. */
+const NETWORK: FaultKind[] = ["partition", "drop", "loss", "delay"];
+
+/** Fails the run of `seed` with `problem`, saying how to replay it. */
+function fail(seed: number, problem: string): never {
+  throw new AssertionError({ message: `seed ${seed}: ${problem}\nreplay it: SIMULATION_SEED=${seed} npm test` });
+}
+
+/** An instance's command and attributes as text, to compare them across replicas and name them in a failure. */
+function text({ command, seq, deps }: Instance): string {
+  return `${command.key}=${Buffer.from(command.value)} seq ${seq} deps [${deps.map(idText).join(" ")}]`;
+}
+
+/** What each replica executed, in order, through every incarnation (there is one: nothing crashes). */
+class Executions {
+  readonly order = new Map<string, { id: InstanceId; instance: Instance }[]>();
+
+  replica(options: SimulatedReplicaOptions): Replica {
+    const replica = new Replica(options);
+    const executed: { id: InstanceId; instance: Instance }[] = [];
+    this.order.set(options.name, executed);
+    const epaxos = replica.state.epaxos;
+    const apply = epaxos["apply"].bind(epaxos);
+    epaxos["apply"] = (id: InstanceId, instance: Instance) => {
+      executed.push({ id, instance });
+      apply(id, instance);
+    };
+    return replica;
+  }
+}
+
+/** Every replica holds every instance any of them knows, executed, with the same command and attributes. */
+function assertAgree(seed: number, replicas: Map<string, Replica>): void {
+  const held = (epaxos: EPaxos) => epaxos["instances"] as Map<number, Instance>;
+  const first = new Map<number, { name: string; value: string }>();
+  for (const [name, replica] of replicas) {
+    for (const [key, instance] of held(replica.state.epaxos)) {
+      if (instance.status < Status.COMMITTED) continue;
+      const seen = first.get(key);
+      if (seen === undefined) first.set(key, { name, value: text(instance) });
+      else if (seen.value !== text(instance)) {
+        fail(seed, `${name} committed ${text(instance)} where ${seen.name} committed ${seen.value}`);
+      }
+    }
+  }
+  for (const [name, replica] of replicas) {
+    const instances = held(replica.state.epaxos);
+    for (const [key, { name: other, value }] of first) {
+      const instance = instances.get(key);
+      if (instance?.status !== Status.EXECUTED) {
+        fail(seed, `${name} did not execute ${value}, which ${other} committed (its status: ${instance?.status})`);
+      }
+    }
+  }
+}
+
+/** Every two replicas executed every two interfering instances in the same order. */
+function assertSameOrder(seed: number, executions: Executions): void {
+  const [reference, ...others] = [...executions.order];
+  const [name, order] = reference!;
+  // Per key, the reference's executed instances with their positions.
+  const positions = new Map<number, number>();
+  order.forEach(({ id }, i) => positions.set(idKey(id), i));
+  for (const [other, executed] of others) {
+    const byKey = new Map<string, { id: InstanceId; instance: Instance }[]>();
+    for (const entry of executed) {
+      let list = byKey.get(entry.instance.command.key);
+      if (list === undefined) byKey.set(entry.instance.command.key, (list = []));
+      list.push(entry);
+    }
+    for (const list of byKey.values()) {
+      for (let i = 0; i < list.length; i++) {
+        for (let j = i + 1; j < list.length; j++) {
+          const [a, b] = [list[i]!, list[j]!];
+          if (!interfere(a.instance.command, b.instance.command)) continue;
+          const [at, bt] = [positions.get(idKey(a.id)), positions.get(idKey(b.id))];
+          if (at !== undefined && bt !== undefined && at > bt) {
+            fail(seed, `${other} executed ${idText(a.id)} before ${idText(b.id)}, ${name} after`);
+          }
+        }
+      }
+    }
+  }
+}
+
+async function run(seed: number, replicas: number): Promise<{ fast: number; slow: number; ok: number; info: number }> {
+  const executions = new Executions();
+  const sim = new Simulation({
+    seed,
+    replicas,
+    network: { latency: [1, 30], loss: 0.05 },
+    faults: { kinds: NETWORK, interval: [50, 300], duration: [100, 1500], everyKind: true },
+    replica: (options) => executions.replica(options),
+  });
+  try {
+    // Two clients per replica to start with: each replica leads commands, many of them at once.
+    const workload = { clients: 2 * replicas, keys: 3, reads: 0.4, operations: 150, timeout: 1000, limit: 600_000 };
+    const result = await sim.run(workload);
+    // Faults healed: time for every retried PreAccept, Accept and Commit to land.
+    await sim.advance(5000);
+    assert.deepEqual(result.errors, [], `seed ${seed}: handlers threw`);
+    assertAgree(seed, sim.replicas);
+    assertSameOrder(seed, executions);
+    assertLinearizable(result);
+    assertHurt(result, NETWORK);
+    const totals = { fast: 0, slow: 0, ok: 0, info: 0 };
+    for (const replica of sim.replicas.values()) {
+      totals.fast += replica.state.epaxos.paths.fast;
+      totals.slow += replica.state.epaxos.paths.slow;
+    }
+    for (const line of result.history.split("\n")) {
+      if (/"type":"ok"/.test(line) && !/"process":"nemesis"/.test(line)) totals.ok++;
+      if (/"type":"info"/.test(line) && !/"process":"nemesis"/.test(line)) totals.info++;
+    }
+    return totals;
+  } finally {
+    await sim.close();
+  }
+}
+
+/** Seeds per cluster size: fewer for the larger cluster, whose runs take longer. */
+const RUNS: Record<number, number> = { 3: 40, 5: 20 };
+
+describe("ePaxos under simulated network faults", () => {
+  for (const size of [3, 5]) {
+    test(`${size} replicas: every seed agrees on each instance, executes in one order, and is linearizable`, async (t) => {
+      const totals = { fast: 0, slow: 0, ok: 0, info: 0 };
+      for (const seed of seeds(RUNS[size]!)) {
+        const result = await run(seed, size);
+        for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += result[key];
+      }
+      t.diagnostic(`${JSON.stringify(totals)}`);
+      // The runs committed on both paths, and mostly (each was hurt: see run()).
+      assert.ok(totals.fast > 0 && totals.slow > 0, `commits by path: ${JSON.stringify(totals)}`);
+      assert.ok(
+        totals.ok > totals.info,
+        `more operations were indeterminate than committed: ${JSON.stringify(totals)}`,
+      );
+    });
+  }
+});
+
+test("a seed replays its run exactly", async () => {
+  const histories = [];
+  for (let i = 0; i < 2; i++) {
+    const sim = new Simulation({ seed: 7, network: { loss: 0.02 }, faults: { kinds: NETWORK } });
+    histories.push((await sim.run({ clients: 3, operations: 40, limit: 600_000 })).history);
+    await sim.close();
+  }
+  assert.ok(histories[0]!.includes('"type":"ok"'));
+  assert.equal(histories[0], histories[1]);
+});

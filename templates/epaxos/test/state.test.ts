@@ -1,0 +1,135 @@
+// The ePaxos State, step by step, each driven on the virtual clock of a
+// simulation: commits on the fast and the slow path at any replica, the
+// execution order every replica agrees on, what an acceptor logs before it
+// answers, a restart from the write-ahead log, and a minority that cannot commit.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { MemoryDisk } from "../src/disk.js";
+import { encodeDeps } from "../src/epaxos/instances.js";
+import { Status } from "../src/pb/epaxos.js";
+import { Replica } from "../src/replica.js";
+import { Simulation } from "../src/simulation/index.js";
+
+/** The EPaxos of replica `name` of `sim`. */
+const epaxos = (sim: Simulation, name: string) => (sim.replicas.get(name) as Replica).state.epaxos;
+
+test("any replica leads its client's command: a write commits on the fast path, and every replica executes it", async () => {
+  const sim = new Simulation({ seed: 1 });
+  await sim.start();
+  assert.deepEqual(await sim.client({ replica: "r2" }).write("x", 4), { type: "ok", value: 4, replica: "r2" });
+  assert.deepEqual(await sim.client({ replica: "r3" }).read("x"), { type: "ok", value: 4, replica: "r3" });
+  assert.deepEqual(await sim.client({ replica: "r1" }).read("y"), { type: "ok", value: null, replica: "r1" });
+  assert.deepEqual(epaxos(sim, "r2").paths, { fast: 1, slow: 0 });
+  // The Commit reaches the replica that only pre-accepted, or never heard of it.
+  assert.ok(await sim.until(() => sim.names.every((name) => epaxos(sim, name).get("x").toString() === "4"), 1000));
+  await sim.close();
+});
+
+test("the reply says the command's seq, this replica's index and name, and the value", async () => {
+  const sim = new Simulation({ seed: 2 });
+  await sim.start();
+  const propose = (name: string, value: string) =>
+    sim.clock.settle(sim.replicas.get(name)!.propose({ identity: "c", name: "k", value: Buffer.from(value) }));
+  const first = await propose("r3", "a");
+  assert.deepEqual(
+    { ...first, value: first.value.toString() },
+    {
+      success: true,
+      redirect: "",
+      error: "",
+      seq: 1n,
+      leader: 2,
+      name: "k",
+      value: "a",
+    },
+  );
+  const read = await propose("r1", "");
+  assert.equal(read.success, true);
+  assert.equal(read.seq, 2n, "after the write it depends on");
+  assert.equal(read.leader, 0);
+  assert.equal(read.value.toString(), "a");
+  await sim.close();
+});
+
+test("writes proposed at once at different replicas conflict: some take the slow path, all execute in one order", async () => {
+  const sim = new Simulation({ seed: 3, replicas: 5 });
+  await sim.start();
+  const clients = sim.names.map((name) => sim.client({ replica: name }));
+  const outcomes = await Promise.all(clients.map((client, i) => client.write("x", i + 1)));
+  assert.ok(outcomes.every((outcome) => outcome.type === "ok"));
+  const paths = sim.names.map((name) => epaxos(sim, name).paths);
+  assert.equal(
+    paths.reduce((sum, { fast, slow }) => sum + fast + slow, 0),
+    5,
+  );
+  assert.ok(
+    paths.some(({ slow }) => slow > 0),
+    `paths: ${JSON.stringify(paths)}`,
+  );
+  // Every replica ends with the value of the write it executed last: the same one.
+  assert.ok(
+    await sim.until(() => new Set(sim.names.map((name) => epaxos(sim, name).get("x").toString())).size === 1, 2000),
+  );
+  const last = epaxos(sim, "r1").get("x").toString();
+  assert.deepEqual(await sim.client({ replica: "r4" }).read("x"), { type: "ok", value: Number(last), replica: "r4" });
+  await sim.close();
+});
+
+test("an acceptor's PreAccept is synced to its log before it answers: a power loss right after keeps it", async () => {
+  const sim = new Simulation({ seed: 6 });
+  await sim.start();
+  const request = {
+    leaderId: 0,
+    replica: 0,
+    instance: 7,
+    ballot: 0n,
+    name: "x",
+    value: Buffer.from("1"),
+    seq: 3n,
+    deps: Buffer.from(encodeDeps([{ replica: 2, instance: 1 }])),
+  };
+  const reply = await sim.clock.settle(epaxos(sim, "r2").preAccept(request));
+  assert.equal(reply.ok, true);
+  assert.equal(reply.seq, 3n);
+  assert.deepEqual(reply.deps, request.deps, "nothing known here changes the leader's attributes");
+  assert.equal((sim.replicas.get("r2")!.disk as MemoryDisk).unsynced, 0, "answered before its log was synced");
+  sim.powerLoss("r2");
+  await sim.restart("r2");
+  const instance = epaxos(sim, "r2").instance({ replica: 0, instance: 7 });
+  assert.equal(instance?.status, Status.PREACCEPTED);
+  assert.equal(instance?.seq, 3);
+  assert.deepEqual(instance?.deps, [{ replica: 2, instance: 1 }]);
+  await sim.close();
+});
+
+test("a restarted replica recovers its committed instances from the log and executes them again", async () => {
+  const sim = new Simulation({ seed: 4 });
+  await sim.start();
+  const client = sim.client({ replica: "r1" });
+  for (const value of [1, 2, 3]) assert.equal((await client.write("x", value)).type, "ok");
+  assert.equal((await client.write("y", 9)).type, "ok");
+  sim.crash("r1");
+  await sim.restart("r1");
+  assert.equal(epaxos(sim, "r1").get("x").toString(), "3");
+  assert.equal(epaxos(sim, "r1").get("y").toString(), "9");
+  // It numbers new instances after the ones it logged, and commits them.
+  assert.deepEqual(await client.write("x", 4), { type: "ok", value: 4, replica: "r1" });
+  assert.equal(epaxos(sim, "r1").instance({ replica: 0, instance: 4 })?.status, Status.EXECUTED);
+  await sim.close();
+});
+
+test("a replica cut off from the others commits nothing until the partition heals", async () => {
+  const sim = new Simulation({ seed: 5 });
+  await sim.start();
+  sim.partition(["r1"], ["r2", "r3"]);
+  const proposed = sim.replicas.get("r1")!.propose({ identity: "c", name: "x", value: Buffer.from("1") });
+  let answered = false;
+  void proposed.then(() => (answered = true));
+  await sim.advance(5000);
+  assert.equal(answered, false);
+  sim.heal();
+  const reply = await sim.clock.settle(proposed);
+  assert.equal(reply.success, true);
+  assert.equal(reply.value.toString(), "1");
+  await sim.close();
+});
