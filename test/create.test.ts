@@ -112,7 +112,7 @@ const EPAXOS_FILES = [
   "src/pb/epaxos.ts",
   "src/pb/wal.ts",
   ...["epaxos", "execution", "instances", "quorum"].map((m) => `src/epaxos/${m}.ts`),
-  ...["execution", "instances", "quorum"].map((m) => `test/${m}.test.ts`),
+  ...["cluster", "execution", "instances", "quorum"].map((m) => `test/${m}.test.ts`),
   ...["pre-accept", "accept", "commit"].map((file) => `src/handlers/${file}.ts`),
   ...["prepare", "try-pre-accept"].flatMap((file) => [`src/handlers/${file}.ts`, `test/handlers/${file}.test.ts`]),
 ].sort();
