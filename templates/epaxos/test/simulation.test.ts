@@ -129,8 +129,8 @@ async function run(seed: number, replicas: number): Promise<{ fast: number; slow
     assertHurt(result, NETWORK);
     const totals = { fast: 0, slow: 0, ok: 0, info: 0 };
     for (const replica of sim.replicas.values()) {
-      totals.fast += replica.state.epaxos.paths.fast;
-      totals.slow += replica.state.epaxos.paths.slow;
+      totals.fast += replica.metrics.counters.get("path.fast") ?? 0;
+      totals.slow += replica.metrics.counters.get("path.slow") ?? 0;
     }
     for (const line of result.history.split("\n")) {
       if (/"type":"ok"/.test(line) && !/"process":"nemesis"/.test(line)) totals.ok++;
