@@ -1,0 +1,256 @@
+// The message page: a trace read line by line (each bad line named), embedded
+// in the page as it was given, drawn a window at a time (lost messages
+// crossed, client operations and faults marked), its script running on its
+// own, and 100,000 messages in a page of a reasonable size.
+import assert from "node:assert/strict";
+import { runInNewContext } from "node:vm";
+import { describe, test } from "node:test";
+import { parseHistory, parseTrace, renderMessages, TraceError } from "../../src/check/index.js";
+import { decode, drawMessages, type Canvas2D, type MessagesData, type View } from "../../src/check/messages-view.js";
+import { ticks } from "../../src/check/timeline.js";
+
+const ms = (t: number) => t * 1e6;
+
+// Client 0 writes through r1, which sends ACCEPTs to r2 (answered) and r3 (lost), while r3 is crashed.
+const TRACE = [
+  { send: ms(1), receive: ms(2), from: 0, to: "r1", type: "PROPOSE", fields: { key: "x" } },
+  { send: ms(2), receive: ms(3.5), from: "r1", to: "r2", type: "ACCEPT", fields: { ballot: 257, slot: 1 } },
+  { send: ms(2), from: "r1", to: "r3", type: "ACCEPT", fields: { ballot: 257, slot: 1 } },
+  { send: ms(3.5), receive: ms(5), from: "r2", to: "r1", type: "ACCEPT", reply: true, fields: { ok: true } },
+  { send: ms(5), receive: ms(6), from: "r1", to: 0, type: "PROPOSE", reply: true },
+];
+const HISTORY = [
+  { process: 0, type: "invoke", f: "write", key: "x", value: 1, time: ms(1) },
+  { process: "nemesis", type: "info", f: "start", fault: "crash", value: "r3", time: ms(1.5) },
+  { process: 0, type: "ok", f: "write", key: "x", value: 1, time: ms(6) },
+  { process: "nemesis", type: "info", f: "stop", fault: "crash", value: "r3", time: ms(7) },
+];
+const text = (lines: readonly object[]) => lines.map((line) => JSON.stringify(line) + "\n").join("");
+
+function embedded(html: string): MessagesData {
+  const json = /<script type="application\/json" id="mg-data">(.*?)<\/script>/s.exec(html)![1]!;
+  return JSON.parse(json) as MessagesData;
+}
+
+/** A canvas that records what is drawn: each path's segments with the stroke style they were stroked in. */
+function recorder() {
+  const segments: { from: [number, number]; to: [number, number]; style: string; dash: number }[] = [];
+  const rects: { y: number; h: number; style: string }[] = [];
+  const texts: string[] = [];
+  let path: { from: [number, number]; to: [number, number] }[] = [];
+  let at: [number, number] = [0, 0];
+  let dash = 0;
+  const ctx: Canvas2D = {
+    fillStyle: "",
+    strokeStyle: "",
+    lineWidth: 1,
+    font: "",
+    textAlign: "",
+    textBaseline: "",
+    setLineDash: (d) => void (dash = d.length),
+    beginPath: () => void (path = []),
+    moveTo: (x, y) => void (at = [x, y]),
+    lineTo: (x, y) => {
+      path.push({ from: at, to: [x, y] });
+      at = [x, y];
+    },
+    stroke: () => segments.push(...path.map((s) => ({ ...s, style: ctx.strokeStyle, dash }))),
+    fill: () => undefined,
+    fillRect: (_x, y, _w, h) => void rects.push({ y, h, style: ctx.fillStyle }),
+    strokeRect: (_x, y, _w, h) => void rects.push({ y, h, style: ctx.strokeStyle }),
+    clearRect: () => undefined,
+    fillText: (t) => void texts.push(t),
+  };
+  return { ctx, segments, rects, texts };
+}
+
+const COLORS = { fg: "fg", muted: "muted", grid: "grid", fault: "fault", error: "error", ok: "ok", info: "info" };
+const view = (from: number, to: number): View => ({ from, to, width: 800, height: 600, hover: -1, colors: COLORS });
+
+describe("parseTrace", () => {
+  test("reads each line, blank lines skipped", () => {
+    const trace = parseTrace(text(TRACE.slice(0, 2)) + "\n" + text(TRACE.slice(2, 3)));
+    assert.deepEqual(
+      trace.map((m) => [m.line, m.from, m.to, m.type, m.reply, m.send, m.receive, m.fields]),
+      [
+        [1, 0, "r1", "PROPOSE", false, ms(1), ms(2), { key: "x" }],
+        [2, "r1", "r2", "ACCEPT", false, ms(2), ms(3.5), { ballot: 257, slot: 1 }],
+        [4, "r1", "r3", "ACCEPT", false, ms(2), undefined, { ballot: 257, slot: 1 }],
+      ],
+    );
+  });
+
+  test("names the first bad line, in one line", () => {
+    const good = JSON.stringify(TRACE[1]);
+    const cases: [string, string][] = [
+      ["{", "line 2: not JSON"],
+      ["[1]", "line 2: not a JSON object"],
+      ['{"to":"r1","type":"A","send":1}', "line 2: no from"],
+      [
+        '{"from":"","to":"r1","type":"A","send":1}',
+        `line 2: from "" is not a replica's name or a client's process number`,
+      ],
+      [
+        '{"from":-1,"to":"r1","type":"A","send":1}',
+        "line 2: from -1 is not a replica's name or a client's process number",
+      ],
+      ['{"from":"r1","to":"r2","send":1}', "line 2: no type"],
+      ['{"from":"r1","to":"r2","type":"A"}', "line 2: no send"],
+      ['{"from":"r1","to":"r2","type":"A","send":"1"}', 'line 2: send "1" is not a time in ns'],
+      ['{"from":"r1","to":"r2","type":"A","send":1,"receive":[]}', "line 2: receive [] is not a time in ns"],
+      ['{"from":"r1","to":"r2","type":"A","send":1,"reply":1}', "line 2: reply 1 is not true or false"],
+      ['{"from":"r1","to":"r2","type":"A","send":1,"fields":{"a":{"b":1}}}', 'line 2: field "a" is not a JSON scalar'],
+    ];
+    for (const [line, message] of cases) {
+      assert.throws(
+        () => parseTrace(`${good}\n${line}\n${good}\n`),
+        (error: unknown) => error instanceof TraceError && error.message === message && error.line === 2,
+        line,
+      );
+    }
+  });
+});
+
+describe("renderMessages", () => {
+  const html = renderMessages(parseTrace(text(TRACE)), parseHistory(HISTORY), "seed 7");
+  const data = embedded(html);
+  const model = decode(data);
+
+  test("embeds every message as the trace has it, in send order, times in µs from the run's start", () => {
+    assert.deepEqual(data.replicas, ["r1", "r2", "r3"]);
+    assert.deepEqual(data.types, ["ACCEPT", "PROPOSE"]);
+    const name = (end: number) => (end < 0 ? "client" : data.replicas[end]);
+    const decoded = Array.from({ length: model.count }, (_, i) => [
+      model.line[i],
+      name(model.from[i]!),
+      name(model.to[i]!),
+      data.types[model.kind[i]! >> 1],
+      (model.kind[i]! & 1) === 1,
+      model.send[i],
+      Number.isNaN(model.receive[i]!) ? undefined : model.receive[i],
+      model.fields[i]! < 0 ? "" : data.fields[model.fields[i]!],
+    ]);
+    assert.deepEqual(decoded, [
+      [1, "client", "r1", "PROPOSE", false, 0, 1000, "process=0 key=x"],
+      [2, "r1", "r2", "ACCEPT", false, 1000, 2500, "ballot=257 slot=1"],
+      [3, "r1", "r3", "ACCEPT", false, 1000, undefined, "ballot=257 slot=1"],
+      [4, "r2", "r1", "ACCEPT", true, 2500, 4000, "ok=true"],
+      [5, "r1", "client", "PROPOSE", true, 4000, 5000, "process=0"],
+    ]);
+    assert.equal(data.end, 6000);
+    assert.match(
+      html,
+      /<p class="meta">5 messages · 1 lost · 3 replicas · 1 client operation · 1 fault · 6\.0 ms<\/p>/,
+    );
+    assert.match(html, /<tr><td>ACCEPT<\/td><td>2<\/td><td>1<\/td><td>1<\/td><\/tr>/);
+  });
+
+  test("marks the client operations and the faults, on the replicas they name", () => {
+    assert.deepEqual(data.ops, [0, 0, 5000, 0, 0]);
+    assert.deepEqual(data.labels, ["process 0 · x: write 1"]);
+    assert.deepEqual(data.faults, [[500, 6000, "crash r3", [2]]]);
+    const { ctx, rects } = recorder();
+    drawMessages(ctx, model, view(0, data.end), ticks);
+    const faults = rects.filter((r) => r.style === "fault");
+    assert.equal(faults.length, 2, "a band across the run, and its replica's column");
+    assert.ok(
+      rects.some((r) => r.style === "ok" && r.h > 400),
+      "the write's bar",
+    );
+  });
+
+  test("crosses a lost message where its stub ends, and draws no arrow to its receiver", () => {
+    const { ctx, segments } = recorder();
+    const drawn = drawMessages(ctx, model, view(0, data.end), ticks);
+    assert.deepEqual(drawn, [0, 1, 2, 3, 4]);
+    const crosses = segments.filter((s) => s.style === "error");
+    assert.equal(crosses.length, 2, "one cross of two strokes");
+    // The lost ACCEPT ends a third of the way to r3, 10 px below its send.
+    const [cx, cy] = [(crosses[0]!.from[0] + crosses[0]!.to[0]) / 2, (crosses[0]!.from[1] + crosses[0]!.to[1]) / 2];
+    const stub = segments.find((s) => s.style !== "error" && s.to[0] === cx && s.to[1] === cy);
+    assert.ok(stub, "a stub ends at the cross");
+    assert.equal(stub.to[1] - stub.from[1], 10);
+    assert.equal(segments.filter((s) => s.dash > 0).length > 0, true, "replies dashed");
+  });
+
+  test("visits only the messages that cross the window", () => {
+    const { ctx } = recorder();
+    // 3.0–3.6 ms of the run: the answered ACCEPT arrives in it, the reply leaves in it; the rest are outside.
+    assert.deepEqual(drawMessages(ctx, model, view(2000, 2600), ticks), [1, 3]);
+    assert.deepEqual(drawMessages(ctx, model, view(5500, 6000), ticks), []);
+  });
+
+  test("runs its script on its own, drawing the window it opens on", () => {
+    const { ctx, segments } = recorder();
+    const elements = new Map<string, Record<string, unknown>>();
+    const element = (id: string) => {
+      let e = elements.get(id);
+      if (e === undefined) {
+        e = {
+          id,
+          dataset: {},
+          style: {},
+          hidden: true,
+          clientWidth: 800,
+          clientHeight: 600,
+          textContent: id === "mg-data" ? JSON.stringify(data) : "",
+          getContext: () => Object.assign(ctx, { setTransform: () => undefined }),
+          getBoundingClientRect: () => ({ left: 0, top: 0 }),
+          addEventListener: () => undefined,
+        };
+        elements.set(id, e);
+      }
+      return e;
+    };
+    element("mg-canvas").dataset = { from: "0", to: String(data.end) };
+    const script = /<script>(.*?)<\/script>/s.exec(html)![1]!;
+    runInNewContext(script, {
+      document: {
+        getElementById: element,
+        querySelectorAll: () => [],
+        documentElement: {},
+      },
+      devicePixelRatio: 2,
+      getComputedStyle: () => ({ getPropertyValue: () => "x" }),
+      requestAnimationFrame: (callback: () => void) => callback(),
+      addEventListener: () => undefined,
+    });
+    assert.equal(elements.get("mg-controls")!.hidden, false);
+    assert.equal(elements.get("mg-where")!.textContent, "0.000–6.000 ms of 6.000 ms · 5 messages shown");
+    assert.ok(segments.length > 10, `${segments.length} segments`);
+  });
+
+  test("escapes what the trace names, and renders the same bytes twice", () => {
+    const odd = [{ send: 0, receive: 1000, from: "<r1>", to: "r2", type: "</script><b>", fields: { x: "</script>" } }];
+    const page = renderMessages(parseTrace(odd), undefined, "<seed>");
+    assert.doesNotMatch(page, /<\/script><b>/);
+    assert.match(page, /<h1>&lt;seed&gt;<\/h1>/);
+    assert.deepEqual(embedded(page).replicas, ["<r1>", "r2"]);
+    assert.equal(renderMessages(parseTrace(odd), undefined, "<seed>"), page);
+  });
+
+  test("a page of 100,000 messages stays a few MB, and opens on its first thousand", () => {
+    const trace = [];
+    for (let i = 0; i < 100_000; i++) {
+      const send = ms(i * 0.05);
+      trace.push({
+        send,
+        ...(i % 97 === 0 ? {} : { receive: send + ms(1 + (i % 5) * 0.3) }),
+        from: `r${(i % 5) + 1}`,
+        to: `r${((i + 1) % 5) + 1}`,
+        type: ["PREPARE", "ACCEPT", "COMMIT"][i % 3]!,
+        reply: i % 2 === 1,
+        fields: { ballot: 257 + Math.floor(i / 5000), slot: Math.floor(i / 4) },
+      });
+    }
+    const page = renderMessages(parseTrace(trace), undefined, "big");
+    assert.ok(page.length < 4_000_000, `${page.length} bytes`);
+    const big = embedded(page);
+    assert.equal(big.messages.length, 7 * 100_000);
+    const window = /data-from="(\d+)" data-to="(\d+)"/.exec(page)!;
+    assert.deepEqual([Number(window[1]), Number(window[2])], [0, 50_000]);
+    const { ctx } = recorder();
+    const drawn = drawMessages(ctx, decode(big), view(1_000_000, 1_001_000), ticks);
+    assert.ok(drawn.length > 0 && drawn.length < 100, `${drawn.length} drawn`);
+  });
+});
