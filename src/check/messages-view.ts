@@ -132,18 +132,26 @@ export interface Canvas2D {
   strokeRect(x: number, y: number, w: number, h: number): void;
   clearRect(x: number, y: number, w: number, h: number): void;
   fillText(text: string, x: number, y: number): void;
+  save(): void;
+  restore(): void;
+  rect(x: number, y: number, w: number, h: number): void;
+  clip(): void;
 }
 
 /** Where things go: the axis's width, the header's height, each end's x (a replica's index, or -1 - a client lane). */
-export function layout(model: Model, width: number): { left: number; top: number; x: (end: number) => number } {
+export function layout(
+  model: Model,
+  width: number,
+): { left: number; top: number; clients: number; x: (end: number) => number } {
   const left = 64;
   const top = 28;
   const lane = 8;
-  const clients = model.data.lanes > 0 ? model.data.lanes * lane + 24 : 0;
+  const clients = model.data.lanes > 0 ? Math.max(model.data.lanes * lane + 24, 64) : 0;
   const column = (width - left - clients) / Math.max(model.data.replicas.length, 1);
   return {
     left,
     top,
+    clients,
     x: (end) => (end < 0 ? left + 12 + (-1 - end) * lane + lane / 2 : left + clients + column * (end + 0.5)),
   };
 }
@@ -175,7 +183,7 @@ export function hue(type: number): string {
 export function drawMessages(ctx: Canvas2D, model: Model, view: View, tick: typeof ticks): number[] {
   const { data } = model;
   const { from, to, width, height, colors } = view;
-  const { left, top, x } = layout(model, width);
+  const { left, top, clients, x } = layout(model, width);
   const plot = height - top - 8;
   const y = (t: number) => top + ((t - from) / (to - from)) * plot;
   const clamp = (v: number) => Math.min(Math.max(v, top - 2), height);
@@ -205,12 +213,17 @@ export function drawMessages(ctx: Canvas2D, model: Model, view: View, tick: type
     ctx.lineTo(x(r), height);
   });
   ctx.stroke();
-  if (data.lanes > 0) ctx.fillText("clients", (x(-1) + x(-data.lanes)) / 2, top / 2);
+  if (data.lanes > 0) ctx.fillText("clients", left + clients / 2, top / 2);
   ctx.fillStyle = colors.muted;
   ctx.textAlign = "right";
   for (const { t, label } of tick(from, to, data.scale, false)) ctx.fillText(label, left - 8, y(t));
   ctx.fillText("ms", left - 8, top / 2);
 
+  // What crosses the window's edges is cut there, clear of the names above.
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(left, top, width - left, height - top);
+  ctx.clip();
   // Client operations: a bar from invoke to completion.
   for (let i = 0; i < model.opStart.length; i++) {
     if (model.opEnd[i]! < from || model.opStart[i]! > to) continue;
@@ -297,6 +310,7 @@ export function drawMessages(ctx: Canvas2D, model: Model, view: View, tick: type
     arrow(view.hover);
     ctx.stroke();
   }
+  ctx.restore();
   return drawn;
 }
 
@@ -449,10 +463,10 @@ export function browse(): void {
       rows[Math.min(rows.length - 1, Math.floor((model.send[i]! / data.end) * rows.length))]!++;
     const most = Math.max(1, ...rows);
     s.clearRect(0, 0, w, h);
-    s.fillStyle = view.colors.fault;
-    for (const [a, b] of data.faults) s.fillRect(0, (a / data.end) * h, w, Math.max(((b - a) / data.end) * h, 1));
     s.fillStyle = view.colors.ok;
     rows.forEach((n, r) => n > 0 && s.fillRect(0, r, (n / most) * w, 1));
+    s.fillStyle = view.colors.fault;
+    for (const [a, b] of data.faults) s.fillRect(0, (a / data.end) * h, w, Math.max(((b - a) / data.end) * h, 1));
     s.strokeStyle = view.colors.fg;
     s.lineWidth = 1.5;
     s.strokeRect(1, (view.from / data.end) * h, w - 2, Math.max(((view.to - view.from) / data.end) * h, 2));

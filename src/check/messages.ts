@@ -26,8 +26,8 @@ import { describeCall } from "./witness.js";
 
 /** Client operations open at once beyond this share lanes: the clients' column stays narrow. */
 const MAX_LANES = 16;
-/** A run of more messages than this opens on its first OPENING messages, not the whole of it. */
-const OPENING = 1000;
+/** A run of more than twice this many messages opens on its first OPENING messages, which are readable at once. */
+const OPENING = 200;
 
 /** The page's data, and the window it opens on ([from, to] in µs from the start). */
 export function messagesData(

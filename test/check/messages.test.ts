@@ -5,7 +5,14 @@
 import assert from "node:assert/strict";
 import { runInNewContext } from "node:vm";
 import { describe, test } from "node:test";
-import { parseHistory, parseTrace, renderMessages, TraceError } from "../../src/check/index.js";
+import {
+  messageFields,
+  parseHistory,
+  parseTrace,
+  renderMessages,
+  TraceError,
+  TraceRecorder,
+} from "../../src/check/index.js";
 import { decode, drawMessages, type Canvas2D, type MessagesData, type View } from "../../src/check/messages-view.js";
 import { ticks } from "../../src/check/timeline.js";
 
@@ -60,6 +67,10 @@ function recorder() {
     strokeRect: (_x, y, _w, h) => void rects.push({ y, h, style: ctx.strokeStyle }),
     clearRect: () => undefined,
     fillText: (t) => void texts.push(t),
+    save: () => undefined,
+    restore: () => undefined,
+    rect: () => undefined,
+    clip: () => undefined,
   };
   return { ctx, segments, rects, texts };
 }
@@ -149,8 +160,12 @@ describe("renderMessages", () => {
     assert.deepEqual(data.ops, [0, 0, 5000, 0, 0]);
     assert.deepEqual(data.labels, ["process 0 · x: write 1"]);
     assert.deepEqual(data.faults, [[500, 6000, "crash r3", [2]]]);
-    const { ctx, rects } = recorder();
+    const { ctx, rects, texts } = recorder();
     drawMessages(ctx, model, view(0, data.end), ticks);
+    assert.deepEqual(
+      texts.filter((t) => /^(r\d|clients)$/.test(t)),
+      ["r1", "r2", "r3", "clients"],
+    );
     const faults = rects.filter((r) => r.style === "fault");
     assert.equal(faults.length, 2, "a band across the run, and its replica's column");
     assert.ok(
@@ -229,7 +244,7 @@ describe("renderMessages", () => {
     assert.equal(renderMessages(parseTrace(odd), undefined, "<seed>"), page);
   });
 
-  test("a page of 100,000 messages stays a few MB, and opens on its first thousand", () => {
+  test("a page of 100,000 messages stays a few MB, and opens on its first 200", () => {
     const trace = [];
     for (let i = 0; i < 100_000; i++) {
       const send = ms(i * 0.05);
@@ -248,9 +263,56 @@ describe("renderMessages", () => {
     const big = embedded(page);
     assert.equal(big.messages.length, 7 * 100_000);
     const window = /data-from="(\d+)" data-to="(\d+)"/.exec(page)!;
-    assert.deepEqual([Number(window[1]), Number(window[2])], [0, 50_000]);
+    assert.deepEqual([Number(window[1]), Number(window[2])], [0, 10_000]);
     const { ctx } = recorder();
     const drawn = drawMessages(ctx, decode(big), view(1_000_000, 1_001_000), ticks);
     assert.ok(drawn.length > 0 && drawn.length < 100, `${drawn.length} drawn`);
+  });
+});
+
+describe("TraceRecorder", () => {
+  test("writes each message as it left and arrived, and keeps only the last ones", () => {
+    let now = 0;
+    const recorder = new TraceRecorder(() => now, 3);
+    const request = { type: 0, sender: "r1", message: { $case: "beacon", value: { timestamp: "" } } };
+    const sent = [1, 2, 3, 4, 5].map((t) => ((now = t * 1e6), recorder.sent("r1", "r2", "BEACON", request, false)));
+    now = 6e6;
+    recorder.arrived(sent[0]!);
+    recorder.arrived(sent[4]!);
+    recorder.sent("r2", 7, "PROPOSE", { success: true, value: Buffer.from("12") }, true);
+    assert.deepEqual(recorder.size, { sent: 6, kept: 3 });
+    const lines = recorder.text();
+    assert.deepEqual(
+      parseTrace(lines).map(({ line: _, ...m }) => m),
+      [
+        { send: 4e6, from: "r1", to: "r2", type: "BEACON", reply: false, fields: {} },
+        { send: 5e6, receive: 6e6, from: "r1", to: "r2", type: "BEACON", reply: false, fields: {} },
+        { send: 6e6, from: "r2", to: 7, type: "PROPOSE", reply: true, fields: { success: true, value: "12" } },
+      ],
+    );
+  });
+
+  test("reads an envelope's member, or a message's own scalars; lists by their length, bytes as text when printable", () => {
+    const accept = {
+      type: 2,
+      sender: "r1",
+      success: true,
+      message: { $case: "accept", value: { ballot: 257n, slot: 3n, commands: [{}, {}], commit: 2n, acknowledged: [] } },
+    };
+    assert.deepEqual(messageFields(accept), {
+      success: true,
+      ballot: 257,
+      slot: 3,
+      commands: "[2]",
+      commit: 2,
+      acknowledged: "[0]",
+    });
+    const propose = { identity: "kv-3", name: "k1", value: new Uint8Array([0, 1, 2]), seq: 2n ** 60n, redirect: "" };
+    assert.deepEqual(messageFields(propose), {
+      identity: "kv-3",
+      name: "k1",
+      value: "3 bytes",
+      seq: "1152921504606846976",
+    });
   });
 });
