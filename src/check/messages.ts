@@ -82,9 +82,15 @@ export function messagesData(
   const laneOf = (process: number, t: number): number => {
     const list = byProcess.get(process);
     if (list === undefined) return process % Math.max(lanes.length, 1);
-    let lane = list[0]!.lane;
-    for (const entry of list) if (entry.at <= t) lane = entry.lane;
-    return lane;
+    // The last invoked at or before t (a process's operations are in invoke order), else its first.
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list[mid]!.at <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return list[Math.max(lo - 1, 0)]!.lane;
   };
 
   const types = [...new Set(trace.map((m) => m.type))].sort();

@@ -13,7 +13,14 @@ import {
   TraceError,
   TraceRecorder,
 } from "../../src/check/index.js";
-import { decode, drawMessages, type Canvas2D, type MessagesData, type View } from "../../src/check/messages-view.js";
+import {
+  decode,
+  drawMessages,
+  lowerBound,
+  type Canvas2D,
+  type MessagesData,
+  type View,
+} from "../../src/check/messages-view.js";
 import { ticks } from "../../src/check/timeline.js";
 
 const ms = (t: number) => t * 1e6;
@@ -245,8 +252,25 @@ describe("renderMessages", () => {
   });
 
   test("a page of 100,000 messages stays a few MB, and opens on its first 200", () => {
-    const trace = [];
-    for (let i = 0; i < 100_000; i++) {
+    // 10 clients, 5,000 operations, each with a Propose and its answer among the replicas' messages.
+    const events: object[] = [];
+    const trace: object[] = [];
+    for (let i = 0; i < 5_000; i++) {
+      const [process, invoke] = [i % 10, ms(i)];
+      events.push({ process, type: "invoke", f: "write", key: "k", value: i, time: invoke });
+      events.push({ process, type: "ok", f: "write", key: "k", value: i, time: invoke + ms(2.5) });
+      trace.push({ send: invoke + 1, receive: invoke + ms(0.1), from: process, to: "r1", type: "PROPOSE" });
+      trace.push({
+        send: invoke + ms(2.4),
+        receive: invoke + ms(2.5),
+        from: "r1",
+        to: process,
+        type: "PROPOSE",
+        reply: true,
+      });
+    }
+    events.sort((a, b) => (a as { time: number }).time - (b as { time: number }).time);
+    for (let i = 0; i < 90_000; i++) {
       const send = ms(i * 0.05);
       trace.push({
         send,
@@ -258,14 +282,24 @@ describe("renderMessages", () => {
         fields: { ballot: 257 + Math.floor(i / 5000), slot: Math.floor(i / 4) },
       });
     }
-    const page = renderMessages(parseTrace(trace), undefined, "big");
+    const page = renderMessages(parseTrace(trace), parseHistory(events), "big");
     assert.ok(page.length < 4_000_000, `${page.length} bytes`);
     const big = embedded(page);
     assert.equal(big.messages.length, 7 * 100_000);
-    const window = /data-from="(\d+)" data-to="(\d+)"/.exec(page)!;
-    assert.deepEqual([Number(window[1]), Number(window[2])], [0, 10_000]);
+    assert.equal(big.ops.length, 5 * 5_000);
+    const model = decode(big);
+    // Operations overlap: three lanes, and each Propose leaves from its operation's.
+    assert.equal(big.lanes, 3);
+    const proposals = [...model.kind.keys()].filter((i) => model.kind[i] === 2 * big.types.indexOf("PROPOSE"));
+    assert.deepEqual(
+      proposals.map((i) => -1 - model.from[i]!),
+      [...model.opLane],
+    );
+    const [, from, to] = /data-from="(\d+)" data-to="(\d+)"/.exec(page)!.map(Number);
+    assert.equal(from, 0);
+    assert.equal(lowerBound(model.send, to! + 1), 201);
     const { ctx } = recorder();
-    const drawn = drawMessages(ctx, decode(big), view(1_000_000, 1_001_000), ticks);
+    const drawn = drawMessages(ctx, model, view(1_000_000, 1_001_000), ticks);
     assert.ok(drawn.length > 0 && drawn.length < 100, `${drawn.length} drawn`);
   });
 });
