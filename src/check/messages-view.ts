@@ -27,7 +27,7 @@ export interface MessagesData {
   messages: number[];
   /** Fields as hover shows them (`ballot=257 slot=3`), each once. */
   fields: string[];
-  /** Five numbers per client operation, in invoke order: lane, invoke less the previous invoke, duration (-1: never completed), kind (0 ok, 1 info, 2 fail), label's index. */
+  /** Five numbers per client operation, in invoke order: lane, invoke less the previous invoke, duration (-1: never completed), kind (0 ok, 1 info, 2 fail, 3 cannot be ordered), label's index. */
   ops: number[];
   /** The operations' labels (`process 3 · k1: write 7`), each once. */
   labels: string[];
@@ -235,7 +235,7 @@ export function drawMessages(ctx: Canvas2D, model: Model, view: View, tick: type
       ctx.strokeStyle = colors.muted;
       ctx.strokeRect(bx, y1, 6, h);
     } else {
-      ctx.fillStyle = kind === 0 ? colors.ok : colors.info;
+      ctx.fillStyle = [colors.ok, colors.info, "", colors.error][kind]!;
       ctx.fillRect(bx, y1, 6, h);
     }
   }
@@ -365,7 +365,7 @@ export function describe(model: Model, found: { m: number } | { o: number } | { 
   }
   if ("o" in found) {
     const i = found.o;
-    const kind = ["ok", "info", "fail"][model.opKind[i]!];
+    const kind = ["ok", "info", "fail", "cannot be ordered"][model.opKind[i]!];
     return `${data.labels[model.opLabel[i]!]} · ${kind} · ${ms(model.opStart[i]!)} → ${ms(model.opEnd[i]!)} ms`;
   }
   const [a, b, label] = data.faults[found.f]!;

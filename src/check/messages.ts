@@ -8,6 +8,7 @@
 // moves quickly. A pure function of its input: the same run, the same bytes.
 import type { History, Operation } from "./history.js";
 import { STYLE } from "./html.js";
+import type { CheckResult } from "./index.js";
 import { escape, group, page } from "./markup.js";
 import {
   browse,
@@ -26,13 +27,18 @@ import { describeCall } from "./witness.js";
 
 /** Client operations open at once beyond this share lanes: the clients' column stays narrow. */
 const MAX_LANES = 16;
-/** A run of more than twice this many messages opens on its first OPENING messages, which are readable at once. */
+/**
+ * A run of more than twice this many messages opens on OPENING of them, which
+ * are readable at once: around the first operation that cannot be ordered,
+ * else the first ones.
+ */
 const OPENING = 200;
 
 /** The page's data, and the window it opens on ([from, to] in µs from the start). */
 export function messagesData(
   trace: readonly TraceMessage[],
   history?: History,
+  result?: CheckResult,
 ): { data: MessagesData; window: [number, number] } {
   const timed = history !== undefined && history.timed;
   const operations = timed ? history.operations : [];
@@ -124,6 +130,7 @@ export function messagesData(
     line = m.line;
   }
 
+  const blocked = new Set(result?.violations.flatMap((v) => v.operations.map((op) => op.id)));
   const labels = new Map<string, number>();
   const ops: number[] = [];
   previous = 0;
@@ -135,7 +142,7 @@ export function messagesData(
       opLane[i]!,
       from - previous,
       op.complete ? us(op.complete.time!) - from : -1,
-      ["ok", "info", "fail"].indexOf(op.type),
+      blocked.has(op.id) ? 3 : ["ok", "info", "fail"].indexOf(op.type),
       labels.get(label)!,
     );
     previous = from;
@@ -174,17 +181,27 @@ export function messagesData(
     labels: [...labels.keys()],
     faults,
   };
-  const opening = trace.length > 2 * OPENING ? us(trace[order[OPENING]!]!.send) : end;
-  return { data, window: [0, Math.max(opening, 1)] };
+  if (trace.length <= 2 * OPENING) return { data, window: [0, end] };
+  const first = operations.find((op) => blocked.has(op.id));
+  const sends = order.map((i) => us(trace[i]!.send));
+  const at = first === undefined ? 0 : sends.findIndex((t) => t >= us(first.invoke.time!));
+  const lo = Math.max(0, Math.min((at < 0 ? sends.length : at) - OPENING / 2, sends.length - 1 - OPENING));
+  return { data, window: [sends[lo]!, Math.max(sends[lo + OPENING]!, sends[lo]! + 1)] };
 }
 
 /**
  * The page of a run's messages (`trace`), with the clients' operations and
  * the faults of its `history` when it has one whose events carry times on the
- * trace's clock, headed `title` (a file name, a seed).
+ * trace's clock (and with its check `result`, the operations that cannot be
+ * ordered in red, the page opening on the first), headed `title`.
  */
-export function renderMessages(trace: readonly TraceMessage[], history: History | undefined, title: string): string {
-  const { data, window } = messagesData(trace, history);
+export function renderMessages(
+  trace: readonly TraceMessage[],
+  history: History | undefined,
+  title: string,
+  result?: CheckResult,
+): string {
+  const { data, window } = messagesData(trace, history, result);
   const lost = trace.filter((m) => m.receive === undefined).length;
   const summary = [
     plural(trace.length, "message"),
@@ -205,7 +222,10 @@ export function renderMessages(trace: readonly TraceMessage[], history: History 
     `<p class="legend">${data.types.map((type, i) => `<span class="swatch" style="background:${hue(i)}"></span>${escape(type)}`).join(" ")}` +
       ' · <span class="swatch dashed"></span>reply <span class="lost">×</span> lost' +
       (data.lanes > 0
-        ? ' · <span class="swatch ok"></span>client operation ok <span class="swatch info"></span>info <span class="swatch fail"></span>fail'
+        ? ' · <span class="swatch ok"></span>client operation ok <span class="swatch info"></span>info <span class="swatch fail"></span>fail' +
+          (data.ops.some((n, k) => k % 5 === 3 && n === 3)
+            ? ' <span class="swatch blocked"></span>cannot be ordered'
+            : "")
         : "") +
       ' · <span class="swatch fault"></span>fault</p>',
     '<p id="mg-controls" class="controls" hidden><button type="button" data-pan="-0.5">▲</button> ' +
@@ -303,6 +323,7 @@ body { max-width: 1280px; }
 .swatch.info { height: 0.8em; width: 0.5em; background: var(--info); }
 .swatch.fail { height: 0.8em; width: 0.5em; border: 1px solid var(--muted); }
 .swatch.fault { height: 0.8em; background: var(--fault); }
+.swatch.blocked { height: 0.8em; width: 0.5em; background: var(--error); }
 .lost { color: var(--error); font-weight: 700; margin-left: 0.6em; }
 .diagram { position: relative; display: grid; grid-template-columns: 1fr 48px; gap: 6px; margin: 0.5rem 0 0; padding: 0.5rem;
   background: var(--panel); border: 1px solid var(--line); border-radius: 6px; }

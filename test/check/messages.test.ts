@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { runInNewContext } from "node:vm";
 import { describe, test } from "node:test";
 import {
+  checkHistory,
   messageFields,
   parseHistory,
   parseTrace,
@@ -249,6 +250,37 @@ describe("renderMessages", () => {
     assert.match(page, /<h1>&lt;seed&gt;<\/h1>/);
     assert.deepEqual(embedded(page).replicas, ["<r1>", "r2"]);
     assert.equal(renderMessages(parseTrace(odd), undefined, "<seed>"), page);
+  });
+
+  test("draws the operations that cannot be ordered in red, and opens on the first", async () => {
+    const trace = Array.from({ length: 1_000 }, (_, i) => ({
+      send: ms(i),
+      receive: ms(i + 1),
+      from: "r1",
+      to: "r2",
+      type: "A",
+    }));
+    const history = parseHistory([
+      { process: 0, type: "invoke", f: "write", key: "x", value: 1, time: ms(100) },
+      { process: 0, type: "ok", f: "write", key: "x", value: 1, time: ms(101) },
+      { process: 1, type: "invoke", f: "read", key: "x", value: null, time: ms(600) },
+      { process: 1, type: "ok", f: "read", key: "x", value: null, time: ms(601) },
+    ]);
+    const result = await checkHistory(history);
+    assert.equal(result.verdict, "not linearizable");
+    const page = renderMessages(parseTrace(trace), history, "stale", result);
+    assert.deepEqual(
+      embedded(page).ops.filter((_, k) => k % 5 === 3),
+      [0, 3],
+    );
+    assert.match(page, /cannot be ordered/);
+    // The 200 messages around the stale read's invoke.
+    assert.match(page, /data-from="500000" data-to="700000"/);
+    const { ctx, rects } = recorder();
+    drawMessages(ctx, decode(embedded(page)), view(500_000, 700_000), ticks);
+    assert.ok(rects.some((r) => r.style === "error"));
+    // Without the result, the first 200.
+    assert.match(renderMessages(parseTrace(trace), history, "stale"), /data-from="0" data-to="200000"/);
   });
 
   test("a page of 100,000 messages stays a few MB, and opens on its first 200", () => {

@@ -59,7 +59,7 @@ export function assertLinearizable(
     const text = result.trace.text();
     writeFileSync(trace, text);
     const diagram = path.join(folder, "messages.html");
-    writeFileSync(diagram, renderMessages(parseTrace(text), history, `seed ${seed}: messages`));
+    writeFileSync(diagram, renderMessages(parseTrace(text), history, `seed ${seed}: messages`, check));
     const { sent, kept } = result.trace.size;
     lines.push(`messages: ${diagram} (${kept < sent ? `the last ${kept} of ${sent}` : `all ${sent}`}, in ${trace})`);
   }
