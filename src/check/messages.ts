@@ -268,10 +268,14 @@ function types(trace: readonly TraceMessage[]): string {
   ].join("\n");
 }
 
-/** The page's script: the drawing functions as their text, then browse(). */
+/**
+ * The page's script: the drawing functions as their text, then browse(),
+ * called by the name it has here (a bundler may rename it, and the names in
+ * the functions' text with it).
+ */
 function script(): string {
   const parts = [ticks, decode, layout, lowerBound, hue, drawMessages, hit, describe, browse].map(String);
-  return `(() => {\n${parts.join("\n")}\nbrowse();\n})();`;
+  return `(() => {\n${parts.join("\n")}\n${browse.name}();\n})();`;
 }
 
 /** `process=3 ballot=257 key=k1`: what hover shows of a message's fields. */
