@@ -37,6 +37,7 @@ export async function clusterAction(flags: Flags): Promise<void> {
       data: flags.data,
       metrics: flags.metrics,
       run: flags.run,
+      trace: flags.trace,
       nemesis: nemesisOptions(nemesis, flags, seedOf(nemesis, flags)),
       signal: interrupt.signal,
       output: process.stdout,
