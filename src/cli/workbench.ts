@@ -60,6 +60,10 @@ export function registerWorkbench(program: Command): void {
     .option("--nemesis <faults>", "inject faults into the bench's own cluster: kill,pause,partition,delay")
     .option("--nemesis-interval <s>", "seconds from one fault to the next", "5")
     .option("--seed <n>", "seeds the nemesis schedule and the kv clients' choices (default: random, printed)")
+    .option(
+      "--trace <dir>",
+      "the bench's own replicas trace their Dispatch messages in <dir>/rI.jsonl; drawn in <dir>/messages.html, linked from the report",
+    )
     .option("--results <file>", "JSON-lines results file to append to", "bench.jsonl")
     .option("--run <label>", "this run's label")
     .option("--report <file.html>", "write the run as an HTML page")

@@ -1,9 +1,5 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import path from "node:path";
-import { parseTrace } from "../check/trace.js";
-import { renderMessages } from "../check/messages.js";
 import { findProject } from "../core/project.js";
-import { mergeTraces } from "../workbench/trace.js";
+import { drawRun } from "../workbench/trace.js";
 import { Cluster, describeExit, type Member } from "../workbench/cluster.js";
 import { cutsLinks, describeEvent, type Fault, Nemesis, schedule } from "../workbench/nemesis.js";
 
@@ -37,7 +33,6 @@ export async function cluster(options: ClusterCommandOptions): Promise<number> {
   const { output, errorOutput, signal } = options;
   const say = (line: string) => void output.write(`${line}\n`);
   const complain = (line: string) => void errorOutput.write(`error: ${line}\n`);
-  if (options.trace !== undefined) await mkdir(options.trace, { recursive: true });
   // A signal while the replicas start must not leave them running: they are stopped once up (below).
   const running = await Cluster.start({
     start: { command: project.config.start, cwd: project.root },
@@ -80,23 +75,9 @@ export async function cluster(options: ClusterCommandOptions): Promise<number> {
   await nemesis?.stop();
   const unclean = (await running.stop()).filter((exit) => exit.code !== 0 && exit.name !== died?.name);
   for (const exit of unclean) complain(`${exit.name} ${describeExit(exit)}`);
-  if (options.trace !== undefined) say(`messages: ${await drawMessages(options.trace, members)}`);
+  if (options.trace !== undefined) {
+    const names = members.map((member) => member.name);
+    say(`messages: ${await drawRun(options.trace, { names, title: "consensus cluster: messages" })}`);
+  }
   return died || unclean.length > 0 ? 1 : 0;
-}
-
-/** Merges the replicas' traces in `folder` into messages.jsonl, draws it in messages.html; returns the page's path. */
-async function drawMessages(folder: string, members: readonly Member[]): Promise<string> {
-  const files = await Promise.all(
-    members.map(async ({ name }) => {
-      const file = path.join(folder, `${name}.jsonl`);
-      // A replica that never sent or received a Dispatch message wrote nothing.
-      const text = await readFile(file, "utf8").catch(() => "");
-      return { file, text };
-    }),
-  );
-  const trace = mergeTraces(files);
-  await writeFile(path.join(folder, "messages.jsonl"), trace);
-  const page = path.join(folder, "messages.html");
-  await writeFile(page, renderMessages(parseTrace(trace), undefined, "consensus cluster: messages"));
-  return page;
 }

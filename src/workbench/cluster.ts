@@ -2,6 +2,7 @@
 // others as peers, their output prefixed with their names: the local quorum of
 // `consensus cluster`, the cluster a bench starts, and a fixture for tests.
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
 import { type AddressInfo, createServer } from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -140,6 +141,7 @@ export class Cluster implements NemesisTarget {
       );
     }
 
+    if (trace !== undefined) await mkdir(trace, { recursive: true });
     const ports =
       firstPort === 0 ? await freePorts(host, count) : Array.from({ length: count }, (_, i) => firstPort + i);
     const members = ports.map((port, i) => ({

@@ -4,7 +4,12 @@
 // peer. A message carries no id on the wire, so a receipt is matched with the
 // earliest unmatched send of the same sender, receiver, type, direction and
 // fields; a send left unmatched was lost.
-import type { Scalar } from "../check/history.js";
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { History, Scalar } from "../check/history.js";
+import type { CheckResult } from "../check/index.js";
+import { renderMessages } from "../check/messages.js";
+import { parseTrace } from "../check/trace.js";
 import { UserError } from "../core/errors.js";
 
 /** One line of a replica's --trace. */
@@ -67,4 +72,36 @@ export function mergeTraces(files: readonly { file: string; text: string }[]): s
 
 function keyOf(from: string, to: string, event: Event): string {
   return JSON.stringify([from, to, event.type, event.reply === true, event.fields ?? {}]);
+}
+
+export interface DrawOptions {
+  /** The replicas whose traces (`<folder>/<name>.jsonl`) make the run's. */
+  names: readonly string[];
+  title: string;
+  /** A bench's history, its check, and when its clock started in wall-clock ns: the trace is put on its clock. */
+  history?: { history: History; result?: CheckResult; origin: number };
+}
+
+/** Merges the replicas' traces in `folder` into messages.jsonl and draws it in messages.html; resolves with the page's path. */
+export async function drawRun(folder: string, options: DrawOptions): Promise<string> {
+  const files = await Promise.all(
+    options.names.map(async (name) => {
+      const file = path.join(folder, `${name}.jsonl`);
+      // A replica that never sent or received a Dispatch message wrote nothing.
+      const text = await readFile(file, "utf8").catch(() => "");
+      return { file, text };
+    }),
+  );
+  const trace = parseTrace(mergeTraces(files));
+  const origin = options.history?.origin ?? 0;
+  for (const m of trace) {
+    m.send -= origin;
+    if (m.receive !== undefined) m.receive -= origin;
+  }
+  const lines = trace.map(({ line: _, ...m }) => JSON.stringify(m) + "\n").join("");
+  await writeFile(path.join(folder, "messages.jsonl"), lines);
+  const page = path.join(folder, "messages.html");
+  const { history, result } = options.history ?? {};
+  await writeFile(page, renderMessages(trace, history, options.title, result));
+  return page;
 }

@@ -165,6 +165,37 @@ describe("the workbench against paxos replicas", () => {
     },
   );
 
+  test(
+    "bench kv --trace: the run's messages on the history's clock, with its operations, linked from the report",
+    { timeout: 60_000 },
+    async (t) => {
+      const base = path.join(path.dirname(dir), "kv-trace");
+      const [folder, results, report] = [base, `${base}.jsonl`, `${base}.html`];
+      const args = ["bench", "kv", "--duration", "1", "--warmup", "0", "--concurrency", "4", "--check"];
+      args.push("--trace", folder, "--results", results, "--report", report);
+      const run = await runBin(CONSENSUS_BIN, args, dir, {}, undefined, { t });
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, new RegExp(`^messages drawn in ${path.join(folder, "messages.html")}$`, "m"));
+      const history = (await readFile(`${base}-history.jsonl`, "utf8"))
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as { time: number });
+      const end = Math.max(...history.map((event) => event.time));
+      const trace = parseTrace(await readFile(path.join(folder, "messages.jsonl"), "utf8"));
+      assert.ok(
+        trace.some((m) => m.type === "ACCEPT"),
+        "the leader's Accepts",
+      );
+      // On the history's clock: the Accepts of the run's writes fall within it.
+      const accepts = trace.filter((m) => m.type === "ACCEPT" && !m.reply);
+      assert.ok(accepts.filter((m) => m.send > 0 && m.send < end).length > accepts.length / 2, `${end}`);
+      const html = await readFile(path.join(folder, "messages.html"), "utf8");
+      const data = JSON.parse(/<script type="application\/json" id="mg-data">(.*?)<\/script>/s.exec(html)![1]!);
+      assert.equal(data.ops.length, 5 * history.filter((e) => (e as { type?: string }).type === "invoke").length);
+      assert.match(await readFile(report, "utf8"), /<a href="kv-trace\/messages\.html">the run's messages<\/a>/);
+    },
+  );
+
   test("bench kv --nemesis kill,pause,partition --check: linearizable", { timeout: 90_000 }, async (t) => {
     const seed = Number(process.env.CONSENSUS_TEST_SEED ?? Math.floor(Math.random() * 2 ** 32));
     t.diagnostic(`seed ${seed} (CONSENSUS_TEST_SEED=${seed} replays it)`);

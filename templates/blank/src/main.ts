@@ -41,6 +41,10 @@ try {
 // --trace: a line per Dispatch message sent or received, in wall-clock ns (the monotonic clock from one reading of
 // the wall clock), which `consensus cluster --trace` merges with the other replicas' into one trace.
 const traceFile = trace === undefined ? undefined : createWriteStream(trace, { flags: "a" });
+traceFile?.on("error", (error) => {
+  console.error(`error: ${name} cannot write its trace to ${trace}: ${error.message}`);
+  process.exit(1);
+});
 const wall = { ns: BigInt(Date.now()) * 1_000_000n, at: process.hrtime.bigint() };
 const traced: DispatchTrace | undefined =
   traceFile &&

@@ -141,6 +141,16 @@ test(
   },
 );
 
+test("a trace it cannot write is a one-line error and exit 1", { timeout: 20_000 }, async () => {
+  const trace = path.join(tmpdir(), "no-such-folder-here", "r1.jsonl");
+  const { exited, stderr } = await start(["--name", "r1", "--port", "0", "--trace", trace]);
+  assert.deepEqual(await exited, [1, null]);
+  assert.match(
+    stderr(),
+    new RegExp(`^error: r1 cannot write its trace to ${trace}: ENOENT: no such file or directory`, "m"),
+  );
+});
+
 test("a bad flag is a one-line error and exit 1", { timeout: 20_000 }, async () => {
   const { first, exited, stderr } = await start(["--port", "99999"]);
   assert.equal(first, undefined);
