@@ -9,7 +9,7 @@ import { Writable } from "node:stream";
 import { type CheckResult, checkHistory, type History as ParsedHistory } from "../check/index.js";
 import { UserError } from "../core/errors.js";
 import { isHostPort } from "./address.js";
-import { nowNs, rfc3339 } from "./clock.js";
+import { rfc3339 } from "./clock.js";
 import { Cluster, describeExit, type StartCommand } from "./cluster.js";
 import { History, readHistory } from "./history.js";
 import { dispatchLoad } from "./load/dispatch.js";
@@ -215,7 +215,8 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
   let load: Promise<void> | undefined;
   try {
     history = options.bench === "kv" ? await History.open(options.history) : undefined;
-    origin = Number(nowNs());
+    // As the replicas read the wall clock (their --trace).
+    origin = Math.round((performance.timeOrigin + performance.now()) * 1e6);
     const written = history;
     load =
       options.bench === "propose"

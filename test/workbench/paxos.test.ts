@@ -152,9 +152,10 @@ describe("the workbench against paxos replicas", () => {
       // At most the last messages before the stop go unanswered.
       const received = trace.filter((m) => m.receive !== undefined);
       assert.ok(received.length >= trace.length - 6, `${received.length} of ${trace.length} received`);
+      // The replicas read the same wall clock, each to the microsecond.
       assert.ok(
-        received.every((m) => m.receive! >= m.send - 1e6),
-        "received after sent, give or take a clock's reading",
+        received.every((m) => m.receive! >= m.send - 10_000),
+        "received after sent",
       );
       const html = await readFile(path.join(folder, "messages.html"), "utf8");
       const data = JSON.parse(/<script type="application\/json" id="mg-data">(.*?)<\/script>/s.exec(html)![1]!);

@@ -38,18 +38,18 @@ try {
   process.exit(1);
 }
 
-// --trace: a line per Dispatch message sent or received, in wall-clock ns (the monotonic clock from one reading of
-// the wall clock), which `consensus cluster --trace` merges with the other replicas' into one trace.
+// --trace: a line per Dispatch message sent or received, in wall-clock ns (the monotonic clock from the wall
+// clock's reading at the process's start, to the microsecond: the replicas' lines are compared with each other's),
+// which `consensus cluster --trace` and `consensus bench --trace` merge into one trace.
 const traceFile = trace === undefined ? undefined : createWriteStream(trace, { flags: "a" });
 traceFile?.on("error", (error) => {
   console.error(`error: ${name} cannot write its trace to ${trace}: ${error.message}`);
   process.exit(1);
 });
-const wall = { ns: BigInt(Date.now()) * 1_000_000n, at: process.hrtime.bigint() };
 const traced: DispatchTrace | undefined =
   traceFile &&
   ((event, peer, message, reply) => {
-    const time = Number(wall.ns + process.hrtime.bigint() - wall.at);
+    const time = Math.round((performance.timeOrigin + performance.now()) * 1e6);
     const type = typeName(message.type);
     const line = { time, replica: name, event, peer, type, ...(reply && { reply }), fields: messageFields(message) };
     traceFile.write(JSON.stringify(line) + "\n");
