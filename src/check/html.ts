@@ -97,8 +97,8 @@ function plural(n: number, noun: string, nouns = `${noun}s`): string {
   return `${group(String(n))} ${n === 1 ? noun : nouns}`;
 }
 
-// The bench report's palette and type, and the timeline's own marks.
-const STYLE = `
+/** The bench report's palette and type, which the message page shares. */
+export const STYLE = `
 :root {
   color-scheme: light dark;
   --fg: #1f2328; --muted: #59636e; --bg: #ffffff; --panel: #f6f8fa;

@@ -26,6 +26,9 @@ export { DEFAULT_MEMORY } from "./limits.js";
 export { MemoryBudget, search, Search, type Outcome, type SearchLimits, type Timed } from "./search.js";
 export { describeOperation, type Violation } from "./witness.js";
 export { renderHistory } from "./html.js";
+export { parseTrace, TraceError, type TraceMessage } from "./trace.js";
+export { renderMessages } from "./messages.js";
+export { messageFields, TRACE_LIMIT, TraceRecorder } from "./recorder.js";
 
 /** `unknown`: the time or the memory allowed ran out before the search decided. */
 export type Verdict = "linearizable" | "not linearizable" | "unknown";

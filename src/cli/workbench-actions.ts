@@ -1,5 +1,6 @@
 // What the workbench's commands do once parsed (src/cli/workbench.ts defines them): loaded only
 // when one runs, with the printing of their figures, so that other commands do not load it.
+import path from "node:path";
 import { UserError } from "../core/errors.js";
 import { count, counters, micros } from "../workbench/format.js";
 import type { BenchOptions } from "../workbench/bench.js";
@@ -37,6 +38,7 @@ export async function clusterAction(flags: Flags): Promise<void> {
       data: flags.data,
       metrics: flags.metrics,
       run: flags.run,
+      trace: flags.trace,
       nemesis: nemesisOptions(nemesis, flags, seedOf(nemesis, flags)),
       signal: interrupt.signal,
       output: process.stdout,
@@ -98,6 +100,7 @@ export async function benchAction(
     check: flags.check === true,
     results,
     run: flags.run ?? `${load}-${new Date().toISOString()}`,
+    trace: flags.trace,
     report: flags.report,
     force: flags.force === true,
   } as const;
@@ -138,6 +141,7 @@ export async function benchAction(
   }
   console.log(`appended run ${run.client.run} to ${options.results}`);
   if (run.client.history !== undefined) console.log(`history written to ${options.history}`);
+  if (run.client.messages !== undefined) console.log(`messages drawn in ${path.join(options.trace!, "messages.html")}`);
   const { check } = run.client;
   if (check) {
     const mark = check.verdict === "linearizable" ? out.green("✔") : out.red("✖");

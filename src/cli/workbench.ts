@@ -13,6 +13,10 @@ export function registerWorkbench(program: Command): void {
     .option("--data <dir>", "rI keeps its durable state in <dir>/rI (--data)")
     .option("--metrics <file>", "each replica appends its metrics line here on exit")
     .option("--run <label>", "label of those lines")
+    .option(
+      "--trace <dir>",
+      "each replica traces its Dispatch messages in <dir>/rI.jsonl; on stop, drawn in <dir>/messages.html",
+    )
     .option("--nemesis <faults>", "inject faults on a seeded schedule: kill,pause,partition,delay")
     .option("--nemesis-interval <s>", "seconds from one fault to the next", "5")
     .option("--seed <n>", "the nemesis schedule's seed (default: a random one, printed)")
@@ -56,6 +60,10 @@ export function registerWorkbench(program: Command): void {
     .option("--nemesis <faults>", "inject faults into the bench's own cluster: kill,pause,partition,delay")
     .option("--nemesis-interval <s>", "seconds from one fault to the next", "5")
     .option("--seed <n>", "seeds the nemesis schedule and the kv clients' choices (default: random, printed)")
+    .option(
+      "--trace <dir>",
+      "the bench's own replicas trace their Dispatch messages in <dir>/rI.jsonl; drawn in <dir>/messages.html, linked from the report",
+    )
     .option("--results <file>", "JSON-lines results file to append to", "bench.jsonl")
     .option("--run <label>", "this run's label")
     .option("--report <file.html>", "write the run as an HTML page")

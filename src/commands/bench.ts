@@ -40,7 +40,7 @@ export async function bench(options: BenchCommandOptions, hooks: BenchHooks = {}
   );
   if (report !== undefined) {
     const history = run.checked ?? (await historyOf(options.results, run));
-    await writePage(report, renderReport(run, history), force);
+    await writePage(report, renderReport(run, history, messagesOf(options.results, run, report)), force);
   }
   return run;
 }
@@ -64,8 +64,16 @@ export async function report(options: ReportCommandOptions): Promise<{ output: s
     throw new UserError(`the report would overwrite ${options.results}: give --output <file.html>`);
   }
   await refuseOverwrite(output, options.force);
-  await writePage(output, renderReport(run, await historyOf(options.results, run)), options.force);
+  const history = await historyOf(options.results, run);
+  await writePage(output, renderReport(run, history, messagesOf(options.results, run, output)), options.force);
   return { output, run };
+}
+
+/** The link from page `report` to the run's messages page (--trace), if it has one. */
+function messagesOf(results: string, run: Run, report: string): string | undefined {
+  const { messages } = run.client;
+  if (messages === undefined) return undefined;
+  return path.relative(path.dirname(path.resolve(report)), path.resolve(path.dirname(results), messages));
 }
 
 /** A kv run's history, checked, for its report; the file's name when it cannot be read; nothing for other loads. */

@@ -1,4 +1,5 @@
 import { findProject } from "../core/project.js";
+import { drawRun } from "../workbench/trace.js";
 import { Cluster, describeExit, type Member } from "../workbench/cluster.js";
 import { cutsLinks, describeEvent, type Fault, Nemesis, schedule } from "../workbench/nemesis.js";
 
@@ -11,6 +12,8 @@ export interface ClusterCommandOptions {
   data?: string;
   metrics?: string;
   run?: string;
+  /** Folder of the replicas' traces (rI.jsonl), and, once they stop, of the run's (messages.jsonl, messages.html). */
+  trace?: string;
   /** Faults to inject on a schedule drawn from `seed`, one every `interval` seconds (none: no nemesis). */
   nemesis?: { faults: Fault[]; seed: number; interval: number };
   /** Ends the cluster (Ctrl-C, SIGTERM): every replica is stopped. */
@@ -39,6 +42,7 @@ export async function cluster(options: ClusterCommandOptions): Promise<number> {
     data: options.data,
     metrics: options.metrics,
     run: options.run,
+    trace: options.trace,
     links: options.nemesis && cutsLinks(options.nemesis.faults),
     output,
     errorOutput,
@@ -71,5 +75,9 @@ export async function cluster(options: ClusterCommandOptions): Promise<number> {
   await nemesis?.stop();
   const unclean = (await running.stop()).filter((exit) => exit.code !== 0 && exit.name !== died?.name);
   for (const exit of unclean) complain(`${exit.name} ${describeExit(exit)}`);
+  if (options.trace !== undefined) {
+    const names = members.map((member) => member.name);
+    say(`messages: ${await drawRun(options.trace, { names, title: "consensus cluster: messages" })}`);
+  }
   return died || unclean.length > 0 ? 1 : 0;
 }

@@ -19,6 +19,7 @@ import { proposeLoad } from "./load/propose.js";
 import { Measurement, type MeasurementOptions } from "./measurement.js";
 import { cutsLinks, type Fault, Nemesis, type NemesisEvent, schedule } from "./nemesis.js";
 import { appendResult, type ClientRecord, type FaultSpan, readRun, type Run } from "./results.js";
+import { drawRun } from "./trace.js";
 
 export type Load = "propose" | "dispatch" | "kv";
 
@@ -102,6 +103,8 @@ export interface BenchOptions extends MeasurementOptions {
   results: string;
   /** This run's label. */
   run: string;
+  /** Folder of the bench's own replicas' traces, merged and drawn once they stop (messages.jsonl, messages.html). */
+  trace?: string;
 }
 
 export interface BenchHooks {
@@ -151,6 +154,9 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
       "--nemesis breaks the bench's own cluster: name its replicas (r1,r2) in --target, or give none",
     );
   }
+  if (options.trace !== undefined && !needsCluster) {
+    throw new UserError("--trace traces the bench's own replicas: name them (r1,r2) in --target, or give none");
+  }
   if (needsCluster && options.start === undefined) {
     throw new UserError(
       "no consensus.json here or above to start replicas from: run inside a project, or --target host:port",
@@ -178,6 +184,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
         firstPort: options.port,
         metrics: options.results,
         run: options.run,
+        trace: options.trace,
         links: options.nemesis && cutsLinks(options.nemesis.faults),
         output: discard(),
         errorOutput: hooks.log ?? discard(),
@@ -201,11 +208,15 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
   // Every replica a redirect may name: the cluster's, and the targets by their names.
   const known = new Map([...members, ...named]);
   let history: History | undefined;
+  /** When the history's clock started, in wall-clock ns: the replicas' traces are on the wall clock. */
+  let origin = 0;
   const faults: FaultSpan[] = [];
   let nemesis: Nemesis | undefined;
   let load: Promise<void> | undefined;
   try {
     history = options.bench === "kv" ? await History.open(options.history) : undefined;
+    // As the replicas read the wall clock (their --trace).
+    origin = Math.round((performance.timeOrigin + performance.now()) * 1e6);
     const written = history;
     load =
       options.bench === "propose"
@@ -268,6 +279,19 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
   const { keys, reads, sticky, history: historyFile, seed, nemesis: nemesisOptions, check, ...flags } = rest;
   // Once the cluster is down: the search may take all of a core.
   const checked = history && check ? await checkHistoryFile(historyFile) : undefined;
+  const folder = path.dirname(path.resolve(options.results));
+  const messages =
+    options.trace !== undefined && cluster
+      ? await drawRun(options.trace, {
+          names: cluster.members.map((member) => member.name),
+          title: `${bench} bench · ${run}: messages`,
+          history: history && {
+            history: checked?.history ?? (await readHistory(historyFile)),
+            result: checked?.result,
+            origin,
+          },
+        })
+      : undefined;
   const client: ClientRecord = {
     metric: "client",
     version,
@@ -294,9 +318,8 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
         }
       : {}),
     // Relative to the results file, so that a report drawn from elsewhere finds it.
-    ...(history
-      ? { history: path.relative(path.dirname(path.resolve(options.results)), path.resolve(historyFile)) }
-      : {}),
+    ...(history ? { history: path.relative(folder, path.resolve(historyFile)) } : {}),
+    ...(messages ? { messages: path.relative(folder, messages) } : {}),
     ...(checked ? { check: verdictOf(checked.result) } : {}),
   };
   await appendResult(options.results, client);

@@ -2,6 +2,7 @@
 // others as peers, their output prefixed with their names: the local quorum of
 // `consensus cluster`, the cluster a bench starts, and a fixture for tests.
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
 import { type AddressInfo, createServer } from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -39,6 +40,8 @@ export interface ClusterOptions {
   metrics?: string;
   /** Label of those lines (--run). */
   run?: string;
+  /** Folder where rI appends a line per Dispatch message to rI.jsonl (--trace). */
+  trace?: string;
   /** Folder of the replicas' data folders: rI gets <data>/rI (--data), the same one across restarts. */
   data?: string;
   /** Where the replicas' stdout lines go, prefixed (default process.stdout). */
@@ -122,7 +125,7 @@ export class Cluster implements NemesisTarget {
    * rejects naming it.
    */
   static async start(options: ClusterOptions): Promise<Cluster> {
-    const { start, replicas: count, host = "127.0.0.1", firstPort = 3264, metrics, run, data } = options;
+    const { start, replicas: count, host = "127.0.0.1", firstPort = 3264, metrics, run, data, trace } = options;
     const { timeout = 10_000 } = options;
     const { output = process.stdout, errorOutput = process.stderr } = options;
     if (!Number.isInteger(count) || count < 1 || count > MAX_REPLICAS) {
@@ -138,6 +141,7 @@ export class Cluster implements NemesisTarget {
       );
     }
 
+    if (trace !== undefined) await mkdir(trace, { recursive: true });
     const ports =
       firstPort === 0 ? await freePorts(host, count) : Array.from({ length: count }, (_, i) => firstPort + i);
     const members = ports.map((port, i) => ({
@@ -157,6 +161,7 @@ export class Cluster implements NemesisTarget {
       if (metrics !== undefined) args.push("--metrics", metrics);
       if (run !== undefined) args.push("--run", run);
       if (data !== undefined) args.push("--data", path.resolve(data, member.name));
+      if (trace !== undefined) args.push("--trace", path.resolve(trace, `${member.name}.jsonl`));
       const label = member.name.padEnd(width);
       return { member, start, args, out: prefixer(output, label, i), err: prefixer(errorOutput, label, i) };
     });

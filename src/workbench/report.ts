@@ -13,13 +13,13 @@ import type { ClientRecord, Latency, Run, ServerRecord } from "./results.js";
  * percentile, servers, flags; and for a kv run its history, checked, or why it
  * is not there (`history` names the file that could not be read).
  */
-export function renderReport(run: Run, history?: Checked | { missing: string }): string {
+export function renderReport(run: Run, history?: Checked | { missing: string }, messages?: string): string {
   const { client } = run;
   // ClientRecord.requests counts Propose calls, or Dispatch messages.
   const noun = client.bench === "dispatch" ? "messages" : "requests";
   const style = STYLE + (history && "result" in history ? HISTORY_STYLE : "");
   return page(`${client.bench} bench · ${client.run}`, style, [
-    header(client),
+    header(client, messages),
     "<main>",
     summary(client, noun),
     latencyTable(client.latency),
@@ -32,7 +32,8 @@ export function renderReport(run: Run, history?: Checked | { missing: string }):
   ]);
 }
 
-function header(client: ClientRecord): string {
+/** `messages`: the link to the page of the run's messages (--trace), from this page. */
+function header(client: ClientRecord, messages: string | undefined): string {
   const targets =
     client.targets.length > 0 ? client.targets.map((t) => `<code>${escape(t)}</code>`).join(", ") : "none";
   return [
@@ -40,6 +41,9 @@ function header(client: ClientRecord): string {
     `<h1>${escape(client.bench)} bench <span class="run">${escape(client.run)}</span></h1>`,
     `<p class="meta">written ${escape(client.time)} · version ${escape(client.version)} · targets ${targets}</p>`,
     `<p class="meta">measured from ${escape(client.started)} to ${escape(client.finished)}</p>`,
+    ...(messages === undefined
+      ? []
+      : [`<p class="meta"><a href="${escape(messages)}">the run's messages</a>, a column per replica</p>`]),
     "</header>",
   ].join("\n");
 }

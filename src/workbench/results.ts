@@ -67,6 +67,8 @@ export interface ClientRecord {
   faults?: FaultSpan[];
   /** kv: the history file of the run, relative to the results file's folder. */
   history?: string;
+  /** With --trace: the page of the run's messages, relative to the results file's folder. */
+  messages?: string;
   /** kv with --check: the checker's verdict on the history, the operations checked, what cannot be ordered. */
   check?: { verdict: string; operations: number; violations: string[] };
 }

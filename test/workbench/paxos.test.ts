@@ -8,14 +8,17 @@ import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseTrace } from "../../src/check/index.js";
 import { Cluster } from "../../src/workbench/cluster.js";
 import { decodeValue, encodeValue } from "../../src/workbench/load/kv.js";
 import { proposeLoad } from "../../src/workbench/load/propose.js";
 import { type Ended, proposeFollowing, Replicas } from "../../src/workbench/load/redirects.js";
 import { Measurement } from "../../src/workbench/measurement.js";
 import type { ClientRecord, ServerRecord } from "../../src/workbench/results.js";
-import { CONSENSUS_BIN } from "../support/paths.js";
-import { runBin } from "../support/project.js";
+import { spawnChild } from "../support/child.js";
+import { CONSENSUS_BIN, NODE } from "../support/paths.js";
+import { environment, runBin } from "../support/project.js";
 import { builtReplicaProject } from "../support/replica-project.js";
 
 /** A built paxos project. */
@@ -121,6 +124,81 @@ describe("the workbench against paxos replicas", () => {
     assert.ok(leader!.counters!["elections won"]! >= 1, JSON.stringify(leader));
     assert.match(run.stdout, /^counted +elections won [1-9]\d*$/m);
   });
+
+  test(
+    "cluster --trace: the replicas' Dispatch messages, each send matched with its receipt, drawn on stop",
+    { timeout: 60_000 },
+    async (t) => {
+      const folder = path.join(path.dirname(dir), "trace");
+      const child = spawnChild([NODE, CONSENSUS_BIN, "cluster", "--port", "0", "--trace", folder], {
+        cwd: dir,
+        env: environment({ NO_COLOR: "1" }),
+        t,
+      });
+      await child.line(/^Ctrl-C stops all/);
+      // An election, then the leader's heartbeats.
+      await sleep(1500);
+      child.process.kill("SIGINT");
+      const { code } = await child.exitWithin(15_000);
+      assert.equal(code, 0, child.stderr);
+      assert.match(child.stdout, new RegExp(`^messages: ${path.join(folder, "messages.html")}$`, "m"));
+      const sends = (
+        await Promise.all(["r1", "r2", "r3"].map((name) => readFile(path.join(folder, `${name}.jsonl`), "utf8")))
+      )
+        .join("")
+        .split("\n")
+        .filter((line) => line.includes('"event":"send"'));
+      const trace = parseTrace(await readFile(path.join(folder, "messages.jsonl"), "utf8"));
+      assert.equal(trace.length, sends.length);
+      const types = new Set(trace.map((m) => m.type));
+      assert.ok(types.has("PREPARE") && types.has("COMMIT"), [...types].join(" "));
+      // At most the last messages before the stop go unanswered.
+      const received = trace.filter((m) => m.receive !== undefined);
+      assert.ok(received.length >= trace.length - 6, `${received.length} of ${trace.length} received`);
+      // The replicas read the same wall clock, each to the microsecond.
+      assert.ok(
+        received.every((m) => m.receive! >= m.send - 10_000),
+        "received after sent",
+      );
+      const html = await readFile(path.join(folder, "messages.html"), "utf8");
+      const data = JSON.parse(/<script type="application\/json" id="mg-data">(.*?)<\/script>/s.exec(html)![1]!);
+      assert.equal(data.messages.length, 7 * trace.length);
+      // The script calls the function it defines, whatever the bundle named it.
+      const call = /\n(\w+)\(\);\n\}\)\(\);<\/script>/.exec(html)![1]!;
+      assert.match(html, new RegExp(`function ${call}\\(\\)`));
+    },
+  );
+
+  test(
+    "bench kv --trace: the run's messages on the history's clock, with its operations, linked from the report",
+    { timeout: 60_000 },
+    async (t) => {
+      const base = path.join(path.dirname(dir), "kv-trace");
+      const [folder, results, report] = [base, `${base}.jsonl`, `${base}.html`];
+      const args = ["bench", "kv", "--duration", "1", "--warmup", "0", "--concurrency", "4", "--check"];
+      args.push("--trace", folder, "--results", results, "--report", report);
+      const run = await runBin(CONSENSUS_BIN, args, dir, {}, undefined, { t });
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, new RegExp(`^messages drawn in ${path.join(folder, "messages.html")}$`, "m"));
+      const history = (await readFile(`${base}-history.jsonl`, "utf8"))
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as { time: number });
+      const end = Math.max(...history.map((event) => event.time));
+      const trace = parseTrace(await readFile(path.join(folder, "messages.jsonl"), "utf8"));
+      assert.ok(
+        trace.some((m) => m.type === "ACCEPT"),
+        "the leader's Accepts",
+      );
+      // On the history's clock: the Accepts of the run's writes fall within it.
+      const accepts = trace.filter((m) => m.type === "ACCEPT" && !m.reply);
+      assert.ok(accepts.filter((m) => m.send > 0 && m.send < end).length > accepts.length / 2, `${end}`);
+      const html = await readFile(path.join(folder, "messages.html"), "utf8");
+      const data = JSON.parse(/<script type="application\/json" id="mg-data">(.*?)<\/script>/s.exec(html)![1]!);
+      assert.equal(data.ops.length, 5 * history.filter((e) => (e as { type?: string }).type === "invoke").length);
+      assert.match(await readFile(report, "utf8"), /<a href="kv-trace\/messages\.html">the run's messages<\/a>/);
+    },
+  );
 
   test("bench kv --nemesis kill,pause,partition --check: linearizable", { timeout: 90_000 }, async (t) => {
     const seed = Number(process.env.CONSENSUS_TEST_SEED ?? Math.floor(Math.random() * 2 ** 32));

@@ -31,6 +31,8 @@ export interface Config {
   metrics: string | undefined;
   /** A label for the metrics line, if any (the bench sets it to tie a replica's line to its run). */
   run: string | undefined;
+  /** JSON-lines file a line is appended to for each Dispatch message sent or received, if any. */
+  trace: string | undefined;
   /** Folder for durable state, if any (blank keeps none; `consensus cluster` gives each replica its own). */
   data: string | undefined;
   /** When appends to the --data folder reach the disk: each one, in groups, or when the OS decides (default batch). */
@@ -55,6 +57,7 @@ export const USAGE = `usage: npm start -- [options]
   --tls-ca <pem>        CA of clients and peers (mTLS) CONSENSUS_TLS_CA
   --metrics <file>      append metrics here on exit    CONSENSUS_METRICS
   --run <label>         label of the metrics line      CONSENSUS_RUN
+  --trace <file>        append each Dispatch message   CONSENSUS_TRACE
   --data <dir>          folder for durable state       CONSENSUS_DATA
   --fsync <when>        always, batch or never         CONSENSUS_FSYNC      (default: batch)
   --snapshot-every <n>  bytes of log between snapshots CONSENSUS_SNAPSHOT_EVERY (default: 1 MiB)
@@ -75,6 +78,7 @@ const KEYS = [
   "tls-ca",
   "metrics",
   "run",
+  "trace",
   "data",
   "fsync",
   "snapshot-every",
@@ -131,6 +135,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env 
     tls: parseTls(merged),
     metrics: text(merged.metrics, "metrics"),
     run: text(merged.run, "run"),
+    trace: text(merged.trace, "trace"),
     data: text(merged.data, "data"),
     fsync: parseFsync(merged.fsync),
     snapshotEvery: parseSnapshotEvery(merged["snapshot-every"]),

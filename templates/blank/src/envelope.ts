@@ -61,3 +61,23 @@ export function hasReply($case: string): boolean {
 export function envelope(sender: string, message: RequestMessage): PeerRequest {
   return { type: typeOf(message.$case), sender, message };
 }
+
+/**
+ * What a trace shows of a message (--trace): its `success` and its member's
+ * scalars, lists by their length, short printable bytes as text.
+ */
+export function messageFields(message: PeerRequest | PeerReply): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  if ("success" in message) out.success = message.success;
+  for (const [name, value] of Object.entries(message.message?.value ?? {}) as [string, unknown][]) {
+    if (typeof value === "number" || typeof value === "boolean") out[name] = value;
+    else if (typeof value === "bigint") out[name] = Number.isSafeInteger(Number(value)) ? Number(value) : String(value);
+    else if (typeof value === "string" && value !== "")
+      out[name] = value.length > 40 ? `${value.slice(0, 39)}…` : value;
+    else if (value instanceof Uint8Array && value.length > 0) {
+      const printable = value.length <= 40 && value.every((b) => b >= 0x20 && b < 0x7f);
+      out[name] = printable ? String.fromCharCode(...value) : `${value.length} bytes`;
+    } else if (Array.isArray(value)) out[name] = `[${value.length}]`;
+  }
+  return out;
+}

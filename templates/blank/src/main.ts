@@ -4,10 +4,11 @@
 // says SERVING and prints one line; on SIGINT or SIGTERM it says NOT_SERVING,
 // drains its streams, stops its State, dumps its metrics (with --metrics) and
 // exits 0. A failed disk stops it with one line and exit 1.
+import { createWriteStream } from "node:fs";
 import { advertised, type Config, ConfigError, hostPort, loadConfig, USAGE, wantsHelp } from "./config.js";
 import { FileDisk } from "./disk.js";
-import { typeName } from "./envelope.js";
-import { GrpcPeers, linkLine } from "./peers.js";
+import { messageFields, typeName } from "./envelope.js";
+import { type DispatchTrace, GrpcPeers, linkLine } from "./peers.js";
 import { Replica } from "./replica.js";
 import { ReplicaServer } from "./server.js";
 import { loadTls, type Tls, TlsError } from "./tls.js";
@@ -27,7 +28,7 @@ try {
   process.exit(1);
 }
 
-const { name, host, port, peers, metrics, run, data, fsync, snapshotEvery } = config;
+const { name, host, port, peers, metrics, run, trace, data, fsync, snapshotEvery } = config;
 let tls: Tls | undefined;
 try {
   tls = config.tls === undefined ? undefined : loadTls(config.tls);
@@ -37,11 +38,29 @@ try {
   process.exit(1);
 }
 
+// --trace: a line per Dispatch message sent or received, in wall-clock ns (the monotonic clock from the wall
+// clock's reading at the process's start, to the microsecond: the replicas' lines are compared with each other's),
+// which `consensus cluster --trace` and `consensus bench --trace` merge into one trace.
+const traceFile = trace === undefined ? undefined : createWriteStream(trace, { flags: "a" });
+traceFile?.on("error", (error) => {
+  console.error(`error: ${name} cannot write its trace to ${trace}: ${error.message}`);
+  process.exit(1);
+});
+const traced: DispatchTrace | undefined =
+  traceFile &&
+  ((event, peer, message, reply) => {
+    const time = Math.round((performance.timeOrigin + performance.now()) * 1e6);
+    const type = typeName(message.type);
+    const line = { time, replica: name, event, peer, type, ...(reply && { reply }), fields: messageFields(message) };
+    traceFile.write(JSON.stringify(line) + "\n");
+  });
+
 const replica = new Replica({
   name,
   peers: new GrpcPeers(name, peers, {
     tls,
     onLink: (peer, event) => console.error(linkLine(name, peer, event)),
+    trace: traced,
   }),
   disk: data === undefined ? undefined : new FileDisk(data, fsync, snapshotEvery),
   onError: (error, request) =>
@@ -52,7 +71,20 @@ const replica = new Replica({
     process.exit(1);
   },
 });
-const server = new ReplicaServer(replica);
+const server = new ReplicaServer(
+  traced === undefined
+    ? replica
+    : {
+        name,
+        propose: (request) => replica.propose(request),
+        async dispatch(request) {
+          traced("receive", request.sender, request, false);
+          const reply = await replica.dispatch(request);
+          traced("send", request.sender, reply, true);
+          return reply;
+        },
+      },
+);
 // Listening before recovery lets health checks see NOT_SERVING (not a refused connection) while it recovers.
 server.starting();
 let bound: number;
@@ -79,6 +111,7 @@ async function shutdown(): Promise<void> {
   stopping = true;
   await server.close(); // NOT_SERVING first; answers what was received, which may still use the State
   await replica.close();
+  if (traceFile !== undefined) await new Promise((resolve) => traceFile.end(resolve));
   if (metrics !== undefined) {
     try {
       await replica.metrics.dump(metrics, run === undefined ? { name } : { name, run });

@@ -53,6 +53,19 @@ export interface MemoryNetworkOptions {
   cluster?: readonly string[];
   /** Called as replica `from` sends a reply, before it travels (a simulation times its power losses by it). */
   onReply?: (from: string) => void;
+  /** Told of each message as it leaves and as it arrives (a simulation's trace of its messages). */
+  observer?: MessageObserver;
+}
+
+/** What a network tells of each message it carries. */
+export interface MessageObserver {
+  /**
+   * A request, or the reply to one (`reply`), of envelope type `type` leaves
+   * `from` for `to`; what it returns is passed to arrived() when the message
+   * arrives, which a lost message never does.
+   */
+  sent(from: string, to: string, type: number, message: PeerRequest | PeerReply, reply: boolean): number;
+  arrived(sent: number): void;
 }
 
 /** The outcome of a request, encoded as it would travel back. */
@@ -65,6 +78,7 @@ export class MemoryNetwork {
   private readonly random: () => number;
   private readonly cluster: readonly string[] | undefined;
   private readonly onReply: ((from: string) => void) | undefined;
+  private readonly observer: MessageObserver | undefined;
   private readonly members = new Map<string, Endpoint>();
   private readonly lanes = new Map<string, { requests: Lane; replies: Lane }>();
   private readonly cut = new Set<string>();
@@ -80,6 +94,7 @@ export class MemoryNetwork {
     this.random = options.random ?? Math.random;
     this.cluster = options.cluster;
     this.onReply = options.onReply;
+    this.observer = options.observer;
   }
 
   /** Puts a replica on the network: the others can now reach it, and it them (through `peers(name)`). */
@@ -170,6 +185,7 @@ export class MemoryNetwork {
    * hanging), or the status the replica ended the exchange with.
    */
   async deliver(from: string, to: string, request: PeerRequest): Promise<PeerReply> {
+    const sent = this.observer?.sent(from, to, request.type, request, false);
     this.endpoint(to);
     this.pass(from, to);
     this.survive(from, to);
@@ -184,12 +200,14 @@ export class MemoryNetwork {
     try {
       // The reply is sent back from inside the request's turn, so replies leave in request order.
       const { back } = await requests.run(this.latencyOf(from, to), async () => {
-        const outcome = await this.handle(from, to, copy);
+        const { outcome, reply } = await this.handle(from, to, copy, sent);
+        const back = this.observer?.sent(to, from, request.type, reply, true);
         const lost = this.lost();
         return {
           back: replies.run(this.latencyOf(to, from), () => {
             if (lost) this.lose(to, `unreachable: the network lost a message ${to} → ${from}`);
             this.pass(to, from, to);
+            if (back !== undefined) this.observer!.arrived(back);
             return outcome;
           }),
         };
@@ -202,22 +220,35 @@ export class MemoryNetwork {
     }
   }
 
-  /** Hands the request to `to`, as it arrives; what it answers is lost if it leaves the network meanwhile. */
-  private async handle(from: string, to: string, request: PeerRequest): Promise<Outcome> {
+  /**
+   * Hands the request to `to`, as it arrives; what it answers is lost if it
+   * leaves the network meanwhile. `reply` is the answer as the observer sees
+   * it: an error's is unsuccessful and carries no message.
+   */
+  private async handle(
+    from: string,
+    to: string,
+    request: PeerRequest,
+    sent: number | undefined,
+  ): Promise<{ outcome: Outcome; reply: PeerReply }> {
     const endpoint = this.endpoint(to);
     this.pass(from, to);
+    if (sent !== undefined) this.observer!.arrived(sent);
     this.stats.delivered++;
     let outcome: Outcome;
+    let reply: PeerReply;
     try {
-      outcome = { reply: PeerReply.encode(await endpoint.dispatch(request)).finish() };
+      reply = await endpoint.dispatch(request);
+      outcome = { reply: PeerReply.encode(reply).finish() };
     } catch (error) {
       const status = error instanceof StatusError ? error : new StatusError(Code.INTERNAL, String(error));
       outcome = { error: new PeerError(to, status.code, status.message) };
+      reply = { type: request.type, sender: to, success: false, message: undefined };
     }
     // A crashed process sends nothing, whatever its code went on to compute.
     if (this.members.get(to) !== endpoint) this.lose(to, "left the network before replying");
     this.onReply?.(to);
-    return outcome;
+    return { outcome, reply };
   }
 
   private endpoint(name: string): Endpoint {

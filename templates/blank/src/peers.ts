@@ -242,7 +242,17 @@ export interface GrpcPeersOptions {
   onLink?: (peer: string, event: LinkEvent) => void;
   /** Options of each peer's channel (reconnect backoff of the channel defaults to the two above). */
   channelOptions?: grpc.ChannelOptions;
+  /** Told of each request sent and each reply received (--trace). */
+  trace?: DispatchTrace;
 }
+
+/** Told of each Dispatch message a replica sends or receives to or from `peer`, as it does: a request, or a reply. */
+export type DispatchTrace = (
+  event: "send" | "receive",
+  peer: string,
+  message: PeerRequest | PeerReply,
+  reply: boolean,
+) => void;
 
 /**
  * Peers over gRPC: one Dispatch stream per peer, opened at once and kept
@@ -259,6 +269,7 @@ export interface GrpcPeersOptions {
 export class GrpcPeers extends PeerSet {
   private readonly links = new Map<string, Link>();
   private readonly options: LinkOptions;
+  private readonly trace: DispatchTrace | undefined;
   private cachedNames: string[] | undefined;
 
   /** `addresses`: host:port of each peer by name. */
@@ -268,6 +279,7 @@ export class GrpcPeers extends PeerSet {
     options: GrpcPeersOptions = {},
   ) {
     super(self);
+    this.trace = options.trace;
     const backoff = options.backoff ?? BACKOFF_MS;
     const maxBackoff = Math.max(backoff, options.maxBackoff ?? MAX_BACKOFF_MS);
     this.options = {
@@ -314,7 +326,16 @@ export class GrpcPeers extends PeerSet {
   }
 
   protected deliver(peer: string, request: PeerRequest): Promise<PeerReply> {
-    return this.links.get(peer)!.send(request);
+    const trace = this.trace;
+    if (trace === undefined) return this.links.get(peer)!.send(request);
+    trace("send", peer, request, false);
+    return this.links
+      .get(peer)!
+      .send(request)
+      .then((reply) => {
+        trace("receive", peer, reply, true);
+        return reply;
+      });
   }
 
   async close(): Promise<void> {

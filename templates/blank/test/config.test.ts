@@ -40,6 +40,7 @@ describe("loadConfig", () => {
       tls: undefined,
       metrics: undefined,
       run: undefined,
+      trace: undefined,
       data: undefined,
       fsync: "batch",
       snapshotEvery: SNAPSHOT_EVERY,
@@ -69,6 +70,8 @@ describe("loadConfig", () => {
         "m.jsonl",
         "--run",
         "flag-run",
+        "--trace",
+        "t.jsonl",
         "--data",
         "data/r1",
         "--fsync",
@@ -90,6 +93,7 @@ describe("loadConfig", () => {
       tls: { cert: "r1.pem", key: "r1.key", ca: "ca.pem" },
       metrics: "m.jsonl",
       run: "flag-run",
+      trace: "t.jsonl",
       data: "data/r1",
       fsync: "never",
       snapshotEvery: 4096,
@@ -107,11 +111,13 @@ describe("loadConfig", () => {
       tls: undefined,
       metrics: "file.jsonl",
       run: "file-run",
+      trace: undefined,
       data: "flag-data",
       fsync: "always",
       snapshotEvery: SNAPSHOT_EVERY,
     });
     assert.equal(loadConfig([], { ...env, CONSENSUS_DATA: "env-data" }).data, "env-data");
+    assert.equal(loadConfig([], { ...env, CONSENSUS_TRACE: "env.jsonl" }).trace, "env.jsonl");
     assert.equal(loadConfig([], { ...env, CONSENSUS_FSYNC: "never" }).fsync, "never");
     assert.equal(loadConfig([], { ...env, CONSENSUS_SNAPSHOT_EVERY: "65536" }).snapshotEvery, 65536);
     assert.equal(loadConfig([], env).name, "env");

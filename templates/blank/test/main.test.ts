@@ -10,6 +10,7 @@ import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
+import { type PeerReply, type PeerRequest, Type } from "../src/pb/envelope.js";
 import { ConsensusClient } from "../src/pb/service.js";
 import { deadline } from "./support/deadline.js";
 import { freePort } from "./support/ports.js";
@@ -86,6 +87,69 @@ test(
     }
   },
 );
+
+test(
+  "--trace appends a line per Dispatch message received and sent, in wall-clock ns",
+  { timeout: 20_000 },
+  async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "main-"));
+    try {
+      const trace = path.join(dir, "r1.jsonl");
+      const { child, first, exited, stderr } = await start(["--name", "r1", "--port", "0", "--trace", trace]);
+      const port = /^r1 listening on 127\.0\.0\.1:(\d+)$/.exec(first ?? "")?.[1];
+      assert.ok(port, `listening line: ${first} ${stderr()}`);
+      const before = Date.now() * 1e6;
+      const client = new ConsensusClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+      const stream = client.dispatch(deadline());
+      const reply = once(stream, "data") as Promise<[PeerReply]>;
+      stream.write({
+        type: Type.BEACON,
+        sender: "r2",
+        message: { $case: "beacon", value: { timestamp: "t1" } },
+      } as PeerRequest);
+      const [answer] = await reply;
+      stream.end();
+      client.close();
+      const after = Date.now() * 1e6;
+      child.kill("SIGTERM");
+      assert.deepEqual(await exited, [0, null], stderr());
+      const lines = (await readFile(trace, "utf8"))
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as { time: number });
+      const timestamp = answer.message?.$case === "beacon" ? answer.message.value.timestamp : "";
+      assert.deepEqual(
+        lines.map(({ time: _, ...line }) => line),
+        [
+          { replica: "r1", event: "receive", peer: "r2", type: "BEACON", fields: { timestamp: "t1" } },
+          {
+            replica: "r1",
+            event: "send",
+            peer: "r2",
+            type: "BEACON",
+            reply: true,
+            fields: { success: true, timestamp },
+          },
+        ],
+      );
+      // A millisecond of slack: Date.now() reads the wall clock to the millisecond.
+      for (const { time } of lines)
+        assert.ok(time >= before - 1e6 && time <= after + 1e6, `${before} ${time} ${after}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test("a trace it cannot write is a one-line error and exit 1", { timeout: 20_000 }, async () => {
+  const trace = path.join(tmpdir(), "no-such-folder-here", "r1.jsonl");
+  const { exited, stderr } = await start(["--name", "r1", "--port", "0", "--trace", trace]);
+  assert.deepEqual(await exited, [1, null]);
+  assert.match(
+    stderr(),
+    new RegExp(`^error: r1 cannot write its trace to ${trace}: ENOENT: no such file or directory`, "m"),
+  );
+});
 
 test("a bad flag is a one-line error and exit 1", { timeout: 20_000 }, async () => {
   const { first, exited, stderr } = await start(["--port", "99999"]);

@@ -130,6 +130,47 @@ describe("MemoryNetwork", () => {
     assert.equal(network.stats.delivered, 1);
   });
 
+  test("tells its observer of each message as it leaves and as it arrives, never of a lost one's arrival", async () => {
+    const events: string[] = [];
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork({
+      clock,
+      observer: {
+        sent: (from, to, type, message, reply) => {
+          const success = "success" in message ? ` ${message.success}` : "";
+          events.push(`${clock.now()} sent ${from} → ${to} ${Type[type] ?? type}${reply ? " reply" : ""}${success}`);
+          return events.length;
+        },
+        arrived: (sent) => void events.push(`${clock.now()} arrived ${sent}`),
+      },
+    });
+    const replicas = ["r1", "r2"].map((name) => new Replica({ name, peers: network.peers(name, clock), clock }));
+    network.add(...replicas);
+    network.delay(2);
+    await clock.settle(replicas[0]!.peers.send("r2", ping));
+    network.drop("r2", "r1");
+    await clock.settle(assert.rejects(replicas[0]!.peers.send("r2", ping)));
+    network.heal();
+    await clock.settle(
+      assert.rejects(network.deliver("r1", "r2", { type: UNKNOWN, sender: "r1", message: ping }), /not known/),
+    );
+    assert.deepEqual(events, [
+      "0 sent r1 → r2 BEACON",
+      "2 arrived 1",
+      "2 sent r2 → r1 BEACON reply true",
+      "4 arrived 3",
+      // The reply is lost on a dropped link: it never arrives.
+      "4 sent r1 → r2 BEACON",
+      "6 arrived 5",
+      "6 sent r2 → r1 BEACON reply true",
+      // An error is an unsuccessful reply without a message.
+      `8 sent r1 → r2 ${UNKNOWN}`,
+      "10 arrived 8",
+      `10 sent r2 → r1 ${UNKNOWN} reply false`,
+      "12 arrived 10",
+    ]);
+  });
+
   test("quorum under a partition: the majority side resolves, the minority side rejects", async () => {
     const { replicas, network } = cluster(5);
     network.partition(["r1", "r2", "r3"], ["r4", "r5"]);

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
-import { PeerReply, PeerRequest } from "../src/pb/envelope.js";
+import { PeerReply, PeerRequest, Type } from "../src/pb/envelope.js";
 import { ConsensusService } from "../src/pb/service.js";
 import {
   GrpcPeers,
@@ -53,6 +53,24 @@ describe("GrpcPeers between three replicas", { timeout: 60_000 }, () => {
     assert.deepEqual(r1.peers.names, ["r2", "r3"]);
     const reply = await r1.peers.send("r2", { $case: "beacon", value: { timestamp: "now" } });
     assert.match(reply.timestamp, RFC3339_NANO);
+  });
+
+  test("tells its trace of each request sent and each reply received", async () => {
+    const events: string[] = [];
+    const traced = new GrpcPeers(
+      "r1",
+      { r2: `127.0.0.1:${ports.get("r2")}` },
+      {
+        trace: (event, peer, message, reply) =>
+          events.push(`${event} ${peer} ${Type[message.type]}${reply ? " reply" : ""} ${message.message?.$case}`),
+      },
+    );
+    try {
+      await traced.send("r2", { $case: "beacon", value: { timestamp: "now" } });
+      assert.deepEqual(events, ["send r2 BEACON beacon", "receive r2 BEACON reply beacon"]);
+    } finally {
+      await traced.close();
+    }
   });
 
   test("pipelined sends on one stream each get their own reply", async () => {

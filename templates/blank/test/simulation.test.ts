@@ -559,6 +559,43 @@ describe("Simulation", () => {
     rmSync(path.dirname(file), { recursive: true });
   });
 
+  test("a failing seed writes the run's messages beside its history, and a page that draws them", async () => {
+    // Each replica keeps its own copy after a quorum of Beacons, some of them lost: reads miss writes made elsewhere.
+    const sim = new Simulation({ seed: 3, replica: (options) => quorumStore()(options), network: { loss: 0.2 } });
+    const result = await sim.run({ operations: 60, keys: 1 });
+    let message = "";
+    assert.throws(
+      () => assertLinearizable(result),
+      (error: Error) => ((message = error.message), true),
+    );
+    const [, page, count, file] = /\nmessages: (\S+messages\.html) \(all (\d+), in (\S+messages\.jsonl)\)$/.exec(
+      message,
+    )!;
+    const lines = readFileSync(file!, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map(
+        (line) => JSON.parse(line) as { from: string | number; to: string | number; type: string; receive?: number },
+      );
+    assert.equal(lines.length, Number(count));
+    const peers = lines.filter((m) => typeof m.from === "string" && typeof m.to === "string");
+    assert.ok(peers.every((m) => m.type === "BEACON"));
+    // What the network counted: each Beacon request handed over, each message lost.
+    assert.equal(peers.filter((m) => !("reply" in m) && m.receive !== undefined).length, sim.network.stats.delivered);
+    assert.equal(peers.filter((m) => m.receive === undefined).length, sim.network.stats.dropped);
+    assert.ok(sim.network.stats.dropped > 0);
+    const proposals = lines.filter((m) => m.type === "PROPOSE" && typeof m.from === "number");
+    assert.ok(proposals.length >= 60, `${proposals.length} proposals`);
+    const data = JSON.parse(
+      /<script type="application\/json" id="mg-data">(.*?)<\/script>/s.exec(readFileSync(page!, "utf8"))![1]!,
+    );
+    assert.deepEqual(data.replicas, ["r1", "r2", "r3"]);
+    assert.deepEqual(data.types, ["BEACON", "PROPOSE"]);
+    assert.equal(data.messages.length, 7 * lines.length);
+    assert.equal(data.ops.length, 5 * result.history.split("\n").filter((line) => line.includes('"invoke"')).length);
+    rmSync(path.dirname(file!), { recursive: true });
+  });
+
   for (const seed of seeds(3)) {
     test(`a correct single-copy store passes under every fault (seed ${seed})`, async () => {
       const sim = new Simulation({ seed, replica: quorumStore(), faults: { kinds: ALL_FAULTS, everyKind: true } });

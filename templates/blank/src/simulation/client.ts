@@ -22,8 +22,8 @@ export interface HistoryEvent {
 export interface ClientLinks {
   /** The replicas, in order: clients start spread over them. */
   readonly names: readonly string[];
-  /** Proposes `request` at replica `name`; resolves with its reply, or with why none came within `timeout` ms. */
-  propose(name: string, request: ProposeRequest, timeout: number): Promise<ProposeReply | Unanswered>;
+  /** Proposes `request` of client `process` at replica `name`; resolves with its reply, or with why none came within `timeout` ms. */
+  propose(name: string, request: ProposeRequest, timeout: number, process: number): Promise<ProposeReply | Unanswered>;
   /** Appends an event to the history, at the current virtual time. */
   record(event: HistoryEvent): void;
   /** A process number no client has used. */
@@ -102,7 +102,7 @@ export class KvClient {
   /** Proposes `request` at `replica`, following up to MAX_HOPS redirects. */
   private async attempt(request: ProposeRequest, replica: string): Promise<KvOutcome> {
     for (let hops = 0; ; hops++) {
-      const reply = await this.links.propose(replica, request, this.timeout);
+      const reply = await this.links.propose(replica, request, this.timeout, this.process);
       if ("unanswered" in reply) return { type: "info", error: reply.unanswered, replica };
       if (reply.success) return { type: "ok", value: decodeValue(reply.value), replica };
       if (!reply.redirect) return { type: "info", error: reply.error || "declined", replica };

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { AssertionError } from "node:assert";
-import { parseHistory, renderHistory } from "create-consensus/check";
+import { parseHistory, parseTrace, renderHistory, renderMessages, type TraceRecorder } from "create-consensus/check";
 import type { HistoryEvent } from "./client.js";
 import { type FaultKind, HurtWatch } from "./faults.js";
 import type { SimulationResult } from "./simulation.js";
@@ -27,11 +27,12 @@ function integer(name: string, text: string): number {
 /**
  * Throws an AssertionError unless the run's history is linearizable and every
  * operation completed. The message names the seed, how to replay it, and the
- * files it wrote: the history, and a page that draws it with what cannot be
- * ordered (the page `npx consensus check --html` draws).
+ * files it wrote: the history, a page that draws it with what cannot be
+ * ordered (the page `npx consensus check --html` draws), and, when the result
+ * has its trace, the run's messages and a page that draws them.
  */
 export function assertLinearizable(
-  result: Pick<SimulationResult, "seed" | "history" | "check" | "finished" | "time">,
+  result: Pick<SimulationResult, "seed" | "history" | "check" | "finished" | "time"> & { trace?: TraceRecorder },
 ): void {
   const { seed, check } = result;
   const problems: string[] = [];
@@ -46,14 +47,23 @@ export function assertLinearizable(
   const file = path.join(folder, "history.jsonl");
   writeFileSync(file, result.history);
   const page = path.join(folder, "history.html");
-  writeFileSync(page, renderHistory(parseHistory(result.history), check, `seed ${seed}`));
-  throw new AssertionError({
-    message: [
-      `seed ${seed}: ${problems.join("\n")}`,
-      `replay it: SIMULATION_SEED=${seed} npm test`,
-      `history: ${file} (drawn in ${page}; check it again with npx consensus check ${file})`,
-    ].join("\n"),
-  });
+  const history = parseHistory(result.history);
+  writeFileSync(page, renderHistory(history, check, `seed ${seed}`));
+  const lines = [
+    `seed ${seed}: ${problems.join("\n")}`,
+    `replay it: SIMULATION_SEED=${seed} npm test`,
+    `history: ${file} (drawn in ${page}; check it again with npx consensus check ${file})`,
+  ];
+  if (result.trace !== undefined) {
+    const trace = path.join(folder, "messages.jsonl");
+    const text = result.trace.text();
+    writeFileSync(trace, text);
+    const diagram = path.join(folder, "messages.html");
+    writeFileSync(diagram, renderMessages(parseTrace(text), history, `seed ${seed}: messages`, check));
+    const { sent, kept } = result.trace.size;
+    lines.push(`messages: ${diagram} (${kept < sent ? `the last ${kept} of ${sent}` : `all ${sent}`}, in ${trace})`);
+  }
+  throw new AssertionError({ message: lines.join("\n") });
 }
 
 /**

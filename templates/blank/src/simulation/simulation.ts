@@ -5,7 +5,7 @@
 // synced), fails their disks, partitions them, cuts links one way and slows them; the clients'
 // history is then checked for linearizability. Everything random comes from
 // the seed, and nothing waits on the system, so a seed replays a run exactly.
-import { checkHistory, type CheckOptions, type CheckResult } from "create-consensus/check";
+import { checkHistory, type CheckOptions, type CheckResult, TraceRecorder } from "create-consensus/check";
 import type { Clock } from "../clock.js";
 import { type Fsync, MemoryDisk } from "../disk.js";
 import { typeName } from "../envelope.js";
@@ -90,6 +90,8 @@ export interface SimulationResult<R extends SimulatedReplica = SimulatedReplica>
   errors: string[];
   /** What the disks went through. */
   disks: DiskStats;
+  /** The run's messages (the last TRACE_LIMIT of them): assertLinearizable writes `trace.text()` beside the history. */
+  trace: TraceRecorder;
 }
 
 export interface DiskStats {
@@ -156,6 +158,8 @@ export class Simulation<R extends SimulatedReplica = Replica> {
   /** What handlers threw that was not a StatusError. */
   readonly errors: string[] = [];
   readonly disks: DiskStats = { powerLosses: 0, unsynced: 0, failures: 0 };
+  /** Every message so far, between replicas and between clients and replicas. */
+  readonly trace = new TraceRecorder(() => this.clock.now() * 1e6);
   private readonly nodes = new Map<string, Node<R>>();
   private readonly lines: string[] = [];
   private readonly latency: readonly [number, number];
@@ -202,6 +206,10 @@ export class Simulation<R extends SimulatedReplica = Replica> {
       random: new Random(seed, "network").next,
       cluster: this.names,
       onReply: (from) => this.sent(from),
+      observer: {
+        sent: (from, to, type, message, reply) => this.trace.sent(from, to, typeName(type), message, reply),
+        arrived: (sent) => this.trace.arrived(sent),
+      },
     });
     this.network.delay(min);
     this.network.jitter(max - min);
@@ -227,7 +235,7 @@ export class Simulation<R extends SimulatedReplica = Replica> {
     }
     this.links = {
       names: this.names,
-      propose: (name, request, timeout) => this.propose(name, request, timeout),
+      propose: (name, request, timeout, process) => this.propose(name, request, timeout, process),
       record: (event) => this.record(event),
       process: () => this.processes++,
     };
@@ -426,6 +434,7 @@ export class Simulation<R extends SimulatedReplica = Replica> {
       time: this.clock.now(),
       finished,
       errors: [...this.errors],
+      trace: this.trace,
     };
   }
 
@@ -439,7 +448,13 @@ export class Simulation<R extends SimulatedReplica = Replica> {
    * way with the network's latency; the answer is an error when the replica
    * is down, crashes before it answers, throws, or takes more than `timeout`.
    */
-  private propose(name: string, request: ProposeRequest, timeout: number): Promise<ProposeReply | Unanswered> {
+  private propose(
+    name: string,
+    request: ProposeRequest,
+    timeout: number,
+    client: number,
+  ): Promise<ProposeReply | Unanswered> {
+    const sent = this.trace.sent(client, name, "PROPOSE", request, false);
     return new Promise((resolve) => {
       let crashed: (() => void) | undefined;
       let signal: AbortSignal | undefined;
@@ -455,6 +470,7 @@ export class Simulation<R extends SimulatedReplica = Replica> {
       this.clock.setTimeout(() => {
         const process = this.nodes.get(name)!.process;
         if (process === undefined) return finish({ unanswered: `${name} is down` });
+        this.trace.arrived(sent);
         signal = process.crashed.signal;
         crashed = () => finish({ unanswered: `${name} crashed before answering` });
         signal.addEventListener("abort", crashed);
@@ -462,7 +478,11 @@ export class Simulation<R extends SimulatedReplica = Replica> {
         const answer = (reply: ProposeReply | Unanswered): void => {
           if (signal!.aborted) return; // a crashed process sends nothing
           signal!.removeEventListener("abort", crashed!);
-          this.clock.setTimeout(() => finish(reply), this.clientLatency());
+          const back = this.trace.sent(name, client, "PROPOSE", reply, true);
+          this.clock.setTimeout(() => {
+            this.trace.arrived(back);
+            finish(reply);
+          }, this.clientLatency());
           this.sent(name);
         };
         Promise.resolve()
