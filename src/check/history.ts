@@ -2,6 +2,7 @@
 // Jepsen's shape. Parsing pairs each invoke with its process's next event into
 // an operation and keeps the lines and event positions, so that a verdict can
 // point back into the file.
+import { jsonLines } from "./json-lines.js";
 
 /** A JSON scalar: what a key holds and what a read returns. */
 export type Scalar = string | number | boolean | null;
@@ -84,21 +85,8 @@ export function parseHistory(input: string | readonly unknown[]): History {
     input.forEach((event, i) => parser.add(event, i + 1));
     return parser.finish();
   }
-  let line = 0;
-  for (let start = 0; start < input.length;) {
-    const end = input.indexOf("\n", start);
-    const text = input.slice(start, end === -1 ? input.length : end);
-    start = end === -1 ? input.length : end + 1;
-    line++;
-    if (text.trim() === "") continue;
-    let event: unknown;
-    try {
-      event = JSON.parse(text);
-    } catch {
-      // V8's own message differs between Node lines, and says nothing the line number does not.
-      throw new HistoryError(line, "not JSON");
-    }
-    parser.add(event, line);
+  for (const { line, value } of jsonLines(input, (line) => new HistoryError(line, "not JSON"))) {
+    parser.add(value, line);
   }
   return parser.finish();
 }

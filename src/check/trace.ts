@@ -9,6 +9,7 @@
 // Times are ns on the clock of the history they go with. An end is a replica's
 // name, or a client's process number as the history names it.
 import { show } from "./history.js";
+import { jsonLines } from "./json-lines.js";
 import type { Scalar } from "./history.js";
 
 /** One message as a trace line holds it. */
@@ -45,20 +46,8 @@ export class TraceError extends Error {
 export function parseTrace(input: string | readonly unknown[]): TraceMessage[] {
   if (typeof input !== "string") return input.map((message, i) => toMessage(message, i + 1));
   const messages: TraceMessage[] = [];
-  let line = 0;
-  for (let start = 0; start < input.length;) {
-    const end = input.indexOf("\n", start);
-    const text = input.slice(start, end === -1 ? input.length : end);
-    start = end === -1 ? input.length : end + 1;
-    line++;
-    if (text.trim() === "") continue;
-    let message: unknown;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      throw new TraceError(line, "not JSON");
-    }
-    messages.push(toMessage(message, line));
+  for (const { line, value } of jsonLines(input, (line) => new TraceError(line, "not JSON"))) {
+    messages.push(toMessage(value, line));
   }
   return messages;
 }

@@ -3,6 +3,7 @@
 // (`metric: "server"`, written by the replica on exit), tied by `run`.
 import { appendFile, mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
+import { jsonLines } from "../check/json-lines.js";
 import { UserError } from "../core/errors.js";
 
 /** Latency figures in microseconds. */
@@ -122,19 +123,12 @@ export async function readRun(file: string, label?: string): Promise<Run> {
     throw new UserError(`cannot read results file ${file} (${(error as NodeJS.ErrnoException).code ?? error})`);
   }
   const records: ResultRecord[] = [];
-  for (const [index, line] of text.split("\n").entries()) {
-    if (line.trim() === "") continue;
-    let record: unknown;
-    try {
-      record = JSON.parse(line);
-    } catch {
-      throw new UserError(`${file}:${index + 1}: not a JSON line`);
-    }
-    const metric = (record as { metric?: unknown } | null)?.metric;
+  for (const { line, value } of jsonLines(text, (line) => new UserError(`${file}:${line}: not a JSON line`))) {
+    const metric = (value as { metric?: unknown } | null)?.metric;
     if (metric !== "client" && metric !== "server") {
-      throw new UserError(`${file}:${index + 1}: not a results line (metric is neither "client" nor "server")`);
+      throw new UserError(`${file}:${line}: not a results line (metric is neither "client" nor "server")`);
     }
-    records.push(record as ResultRecord);
+    records.push(value as ResultRecord);
   }
   const clients = records.filter((record): record is ClientRecord => record.metric === "client");
   const client = label === undefined ? clients.at(-1) : clients.findLast((record) => record.run === label);

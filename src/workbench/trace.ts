@@ -9,6 +9,7 @@ import path from "node:path";
 import type { History, Scalar } from "../check/history.js";
 import type { CheckResult } from "../check/index.js";
 import { renderMessages } from "../check/messages.js";
+import { jsonLines } from "../check/json-lines.js";
 import { parseTrace } from "../check/trace.js";
 import { UserError } from "../core/errors.js";
 
@@ -29,24 +30,21 @@ export function mergeTraces(files: readonly { file: string; text: string }[]): s
   const waiting = new Map<string, (Event & { receive?: number })[]>();
   const receipts: Event[] = [];
   for (const { file, text } of files) {
-    text.split("\n").forEach((line, i) => {
-      if (line.trim() === "") return;
-      let event: Event;
-      try {
-        event = JSON.parse(line) as Event;
-      } catch {
-        throw new UserError(`${file}:${i + 1}: not JSON`);
+    for (const { line, value } of jsonLines(text, (line) => new UserError(`${file}:${line}: not JSON`))) {
+      const event = value as Event;
+      if (typeof event?.time !== "number" || (event.event !== "send" && event.event !== "receive")) {
+        throw new UserError(`${file}:${line}: not a line of a replica's --trace`);
       }
-      if (typeof event.time !== "number" || (event.event !== "send" && event.event !== "receive")) {
-        throw new UserError(`${file}:${i + 1}: not a line of a replica's --trace`);
+      if (event.event === "receive") {
+        receipts.push(event);
+        continue;
       }
-      if (event.event === "receive") return void receipts.push(event);
       sends.push(event);
       const key = keyOf(event.replica, event.peer, event);
       let queue = waiting.get(key);
       if (queue === undefined) waiting.set(key, (queue = []));
       queue.push(event);
-    });
+    }
   }
   for (const queue of waiting.values()) queue.sort((a, b) => a.time - b.time);
   for (const receipt of receipts.sort((a, b) => a.time - b.time)) {
