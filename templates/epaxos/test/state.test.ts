@@ -226,3 +226,38 @@ test("a command leader restarted with its instance open recovers it and commits 
   for (const name of sim.names) assert.equal(epaxos(sim, name).get("x").toString(), "1");
   await sim.close();
 });
+
+test("recovery goes by the ballot a replica voted at, not the one it promised since", async () => {
+  const sim = new Simulation({ seed: 11 });
+  await sim.start();
+  // r3 led 2.5 and is gone; two recoveries of it ran before, r2's at ballot 257, then r3's own at 258.
+  sim.crash("r3");
+  const accept = (ballot: bigint, seq: bigint) => ({
+    leaderId: 1,
+    replica: 2,
+    instance: 5,
+    ballot,
+    count: 0n,
+    seq,
+    deps: Buffer.from(encodeDeps([])),
+    name: "x",
+    value: Buffer.from("5"),
+    noop: false,
+  });
+  // r2 accepted seq 1 at 257; r1 (and r3, so a majority: chosen) accepted seq 4 at 258.
+  assert.equal((await sim.clock.settle(epaxos(sim, "r2").accept(accept(257n, 1n)))).ok, true);
+  assert.equal((await sim.clock.settle(epaxos(sim, "r1").accept(accept(258n, 4n)))).ok, true);
+  // Then r2 promised 513 (a Prepare of its own that went no further): its vote is still the one of 257.
+  const prepare = { leaderId: 1, replica: 2, instance: 5, ballot: 513n };
+  const promised = await sim.clock.settle(epaxos(sim, "r2").prepare(prepare));
+  assert.deepEqual([promised.ok, promised.vbal, promised.seq], [true, 257n, 1n]);
+  const id = { replica: 2, instance: 5 };
+  assert.ok(
+    await sim.until(
+      () => ["r1", "r2"].every((name) => (epaxos(sim, name).instance(id)?.status ?? 0) >= Status.COMMITTED),
+      10_000,
+    ),
+  );
+  for (const name of ["r1", "r2"]) assert.equal(epaxos(sim, name).instance(id)?.seq, 4, `${name} committed seq 4`);
+  await sim.close();
+});

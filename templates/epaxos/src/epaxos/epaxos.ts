@@ -596,6 +596,7 @@ export class EPaxos {
 
   /** A committed instance: it covers its deps for later commands, and it executes with what waited on it. */
   private committed(id: InstanceId, instance: Instance): void {
+    this.refused.delete(idKey(id));
     this.conflicts.committed(instance.command, instance.deps);
     this.execute(id);
     const key = idKey(id);
