@@ -8,7 +8,7 @@
 // majority that saw the command before any it did not depend on, so
 // committing those attributes is safe whether the fast path was taken or
 // not (docs/protocol.md, "Recovery"). The smaller quorum needs TryPreAccept
-// for that, which the original got wrong in corner cases. An even N
+// for that, the original recovery's most intricate part. An even N
 // tolerates no more failures than N - 1: F = ⌊(N - 1) / 2⌋, and both
 // quorums are at least a majority, as any two quorums must intersect.
 
