@@ -103,7 +103,7 @@ const EPAXOS_TYPES = [
   ["TRY_PRE_ACCEPT", "tryPreAccept", 14],
   ["PRE_ACCEPT", "preAccept", 15],
 ] as const;
-/** The handlers of the commit path are its own (no stub tests); recovery's are still stubs. */
+/** The handlers of the commit path and Prepare are its own (no stub tests); TryPreAccept is still a stub. */
 const EPAXOS_FILES = [
   ...BLANK_FILES,
   "docs/protocol.md",
@@ -111,10 +111,10 @@ const EPAXOS_FILES = [
   "proto/wal.proto",
   "src/pb/epaxos.ts",
   "src/pb/wal.ts",
-  ...["epaxos", "execution", "instances", "quorum"].map((m) => `src/epaxos/${m}.ts`),
-  ...["cluster", "execution", "instances", "quorum"].map((m) => `test/${m}.test.ts`),
-  ...["pre-accept", "accept", "commit"].map((file) => `src/handlers/${file}.ts`),
-  ...["prepare", "try-pre-accept"].flatMap((file) => [`src/handlers/${file}.ts`, `test/handlers/${file}.test.ts`]),
+  ...["epaxos", "execution", "instances", "quorum", "recovery"].map((m) => `src/epaxos/${m}.ts`),
+  ...["cluster", "execution", "instances", "quorum", "recovery"].map((m) => `test/${m}.test.ts`),
+  ...["pre-accept", "accept", "commit", "prepare"].map((file) => `src/handlers/${file}.ts`),
+  ...["try-pre-accept"].flatMap((file) => [`src/handlers/${file}.ts`, `test/handlers/${file}.test.ts`]),
 ].sort();
 /** The paxos types: Type value, oneof field, field number (the Type value is 10 less), handler file. */
 const PAXOS_TYPES = [
@@ -261,6 +261,7 @@ describe("create-consensus", () => {
       "src/handlers/pre-accept.ts",
       "src/handlers/accept.ts",
       "src/handlers/commit.ts",
+      "src/handlers/prepare.ts",
       "src/state.ts",
     ]) {
       assert.equal(

@@ -292,8 +292,8 @@ for (const template of ["blank", "epaxos", "paxos"]) {
         const request = (type: number, $case: string, value: object) =>
           envelope.PeerRequest.fromPartial({ type, sender: "client", message: { $case, value } });
         stream.write(request(envelope.Type.BEACON, "beacon", { timestamp: new Date().toISOString() }));
-        // Recovery's handlers are still the stubs in epaxos.
-        if (template === "epaxos") stream.write(request(envelope.Type.PREPARE, "prepare", { ballot: 1n }));
+        // TryPreAccept's handler is still the stub in epaxos.
+        if (template === "epaxos") stream.write(request(envelope.Type.TRY_PRE_ACCEPT, "tryPreAccept", { ballot: 1n }));
         else stream.end();
         const status = await ended;
         assert.equal(replies.length, 1);
@@ -302,7 +302,7 @@ for (const template of ["blank", "epaxos", "paxos"]) {
         assert.match(replies[0]!.message!.value.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/);
         if (template === "epaxos") {
           assert.equal(status.code, grpc.status.UNIMPLEMENTED);
-          assert.match(status.details, /PREPARE/);
+          assert.match(status.details, /TRY_PRE_ACCEPT/);
         } else assert.equal(status.code, 0);
         client.close();
       }

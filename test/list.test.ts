@@ -36,14 +36,14 @@ describe("consensus list", () => {
     ]);
   });
 
-  it("shows every type of the epaxos project: messages in epaxos.proto, the commit path's handlers written, recovery's stubs, a request-only COMMIT", async () => {
+  it("shows every type of the epaxos project: messages in epaxos.proto, the handlers written, TryPreAccept's stub, a request-only COMMIT", async () => {
     const dir = await project("epaxos");
     const stub = (file: string) => `src/handlers/${file}.ts (stub)`;
     const written = (file: string) => `src/handlers/${file}.ts`;
     assert.deepEqual(await table(dir), [
       HEADER,
       BEACON,
-      ["PREPARE = 1", "prepare = 11", "prepare = 11", "proto/epaxos.proto", stub("prepare"), "yes"],
+      ["PREPARE = 1", "prepare = 11", "prepare = 11", "proto/epaxos.proto", written("prepare"), "yes"],
       ["ACCEPT = 2", "accept = 12", "accept = 12", "proto/epaxos.proto", written("accept"), "yes"],
       ["COMMIT = 3", "commit = 13", "–", "proto/epaxos.proto", written("commit"), "yes"],
       [

@@ -80,6 +80,8 @@ export class MemoryNetwork {
   private readonly onReply: ((from: string) => void) | undefined;
   private readonly observer: MessageObserver | undefined;
   private readonly members = new Map<string, Endpoint>();
+  /** Per endpoint on the network, what its removal calls: the requests it is handling give up on it. */
+  private readonly leaving = new Map<Endpoint, Set<() => void>>();
   private readonly lanes = new Map<string, { requests: Lane; replies: Lane }>();
   private readonly cut = new Set<string>();
   private readonly latency = new Map<string, number>();
@@ -102,6 +104,7 @@ export class MemoryNetwork {
     for (const endpoint of endpoints) {
       if (this.members.has(endpoint.name)) throw new Error(`${endpoint.name} is already on the network`);
       this.members.set(endpoint.name, endpoint);
+      this.leaving.set(endpoint, new Set());
     }
     return this;
   }
@@ -112,7 +115,12 @@ export class MemoryNetwork {
    * the same name has been added since.
    */
   remove(name: string): void {
+    const endpoint = this.members.get(name);
     this.members.delete(name);
+    if (endpoint === undefined) return;
+    // Its handlers may never finish (a crashed process's disk syncs nothing more): its links must not wait on them.
+    for (const left of this.leaving.get(endpoint) ?? []) left();
+    this.leaving.delete(endpoint);
   }
 
   /**
@@ -237,13 +245,21 @@ export class MemoryNetwork {
     this.stats.delivered++;
     let outcome: Outcome;
     let reply: PeerReply;
+    const leaving = this.leaving.get(endpoint);
+    let left: (() => void) | undefined;
     try {
-      reply = await endpoint.dispatch(request);
+      reply = await new Promise<PeerReply>((resolve, reject) => {
+        left = () => reject(new StatusError(Code.UNAVAILABLE, "left the network before replying"));
+        leaving?.add(left);
+        endpoint.dispatch(request).then(resolve, reject);
+      });
       outcome = { reply: PeerReply.encode(reply).finish() };
     } catch (error) {
       const status = error instanceof StatusError ? error : new StatusError(Code.INTERNAL, String(error));
       outcome = { error: new PeerError(to, status.code, status.message) };
       reply = { type: request.type, sender: to, success: false, message: undefined };
+    } finally {
+      leaving?.delete(left!);
     }
     // A crashed process sends nothing, whatever its code went on to compute.
     if (this.members.get(to) !== endpoint) this.lose(to, "left the network before replying");

@@ -296,6 +296,19 @@ describe("MemoryNetwork on a virtual clock", () => {
     assert.ok(await clock.settle(network.peers("r1").send("r2", ping)));
   });
 
+  test("a request whose handler never finishes, in a replica that left, does not hold up the link once it is back", async () => {
+    const clock = new VirtualClock();
+    const network = new MemoryNetwork({ clock });
+    const stuck = { name: "r2", dispatch: () => new Promise<PeerReply>(() => {}) };
+    network.add(stuck);
+    const pending = network.peers("r1").send("r2", ping);
+    await clock.advance(10);
+    network.remove("r2");
+    await assert.rejects(clock.settle(pending), /r2: left the network before replying/);
+    network.add(new Replica({ name: "r2", peers: network.peers("r2") }));
+    assert.ok(await clock.settle(network.peers("r1").send("r2", ping)));
+  });
+
   test("deadlines and quorum timeouts run on the network's clock; close rejects what is pending", async () => {
     const clock = new VirtualClock();
     const network = new MemoryNetwork({ clock });

@@ -22,6 +22,7 @@ function graph() {
       deps: [...deps].sort(compareIds),
       status,
       ballot: 0,
+      vbal: 0,
     };
     instances.set(idKey(at), instance);
     return instance;

@@ -1,12 +1,15 @@
 // ePaxos under deterministic simulation: replicas on the in-memory network
-// and a virtual clock, clients at every replica, and network faults only
-// (messages lost, delayed and reordered, partitions, cut links), all of which
-// heal: no crashes, as a crashed command leader's open instances would stay
-// open without recovery. After a run, and time for the retries to land, every
-// replica must have committed the same command and attributes for every
-// instance, executed every instance, and executed interfering commands in
-// one order; and the clients' history must be linearizable. A failing run
-// names its seed: `SIMULATION_SEED=17 npm test` replays it exactly.
+// and a virtual clock, clients at every replica, and faults that all heal:
+// messages lost, delayed and reordered, partitions, cut links, clocks that
+// run fast or slow, and crashes and power losses, each followed by a restart
+// from the write-ahead log. A command leader that stops mid-instance leaves
+// it to recovery. After a run, and time for the retries and recoveries to
+// land, every replica must have committed the same command and attributes
+// for every instance (a no-op allowed), executed every instance, and every
+// incarnation of every replica executed interfering commands in one order;
+// and the clients' history must be linearizable (an operation never
+// answered may have happened). A failing run names its seed:
+// `SIMULATION_SEED=17 npm test` replays it exactly.
 import assert, { AssertionError } from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { EPaxos } from "../src/epaxos/epaxos.js";
@@ -22,8 +25,8 @@ import {
   type SimulatedReplicaOptions,
 } from "../src/simulation/index.js";
 
-/** The faults of a run: the network's only. */
-const NETWORK: FaultKind[] = ["partition", "drop", "loss", "delay"];
+/** The faults of a run: all but failed disks (a replica stops on those, and nothing here restarts it sooner). */
+const FAULTS: FaultKind[] = ["crash", "power", "partition", "drop", "loss", "delay", "clock"];
 
 /** Fails the run of `seed` with `problem`, saying how to replay it. */
 function fail(seed: number, problem: string): never {
@@ -32,17 +35,21 @@ function fail(seed: number, problem: string): never {
 
 /** An instance's command and attributes as text, to compare them across replicas and name them in a failure. */
 function text({ command, seq, deps }: Instance): string {
-  return `${command.key}=${Buffer.from(command.value)} seq ${seq} deps [${deps.map(idText).join(" ")}]`;
+  const what = command.noop ? "no-op" : `${command.key}=${Buffer.from(command.value)}`;
+  return `${what} seq ${seq} deps [${deps.map(idText).join(" ")}]`;
 }
 
-/** What each replica executed, in order, through every incarnation (there is one: nothing crashes). */
+/** What each incarnation of each replica executed, in order (a restarted one executes its log again). */
 class Executions {
   readonly order = new Map<string, { id: InstanceId; instance: Instance }[]>();
+  private readonly incarnations = new Map<string, number>();
 
   replica(options: SimulatedReplicaOptions): Replica {
     const replica = new Replica(options);
     const executed: { id: InstanceId; instance: Instance }[] = [];
-    this.order.set(options.name, executed);
+    const incarnation = (this.incarnations.get(options.name) ?? 0) + 1;
+    this.incarnations.set(options.name, incarnation);
+    this.order.set(`${options.name}#${incarnation}`, executed);
     const epaxos = replica.state.epaxos;
     const apply = epaxos["apply"].bind(epaxos);
     epaxos["apply"] = (id: InstanceId, instance: Instance) => {
@@ -72,34 +79,40 @@ function assertAgree(seed: number, replicas: Map<string, Replica>): void {
     for (const [key, { name: other, value }] of first) {
       const instance = instances.get(key);
       if (instance?.status !== Status.EXECUTED) {
-        fail(seed, `${name} did not execute ${value}, which ${other} committed (its status: ${instance?.status})`);
+        const id = { replica: Math.floor(key / 2 ** 32), instance: key % 2 ** 32 };
+        fail(
+          seed,
+          `${name} did not execute ${idText(id)}: ${value}, which ${other} committed (its status: ${instance?.status})`,
+        );
       }
     }
   }
 }
 
-/** Every two replicas executed every two interfering instances in the same order. */
+/** Every two incarnations of the replicas executed every two interfering instances in the same order. */
 function assertSameOrder(seed: number, executions: Executions): void {
-  const [reference, ...others] = [...executions.order];
-  const [name, order] = reference!;
-  // Per key, the reference's executed instances with their positions.
-  const positions = new Map<number, number>();
-  order.forEach(({ id }, i) => positions.set(idKey(id), i));
-  for (const [other, executed] of others) {
+  const lists = [...executions.order].map(([name, executed]) => {
+    const positions = new Map<number, number>();
+    executed.forEach(({ id }, i) => positions.set(idKey(id), i));
     const byKey = new Map<string, { id: InstanceId; instance: Instance }[]>();
     for (const entry of executed) {
       let list = byKey.get(entry.instance.command.key);
       if (list === undefined) byKey.set(entry.instance.command.key, (list = []));
       list.push(entry);
     }
-    for (const list of byKey.values()) {
-      for (let i = 0; i < list.length; i++) {
-        for (let j = i + 1; j < list.length; j++) {
-          const [a, b] = [list[i]!, list[j]!];
-          if (!interfere(a.instance.command, b.instance.command)) continue;
-          const [at, bt] = [positions.get(idKey(a.id)), positions.get(idKey(b.id))];
-          if (at !== undefined && bt !== undefined && at > bt) {
-            fail(seed, `${other} executed ${idText(a.id)} before ${idText(b.id)}, ${name} after`);
+    return { name, positions, byKey };
+  });
+  for (const [k, reference] of lists.entries()) {
+    for (const other of lists.slice(k + 1)) {
+      for (const list of other.byKey.values()) {
+        for (let i = 0; i < list.length; i++) {
+          for (let j = i + 1; j < list.length; j++) {
+            const [a, b] = [list[i]!, list[j]!];
+            if (!interfere(a.instance.command, b.instance.command)) continue;
+            const [at, bt] = [reference.positions.get(idKey(a.id)), reference.positions.get(idKey(b.id))];
+            if (at !== undefined && bt !== undefined && at > bt) {
+              fail(seed, `${other.name} executed ${idText(a.id)} before ${idText(b.id)}, ${reference.name} after`);
+            }
           }
         }
       }
@@ -107,30 +120,43 @@ function assertSameOrder(seed: number, executions: Executions): void {
   }
 }
 
-async function run(seed: number, replicas: number): Promise<{ fast: number; slow: number; ok: number; info: number }> {
+interface Totals {
+  fast: number;
+  slow: number;
+  recovered: number;
+  noop: number;
+  ok: number;
+  info: number;
+}
+
+async function run(seed: number, replicas: number): Promise<Totals> {
   const executions = new Executions();
   const sim = new Simulation({
     seed,
     replicas,
     network: { latency: [1, 30], loss: 0.05 },
-    faults: { kinds: NETWORK, interval: [50, 300], duration: [100, 1500], everyKind: true },
+    faults: { kinds: FAULTS, interval: [50, 300], duration: [100, 1500], everyKind: true },
     replica: (options) => executions.replica(options),
   });
   try {
     // Two clients per replica to start with: each replica leads commands, many of them at once.
     const workload = { clients: 2 * replicas, keys: 3, reads: 0.4, operations: 150, timeout: 1000, limit: 600_000 };
     const result = await sim.run(workload);
-    // Faults healed: time for every retried PreAccept, Accept and Commit to land.
-    await sim.advance(5000);
+    // Faults healed: time for every retried PreAccept, Accept and Commit, and every recovery, to land.
+    await sim.advance(10_000);
     assert.deepEqual(result.errors, [], `seed ${seed}: handlers threw`);
     assertAgree(seed, sim.replicas);
     assertSameOrder(seed, executions);
     assertLinearizable(result);
-    assertHurt(result, NETWORK);
-    const totals = { fast: 0, slow: 0, ok: 0, info: 0 };
+    assertHurt(result, FAULTS);
+    const totals = { fast: 0, slow: 0, recovered: 0, noop: 0, ok: 0, info: 0 };
+    // The last incarnations' counts: enough to see that both paths and recovery ran.
     for (const replica of sim.replicas.values()) {
-      totals.fast += replica.metrics.counters.get("path.fast") ?? 0;
-      totals.slow += replica.metrics.counters.get("path.slow") ?? 0;
+      const count = (name: string) => replica.metrics.counters.get(name) ?? 0;
+      totals.fast += count("path.fast");
+      totals.slow += count("path.slow");
+      totals.recovered += count("recovery.prepared");
+      totals.noop += count("recovery.noop");
     }
     for (const line of result.history.split("\n")) {
       if (/"type":"ok"/.test(line) && !/"process":"nemesis"/.test(line)) totals.ok++;
@@ -145,17 +171,20 @@ async function run(seed: number, replicas: number): Promise<{ fast: number; slow
 /** Seeds per cluster size: fewer for the larger cluster, whose runs take longer. */
 const RUNS: Record<number, number> = { 3: 40, 5: 20 };
 
-describe("ePaxos under simulated network faults", () => {
+describe("ePaxos under simulated faults, crashes among them", () => {
   for (const size of [3, 5]) {
     test(`${size} replicas: every seed agrees on each instance, executes in one order, and is linearizable`, async (t) => {
-      const totals = { fast: 0, slow: 0, ok: 0, info: 0 };
+      const totals: Totals = { fast: 0, slow: 0, recovered: 0, noop: 0, ok: 0, info: 0 };
       for (const seed of seeds(RUNS[size]!)) {
         const result = await run(seed, size);
         for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += result[key];
       }
       t.diagnostic(`${JSON.stringify(totals)}`);
-      // The runs committed on both paths, and mostly (each was hurt: see run()).
-      assert.ok(totals.fast > 0 && totals.slow > 0, `commits by path: ${JSON.stringify(totals)}`);
+      // The runs committed on both paths and recovered instances, and mostly (each was hurt: see run()).
+      assert.ok(
+        totals.fast > 0 && totals.slow > 0 && totals.recovered > 0,
+        `commits by path: ${JSON.stringify(totals)}`,
+      );
       assert.ok(
         totals.ok > totals.info,
         `more operations were indeterminate than committed: ${JSON.stringify(totals)}`,
@@ -167,7 +196,7 @@ describe("ePaxos under simulated network faults", () => {
 test("a seed replays its run exactly", async () => {
   const histories = [];
   for (let i = 0; i < 2; i++) {
-    const sim = new Simulation({ seed: 7, network: { loss: 0.02 }, faults: { kinds: NETWORK } });
+    const sim = new Simulation({ seed: 7, network: { loss: 0.02 }, faults: { kinds: FAULTS } });
     histories.push((await sim.run({ clients: 3, operations: 40, limit: 600_000 })).history);
     await sim.close();
   }

@@ -102,7 +102,8 @@ test("an acceptor's PreAccept is synced to its log before it answers: a power lo
   sim.powerLoss("r2");
   await sim.restart("r2");
   const instance = epaxos(sim, "r2").instance({ replica: 0, instance: 7 });
-  assert.equal(instance?.status, Status.PREACCEPTED);
+  // Unchanged at ballot 0: what recovery reads as a possible fast-path commit.
+  assert.equal(instance?.status, Status.PREACCEPTED_EQ);
   assert.equal(instance?.seq, 3);
   assert.deepEqual(instance?.deps, [{ replica: 2, instance: 1 }]);
   await sim.close();
@@ -137,5 +138,126 @@ test("a replica cut off from the others commits nothing until the partition heal
   const reply = await sim.clock.settle(proposed);
   assert.equal(reply.success, true);
   assert.equal(reply.value.toString(), "1");
+  await sim.close();
+});
+
+/** A PreAccept at ballot 0 from r1 (index 0), the command leader of `instance`, writing `value` to `key`. */
+const preAcceptFromR1 = (instance: number, key: string, value: string, seq: number) => ({
+  leaderId: 0,
+  replica: 0,
+  instance,
+  ballot: 0n,
+  name: key,
+  value: Buffer.from(value),
+  seq: BigInt(seq),
+  deps: Buffer.from(encodeDeps([])),
+});
+
+test("recovery keeps what a fast path may have committed: a peer's unchanged PreAccept brings back the leader's attributes", async () => {
+  const sim = new Simulation({ seed: 8 });
+  await sim.start();
+  sim.crash("r1");
+  // r3 pre-accepts a write of x first, so anything PreAccepted there again would depend on it.
+  await sim.clock.settle(epaxos(sim, "r3").preAccept(preAcceptFromR1(8, "x", "8", 1)));
+  // r2 pre-accepts another unchanged: with r1 that is a fast quorum, so r1 may have committed it and answered.
+  const reply = await sim.clock.settle(epaxos(sim, "r2").preAccept(preAcceptFromR1(7, "x", "7", 1)));
+  assert.equal(epaxos(sim, "r2").instance({ replica: 0, instance: 7 })?.status, Status.PREACCEPTED_EQ);
+  assert.deepEqual(reply.deps, Buffer.from(encodeDeps([])));
+  // Nobody hears from r1 again: r2 or r3 recovers it, after its randomized wait.
+  const committed = (name: string) =>
+    (epaxos(sim, name).instance({ replica: 0, instance: 7 })?.status ?? Status.NONE) >= Status.COMMITTED;
+  assert.ok(await sim.until(() => committed("r2") && committed("r3"), 10_000));
+  for (const name of ["r2", "r3"]) {
+    const instance = epaxos(sim, name).instance({ replica: 0, instance: 7 })!;
+    assert.deepEqual(
+      { seq: instance.seq, deps: instance.deps, value: Buffer.from(instance.command.value).toString() },
+      { seq: 1, deps: [], value: "7" },
+      `${name} committed the attributes r1 proposed`,
+    );
+  }
+  await sim.close();
+});
+
+test("an instance nobody knows, that a committed one depends on, is recovered as a no-op: the dependent executes", async () => {
+  const sim = new Simulation({ seed: 9 });
+  await sim.start();
+  sim.crash("r1");
+  const unknown = { replica: 0, instance: 9 };
+  await sim.clock.settle(
+    epaxos(sim, "r2").commit({
+      leaderId: 0,
+      replica: 0,
+      instance: 3,
+      name: "y",
+      value: Buffer.from("3"),
+      seq: 2n,
+      deps: Buffer.from(encodeDeps([unknown])),
+      noop: false,
+    }),
+  );
+  assert.equal(epaxos(sim, "r2").get("y").toString(), "", "it waits for 0.9");
+  assert.ok(await sim.until(() => epaxos(sim, "r2").get("y").toString() === "3", 10_000));
+  for (const name of ["r2", "r3"]) {
+    assert.ok(await sim.until(() => epaxos(sim, name).instance(unknown)?.status === Status.EXECUTED, 10_000));
+    assert.equal(epaxos(sim, name).instance(unknown)?.command.noop, true);
+  }
+  // The no-op ran as nothing: a read sees only the write.
+  assert.deepEqual(await sim.client({ replica: "r2" }).read("y"), { type: "ok", value: 3, replica: "r2" });
+  await sim.close();
+});
+
+test("a command leader restarted with its instance open recovers it and commits its command", async () => {
+  const sim = new Simulation({ seed: 10 });
+  await sim.start();
+  sim.partition(["r1"], ["r2", "r3"]);
+  const proposed = sim.replicas.get("r1")!.propose({ identity: "c", name: "x", value: Buffer.from("1") });
+  void proposed.catch(() => undefined);
+  await sim.advance(100);
+  sim.crash("r1");
+  sim.heal();
+  await sim.restart("r1");
+  const id = { replica: 0, instance: 0 };
+  assert.ok(
+    await sim.until(
+      () => sim.names.every((name) => epaxos(sim, name).instance(id)?.status === Status.EXECUTED),
+      10_000,
+    ),
+  );
+  for (const name of sim.names) assert.equal(epaxos(sim, name).get("x").toString(), "1");
+  await sim.close();
+});
+
+test("recovery goes by the ballot a replica voted at, not the one it promised since", async () => {
+  const sim = new Simulation({ seed: 11 });
+  await sim.start();
+  // r3 led 2.5 and is gone; two recoveries of it ran before, r2's at ballot 257, then r3's own at 258.
+  sim.crash("r3");
+  const accept = (ballot: bigint, seq: bigint) => ({
+    leaderId: 1,
+    replica: 2,
+    instance: 5,
+    ballot,
+    count: 0n,
+    seq,
+    deps: Buffer.from(encodeDeps([])),
+    name: "x",
+    value: Buffer.from("5"),
+    noop: false,
+  });
+  // r2 accepted seq 1 at 257; r1 (and r3, so a majority: chosen) accepted seq 4 at 258.
+  assert.equal((await sim.clock.settle(epaxos(sim, "r2").accept(accept(257n, 1n)))).ok, true);
+  assert.equal((await sim.clock.settle(epaxos(sim, "r1").accept(accept(258n, 4n)))).ok, true);
+  // Then r2 promised 513 (a Prepare of its own that went no further): its vote is still the one of 257.
+  const prepare = { leaderId: 1, replica: 2, instance: 5, ballot: 513n };
+  const promised = await sim.clock.settle(epaxos(sim, "r2").prepare(prepare));
+  assert.deepEqual([promised.ok, promised.vbal, promised.seq], [true, 257n, 1n]);
+  const id = { replica: 2, instance: 5 };
+  assert.ok(
+    await sim.until(
+      () => ["r1", "r2"].every((name) => (epaxos(sim, name).instance(id)?.status ?? 0) >= Status.COMMITTED),
+      10_000,
+    ),
+  );
+  for (const name of ["r1", "r2"]) assert.equal(epaxos(sim, name).instance(id)?.seq, 4, `${name} committed seq 4`);
   await sim.close();
 });

@@ -8,12 +8,14 @@
 // committed instances in dependency order (execution.ts), and the client is
 // answered once its command has executed here. What an acceptor pre-accepts
 // or accepts, and what anyone commits, is in the write-ahead log before it
-// answers or executes. Time and timers come from the Runtime, so a
-// simulation replays a run exactly.
+// answers or executes. Time, timers and randomness come from the Runtime,
+// so a simulation replays a run exactly.
 //
-// Recovery is not done yet: Prepare and TryPreAccept are still the stubs, so
-// an instance whose command leader stops before committing it stays open,
-// and so does every instance that depends on it.
+// Recovery: a replica that waits too long on an instance (it voted for it,
+// or something committed here depends on it) without seeing it committed,
+// or a command leader restarted with its own open, runs Prepare at a ballot
+// of its own, then what recovery.ts plans from a majority's answers; its
+// wait is drawn at random, so that duelling recoverers back off.
 import type { Timer } from "../clock.js";
 import type { Runtime } from "../context.js";
 import type { ProposeReply, ProposeRequest } from "../pb/client.js";
@@ -23,6 +25,8 @@ import {
   type CommitRequest,
   type PreAcceptReply,
   type PreAcceptRequest,
+  type PrepareReply,
+  type PrepareRequest,
   Status,
 } from "../pb/epaxos.js";
 import { InstanceRecord } from "../pb/wal.js";
@@ -40,14 +44,18 @@ import {
   type InstanceId,
   isRead,
   merge,
+  NOOP,
   sameAttributes,
   union,
 } from "./instances.js";
 import { type Quorums, quorums } from "./quorum.js";
+import { nextBallot, plan, type Vote } from "./recovery.js";
 
 export interface EPaxosOptions {
   /** Milliseconds a command leader waits for a peer's answer before it asks that peer again (default 250). */
   retry?: number;
+  /** Milliseconds, at least, an instance stays open here before this replica recovers it; drawn up to twice that (default 1000). */
+  recover?: number;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -69,6 +77,12 @@ export class EPaxos {
   /** Committed instances whose execution waits on an instance not committed here, by that instance. */
   private readonly blocked = new Map<number, Map<number, InstanceId>>();
   private readonly timers = new Set<Timer>();
+  /** The command leader's fast-path commits on their way to the log: a Prepare waits for them, and then sees the commit. */
+  private readonly deciding = new Map<number, Promise<void>>();
+  /** Instances with a recovery timer set, or a recovery running, here. */
+  private readonly watched = new Set<number>();
+  /** Per instance, the highest ballot a refusal showed: the next recovery runs above it. */
+  private readonly refused = new Map<number, number>();
   private names: string[] = [];
   private index = 0;
   private quorums: Quorums = quorums(1);
@@ -81,7 +95,7 @@ export class EPaxos {
     private readonly runtime: Runtime,
     options: EPaxosOptions = {},
   ) {
-    this.options = { retry: 250, ...options };
+    this.options = { retry: 250, recover: 1000, ...options };
     this.executor = new Executor(
       (id) => this.instances.get(idKey(id)),
       (id, instance) => this.apply(id, instance),
@@ -102,11 +116,12 @@ export class EPaxos {
       const record = InstanceRecord.decode(bytes);
       const id = { replica: record.id!.replica, instance: record.id!.instance };
       const instance: Instance = {
-        command: { key: record.name, value: record.value },
+        command: record.noop ? NOOP : { key: record.name, value: record.value },
         seq: Number(record.seq),
         deps: [...(record.deps?.ids ?? [])],
         status: record.status,
         ballot: Number(record.ballot),
+        vbal: Number(record.vbal),
       };
       this.instances.set(idKey(id), instance);
       this.conflicts.add(id, instance.command, instance.seq);
@@ -114,7 +129,12 @@ export class EPaxos {
     }
     for (const [key, instance] of this.instances) {
       if (instance.status >= Status.COMMITTED) this.committed(idOf(key), instance);
+      // Open here: its own are recovered soon (nobody else may know of them), the others' after the usual wait.
+      else this.watch(idOf(key), idOf(key).replica === this.index);
     }
+    // The Commits it was still sending when it stopped are lost with the process: send every one it holds again.
+    const committed = [...this.instances].filter(([, instance]) => instance.status >= Status.COMMITTED);
+    for (const peer of runtime.peers.names) void this.retell(peer, committed);
     return notice === undefined ? [] : [notice];
   }
 
@@ -130,8 +150,11 @@ export class EPaxos {
         ...this.conflicts.attributes(id, command),
         status: Status.PREACCEPTED,
         ballot: 0,
+        vbal: 0,
       });
       await this.persist(id, instance);
+      this.watch(id);
+      // Returns early if a recoverer took the instance over: its commit (or no-op) still executes here.
       await this.lead(id, instance);
       const { value, seq } = await executed;
       metrics.complete(true);
@@ -143,7 +166,11 @@ export class EPaxos {
     }
   }
 
-  /** PreAccept, as an acceptor: the leader's attributes merged with what this replica knows, once durable. */
+  /**
+   * PreAccept, as an acceptor: the leader's (or a recoverer's) attributes
+   * merged with what this replica knows, once durable; PREACCEPTED_EQ when
+   * that left the command leader's own (ballot 0) unchanged.
+   */
   async preAccept(request: PreAcceptRequest): Promise<PreAcceptReply> {
     const id = { replica: request.replica, instance: request.instance };
     const ballot = Number(request.ballot);
@@ -157,18 +184,24 @@ export class EPaxos {
       deps: Buffer.from(encodeDeps(attributes?.deps ?? [])),
       committedDeps: EMPTY,
     });
-    if (known !== undefined && known.ballot > ballot) return answer(false, known.ballot, undefined);
-    // Asked again (its answer was lost): the same answer; past PreAccept: what it holds now.
-    if (known !== undefined) return answer(true, known.ballot, known);
+    // Refused: promised higher, or decided already (a recoverer's Prepare will say so).
+    if (known !== undefined && (known.ballot > ballot || known.status >= Status.COMMITTED)) {
+      return answer(false, known.ballot, undefined);
+    }
+    // Asked again at the ballot it voted at (its answer was lost): the same answer, or what it holds since.
+    if (known !== undefined && known.status !== Status.NONE && known.vbal === ballot)
+      return answer(true, ballot, known);
     const command = { key: request.name, value: request.value };
     const leader = { seq: Number(request.seq), deps: decodeDeps(request.deps) };
-    const { seq, deps } = merge(leader, this.conflicts.attributes(id, command));
-    const instance = this.record(id, { command, seq, deps, status: Status.PREACCEPTED, ballot });
+    const { seq, deps, changed } = merge(leader, this.conflicts.attributes(id, command));
+    const status = ballot === 0 && !changed ? Status.PREACCEPTED_EQ : Status.PREACCEPTED;
+    const instance = this.record(id, { command, seq, deps, status, ballot, vbal: ballot });
+    this.watch(id);
     await this.persist(id, instance);
     return answer(true, ballot, instance);
   }
 
-  /** Accept, as an acceptor: the leader's final attributes, once durable. */
+  /** Accept, as an acceptor: the leader's (or a recoverer's) final attributes, once durable. */
   async accept(request: AcceptRequest): Promise<AcceptReply> {
     const id = { replica: request.replica, instance: request.instance };
     const ballot = Number(request.ballot);
@@ -181,11 +214,51 @@ export class EPaxos {
     });
     if (known !== undefined && known.ballot > ballot) return answer(false, known.ballot);
     if (known !== undefined && known.status >= Status.COMMITTED) return answer(true, ballot);
-    const command = { key: request.name, value: request.value };
+    const command = request.noop ? NOOP : { key: request.name, value: request.value };
     const attributes = { seq: Number(request.seq), deps: decodeDeps(request.deps) };
-    const instance = this.record(id, { command, ...attributes, status: Status.ACCEPTED, ballot });
+    const instance = this.record(id, { command, ...attributes, status: Status.ACCEPTED, ballot, vbal: ballot });
+    this.watch(id);
     await this.persist(id, instance);
     return answer(true, ballot);
+  }
+
+  /**
+   * Prepare, as an acceptor: promises `ballot` (durably) and answers with its
+   * last vote, or refuses if it promised higher. An instance never heard of
+   * is held from now on as promised, so the command leader's late PreAccept
+   * at ballot 0 is refused here too.
+   */
+  async prepare(request: PrepareRequest): Promise<PrepareReply> {
+    const id = { replica: request.replica, instance: request.instance };
+    const key = idKey(id);
+    const ballot = Number(request.ballot);
+    // The command leader decided its fast path before this promise: answer with that commit, once durable.
+    await this.deciding.get(key);
+    const known = this.instances.get(key);
+    const answer = (ok: boolean, at: number, vote: Instance | undefined): PrepareReply => ({
+      acceptorId: this.index,
+      replica: id.replica,
+      instance: id.instance,
+      ok,
+      ballot: BigInt(at),
+      status: vote?.status ?? Status.NONE,
+      name: vote?.command.key ?? "",
+      value: Buffer.from(vote?.command.value ?? EMPTY),
+      seq: BigInt(vote?.seq ?? 0),
+      deps: Buffer.from(encodeDeps(vote?.deps ?? [])),
+      vbal: BigInt(vote?.vbal ?? 0),
+      noop: vote?.command.noop ?? false,
+    });
+    if (known !== undefined && known.status >= Status.COMMITTED) return answer(true, known.ballot, { ...known });
+    if (known !== undefined && known.ballot > ballot) return answer(false, known.ballot, undefined);
+    const vote = known === undefined || known.status === Status.NONE ? undefined : { ...known };
+    // The promise holds from here, before any await: a vote at a lower ballot is refused from now on.
+    const promised =
+      known ?? this.record(id, { command: NOOP, seq: 0, deps: [], status: Status.NONE, ballot, vbal: 0 });
+    promised.ballot = ballot;
+    this.watch(id);
+    await this.persist(id, promised);
+    return answer(true, ballot, vote);
   }
 
   /** Commit: the instance's final command and attributes, executed here once durable. */
@@ -194,11 +267,12 @@ export class EPaxos {
     const known = this.instances.get(idKey(id));
     if (known !== undefined && known.status >= Status.COMMITTED) return;
     const instance: Instance = {
-      command: { key: request.name, value: request.value },
+      command: request.noop ? NOOP : { key: request.name, value: request.value },
       seq: Number(request.seq),
       deps: decodeDeps(request.deps),
       status: Status.COMMITTED,
       ballot: known?.ballot ?? 0,
+      vbal: known?.vbal ?? 0,
     };
     await this.persist(id, instance);
     // Committed meanwhile, by a Commit that came again.
@@ -226,20 +300,27 @@ export class EPaxos {
     await this.wal?.close();
   }
 
-  /** The command leader's part, from its PreAccept to its Commit (which goes on in the background). */
+  /**
+   * The command leader's part at ballot 0, from its PreAccept to its Commit
+   * (which goes on in the background). It stops without committing once a
+   * recoverer has taken the instance over: a peer refuses it, or this
+   * replica promised a higher ballot itself.
+   */
   private async lead(id: InstanceId, proposed: Instance): Promise<void> {
     const { fast, slow } = this.quorums;
     const peers = this.names.length - 1;
+    const key = idKey(id);
     const base = { leaderId: this.index, replica: id.replica, instance: id.instance, ballot: 0n };
-    const { key, value } = proposed.command;
+    const { key: name, value } = proposed.command;
     const preAccept = {
       $case: "preAccept",
-      value: { ...base, name: key, value: Buffer.from(value), seq: BigInt(proposed.seq), deps: wireDeps(proposed) },
+      value: { ...base, name, value: Buffer.from(value), seq: BigInt(proposed.seq), deps: wireDeps(proposed) },
     } as const;
     const unchanged = (reply: PreAcceptReply) =>
       sameAttributes(proposed, { seq: Number(reply.seq), deps: decodeDeps(reply.deps) });
     const answers = await this.ask(preAccept, (replies) => {
       const ok = [...replies.values()].filter((reply) => reply.ok);
+      if (ok.length < replies.size) return "done";
       const same = ok.filter(unchanged).length;
       // Fast once a fast quorum agrees; slow once a majority answered and a fast quorum no longer can agree.
       if (same + 1 >= fast) return "done";
@@ -247,37 +328,182 @@ export class EPaxos {
       return ok.length + 1 >= slow ? (couldAgree ? "enough" : "done") : "wait";
     });
     const ok = [...answers.values()].filter((reply) => reply.ok);
-    let final: Attributes = proposed;
+    // Still this leader's own, at ballot 0: checked with no await before the decision is held, as a Prepare is answered.
+    const now = this.instances.get(key);
+    if (ok.length < answers.size || now?.ballot !== 0 || now.status !== Status.PREACCEPTED) return;
     // The commits this replica led, by path, in its metrics (consensus bench prints their shares).
-    if (ok.filter(unchanged).length + 1 >= fast) this.runtime.metrics.count("path.fast");
-    else {
-      let seq = proposed.seq;
-      let deps = proposed.deps;
-      for (const reply of ok) {
+    if (ok.filter(unchanged).length + 1 >= fast) {
+      this.runtime.metrics.count("path.fast");
+      const decided = this.decide(id, { ...proposed, status: Status.COMMITTED });
+      this.deciding.set(key, decided);
+      await decided.finally(() => this.deciding.delete(key));
+      this.tellCommit(id, proposed.command, proposed);
+      return;
+    }
+    let seq = proposed.seq;
+    let deps = proposed.deps;
+    for (const reply of ok) {
+      seq = Math.max(seq, Number(reply.seq));
+      deps = union(deps, decodeDeps(reply.deps));
+    }
+    const final = { seq, deps };
+    const accepted = this.record(id, { ...proposed, seq, deps, status: Status.ACCEPTED, vbal: 0 });
+    await this.persist(id, accepted);
+    // A majority accepting at ballot 0 decides, whatever was promised since: a recoverer finds the vote.
+    if (!(await this.acceptRound(id, 0, proposed.command, final))) return;
+    this.runtime.metrics.count("path.slow");
+    await this.decide(id, { ...proposed, ...final, status: Status.COMMITTED });
+    this.tellCommit(id, proposed.command, final);
+  }
+
+  /** Asks the peers to Accept at `ballot`; whether a majority (this replica among it) did, before any refused. */
+  private async acceptRound(
+    id: InstanceId,
+    ballot: number,
+    command: Command,
+    attributes: Attributes,
+  ): Promise<boolean> {
+    const { slow } = this.quorums;
+    const accept = {
+      $case: "accept",
+      value: {
+        leaderId: this.index,
+        replica: id.replica,
+        instance: id.instance,
+        ballot: BigInt(ballot),
+        count: 0n,
+        seq: BigInt(attributes.seq),
+        deps: wireDeps(attributes),
+        name: command.key,
+        value: Buffer.from(command.value),
+        noop: command.noop ?? false,
+      },
+    } as const;
+    const replies = await this.ask(accept, (replies) => {
+      const yes = [...replies.values()].filter((reply) => reply.ok).length;
+      return yes < replies.size || yes + 1 >= slow ? "done" : "wait";
+    });
+    return this.accepted(id, replies);
+  }
+
+  /** Whether every answer said yes; if one refused, remembers its ballot for the next recovery. */
+  private accepted(id: InstanceId, replies: Map<string, { ok: boolean; ballot: bigint }>): boolean {
+    let ok = true;
+    for (const reply of replies.values()) {
+      if (reply.ok) continue;
+      ok = false;
+      this.refused.set(idKey(id), Math.max(this.refused.get(idKey(id)) ?? 0, Number(reply.ballot)));
+    }
+    return ok;
+  }
+
+  /** Logs `instance` (committed) and then holds and executes it, unless a Commit got here first. */
+  private async decide(id: InstanceId, instance: Instance): Promise<void> {
+    await this.persist(id, instance);
+    if ((this.instances.get(idKey(id))?.status ?? Status.NONE) >= Status.COMMITTED) return;
+    this.committed(id, this.record(id, instance));
+  }
+
+  private tellCommit(id: InstanceId, command: Command, attributes: Attributes): void {
+    const commit = commitMessage(this.index, id, command, attributes);
+    for (const peer of this.runtime.peers.names) void this.tell(peer, commit);
+  }
+
+  /**
+   * Recovers `id` after a wait drawn in [recover, 2 recover) ms (or soon,
+   * for `soon`), unless it is committed here by then; again after each
+   * recovery that did not commit it (refused, or cut off), until it is.
+   */
+  private watch(id: InstanceId, soon = false): void {
+    const key = idKey(id);
+    if (this.closed || this.watched.has(key)) return;
+    this.watched.add(key);
+    const { recover, retry } = this.options;
+    const wait = soon ? retry * this.runtime.random() : recover * (1 + this.runtime.random());
+    void this.sleep(wait).then(async () => {
+      if (this.closed) return;
+      try {
+        if ((this.instances.get(key)?.status ?? Status.NONE) < Status.COMMITTED) await this.recover(id);
+      } catch {
+        // Closing: nothing more to do.
+      } finally {
+        this.watched.delete(key);
+      }
+      if ((this.instances.get(key)?.status ?? Status.NONE) < Status.COMMITTED) this.watch(id);
+    });
+  }
+
+  /** One recovery of `id`: Prepare at a ballot of this replica's, then the step recovery.ts plans; resolves either way. */
+  private async recover(id: InstanceId): Promise<void> {
+    const key = idKey(id);
+    const seen = Math.max(this.instances.get(key)?.ballot ?? 0, this.refused.get(key) ?? 0);
+    const ballot = nextBallot(seen, this.index);
+    const request = { leaderId: this.index, replica: id.replica, instance: id.instance, ballot: BigInt(ballot) };
+    const own = await this.prepare(request);
+    if (!own.ok) return;
+    const { slow } = this.quorums;
+    const replies = await this.ask({ $case: "prepare", value: request }, (replies) => {
+      const yes = [...replies.values()].filter((reply) => reply.ok).length;
+      return yes < replies.size || yes + 1 >= slow ? "done" : "wait";
+    });
+    if (!this.accepted(id, replies)) return;
+    this.runtime.metrics.count("recovery.prepared");
+    const votes = [own, ...replies.values()].map(voteOf);
+    const next = plan(votes, id.replica, slow);
+    this.runtime.metrics.count(`recovery.${next.step}`);
+    const command = next.step === "noop" ? NOOP : next.command;
+    let attributes: Attributes = next.step === "noop" ? { seq: 0, deps: [] } : next.attributes;
+    if (next.step === "preAccept") {
+      const preAccept = {
+        leaderId: this.index,
+        replica: id.replica,
+        instance: id.instance,
+        ballot: BigInt(ballot),
+        name: command.key,
+        value: Buffer.from(command.value),
+        seq: BigInt(attributes.seq),
+        deps: wireDeps(attributes),
+      };
+      const mine = await this.preAccept(preAccept);
+      if (!mine.ok) return;
+      const answers = await this.ask({ $case: "preAccept", value: preAccept }, (replies) => {
+        const yes = [...replies.values()].filter((reply) => reply.ok).length;
+        return yes < replies.size || yes + 1 >= slow ? "done" : "wait";
+      });
+      if (!this.accepted(id, answers)) return;
+      // The slow path always, at a recoverer's ballot: the union of what a majority answered.
+      let { seq, deps } = { seq: Number(mine.seq), deps: decodeDeps(mine.deps) };
+      for (const reply of answers.values()) {
         seq = Math.max(seq, Number(reply.seq));
         deps = union(deps, decodeDeps(reply.deps));
       }
-      final = { seq, deps };
-      const accepted = this.record(id, { ...proposed, seq, deps, status: Status.ACCEPTED });
-      await this.persist(id, accepted);
-      const accept = {
-        $case: "accept",
-        value: { ...base, count: 0n, seq: BigInt(seq), deps: wireDeps(final), name: key, value: Buffer.from(value) },
-      } as const;
-      await this.ask(accept, (replies) => {
-        const yes = [...replies.values()].filter((reply) => reply.ok).length;
-        return yes + 1 >= slow ? "done" : "wait";
-      });
-      this.runtime.metrics.count("path.slow");
+      attributes = { seq, deps };
     }
-    const committed: Instance = { ...proposed, ...final, status: Status.COMMITTED };
-    await this.persist(id, committed);
-    this.committed(id, this.record(id, committed));
-    const commit = {
-      $case: "commit",
-      value: { ...base, name: key, value: Buffer.from(value), seq: BigInt(final.seq), deps: wireDeps(final) },
-    } as const;
-    for (const peer of this.runtime.peers.names) void this.tell(peer, commit);
+    if (next.step !== "commit") {
+      const accept = {
+        leaderId: this.index,
+        replica: id.replica,
+        instance: id.instance,
+        ballot: BigInt(ballot),
+        count: 0n,
+        seq: BigInt(attributes.seq),
+        deps: wireDeps(attributes),
+        name: command.key,
+        value: Buffer.from(command.value),
+        noop: command.noop ?? false,
+      };
+      if (!(await this.accept(accept)).ok) return;
+      if (!(await this.acceptRound(id, ballot, command, attributes))) return;
+    }
+    const known = this.instances.get(key);
+    await this.decide(id, {
+      command,
+      ...attributes,
+      status: Status.COMMITTED,
+      ballot: known?.ballot ?? ballot,
+      vbal: known?.vbal ?? ballot,
+    });
+    this.tellCommit(id, command, attributes);
   }
 
   /**
@@ -314,7 +540,7 @@ export class EPaxos {
     }
   }
 
-  /** Sends a Commit to `peer` until it is acknowledged (nothing else brings a replica a commit it missed yet). */
+  /** Sends a Commit to `peer` until it is acknowledged (else the peer learns it only by recovering the instance). */
   private async tell(peer: string, commit: RequestMessage): Promise<void> {
     while (!this.closed) {
       try {
@@ -323,6 +549,14 @@ export class EPaxos {
       } catch {
         await this.sleep(this.options.retry);
       }
+    }
+  }
+
+  /** Sends `instances`' Commits to `peer` one after the other, each until acknowledged. */
+  private async retell(peer: string, instances: readonly [number, Instance][]): Promise<void> {
+    for (const [key, { command, seq, deps }] of instances) {
+      if (this.closed) return;
+      await this.tell(peer, commitMessage(this.index, idOf(key), command, { seq, deps }));
     }
   }
 
@@ -345,7 +579,7 @@ export class EPaxos {
 
   /** Appends the state of `id` to the write-ahead log; resolves once it is durable as `--fsync` says. */
   private async persist(id: InstanceId, instance: Instance): Promise<void> {
-    const { command, seq, deps, status, ballot } = instance;
+    const { command, seq, deps, status, ballot, vbal } = instance;
     const record = {
       id,
       ballot: BigInt(ballot),
@@ -354,12 +588,15 @@ export class EPaxos {
       value: Buffer.from(command.value),
       seq: BigInt(seq),
       deps: { ids: [...deps] },
+      vbal: BigInt(vbal),
+      noop: command.noop ?? false,
     };
     await this.wal?.append(InstanceRecord.encode(record).finish());
   }
 
   /** A committed instance: it covers its deps for later commands, and it executes with what waited on it. */
   private committed(id: InstanceId, instance: Instance): void {
+    this.refused.delete(idKey(id));
     this.conflicts.committed(instance.command, instance.deps);
     this.execute(id);
     const key = idKey(id);
@@ -376,17 +613,53 @@ export class EPaxos {
     let waiting = this.blocked.get(idKey(missing));
     if (waiting === undefined) this.blocked.set(idKey(missing), (waiting = new Map()));
     waiting.set(idKey(start), start);
+    this.watch(missing);
   }
 
-  /** Runs an instance's command on the store; its client, if waiting here, hears the key's value. */
+  /**
+   * Runs an instance's command on the store; its client, if waiting here,
+   * hears the key's value. A no-op runs as nothing, and the client whose
+   * command recovery replaced by it hears that it was not committed.
+   */
   private apply(id: InstanceId, instance: Instance): void {
-    const { key, value } = instance.command;
-    if (!isRead(instance.command)) this.store.set(key, Buffer.from(value));
+    const { key, value, noop } = instance.command;
+    if (!noop && !isRead(instance.command)) this.store.set(key, Buffer.from(value));
     const waiter = this.waiting.get(idKey(id));
     if (waiter === undefined) return;
     this.waiting.delete(idKey(id));
-    waiter.resolve({ value: this.get(key), seq: instance.seq });
+    if (noop) waiter.reject(new Error("recovery committed a no-op in its place"));
+    else waiter.resolve({ value: this.get(key), seq: instance.seq });
   }
+}
+
+/** The Commit of `id` as replica `from` sends it. */
+function commitMessage(from: number, id: InstanceId, command: Command, attributes: Attributes) {
+  return {
+    $case: "commit",
+    value: {
+      leaderId: from,
+      replica: id.replica,
+      instance: id.instance,
+      name: command.key,
+      value: Buffer.from(command.value),
+      seq: BigInt(attributes.seq),
+      deps: wireDeps(attributes),
+      noop: command.noop ?? false,
+    },
+  } as const;
+}
+
+/** A Prepare answer as recovery.ts reads it. */
+function voteOf(reply: PrepareReply): Vote {
+  const known = reply.status !== Status.NONE;
+  return {
+    from: reply.acceptorId,
+    status: reply.status,
+    vbal: Number(reply.vbal),
+    command: !known ? undefined : reply.noop ? NOOP : { key: reply.name, value: reply.value },
+    seq: Number(reply.seq),
+    deps: decodeDeps(reply.deps),
+  };
 }
 
 function wireDeps(attributes: Attributes): Buffer {

@@ -18,11 +18,18 @@ export interface InstanceId {
   readonly instance: number;
 }
 
-/** A key-value command: a write sets `key` to `value`; an empty value reads it. */
+/**
+ * A key-value command: a write sets `key` to `value`; an empty value reads
+ * it. A no-op (what recovery commits when no replica it hears from knows
+ * the instance's command) does nothing and interferes with nothing.
+ */
 export interface Command {
   readonly key: string;
   readonly value: Uint8Array;
+  readonly noop?: boolean;
 }
+
+export const NOOP: Command = { key: "", value: new Uint8Array(0), noop: true };
 
 export interface Attributes {
   readonly seq: number;
@@ -34,14 +41,17 @@ export interface Attributes {
 export interface Instance extends Attributes {
   readonly command: Command;
   status: Status;
+  /** The highest ballot this replica promised (or voted at) for the instance. */
   ballot: number;
+  /** The ballot its status and attributes were voted at (0: the command leader's own). */
+  readonly vbal: number;
 }
 
 export const isRead = (command: Command): boolean => command.value.length === 0;
 
 /** Whether `a` and `b` must be ordered: the same key, and not both reads. */
 export function interfere(a: Command, b: Command): boolean {
-  return a.key === b.key && !(isRead(a) && isRead(b));
+  return !a.noop && !b.noop && a.key === b.key && !(isRead(a) && isRead(b));
 }
 
 /** An instance id as one number, for maps: replicas and instances each fit in 32 bits. */
@@ -137,6 +147,7 @@ export class Conflicts {
 
   /** Instance `id` holds `command` at `seq`: later commands on its key depend on it. */
   add(id: InstanceId, command: Command, seq: number): void {
+    if (command.noop) return;
     let conflicts = this.keys.get(command.key);
     if (conflicts === undefined) {
       conflicts = { writes: new Map(), reads: new Map(), writeSeq: 0, readSeq: 0 };
@@ -153,7 +164,7 @@ export class Conflicts {
 
   /** An instance of `command` committed with `deps`: a write covers them (see the class). */
   committed(command: Command, deps: readonly InstanceId[]): void {
-    if (isRead(command)) return;
+    if (isRead(command) || command.noop) return;
     const conflicts = this.keys.get(command.key);
     if (conflicts === undefined) return;
     for (const dep of deps) {
