@@ -142,8 +142,9 @@ async function run(seed: number, replicas: number): Promise<Totals> {
     // Two clients per replica to start with: each replica leads commands, many of them at once.
     const workload = { clients: 2 * replicas, keys: 3, reads: 0.4, operations: 150, timeout: 1000, limit: 600_000 };
     const result = await sim.run(workload);
-    // Faults healed: time for every retried PreAccept, Accept and Commit, and every recovery, to land.
-    await sim.advance(10_000);
+    // Faults healed: time for every retried PreAccept, Accept and Commit, and every recovery, to land (a
+    // replica that missed a chain of commits learns them one recovery, of one to two seconds, at a time).
+    await sim.advance(30_000);
     assert.deepEqual(result.errors, [], `seed ${seed}: handlers threw`);
     assertAgree(seed, sim.replicas);
     assertSameOrder(seed, executions);
