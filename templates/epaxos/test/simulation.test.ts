@@ -170,7 +170,7 @@ async function run(seed: number, replicas: number): Promise<Totals> {
 }
 
 /** Seeds per cluster size: fewer for the larger cluster, whose runs take longer. */
-const RUNS: Record<number, number> = { 3: 40, 5: 20 };
+const RUNS: Record<number, number> = { 3: 40, 5: 60 };
 
 describe("ePaxos under simulated faults, crashes among them", () => {
   for (const size of [3, 5]) {
