@@ -91,6 +91,15 @@ export interface PrepareReply {
   value: Buffer;
   seq: bigint;
   deps: Buffer;
+  /**
+   * Fields added to the original's for recovery: `ballot` is the acceptor's
+   * promise, `vbal` the ballot it last voted at (pre-accepted or accepted
+   * what it reports), kept apart as the original's one ballot let replicas
+   * diverge; `noop` that the command is the no-op recovery commits when
+   * nobody knows the instance's.
+   */
+  vbal: bigint;
+  noop: boolean;
 }
 
 export interface PreAcceptRequest {
@@ -128,6 +137,8 @@ export interface AcceptRequest {
    */
   name: string;
   value: Buffer;
+  /** Recovery's no-op instead of a command (added for recovery). */
+  noop: boolean;
 }
 
 export interface AcceptReply {
@@ -146,6 +157,8 @@ export interface CommitRequest {
   value: Buffer;
   seq: bigint;
   deps: Buffer;
+  /** Recovery's no-op instead of a command (added for recovery). */
+  noop: boolean;
 }
 
 export interface TryPreAcceptRequest {
@@ -319,6 +332,8 @@ function createBasePrepareReply(): PrepareReply {
     value: Buffer.alloc(0),
     seq: 0n,
     deps: Buffer.alloc(0),
+    vbal: 0n,
+    noop: false,
   };
 }
 
@@ -359,6 +374,15 @@ export const PrepareReply: MessageFns<PrepareReply> = {
     }
     if (message.deps.length !== 0) {
       writer.uint32(82).bytes(message.deps);
+    }
+    if (message.vbal !== 0n) {
+      if (BigInt.asUintN(64, message.vbal) !== message.vbal) {
+        throw new globalThis.Error("value provided for field message.vbal of type uint64 too large");
+      }
+      writer.uint32(88).uint64(message.vbal);
+    }
+    if (message.noop !== false) {
+      writer.uint32(96).bool(message.noop);
     }
     return writer;
   },
@@ -456,6 +480,22 @@ export const PrepareReply: MessageFns<PrepareReply> = {
             message.deps = Buffer.from(reader.bytes());
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.vbal = reader.uint64() as bigint;
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.noop = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -480,6 +520,8 @@ export const PrepareReply: MessageFns<PrepareReply> = {
       value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : Buffer.alloc(0),
       seq: isSet(object.seq) ? BigInt(object.seq) : 0n,
       deps: isSet(object.deps) ? Buffer.from(bytesFromBase64(object.deps)) : Buffer.alloc(0),
+      vbal: isSet(object.vbal) ? BigInt(object.vbal) : 0n,
+      noop: isSet(object.noop) ? globalThis.Boolean(object.noop) : false,
     };
   },
 
@@ -515,6 +557,12 @@ export const PrepareReply: MessageFns<PrepareReply> = {
     if (message.deps.length !== 0) {
       obj.deps = base64FromBytes(message.deps);
     }
+    if (message.vbal !== 0n) {
+      obj.vbal = message.vbal.toString();
+    }
+    if (message.noop !== false) {
+      obj.noop = message.noop;
+    }
     return obj;
   },
 
@@ -533,6 +581,8 @@ export const PrepareReply: MessageFns<PrepareReply> = {
     message.value = object.value ?? Buffer.alloc(0);
     message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.deps = object.deps ?? Buffer.alloc(0);
+    message.vbal = (object.vbal !== undefined && object.vbal !== null) ? BigInt(object.vbal) : 0n;
+    message.noop = object.noop ?? false;
     return message;
   },
 };
@@ -923,6 +973,7 @@ function createBaseAcceptRequest(): AcceptRequest {
     deps: Buffer.alloc(0),
     name: "",
     value: Buffer.alloc(0),
+    noop: false,
   };
 }
 
@@ -963,6 +1014,9 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
     }
     if (message.value.length !== 0) {
       writer.uint32(74).bytes(message.value);
+    }
+    if (message.noop !== false) {
+      writer.uint32(80).bool(message.noop);
     }
     return writer;
   },
@@ -1052,6 +1106,14 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
             message.value = Buffer.from(reader.bytes());
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.noop = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1075,6 +1137,7 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
       deps: isSet(object.deps) ? Buffer.from(bytesFromBase64(object.deps)) : Buffer.alloc(0),
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : Buffer.alloc(0),
+      noop: isSet(object.noop) ? globalThis.Boolean(object.noop) : false,
     };
   },
 
@@ -1107,6 +1170,9 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
     if (message.value.length !== 0) {
       obj.value = base64FromBytes(message.value);
     }
+    if (message.noop !== false) {
+      obj.noop = message.noop;
+    }
     return obj;
   },
 
@@ -1124,6 +1190,7 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
     message.deps = object.deps ?? Buffer.alloc(0);
     message.name = object.name ?? "";
     message.value = object.value ?? Buffer.alloc(0);
+    message.noop = object.noop ?? false;
     return message;
   },
 };
@@ -1249,7 +1316,16 @@ export const AcceptReply: MessageFns<AcceptReply> = {
 };
 
 function createBaseCommitRequest(): CommitRequest {
-  return { leaderId: 0, replica: 0, instance: 0, name: "", value: Buffer.alloc(0), seq: 0n, deps: Buffer.alloc(0) };
+  return {
+    leaderId: 0,
+    replica: 0,
+    instance: 0,
+    name: "",
+    value: Buffer.alloc(0),
+    seq: 0n,
+    deps: Buffer.alloc(0),
+    noop: false,
+  };
 }
 
 export const CommitRequest: MessageFns<CommitRequest> = {
@@ -1277,6 +1353,9 @@ export const CommitRequest: MessageFns<CommitRequest> = {
     }
     if (message.deps.length !== 0) {
       writer.uint32(58).bytes(message.deps);
+    }
+    if (message.noop !== false) {
+      writer.uint32(64).bool(message.noop);
     }
     return writer;
   },
@@ -1350,6 +1429,14 @@ export const CommitRequest: MessageFns<CommitRequest> = {
             message.deps = Buffer.from(reader.bytes());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.noop = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1371,6 +1458,7 @@ export const CommitRequest: MessageFns<CommitRequest> = {
       value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : Buffer.alloc(0),
       seq: isSet(object.seq) ? BigInt(object.seq) : 0n,
       deps: isSet(object.deps) ? Buffer.from(bytesFromBase64(object.deps)) : Buffer.alloc(0),
+      noop: isSet(object.noop) ? globalThis.Boolean(object.noop) : false,
     };
   },
 
@@ -1397,6 +1485,9 @@ export const CommitRequest: MessageFns<CommitRequest> = {
     if (message.deps.length !== 0) {
       obj.deps = base64FromBytes(message.deps);
     }
+    if (message.noop !== false) {
+      obj.noop = message.noop;
+    }
     return obj;
   },
 
@@ -1412,6 +1503,7 @@ export const CommitRequest: MessageFns<CommitRequest> = {
     message.value = object.value ?? Buffer.alloc(0);
     message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.deps = object.deps ?? Buffer.alloc(0);
+    message.noop = object.noop ?? false;
     return message;
   },
 };
