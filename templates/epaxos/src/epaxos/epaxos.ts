@@ -358,6 +358,22 @@ export class EPaxos {
     this.tellCommit(id, proposed.command, final);
   }
 
+  /** The Accept of `command` with `attributes` for instance `id` at `ballot`, as sent and as taken here. */
+  private acceptRequest(id: InstanceId, ballot: number, command: Command, attributes: Attributes): AcceptRequest {
+    return {
+      leaderId: this.index,
+      replica: id.replica,
+      instance: id.instance,
+      ballot: BigInt(ballot),
+      count: 0n,
+      seq: BigInt(attributes.seq),
+      deps: wireDeps(attributes),
+      name: command.key,
+      value: Buffer.from(command.value),
+      noop: command.noop ?? false,
+    };
+  }
+
   /** Asks the peers to Accept at `ballot`; whether a majority (this replica among it) did, before any refused. */
   private async acceptRound(
     id: InstanceId,
@@ -366,21 +382,7 @@ export class EPaxos {
     attributes: Attributes,
   ): Promise<boolean> {
     const { slow } = this.quorums;
-    const accept = {
-      $case: "accept",
-      value: {
-        leaderId: this.index,
-        replica: id.replica,
-        instance: id.instance,
-        ballot: BigInt(ballot),
-        count: 0n,
-        seq: BigInt(attributes.seq),
-        deps: wireDeps(attributes),
-        name: command.key,
-        value: Buffer.from(command.value),
-        noop: command.noop ?? false,
-      },
-    } as const;
+    const accept = { $case: "accept", value: this.acceptRequest(id, ballot, command, attributes) } as const;
     const replies = await this.ask(accept, (replies) => {
       const yes = [...replies.values()].filter((reply) => reply.ok).length;
       return yes < replies.size || yes + 1 >= slow ? "done" : "wait";
@@ -482,19 +484,7 @@ export class EPaxos {
       attributes = { seq, deps };
     }
     if (next.step !== "commit") {
-      const accept = {
-        leaderId: this.index,
-        replica: id.replica,
-        instance: id.instance,
-        ballot: BigInt(ballot),
-        count: 0n,
-        seq: BigInt(attributes.seq),
-        deps: wireDeps(attributes),
-        name: command.key,
-        value: Buffer.from(command.value),
-        noop: command.noop ?? false,
-      };
-      if (!(await this.accept(accept)).ok) return;
+      if (!(await this.accept(this.acceptRequest(id, ballot, command, attributes))).ok) return;
       if (!(await this.acceptRound(id, ballot, command, attributes))) return;
     }
     const known = this.instances.get(key);
