@@ -46,7 +46,6 @@ import {
   merge,
   NOOP,
   sameAttributes,
-  union,
 } from "./instances.js";
 import { type Quorums, quorums } from "./quorum.js";
 import { nextBallot, plan, type Vote } from "./recovery.js";
@@ -342,14 +341,8 @@ export class EPaxos {
       this.tellCommit(id, proposed.command, proposed);
       return;
     }
-    let seq = proposed.seq;
-    let deps = proposed.deps;
-    for (const reply of ok) {
-      seq = Math.max(seq, Number(reply.seq));
-      deps = union(deps, decodeDeps(reply.deps));
-    }
-    const final = { seq, deps };
-    const accepted = this.record(id, { ...proposed, seq, deps, status: Status.ACCEPTED, vbal: 0 });
+    const final = joined(proposed, ok);
+    const accepted = this.record(id, { ...proposed, ...final, status: Status.ACCEPTED, vbal: 0 });
     await this.persist(id, accepted);
     // A majority accepting at ballot 0 decides, whatever was promised since: a recoverer finds the vote.
     if (!(await this.acceptRound(id, 0, proposed.command, final))) return;
@@ -476,12 +469,7 @@ export class EPaxos {
       });
       if (!this.accepted(id, answers)) return;
       // The slow path always, at a recoverer's ballot: the union of what a majority answered.
-      let { seq, deps } = { seq: Number(mine.seq), deps: decodeDeps(mine.deps) };
-      for (const reply of answers.values()) {
-        seq = Math.max(seq, Number(reply.seq));
-        deps = union(deps, decodeDeps(reply.deps));
-      }
-      attributes = { seq, deps };
+      attributes = joined(attributes, [mine, ...answers.values()]);
     }
     if (next.step !== "commit") {
       if (!(await this.accept(this.acceptRequest(id, ballot, command, attributes))).ok) return;
@@ -657,6 +645,14 @@ function voteOf(reply: PrepareReply): Vote {
     seq: Number(reply.seq),
     deps: decodeDeps(reply.deps),
   };
+}
+
+/** `start` with every answer's attributes merged in: the highest seq, the union of the deps (the slow path's). */
+function joined(start: Attributes, answers: Iterable<{ seq: bigint; deps: Uint8Array }>): Attributes {
+  let { seq, deps } = start;
+  for (const answer of answers)
+    ({ seq, deps } = merge({ seq, deps }, { seq: Number(answer.seq), deps: decodeDeps(answer.deps) }));
+  return { seq, deps };
 }
 
 function wireDeps(attributes: Attributes): Buffer {

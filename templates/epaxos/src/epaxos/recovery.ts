@@ -16,7 +16,7 @@
 //      take the slow path with what a majority answers;
 //   5. nobody knows the command: Accept a no-op.
 import { Status } from "../pb/epaxos.js";
-import { type Attributes, type Command, union } from "./instances.js";
+import { type Attributes, type Command, merge } from "./instances.js";
 
 /** The most replicas a cluster can have: owner indexes fit below it. */
 export const MAX_REPLICAS = 256;
@@ -63,10 +63,9 @@ export function plan(votes: readonly Vote[], leader: number, slow: number): Plan
   );
   if (preAccepted.length === 0) return { step: "noop" };
   // Every attribute a replica gave it, as a start: the acceptors add what they know.
-  let { seq, deps } = attributes(preAccepted[0]!);
-  for (const vote of preAccepted) {
-    seq = Math.max(seq, vote.seq);
-    deps = union(deps, vote.deps);
-  }
-  return { step: "preAccept", command: preAccepted[0]!.command!, attributes: { seq, deps } };
+  const joined = preAccepted.reduce<Attributes>(
+    (all, vote) => attributes(merge(all, vote)),
+    attributes(preAccepted[0]!),
+  );
+  return { step: "preAccept", command: preAccepted[0]!.command!, attributes: joined };
 }
