@@ -4,6 +4,7 @@ import path from "node:path";
 import { UserError } from "../core/errors.js";
 import { count, counters, micros } from "../workbench/format.js";
 import type { BenchOptions } from "../workbench/bench.js";
+import type { Fsync } from "../workbench/cluster.js";
 import type { Measurement } from "../workbench/measurement.js";
 import type { FaultSpan, Latency, Run } from "../workbench/results.js";
 import { fraction, integer, seconds } from "./flags.js";
@@ -36,6 +37,7 @@ export async function clusterAction(flags: Flags): Promise<void> {
       host: flags.host!,
       port: integer(flags.port!, "--port", 0),
       data: flags.data,
+      fsync: flags.fsync as Fsync | undefined,
       metrics: flags.metrics,
       run: flags.run,
       trace: flags.trace,
@@ -101,6 +103,7 @@ export async function benchAction(
     results,
     run: flags.run ?? `${load}-${new Date().toISOString()}`,
     trace: flags.trace,
+    fsync: flags.fsync as Fsync | undefined,
     report: flags.report,
     force: flags.force === true,
   } as const;

@@ -1,7 +1,8 @@
 // The workbench's commands (cluster, bench, report) as the command line defines them. What they
 // do is in workbench-actions.ts, loaded when one runs: gRPC, the loads and their printing cost
 // start-up time that `consensus protobuf` must not pay.
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
+import { FSYNC } from "../workbench/cluster.js";
 
 export function registerWorkbench(program: Command): void {
   program
@@ -11,6 +12,7 @@ export function registerWorkbench(program: Command): void {
     .option("--host <host>", "address they listen on", "127.0.0.1")
     .option("--port <port>", "r1's port; rI listens on port+I-1, 0 for any", "3264")
     .option("--data <dir>", "rI keeps its durable state in <dir>/rI (--data)")
+    .addOption(new Option("--fsync <when>", "when the replicas sync their durable state (--fsync)").choices(FSYNC))
     .option("--metrics <file>", "each replica appends its metrics line here on exit")
     .option("--run <label>", "label of those lines")
     .option(
@@ -35,6 +37,9 @@ export function registerWorkbench(program: Command): void {
     )
     .option("--replicas <n>", "size of the bench's own cluster", "3")
     .option("--port <port>", "its first port, 0 for free ones", "0")
+    .addOption(
+      new Option("--fsync <when>", "when the bench's own replicas sync their durable state (--fsync)").choices(FSYNC),
+    )
     .option("--duration <s>", "seconds counted, after the warm-up", "10")
     .option("--requests <n>", "count this many answers instead of seconds")
     .option("--warmup <s>", "seconds of load before counting", "1")

@@ -1,6 +1,6 @@
 import { findProject } from "../core/project.js";
 import { drawRun } from "../workbench/trace.js";
-import { Cluster, describeExit, type Member } from "../workbench/cluster.js";
+import { Cluster, describeExit, type Fsync, type Member } from "../workbench/cluster.js";
 import { cutsLinks, describeEvent, type Fault, Nemesis, schedule } from "../workbench/nemesis.js";
 
 export interface ClusterCommandOptions {
@@ -10,6 +10,7 @@ export interface ClusterCommandOptions {
   host: string;
   port: number;
   data?: string;
+  fsync?: Fsync;
   metrics?: string;
   run?: string;
   /** Folder of the replicas' traces (rI.jsonl), and, once they stop, of the run's (messages.jsonl, messages.html). */
@@ -40,6 +41,7 @@ export async function cluster(options: ClusterCommandOptions): Promise<number> {
     host: options.host,
     firstPort: options.port,
     data: options.data,
+    fsync: options.fsync,
     metrics: options.metrics,
     run: options.run,
     trace: options.trace,

@@ -10,7 +10,7 @@ import { type CheckResult, checkHistory, type History as ParsedHistory } from ".
 import { UserError } from "../core/errors.js";
 import { isHostPort } from "./address.js";
 import { rfc3339 } from "./clock.js";
-import { Cluster, describeExit, type StartCommand } from "./cluster.js";
+import { Cluster, describeExit, type Fsync, type StartCommand } from "./cluster.js";
 import { History, readHistory } from "./history.js";
 import { dispatchLoad } from "./load/dispatch.js";
 import { EtcdStore } from "./load/etcd.js";
@@ -105,6 +105,8 @@ export interface BenchOptions extends MeasurementOptions {
   run: string;
   /** Folder of the bench's own replicas' traces, merged and drawn once they stop (messages.jsonl, messages.html). */
   trace?: string;
+  /** When the bench's own replicas sync their durable state (their --fsync; default: their own). */
+  fsync?: Fsync;
 }
 
 export interface BenchHooks {
@@ -157,6 +159,9 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
   if (options.trace !== undefined && !needsCluster) {
     throw new UserError("--trace traces the bench's own replicas: name them (r1,r2) in --target, or give none");
   }
+  if (options.fsync !== undefined && !needsCluster) {
+    throw new UserError("--fsync sets the bench's own replicas: name them (r1,r2) in --target, or give none");
+  }
   if (needsCluster && options.start === undefined) {
     throw new UserError(
       "no consensus.json here or above to start replicas from: run inside a project, or --target host:port",
@@ -180,6 +185,7 @@ export async function runBench(options: BenchOptions, hooks: BenchHooks = {}): P
     ? await Cluster.start({
         start: options.start!,
         data,
+        fsync: options.fsync,
         replicas: options.replicas,
         firstPort: options.port,
         metrics: options.results,

@@ -17,12 +17,16 @@ const MAX_REPLICAS = 64;
 const RESTART_TIMEOUT = 30_000;
 /** A replica drains for at most 5 s (ReplicaServer.close); one still running this long after the signal is stuck. */
 const KILL_AFTER = 10_000;
+/** A replica's --fsync: sync every write, a batch of writes at once, or never. */
+export const FSYNC = ["always", "batch", "never"] as const;
+export type Fsync = (typeof FSYNC)[number];
+
 /** Prefix colours (ANSI foreground codes): cyan, yellow, magenta, green, blue and their bright kin; no red. */
 const COLOURS = [36, 33, 35, 32, 34, 96, 93, 95, 92, 94];
 
 /** How a replica of the project starts (consensus.json's `start`), run in the project's folder. */
 export interface StartCommand {
-  /** The program and its arguments; the cluster appends --name --host --port --peers [--data --metrics --run]. */
+  /** The program and its arguments; the cluster appends --name --host --port --peers [--data --fsync --metrics --run --trace]. */
   command: readonly string[];
   /** The folder it runs in (the project's root). */
   cwd: string;
@@ -44,6 +48,8 @@ export interface ClusterOptions {
   trace?: string;
   /** Folder of the replicas' data folders: rI gets <data>/rI (--data), the same one across restarts. */
   data?: string;
+  /** When the replicas sync their durable state (--fsync; default: the replicas' own). */
+  fsync?: Fsync;
   /** Where the replicas' stdout lines go, prefixed (default process.stdout). */
   output?: NodeJS.WritableStream;
   /** Where their stderr lines go, prefixed (default process.stderr). */
@@ -125,7 +131,7 @@ export class Cluster implements NemesisTarget {
    * rejects naming it.
    */
   static async start(options: ClusterOptions): Promise<Cluster> {
-    const { start, replicas: count, host = "127.0.0.1", firstPort = 3264, metrics, run, data, trace } = options;
+    const { start, replicas: count, host = "127.0.0.1", firstPort = 3264, metrics, run, data, fsync, trace } = options;
     const { timeout = 10_000 } = options;
     const { output = process.stdout, errorOutput = process.stderr } = options;
     if (!Number.isInteger(count) || count < 1 || count > MAX_REPLICAS) {
@@ -161,6 +167,7 @@ export class Cluster implements NemesisTarget {
       if (metrics !== undefined) args.push("--metrics", metrics);
       if (run !== undefined) args.push("--run", run);
       if (data !== undefined) args.push("--data", path.resolve(data, member.name));
+      if (fsync !== undefined) args.push("--fsync", fsync);
       if (trace !== undefined) args.push("--trace", path.resolve(trace, `${member.name}.jsonl`));
       const label = member.name.padEnd(width);
       return { member, start, args, out: prefixer(output, label, i), err: prefixer(errorOutput, label, i) };

@@ -64,11 +64,11 @@ let runs = 0;
 async function measure(template: Template, fsync: string, concurrency: number): Promise<Measured> {
   const results = path.join(dir, `${++runs}.jsonl`);
   const args = ["bench", "kv", "--duration", String(duration), "--warmup", String(warmup)];
-  args.push("--concurrency", String(concurrency), "--keys", String(keys), "--results", results);
+  args.push("--concurrency", String(concurrency), "--keys", String(keys), "--fsync", fsync, "--results", results);
   if (template === "paxos") args.push("--sticky");
   await promisify(execFile)(process.execPath, [CONSENSUS_BIN, ...args], {
     cwd: projects.get(template),
-    env: environment({ CONSENSUS_FSYNC: fsync }),
+    env: environment({}),
   });
   const lines = readFileSync(results, "utf8")
     .trim()

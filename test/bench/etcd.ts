@@ -71,19 +71,19 @@ async function measure(system: System, concurrency: number): Promise<Line> {
   const results = path.join(dir, `${++runs}.jsonl`);
   const args = ["bench", "kv", "--duration", String(duration), "--warmup", String(warmup)];
   args.push("--concurrency", String(concurrency));
-  const run = (target: string[], env: NodeJS.ProcessEnv) =>
+  const run = (target: string[]) =>
     promisify(execFile)(process.execPath, [CONSENSUS_BIN, ...args, ...target, "--results", results], {
       cwd: project,
-      env: environment(env),
+      env: environment({}),
     });
   if ("paxos" in system) {
     // Its clients stay with the leader once redirected there, as a client of a leader-based store does;
     // etcd's followers take any request and forward it to their leader.
-    await run(["--sticky"], { CONSENSUS_FSYNC: system.paxos });
+    await run(["--sticky", "--fsync", system.paxos]);
   } else {
     const etcd = await startEtcd({ fsync: system.etcd === "fsync" });
     try {
-      await run(["--target", `etcd=${etcd.endpoints.join(",")}`], {});
+      await run(["--target", `etcd=${etcd.endpoints.join(",")}`]);
     } finally {
       await etcd.stop();
     }

@@ -44,10 +44,8 @@ try {
     for (const { name, project, fsync, concurrency } of SCENARIOS) {
       const results = path.join(dir, `${figures.get(name)!.length}.jsonl`);
       const args = ["bench", "propose", "--duration", String(duration), "--concurrency", String(concurrency)];
-      await promisify(execFile)(process.execPath, [CONSENSUS_BIN, ...args, "--results", results], {
-        cwd: project,
-        env: environment({ CONSENSUS_FSYNC: fsync }),
-      });
+      args.push("--fsync", fsync, "--results", results);
+      await promisify(execFile)(process.execPath, [CONSENSUS_BIN, ...args], { cwd: project, env: environment({}) });
       const line = JSON.parse(readFileSync(results, "utf8").trim().split("\n").at(-1)!) as Line;
       figures.get(name)!.push(line);
       console.log(`round ${round}: ${name}: ${Math.round(line.throughput)}/s`);

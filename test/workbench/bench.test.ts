@@ -465,6 +465,16 @@ describe("refused flags", () => {
       ["kv", "--nemesis", "kill", "--replicas", "2"],
       /^error: --nemesis kill needs at least 3 replicas, so that a majority stays up and connected; there are 2$/,
     ],
+    [
+      "an fsync for replicas the bench did not start",
+      ["kv", "--fsync", "never", "--target", "127.0.0.1:1"],
+      /^error: --fsync sets the bench's own replicas: name them \(r1,r2\) in --target, or give none$/,
+    ],
+    [
+      "an fsync that is none of the replicas'",
+      ["kv", "--fsync", "sometimes"],
+      /^error: option '--fsync <when>' argument 'sometimes' is invalid\. Allowed choices are always, batch, never\.$/,
+    ],
     ["an unknown flag", ["dispatch", "--bogus", "2"], /^error: unknown option '--bogus'$/],
     ["a window of 0", ["dispatch", "--window", "0"], /^error: --window "0" is not an integer from 1 to 100000$/],
     [

@@ -146,6 +146,18 @@ describe("Cluster", () => {
     },
   );
 
+  test("--fsync reaches every replica's command line", { timeout: 30_000 }, async () => {
+    const cluster = await startCluster({ replicas: 2, firstPort: 0, fsync: "never", output: sink().stream });
+    try {
+      for (const { pid } of cluster.members) {
+        const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+        assert.equal(args[args.indexOf("--fsync") + 1], "never", args.join(" "));
+      }
+    } finally {
+      await cluster.stop("SIGKILL");
+    }
+  });
+
   test("died names a replica killed behind its back", { timeout: 30_000 }, async () => {
     const cluster = await startCluster({ replicas: 3, firstPort: 0, output: sink().stream });
     try {
@@ -310,6 +322,13 @@ describe("the cluster command", () => {
     const zero = run(t, ["--replicas", "0"]);
     assert.deepEqual(await zero.exited, [1, null]);
     assert.equal(zero.stderr(), "error: 0 replicas: a cluster has an integer number of replicas from 1 to 64\n");
+
+    const fsync = run(t, ["--fsync", "sometimes"]);
+    assert.deepEqual(await fsync.exited, [1, null]);
+    assert.equal(
+      fsync.stderr(),
+      "error: option '--fsync <when>' argument 'sometimes' is invalid. Allowed choices are always, batch, never.\n",
+    );
 
     const help = run(t, ["--help"]);
     assert.deepEqual(await help.exited, [0, null]);
