@@ -399,8 +399,8 @@ test(
   { timeout: 120_000 },
   async (t) => {
     const processes = await Processes.start();
+    const load = writers(processes, NAMES);
     try {
-      const load = writers(processes, NAMES);
       await load.progress("before the kill", 60);
       // r1 dies with writes of its own in flight: the next writes to their keys at r2 and r3 depend on them.
       await processes.kill("r1");
@@ -417,6 +417,8 @@ test(
         at3.map((reply) => reply.value.toString()),
       );
     } finally {
+      // Also after a failure: writers left running would keep the run from ending.
+      await load.stop();
       await processes.stop();
     }
   },
@@ -424,8 +426,8 @@ test(
 
 test("all three SIGKILLed at once and restarted: no acknowledged write is lost", { timeout: 120_000 }, async (t) => {
   const processes = await Processes.start();
+  const load = writers(processes, NAMES);
   try {
-    const load = writers(processes, NAMES);
     await load.progress("before the kill", 90);
     // Killed with writes in flight: those may or may not have committed, the acknowledged ones have.
     await Promise.all(NAMES.map((name) => processes.kill(name)));
@@ -434,6 +436,7 @@ test("all three SIGKILLed at once and restarted: no acknowledged write is lost",
     t.diagnostic(`${load.acks()} writes acknowledged before the kill`);
     for (const name of NAMES) await assertNoLoss(processes, name, load.keys);
   } finally {
+    await load.stop();
     await processes.stop();
   }
 });
