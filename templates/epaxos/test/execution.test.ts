@@ -17,7 +17,7 @@ function graph() {
   );
   const add = (at: InstanceId, seq: number, deps: InstanceId[], status = Status.COMMITTED) => {
     const instance = {
-      command: { key: "x", value: Buffer.from("v") },
+      commands: [{ key: "x", value: Buffer.from("v") }],
       seq,
       deps: [...deps].sort(compareIds),
       status,

@@ -13,7 +13,7 @@
 import assert, { AssertionError } from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { EPaxos } from "../src/epaxos/epaxos.js";
-import { idKey, idText, type Instance, type InstanceId, interfere } from "../src/epaxos/instances.js";
+import { type Command, idKey, idText, type Instance, type InstanceId, interfere } from "../src/epaxos/instances.js";
 import { Status } from "../src/pb/epaxos.js";
 import { Replica } from "../src/replica.js";
 import {
@@ -33,9 +33,9 @@ function fail(seed: number, problem: string): never {
   throw new AssertionError({ message: `seed ${seed}: ${problem}\nreplay it: SIMULATION_SEED=${seed} npm test` });
 }
 
-/** An instance's command and attributes as text, to compare them across replicas and name them in a failure. */
-function text({ command, seq, deps }: Instance): string {
-  const what = command.noop ? "no-op" : `${command.key}=${Buffer.from(command.value)}`;
+/** An instance's commands and attributes as text, to compare them across replicas and name them in a failure. */
+function text({ commands, seq, deps }: Instance): string {
+  const what = commands.length === 0 ? "no-op" : commands.map(({ key, value }) => `${key}=${Buffer.from(value)}`);
   return `${what} seq ${seq} deps [${deps.map(idText).join(" ")}]`;
 }
 
@@ -44,6 +44,11 @@ class Executions {
   readonly order = new Map<string, { id: InstanceId; instance: Instance }[]>();
   private readonly incarnations = new Map<string, number>();
 
+  constructor(
+    /** Instances a replica leads at once: 1 makes every command proposed meanwhile wait for the next batch. */
+    private readonly window?: number,
+  ) {}
+
   replica(options: SimulatedReplicaOptions): Replica {
     const replica = new Replica(options);
     const executed: { id: InstanceId; instance: Instance }[] = [];
@@ -51,6 +56,7 @@ class Executions {
     this.incarnations.set(options.name, incarnation);
     this.order.set(`${options.name}#${incarnation}`, executed);
     const epaxos = replica.state.epaxos;
+    if (this.window !== undefined) epaxos["options"].window = this.window;
     const apply = epaxos["apply"].bind(epaxos);
     epaxos["apply"] = (id: InstanceId, instance: Instance) => {
       executed.push({ id, instance });
@@ -94,11 +100,16 @@ function assertSameOrder(seed: number, executions: Executions): void {
   const lists = [...executions.order].map(([name, executed]) => {
     const positions = new Map<number, number>();
     executed.forEach(({ id }, i) => positions.set(idKey(id), i));
-    const byKey = new Map<string, { id: InstanceId; instance: Instance }[]>();
-    for (const entry of executed) {
-      let list = byKey.get(entry.instance.command.key);
-      if (list === undefined) byKey.set(entry.instance.command.key, (list = []));
-      list.push(entry);
+    // Per key, the instances with commands on it, and those commands.
+    const byKey = new Map<string, { id: InstanceId; commands: Command[] }[]>();
+    for (const { id, instance } of executed) {
+      const keys = new Map<string, Command[]>();
+      for (const command of instance.commands) keys.set(command.key, [...(keys.get(command.key) ?? []), command]);
+      for (const [key, commands] of keys) {
+        let list = byKey.get(key);
+        if (list === undefined) byKey.set(key, (list = []));
+        list.push({ id, commands });
+      }
     }
     return { name, positions, byKey };
   });
@@ -108,7 +119,7 @@ function assertSameOrder(seed: number, executions: Executions): void {
         for (let i = 0; i < list.length; i++) {
           for (let j = i + 1; j < list.length; j++) {
             const [a, b] = [list[i]!, list[j]!];
-            if (!interfere(a.instance.command, b.instance.command)) continue;
+            if (!a.commands.some((x) => b.commands.some((y) => interfere(x, y)))) continue;
             const [at, bt] = [reference.positions.get(idKey(a.id)), reference.positions.get(idKey(b.id))];
             if (at !== undefined && bt !== undefined && at > bt) {
               fail(seed, `${other.name} executed ${idText(a.id)} before ${idText(b.id)}, ${reference.name} after`);
@@ -127,10 +138,13 @@ interface Totals {
   noop: number;
   ok: number;
   info: number;
+  /** Instances of more than one command, executed somewhere. */
+  batched: number;
 }
 
 async function run(seed: number, replicas: number): Promise<Totals> {
-  const executions = new Executions();
+  // Every other seed, one instance in flight per command leader: batches of several commands, often.
+  const executions = new Executions(seed % 2 === 1 ? 1 : undefined);
   const sim = new Simulation({
     seed,
     replicas,
@@ -150,7 +164,11 @@ async function run(seed: number, replicas: number): Promise<Totals> {
     assertSameOrder(seed, executions);
     assertLinearizable(result);
     assertHurt(result, FAULTS);
-    const totals = { fast: 0, slow: 0, recovered: 0, noop: 0, ok: 0, info: 0 };
+    const batches = new Set<number>();
+    for (const executed of executions.order.values()) {
+      for (const { id, instance } of executed) if (instance.commands.length > 1) batches.add(idKey(id));
+    }
+    const totals = { fast: 0, slow: 0, recovered: 0, noop: 0, ok: 0, info: 0, batched: batches.size };
     // The last incarnations' counts: enough to see that both paths and recovery ran.
     for (const replica of sim.replicas.values()) {
       const count = (name: string) => replica.metrics.counters.get(name) ?? 0;
@@ -175,15 +193,15 @@ const RUNS: Record<number, number> = { 3: 40, 5: 60 };
 describe("ePaxos under simulated faults, crashes among them", () => {
   for (const size of [3, 5]) {
     test(`${size} replicas: every seed agrees on each instance, executes in one order, and is linearizable`, async (t) => {
-      const totals: Totals = { fast: 0, slow: 0, recovered: 0, noop: 0, ok: 0, info: 0 };
+      const totals: Totals = { fast: 0, slow: 0, recovered: 0, noop: 0, ok: 0, info: 0, batched: 0 };
       for (const seed of seeds(RUNS[size]!)) {
         const result = await run(seed, size);
         for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += result[key];
       }
       t.diagnostic(`${JSON.stringify(totals)}`);
-      // The runs committed on both paths and recovered instances, and mostly (each was hurt: see run()).
+      // The runs committed on both paths, batches among them, and recovered instances, and mostly (each was hurt: see run()).
       assert.ok(
-        totals.fast > 0 && totals.slow > 0 && totals.recovered > 0,
+        totals.fast > 0 && totals.slow > 0 && totals.recovered > 0 && totals.batched > 0,
         `commits by path: ${JSON.stringify(totals)}`,
       );
       assert.ok(

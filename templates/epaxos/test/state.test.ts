@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { MemoryDisk } from "../src/disk.js";
-import { encodeDeps } from "../src/epaxos/instances.js";
+import { encodeDeps, NOOP } from "../src/epaxos/instances.js";
 import { Status } from "../src/pb/epaxos.js";
 import { Replica } from "../src/replica.js";
 import { Simulation } from "../src/simulation/index.js";
@@ -57,6 +57,53 @@ test("the reply says the command's seq, this replica's index and name, and the v
   await sim.close();
 });
 
+test("commands proposed in one turn go into one instance, in order, and each client hears the value after its own", async () => {
+  const sim = new Simulation({ seed: 12 });
+  await sim.start();
+  const r1 = sim.replicas.get("r1")!;
+  const values = ["1", "", "2", ""];
+  const replies = await sim.clock.settle(
+    Promise.all(values.map((value) => r1.propose({ identity: "c", name: "x", value: Buffer.from(value) }))),
+  );
+  assert.deepEqual(
+    replies.map(({ success, value, seq }) => [success, value.toString(), seq]),
+    [
+      [true, "1", 1n],
+      [true, "1", 1n],
+      [true, "2", 1n],
+      [true, "2", 1n],
+    ],
+  );
+  assert.deepEqual(paths(sim, "r1"), { fast: 1, slow: 0 });
+  const instance = epaxos(sim, "r1").instance({ replica: 0, instance: 0 })!;
+  assert.deepEqual(
+    instance.commands.map(({ key, value }) => `${key}=${Buffer.from(value)}`),
+    ["x=1", "x=", "x=2", "x="],
+  );
+  assert.ok(await sim.until(() => sim.names.every((name) => epaxos(sim, name).get("x").toString() === "2"), 1000));
+  await sim.close();
+});
+
+test("a batch holds 100 commands at most, and a command leader has 4 instances in flight at most", async () => {
+  const sim = new Simulation({ seed: 13 });
+  await sim.start();
+  const r2 = sim.replicas.get("r2")!;
+  const propose = (i: number) => r2.propose({ identity: "c", name: `k${i}`, value: Buffer.from(String(i)) });
+  const proposed = Promise.all(Array.from({ length: 450 }, (_, i) => propose(i)));
+  const opened = (instance: number) => epaxos(sim, "r2").instance({ replica: 1, instance }) !== undefined;
+  // The first four open at once, 100 commands each; the fifth waits for room, until one of them commits.
+  assert.ok(await sim.until(() => opened(3), 100));
+  assert.equal(opened(4), false);
+  const replies = await sim.clock.settle(proposed);
+  assert.ok(replies.every(({ success }) => success));
+  const sizes = Array.from({ length: 6 }, (_, instance) => epaxos(sim, "r2").instance({ replica: 1, instance }));
+  assert.deepEqual(
+    sizes.map((instance) => instance?.commands.length),
+    [100, 100, 100, 100, 50, undefined],
+  );
+  await sim.close();
+});
+
 test("writes proposed at once at different replicas conflict: some take the slow path, all execute in one order", async () => {
   const sim = new Simulation({ seed: 3, replicas: 5 });
   await sim.start();
@@ -93,6 +140,7 @@ test("an acceptor's PreAccept is synced to its log before it answers: a power lo
     value: Buffer.from("1"),
     seq: 3n,
     deps: Buffer.from(encodeDeps([{ replica: 2, instance: 1 }])),
+    commands: [],
   };
   const reply = await sim.clock.settle(epaxos(sim, "r2").preAccept(request));
   assert.equal(reply.ok, true);
@@ -151,6 +199,7 @@ const preAcceptFromR1 = (instance: number, key: string, value: string, seq: numb
   value: Buffer.from(value),
   seq: BigInt(seq),
   deps: Buffer.from(encodeDeps([])),
+  commands: [],
 });
 
 test("recovery keeps what a fast path may have committed: a peer's unchanged PreAccept brings back the leader's attributes", async () => {
@@ -170,7 +219,7 @@ test("recovery keeps what a fast path may have committed: a peer's unchanged Pre
   for (const name of ["r2", "r3"]) {
     const instance = epaxos(sim, name).instance({ replica: 0, instance: 7 })!;
     assert.deepEqual(
-      { seq: instance.seq, deps: instance.deps, value: Buffer.from(instance.command.value).toString() },
+      { seq: instance.seq, deps: instance.deps, value: Buffer.from(instance.commands[0]!.value).toString() },
       { seq: 1, deps: [], value: "7" },
       `${name} committed the attributes r1 proposed`,
     );
@@ -193,13 +242,14 @@ test("an instance nobody knows, that a committed one depends on, is recovered as
       seq: 2n,
       deps: Buffer.from(encodeDeps([unknown])),
       noop: false,
+      commands: [],
     }),
   );
   assert.equal(epaxos(sim, "r2").get("y").toString(), "", "it waits for 0.9");
   assert.ok(await sim.until(() => epaxos(sim, "r2").get("y").toString() === "3", 10_000));
   for (const name of ["r2", "r3"]) {
     assert.ok(await sim.until(() => epaxos(sim, name).instance(unknown)?.status === Status.EXECUTED, 10_000));
-    assert.equal(epaxos(sim, name).instance(unknown)?.command.noop, true);
+    assert.deepEqual(epaxos(sim, name).instance(unknown)?.commands, NOOP);
   }
   // The no-op ran as nothing: a read sees only the write.
   assert.deepEqual(await sim.client({ replica: "r2" }).read("y"), { type: "ok", value: 3, replica: "r2" });
@@ -243,6 +293,7 @@ test("recovery goes by the ballot a replica voted at, not the one it promised si
     name: "x",
     value: Buffer.from("5"),
     noop: false,
+    commands: [],
   });
   // r2 accepted seq 1 at 257; r1 (and r3, so a majority: chosen) accepted seq 4 at 258.
   assert.equal((await sim.clock.settle(epaxos(sim, "r2").accept(accept(257n, 1n)))).ok, true);

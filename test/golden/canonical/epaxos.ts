@@ -100,6 +100,8 @@ export interface PrepareReply {
    */
   vbal: bigint;
   noop: boolean;
+  /** A batch of more than one command (see Command; added for batching). */
+  commands: Command[];
 }
 
 export interface PreAcceptRequest {
@@ -111,6 +113,8 @@ export interface PreAcceptRequest {
   value: Buffer;
   seq: bigint;
   deps: Buffer;
+  /** A batch of more than one command (see Command; added for batching). */
+  commands: Command[];
 }
 
 export interface PreAcceptReply {
@@ -139,6 +143,8 @@ export interface AcceptRequest {
   value: Buffer;
   /** Recovery's no-op instead of a command (added for recovery). */
   noop: boolean;
+  /** A batch of more than one command (see Command; added for batching). */
+  commands: Command[];
 }
 
 export interface AcceptReply {
@@ -159,6 +165,8 @@ export interface CommitRequest {
   deps: Buffer;
   /** Recovery's no-op instead of a command (added for recovery). */
   noop: boolean;
+  /** A batch of more than one command (see Command; added for batching). */
+  commands: Command[];
 }
 
 export interface TryPreAcceptRequest {
@@ -170,6 +178,8 @@ export interface TryPreAcceptRequest {
   value: Buffer;
   seq: bigint;
   deps: Buffer;
+  /** A batch of more than one command (see Command; added for batching). */
+  commands: Command[];
 }
 
 export interface TryPreAcceptReply {
@@ -198,6 +208,17 @@ export interface InstanceId {
  */
 export interface Dependencies {
   ids: InstanceId[];
+}
+
+/**
+ * One key-value command of a batch (added for batching; an empty value reads
+ * the key). An instance holding one command sends it in `name` and `value`,
+ * as the original does, and leaves `commands` empty; one holding more sends
+ * them all in `commands`, and leaves `name` and `value` empty.
+ */
+export interface Command {
+  name: string;
+  value: Buffer;
 }
 
 function createBasePrepareRequest(): PrepareRequest {
@@ -334,6 +355,7 @@ function createBasePrepareReply(): PrepareReply {
     deps: Buffer.alloc(0),
     vbal: 0n,
     noop: false,
+    commands: [],
   };
 }
 
@@ -383,6 +405,9 @@ export const PrepareReply: MessageFns<PrepareReply> = {
     }
     if (message.noop !== false) {
       writer.uint32(96).bool(message.noop);
+    }
+    for (const v of message.commands) {
+      Command.encode(v!, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -496,6 +521,14 @@ export const PrepareReply: MessageFns<PrepareReply> = {
             message.noop = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.commands.push(Command.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -522,6 +555,7 @@ export const PrepareReply: MessageFns<PrepareReply> = {
       deps: isSet(object.deps) ? Buffer.from(bytesFromBase64(object.deps)) : Buffer.alloc(0),
       vbal: isSet(object.vbal) ? BigInt(object.vbal) : 0n,
       noop: isSet(object.noop) ? globalThis.Boolean(object.noop) : false,
+      commands: globalThis.Array.isArray(object?.commands) ? object.commands.map((e: any) => Command.fromJSON(e)) : [],
     };
   },
 
@@ -563,6 +597,9 @@ export const PrepareReply: MessageFns<PrepareReply> = {
     if (message.noop !== false) {
       obj.noop = message.noop;
     }
+    if (message.commands?.length) {
+      obj.commands = message.commands.map((e) => Command.toJSON(e));
+    }
     return obj;
   },
 
@@ -583,6 +620,7 @@ export const PrepareReply: MessageFns<PrepareReply> = {
     message.deps = object.deps ?? Buffer.alloc(0);
     message.vbal = (object.vbal !== undefined && object.vbal !== null) ? BigInt(object.vbal) : 0n;
     message.noop = object.noop ?? false;
+    message.commands = object.commands?.map((e) => Command.fromPartial(e)) || [];
     return message;
   },
 };
@@ -597,6 +635,7 @@ function createBasePreAcceptRequest(): PreAcceptRequest {
     value: Buffer.alloc(0),
     seq: 0n,
     deps: Buffer.alloc(0),
+    commands: [],
   };
 }
 
@@ -631,6 +670,9 @@ export const PreAcceptRequest: MessageFns<PreAcceptRequest> = {
     }
     if (message.deps.length !== 0) {
       writer.uint32(66).bytes(message.deps);
+    }
+    for (const v of message.commands) {
+      Command.encode(v!, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -712,6 +754,14 @@ export const PreAcceptRequest: MessageFns<PreAcceptRequest> = {
             message.deps = Buffer.from(reader.bytes());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.commands.push(Command.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -734,6 +784,7 @@ export const PreAcceptRequest: MessageFns<PreAcceptRequest> = {
       value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : Buffer.alloc(0),
       seq: isSet(object.seq) ? BigInt(object.seq) : 0n,
       deps: isSet(object.deps) ? Buffer.from(bytesFromBase64(object.deps)) : Buffer.alloc(0),
+      commands: globalThis.Array.isArray(object?.commands) ? object.commands.map((e: any) => Command.fromJSON(e)) : [],
     };
   },
 
@@ -763,6 +814,9 @@ export const PreAcceptRequest: MessageFns<PreAcceptRequest> = {
     if (message.deps.length !== 0) {
       obj.deps = base64FromBytes(message.deps);
     }
+    if (message.commands?.length) {
+      obj.commands = message.commands.map((e) => Command.toJSON(e));
+    }
     return obj;
   },
 
@@ -779,6 +833,7 @@ export const PreAcceptRequest: MessageFns<PreAcceptRequest> = {
     message.value = object.value ?? Buffer.alloc(0);
     message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.deps = object.deps ?? Buffer.alloc(0);
+    message.commands = object.commands?.map((e) => Command.fromPartial(e)) || [];
     return message;
   },
 };
@@ -974,6 +1029,7 @@ function createBaseAcceptRequest(): AcceptRequest {
     name: "",
     value: Buffer.alloc(0),
     noop: false,
+    commands: [],
   };
 }
 
@@ -1017,6 +1073,9 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
     }
     if (message.noop !== false) {
       writer.uint32(80).bool(message.noop);
+    }
+    for (const v of message.commands) {
+      Command.encode(v!, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -1114,6 +1173,14 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
             message.noop = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.commands.push(Command.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1138,6 +1205,7 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : Buffer.alloc(0),
       noop: isSet(object.noop) ? globalThis.Boolean(object.noop) : false,
+      commands: globalThis.Array.isArray(object?.commands) ? object.commands.map((e: any) => Command.fromJSON(e)) : [],
     };
   },
 
@@ -1173,6 +1241,9 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
     if (message.noop !== false) {
       obj.noop = message.noop;
     }
+    if (message.commands?.length) {
+      obj.commands = message.commands.map((e) => Command.toJSON(e));
+    }
     return obj;
   },
 
@@ -1191,6 +1262,7 @@ export const AcceptRequest: MessageFns<AcceptRequest> = {
     message.name = object.name ?? "";
     message.value = object.value ?? Buffer.alloc(0);
     message.noop = object.noop ?? false;
+    message.commands = object.commands?.map((e) => Command.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1325,6 +1397,7 @@ function createBaseCommitRequest(): CommitRequest {
     seq: 0n,
     deps: Buffer.alloc(0),
     noop: false,
+    commands: [],
   };
 }
 
@@ -1356,6 +1429,9 @@ export const CommitRequest: MessageFns<CommitRequest> = {
     }
     if (message.noop !== false) {
       writer.uint32(64).bool(message.noop);
+    }
+    for (const v of message.commands) {
+      Command.encode(v!, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1437,6 +1513,14 @@ export const CommitRequest: MessageFns<CommitRequest> = {
             message.noop = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.commands.push(Command.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1459,6 +1543,7 @@ export const CommitRequest: MessageFns<CommitRequest> = {
       seq: isSet(object.seq) ? BigInt(object.seq) : 0n,
       deps: isSet(object.deps) ? Buffer.from(bytesFromBase64(object.deps)) : Buffer.alloc(0),
       noop: isSet(object.noop) ? globalThis.Boolean(object.noop) : false,
+      commands: globalThis.Array.isArray(object?.commands) ? object.commands.map((e: any) => Command.fromJSON(e)) : [],
     };
   },
 
@@ -1488,6 +1573,9 @@ export const CommitRequest: MessageFns<CommitRequest> = {
     if (message.noop !== false) {
       obj.noop = message.noop;
     }
+    if (message.commands?.length) {
+      obj.commands = message.commands.map((e) => Command.toJSON(e));
+    }
     return obj;
   },
 
@@ -1504,6 +1592,7 @@ export const CommitRequest: MessageFns<CommitRequest> = {
     message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.deps = object.deps ?? Buffer.alloc(0);
     message.noop = object.noop ?? false;
+    message.commands = object.commands?.map((e) => Command.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1518,6 +1607,7 @@ function createBaseTryPreAcceptRequest(): TryPreAcceptRequest {
     value: Buffer.alloc(0),
     seq: 0n,
     deps: Buffer.alloc(0),
+    commands: [],
   };
 }
 
@@ -1552,6 +1642,9 @@ export const TryPreAcceptRequest: MessageFns<TryPreAcceptRequest> = {
     }
     if (message.deps.length !== 0) {
       writer.uint32(66).bytes(message.deps);
+    }
+    for (const v of message.commands) {
+      Command.encode(v!, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1633,6 +1726,14 @@ export const TryPreAcceptRequest: MessageFns<TryPreAcceptRequest> = {
             message.deps = Buffer.from(reader.bytes());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.commands.push(Command.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1655,6 +1756,7 @@ export const TryPreAcceptRequest: MessageFns<TryPreAcceptRequest> = {
       value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : Buffer.alloc(0),
       seq: isSet(object.seq) ? BigInt(object.seq) : 0n,
       deps: isSet(object.deps) ? Buffer.from(bytesFromBase64(object.deps)) : Buffer.alloc(0),
+      commands: globalThis.Array.isArray(object?.commands) ? object.commands.map((e: any) => Command.fromJSON(e)) : [],
     };
   },
 
@@ -1684,6 +1786,9 @@ export const TryPreAcceptRequest: MessageFns<TryPreAcceptRequest> = {
     if (message.deps.length !== 0) {
       obj.deps = base64FromBytes(message.deps);
     }
+    if (message.commands?.length) {
+      obj.commands = message.commands.map((e) => Command.toJSON(e));
+    }
     return obj;
   },
 
@@ -1700,6 +1805,7 @@ export const TryPreAcceptRequest: MessageFns<TryPreAcceptRequest> = {
     message.value = object.value ?? Buffer.alloc(0);
     message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.deps = object.deps ?? Buffer.alloc(0);
+    message.commands = object.commands?.map((e) => Command.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2045,6 +2151,91 @@ export const Dependencies: MessageFns<Dependencies> = {
   fromPartial<I extends Exact<DeepPartial<Dependencies>, I>>(object: I): Dependencies {
     const message = createBaseDependencies();
     message.ids = object.ids?.map((e) => InstanceId.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCommand(): Command {
+  return { name: "", value: Buffer.alloc(0) };
+}
+
+export const Command: MessageFns<Command> = {
+  encode(message: Command, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.value.length !== 0) {
+      writer.uint32(18).bytes(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Command {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommand();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Command {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: Command): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.value.length !== 0) {
+      obj.value = base64FromBytes(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Command>, I>>(base?: I): Command {
+    return Command.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Command>, I>>(object: I): Command {
+    const message = createBaseCommand();
+    message.name = object.name ?? "";
+    message.value = object.value ?? Buffer.alloc(0);
     return message;
   },
 };

@@ -1,6 +1,8 @@
 // One replica's ePaxos: command leader for what its own clients propose (any
 // replica takes any command: no leader to redirect to), and acceptor of the
-// other leaders' instances. A command leader PreAccepts its command with the
+// other leaders' instances. A command leader gathers the commands proposed
+// while its instances in flight fill its window into one instance (a batch:
+// fewer messages per command under load), and PreAccepts them with the
 // attributes it knows of; if a fast quorum (itself among them) answers with
 // the attributes unchanged it commits at once (the fast path), otherwise it
 // Accepts the union of what a majority answered (the slow path) and commits
@@ -35,9 +37,12 @@ import { Wal } from "../wal.js";
 import { Executor } from "./execution.js";
 import {
   type Attributes,
+  type Batch,
   type Command,
   Conflicts,
+  decodeBatch,
   decodeDeps,
+  encodeBatch,
   encodeDeps,
   idKey,
   type Instance,
@@ -55,6 +60,10 @@ export interface EPaxosOptions {
   retry?: number;
   /** Milliseconds, at least, an instance stays open here before this replica recovers it; drawn up to twice that (default 1000). */
   recover?: number;
+  /** Instances this replica leads at once, from PreAccept to commit; the commands proposed meanwhile wait (default 4). */
+  window?: number;
+  /** Commands in one instance at most (default 100). */
+  batch?: number;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -67,14 +76,26 @@ interface Outcome {
   seq: number;
 }
 
+/** A client's command, and how to answer the client. */
+interface Waiter {
+  readonly command: Command;
+  resolve(outcome: Outcome): void;
+  reject(error: Error): void;
+}
+
 export class EPaxos {
   private readonly options: Required<EPaxosOptions>;
   private readonly instances = new Map<number, Instance>();
   private readonly conflicts = new Conflicts();
   private readonly executor: Executor;
   private readonly store = new Map<string, Buffer>();
-  /** Clients waiting on an instance this replica leads, until it executes. */
-  private readonly waiting = new Map<number, { resolve: (outcome: Outcome) => void; reject: (e: Error) => void }>();
+  /** Commands proposed here and not yet in an instance: the next batch. */
+  private readonly queue: Waiter[] = [];
+  /** The clients of each instance this replica leads, one per command, until it executes. */
+  private readonly waiting = new Map<number, Waiter[]>();
+  /** Instances this replica leads that are not yet committed (at most `window`). */
+  private inflight = 0;
+  private flushing = false;
   /** Committed instances whose execution waits on an instance not committed here, by that instance. */
   private readonly blocked = new Map<number, Map<number, InstanceId>>();
   private readonly timers = new Set<Timer>();
@@ -96,7 +117,7 @@ export class EPaxos {
     private readonly runtime: Runtime,
     options: EPaxosOptions = {},
   ) {
-    this.options = { retry: 250, recover: 1000, ...options };
+    this.options = { retry: 250, recover: 1000, window: 4, batch: 100, ...options };
     this.executor = new Executor(
       (id) => this.instances.get(idKey(id)),
       (id, instance) => this.apply(id, instance),
@@ -117,7 +138,7 @@ export class EPaxos {
       const record = InstanceRecord.decode(bytes);
       const id = { replica: record.id!.replica, instance: record.id!.instance };
       const instance: Instance = {
-        command: record.noop ? NOOP : { key: record.name, value: record.value },
+        commands: decodeBatch(record),
         seq: Number(record.seq),
         deps: [...(record.deps?.ids ?? [])],
         status: record.status,
@@ -125,7 +146,7 @@ export class EPaxos {
         vbal: Number(record.vbal),
       };
       this.instances.set(idKey(id), instance);
-      this.conflicts.add(id, instance.command, instance.seq);
+      this.conflicts.add(id, instance.commands, instance.seq);
       if (id.replica === this.index) this.next = Math.max(this.next, id.instance + 1);
     }
     for (const [key, instance] of this.instances) {
@@ -139,16 +160,53 @@ export class EPaxos {
     return notice === undefined ? [] : [notice];
   }
 
-  /** A client's command: this replica leads its instance, and answers once it executed here. */
+  /** A client's command: this replica leads the instance it goes into, and answers once it executed here. */
   async propose(request: ProposeRequest): Promise<ProposeReply> {
     const { metrics } = this.runtime;
     const command: Command = { key: request.name, value: request.value };
+    try {
+      if (this.closed) throw new Error("the replica is closing");
+      const executed = new Promise<Outcome>((resolve, reject) => this.queue.push({ command, resolve, reject }));
+      this.flushSoon();
+      const { value, seq } = await executed;
+      metrics.complete(true);
+      return reply({ success: true, seq: BigInt(seq), leader: this.index, name: request.name, value });
+    } catch (error) {
+      metrics.complete(false);
+      return reply({ error: `not committed: ${(error as Error).message}`, leader: this.index });
+    }
+  }
+
+  /** Flushes the queue once the commands that arrive in this turn are in it. */
+  private flushSoon(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    void this.sleep(0).then(() => {
+      this.flushing = false;
+      this.flush();
+    });
+  }
+
+  /** Opens instances for the queued commands, a batch each, while the window has room. */
+  private flush(): void {
+    while (!this.closed && this.inflight < this.options.window && this.queue.length > 0) {
+      this.inflight++;
+      void this.open(this.queue.splice(0, this.options.batch)).finally(() => {
+        this.inflight--;
+        this.flush();
+      });
+    }
+  }
+
+  /** Leads a new instance of `batch`'s commands until it is committed (or a recoverer took it over). */
+  private async open(batch: Waiter[]): Promise<void> {
     const id = { replica: this.index, instance: this.next++ };
-    const executed = new Promise<Outcome>((resolve, reject) => this.waiting.set(idKey(id), { resolve, reject }));
+    const commands = batch.map((waiter) => waiter.command);
+    this.waiting.set(idKey(id), batch);
     try {
       const instance = this.record(id, {
-        command,
-        ...this.conflicts.attributes(id, command),
+        commands,
+        ...this.conflicts.attributes(id, commands),
         status: Status.PREACCEPTED,
         ballot: 0,
         vbal: 0,
@@ -157,13 +215,9 @@ export class EPaxos {
       this.watch(id);
       // Returns early if a recoverer took the instance over: its commit (or no-op) still executes here.
       await this.lead(id, instance);
-      const { value, seq } = await executed;
-      metrics.complete(true);
-      return reply({ success: true, seq: BigInt(seq), leader: this.index, name: request.name, value });
     } catch (error) {
       this.waiting.delete(idKey(id));
-      metrics.complete(false);
-      return reply({ error: `not committed: ${(error as Error).message}`, leader: this.index });
+      for (const waiter of batch) waiter.reject(error as Error);
     }
   }
 
@@ -192,11 +246,11 @@ export class EPaxos {
     // Asked again at the ballot it voted at (its answer was lost): the same answer, or what it holds since.
     if (known !== undefined && known.status !== Status.NONE && known.vbal === ballot)
       return answer(true, ballot, known);
-    const command = { key: request.name, value: request.value };
+    const commands = decodeBatch(request);
     const leader = { seq: Number(request.seq), deps: decodeDeps(request.deps) };
-    const { seq, deps, changed } = merge(leader, this.conflicts.attributes(id, command));
+    const { seq, deps, changed } = merge(leader, this.conflicts.attributes(id, commands));
     const status = ballot === 0 && !changed ? Status.PREACCEPTED_EQ : Status.PREACCEPTED;
-    const instance = this.record(id, { command, seq, deps, status, ballot, vbal: ballot });
+    const instance = this.record(id, { commands, seq, deps, status, ballot, vbal: ballot });
     this.watch(id);
     await this.persist(id, instance);
     return answer(true, ballot, instance);
@@ -215,9 +269,14 @@ export class EPaxos {
     });
     if (known !== undefined && known.ballot > ballot) return answer(false, known.ballot);
     if (known !== undefined && known.status >= Status.COMMITTED) return answer(true, ballot);
-    const command = request.noop ? NOOP : { key: request.name, value: request.value };
     const attributes = { seq: Number(request.seq), deps: decodeDeps(request.deps) };
-    const instance = this.record(id, { command, ...attributes, status: Status.ACCEPTED, ballot, vbal: ballot });
+    const instance = this.record(id, {
+      commands: decodeBatch(request),
+      ...attributes,
+      status: Status.ACCEPTED,
+      ballot,
+      vbal: ballot,
+    });
     this.watch(id);
     await this.persist(id, instance);
     return answer(true, ballot);
@@ -243,32 +302,30 @@ export class EPaxos {
       ok,
       ballot: BigInt(at),
       status: vote?.status ?? Status.NONE,
-      name: vote?.command.key ?? "",
-      value: Buffer.from(vote?.command.value ?? EMPTY),
+      ...(vote === undefined ? { name: "", value: EMPTY, commands: [], noop: false } : encodeBatch(vote.commands)),
       seq: BigInt(vote?.seq ?? 0),
       deps: Buffer.from(encodeDeps(vote?.deps ?? [])),
       vbal: BigInt(vote?.vbal ?? 0),
-      noop: vote?.command.noop ?? false,
     });
     if (known !== undefined && known.status >= Status.COMMITTED) return answer(true, known.ballot, { ...known });
     if (known !== undefined && known.ballot > ballot) return answer(false, known.ballot, undefined);
     const vote = known === undefined || known.status === Status.NONE ? undefined : { ...known };
     // The promise holds from here, before any await: a vote at a lower ballot is refused from now on.
     const promised =
-      known ?? this.record(id, { command: NOOP, seq: 0, deps: [], status: Status.NONE, ballot, vbal: 0 });
+      known ?? this.record(id, { commands: NOOP, seq: 0, deps: [], status: Status.NONE, ballot, vbal: 0 });
     promised.ballot = ballot;
     this.watch(id);
     await this.persist(id, promised);
     return answer(true, ballot, vote);
   }
 
-  /** Commit: the instance's final command and attributes, executed here once durable. */
+  /** Commit: the instance's final commands and attributes, executed here once durable. */
   async commit(request: CommitRequest): Promise<void> {
     const id = { replica: request.replica, instance: request.instance };
     const known = this.instances.get(idKey(id));
     if (known !== undefined && known.status >= Status.COMMITTED) return;
     const instance: Instance = {
-      command: request.noop ? NOOP : { key: request.name, value: request.value },
+      commands: decodeBatch(request),
       seq: Number(request.seq),
       deps: decodeDeps(request.deps),
       status: Status.COMMITTED,
@@ -296,7 +353,8 @@ export class EPaxos {
     this.closed = true;
     for (const timer of this.timers) timer.cancel();
     this.timers.clear();
-    for (const { reject } of this.waiting.values()) reject(new Error("the replica is closing"));
+    const closing = new Error("the replica is closing");
+    for (const { reject } of [...this.queue.splice(0), ...[...this.waiting.values()].flat()]) reject(closing);
     this.waiting.clear();
     await this.wal?.close();
   }
@@ -312,10 +370,9 @@ export class EPaxos {
     const peers = this.names.length - 1;
     const key = idKey(id);
     const base = { leaderId: this.index, replica: id.replica, instance: id.instance, ballot: 0n };
-    const { key: name, value } = proposed.command;
     const preAccept = {
       $case: "preAccept",
-      value: { ...base, name, value: Buffer.from(value), seq: BigInt(proposed.seq), deps: wireDeps(proposed) },
+      value: { ...base, ...encodeBatch(proposed.commands), seq: BigInt(proposed.seq), deps: wireDeps(proposed) },
     } as const;
     const unchanged = (reply: PreAcceptReply) =>
       sameAttributes(proposed, { seq: Number(reply.seq), deps: decodeDeps(reply.deps) });
@@ -338,21 +395,21 @@ export class EPaxos {
       const decided = this.decide(id, { ...proposed, status: Status.COMMITTED });
       this.deciding.set(key, decided);
       await decided.finally(() => this.deciding.delete(key));
-      this.tellCommit(id, proposed.command, proposed);
+      this.tellCommit(id, proposed.commands, proposed);
       return;
     }
     const final = joined(proposed, ok);
     const accepted = this.record(id, { ...proposed, ...final, status: Status.ACCEPTED, vbal: 0 });
     await this.persist(id, accepted);
     // A majority accepting at ballot 0 decides, whatever was promised since: a recoverer finds the vote.
-    if (!(await this.acceptRound(id, 0, proposed.command, final))) return;
+    if (!(await this.acceptRound(id, 0, proposed.commands, final))) return;
     this.runtime.metrics.count("path.slow");
     await this.decide(id, { ...proposed, ...final, status: Status.COMMITTED });
-    this.tellCommit(id, proposed.command, final);
+    this.tellCommit(id, proposed.commands, final);
   }
 
-  /** The Accept of `command` with `attributes` for instance `id` at `ballot`, as sent and as taken here. */
-  private acceptRequest(id: InstanceId, ballot: number, command: Command, attributes: Attributes): AcceptRequest {
+  /** The Accept of `commands` with `attributes` for instance `id` at `ballot`, as sent and as taken here. */
+  private acceptRequest(id: InstanceId, ballot: number, commands: Batch, attributes: Attributes): AcceptRequest {
     return {
       leaderId: this.index,
       replica: id.replica,
@@ -361,21 +418,14 @@ export class EPaxos {
       count: 0n,
       seq: BigInt(attributes.seq),
       deps: wireDeps(attributes),
-      name: command.key,
-      value: Buffer.from(command.value),
-      noop: command.noop ?? false,
+      ...encodeBatch(commands),
     };
   }
 
   /** Asks the peers to Accept at `ballot`; whether a majority (this replica among it) did, before any refused. */
-  private async acceptRound(
-    id: InstanceId,
-    ballot: number,
-    command: Command,
-    attributes: Attributes,
-  ): Promise<boolean> {
+  private async acceptRound(id: InstanceId, ballot: number, commands: Batch, attributes: Attributes): Promise<boolean> {
     const { slow } = this.quorums;
-    const accept = { $case: "accept", value: this.acceptRequest(id, ballot, command, attributes) } as const;
+    const accept = { $case: "accept", value: this.acceptRequest(id, ballot, commands, attributes) } as const;
     const replies = await this.ask(accept, (replies) => {
       const yes = [...replies.values()].filter((reply) => reply.ok).length;
       return yes < replies.size || yes + 1 >= slow ? "done" : "wait";
@@ -401,8 +451,8 @@ export class EPaxos {
     this.committed(id, this.record(id, instance));
   }
 
-  private tellCommit(id: InstanceId, command: Command, attributes: Attributes): void {
-    const commit = commitMessage(this.index, id, command, attributes);
+  private tellCommit(id: InstanceId, commands: Batch, attributes: Attributes): void {
+    const commit = commitMessage(this.index, id, commands, attributes);
     for (const peer of this.runtime.peers.names) void this.tell(peer, commit);
   }
 
@@ -448,7 +498,7 @@ export class EPaxos {
     const votes = [own, ...replies.values()].map(voteOf);
     const next = plan(votes, id.replica, slow);
     this.runtime.metrics.count(`recovery.${next.step}`);
-    const command = next.step === "noop" ? NOOP : next.command;
+    const commands = next.step === "noop" ? NOOP : next.commands;
     let attributes: Attributes = next.step === "noop" ? { seq: 0, deps: [] } : next.attributes;
     if (next.step === "preAccept") {
       const preAccept = {
@@ -456,8 +506,7 @@ export class EPaxos {
         replica: id.replica,
         instance: id.instance,
         ballot: BigInt(ballot),
-        name: command.key,
-        value: Buffer.from(command.value),
+        ...encodeBatch(commands),
         seq: BigInt(attributes.seq),
         deps: wireDeps(attributes),
       };
@@ -472,18 +521,18 @@ export class EPaxos {
       attributes = joined(attributes, [mine, ...answers.values()]);
     }
     if (next.step !== "commit") {
-      if (!(await this.accept(this.acceptRequest(id, ballot, command, attributes))).ok) return;
-      if (!(await this.acceptRound(id, ballot, command, attributes))) return;
+      if (!(await this.accept(this.acceptRequest(id, ballot, commands, attributes))).ok) return;
+      if (!(await this.acceptRound(id, ballot, commands, attributes))) return;
     }
     const known = this.instances.get(key);
     await this.decide(id, {
-      command,
+      commands,
       ...attributes,
       status: Status.COMMITTED,
       ballot: known?.ballot ?? ballot,
       vbal: known?.vbal ?? ballot,
     });
-    this.tellCommit(id, command, attributes);
+    this.tellCommit(id, commands, attributes);
   }
 
   /**
@@ -538,8 +587,8 @@ export class EPaxos {
       await Promise.all(
         instances
           .slice(i, i + RETELL)
-          .map(([key, { command, seq, deps }]) =>
-            this.tell(peer, commitMessage(this.index, idOf(key), command, { seq, deps })),
+          .map(([key, { commands, seq, deps }]) =>
+            this.tell(peer, commitMessage(this.index, idOf(key), commands, { seq, deps })),
           ),
       );
     }
@@ -558,23 +607,21 @@ export class EPaxos {
   /** Holds `instance` as the state of `id`, and lists it for the attributes of later commands. */
   private record(id: InstanceId, instance: Instance): Instance {
     this.instances.set(idKey(id), instance);
-    this.conflicts.add(id, instance.command, instance.seq);
+    this.conflicts.add(id, instance.commands, instance.seq);
     return instance;
   }
 
   /** Appends the state of `id` to the write-ahead log; resolves once it is durable as `--fsync` says. */
   private async persist(id: InstanceId, instance: Instance): Promise<void> {
-    const { command, seq, deps, status, ballot, vbal } = instance;
+    const { commands, seq, deps, status, ballot, vbal } = instance;
     const record = {
       id,
       ballot: BigInt(ballot),
       status,
-      name: command.key,
-      value: Buffer.from(command.value),
+      ...encodeBatch(commands),
       seq: BigInt(seq),
       deps: { ids: [...deps] },
       vbal: BigInt(vbal),
-      noop: command.noop ?? false,
     };
     await this.wal?.append(InstanceRecord.encode(record).finish());
   }
@@ -582,7 +629,7 @@ export class EPaxos {
   /** A committed instance: it covers its deps for later commands, and it executes with what waited on it. */
   private committed(id: InstanceId, instance: Instance): void {
     this.refused.delete(idKey(id));
-    this.conflicts.committed(instance.command, instance.deps);
+    this.conflicts.committed(instance.commands, instance.deps);
     this.execute(id);
     const key = idKey(id);
     const waiting = this.blocked.get(key);
@@ -602,34 +649,34 @@ export class EPaxos {
   }
 
   /**
-   * Runs an instance's command on the store; its client, if waiting here,
-   * hears the key's value. A no-op runs as nothing, and the client whose
-   * command recovery replaced by it hears that it was not committed.
+   * Runs an instance's commands on the store, in order; the client of each,
+   * if waiting here, hears the key's value right after its command. A no-op
+   * runs as nothing, and the clients whose batch recovery replaced by it
+   * hear that it was not committed.
    */
   private apply(id: InstanceId, instance: Instance): void {
-    const { key, value, noop } = instance.command;
-    if (!noop && !isRead(instance.command)) this.store.set(key, Buffer.from(value));
-    const waiter = this.waiting.get(idKey(id));
-    if (waiter === undefined) return;
+    const waiters = this.waiting.get(idKey(id));
     this.waiting.delete(idKey(id));
-    if (noop) waiter.reject(new Error("recovery committed a no-op in its place"));
-    else waiter.resolve({ value: this.get(key), seq: instance.seq });
+    instance.commands.forEach((command, i) => {
+      if (!isRead(command)) this.store.set(command.key, Buffer.from(command.value));
+      waiters?.[i]?.resolve({ value: this.get(command.key), seq: instance.seq });
+    });
+    if (instance.commands.length > 0) return;
+    for (const waiter of waiters ?? []) waiter.reject(new Error("recovery committed a no-op in its place"));
   }
 }
 
 /** The Commit of `id` as replica `from` sends it. */
-function commitMessage(from: number, id: InstanceId, command: Command, attributes: Attributes) {
+function commitMessage(from: number, id: InstanceId, commands: Batch, attributes: Attributes) {
   return {
     $case: "commit",
     value: {
       leaderId: from,
       replica: id.replica,
       instance: id.instance,
-      name: command.key,
-      value: Buffer.from(command.value),
+      ...encodeBatch(commands),
       seq: BigInt(attributes.seq),
       deps: wireDeps(attributes),
-      noop: command.noop ?? false,
     },
   } as const;
 }
@@ -641,7 +688,7 @@ function voteOf(reply: PrepareReply): Vote {
     from: reply.acceptorId,
     status: reply.status,
     vbal: Number(reply.vbal),
-    command: !known ? undefined : reply.noop ? NOOP : { key: reply.name, value: reply.value },
+    commands: known ? decodeBatch(reply) : undefined,
     seq: Number(reply.seq),
     deps: decodeDeps(reply.deps),
   };

@@ -1,8 +1,10 @@
 // Instances and their attributes. An instance is a slot of one replica's
-// instance space, named by {replica, instance}; the command it holds is
-// ordered against the others by its attributes: deps, the instances it must
-// not run before, and seq, which orders the instances that end up depending
-// on each other. Commands on the same key interfere, but two reads do not.
+// instance space, named by {replica, instance}; the batch of commands it
+// holds is ordered against the others by its attributes: deps, the
+// instances it must not run before, and seq, which orders the instances
+// that end up depending on each other. Commands on the same key interfere,
+// but two reads do not; two instances interfere when any two of their
+// commands do.
 //
 // Deps are instance ids, one by one, not the original's vector of the
 // highest instance per replica: a vector entry stands for every lower
@@ -18,18 +20,49 @@ export interface InstanceId {
   readonly instance: number;
 }
 
-/**
- * A key-value command: a write sets `key` to `value`; an empty value reads
- * it. A no-op (what recovery commits when no replica it hears from knows
- * the instance's command) does nothing and interferes with nothing.
- */
+/** A key-value command: a write sets `key` to `value`; an empty value reads it. */
 export interface Command {
   readonly key: string;
   readonly value: Uint8Array;
-  readonly noop?: boolean;
 }
 
-export const NOOP: Command = { key: "", value: new Uint8Array(0), noop: true };
+/**
+ * What an instance holds: the commands its leader gathered into it (a
+ * batch, run in order), or none: the no-op recovery commits when no replica
+ * it hears from knows the instance's, which does nothing and interferes with
+ * nothing.
+ */
+export type Batch = readonly Command[];
+
+export const NOOP: Batch = [];
+
+/**
+ * A batch as the messages and the log carry it (see Command in
+ * epaxos.proto): one command in `name` and `value`, more in `commands`, a
+ * no-op as `noop` (PreAccept has no such field: it never carries one).
+ */
+export interface WireBatch<Bytes extends Uint8Array = Buffer> {
+  name: string;
+  value: Bytes;
+  commands: { name: string; value: Bytes }[];
+  noop?: boolean;
+}
+
+export function encodeBatch(commands: Batch): Required<WireBatch> {
+  const one = commands.length === 1 ? commands[0]! : undefined;
+  return {
+    name: one?.key ?? "",
+    value: Buffer.from(one?.value ?? []),
+    commands: commands.length > 1 ? commands.map(({ key, value }) => ({ name: key, value: Buffer.from(value) })) : [],
+    noop: commands.length === 0,
+  };
+}
+
+export function decodeBatch(wire: WireBatch<Uint8Array>): Batch {
+  if (wire.noop) return NOOP;
+  if (wire.commands.length > 0) return wire.commands.map(({ name, value }) => ({ key: name, value }));
+  return [{ key: wire.name, value: wire.value }];
+}
 
 export interface Attributes {
   readonly seq: number;
@@ -39,7 +72,7 @@ export interface Attributes {
 
 /** What a replica knows of an instance. */
 export interface Instance extends Attributes {
-  readonly command: Command;
+  readonly commands: Batch;
   status: Status;
   /** The highest ballot this replica promised (or voted at) for the instance. */
   ballot: number;
@@ -51,7 +84,7 @@ export const isRead = (command: Command): boolean => command.value.length === 0;
 
 /** Whether `a` and `b` must be ordered: the same key, and not both reads. */
 export function interfere(a: Command, b: Command): boolean {
-  return !a.noop && !b.noop && a.key === b.key && !(isRead(a) && isRead(b));
+  return a.key === b.key && !(isRead(a) && isRead(b));
 }
 
 /** An instance id as one number, for maps: replicas and instances each fit in 32 bits. */
@@ -133,43 +166,50 @@ interface KeyConflicts {
 export class Conflicts {
   private readonly keys = new Map<string, KeyConflicts>();
 
-  /** The attributes the instances known here give `command` of instance `id`. */
-  attributes(id: InstanceId, command: Command): Attributes {
-    const conflicts = this.keys.get(command.key);
-    if (conflicts === undefined) return { seq: 1, deps: [] };
+  /** The attributes the instances known here give the commands of instance `id`: over them all. */
+  attributes(id: InstanceId, commands: Batch): Attributes {
     const own = idKey(id);
-    const deps: InstanceId[] = [];
-    for (const [key, dep] of conflicts.writes) if (key !== own) deps.push(dep);
-    if (!isRead(command)) for (const [key, dep] of conflicts.reads) if (key !== own) deps.push(dep);
-    const seq = 1 + (isRead(command) ? conflicts.writeSeq : Math.max(conflicts.writeSeq, conflicts.readSeq));
-    return { seq, deps: deps.sort(compareIds) };
+    const deps = new Map<number, InstanceId>();
+    let highest = 0;
+    for (const command of commands) {
+      const conflicts = this.keys.get(command.key);
+      if (conflicts === undefined) continue;
+      for (const [key, dep] of conflicts.writes) if (key !== own) deps.set(key, dep);
+      if (!isRead(command)) for (const [key, dep] of conflicts.reads) if (key !== own) deps.set(key, dep);
+      const seq = isRead(command) ? conflicts.writeSeq : Math.max(conflicts.writeSeq, conflicts.readSeq);
+      highest = Math.max(highest, seq);
+    }
+    return { seq: 1 + highest, deps: [...deps.values()].sort(compareIds) };
   }
 
-  /** Instance `id` holds `command` at `seq`: later commands on its key depend on it. */
-  add(id: InstanceId, command: Command, seq: number): void {
-    if (command.noop) return;
-    let conflicts = this.keys.get(command.key);
-    if (conflicts === undefined) {
-      conflicts = { writes: new Map(), reads: new Map(), writeSeq: 0, readSeq: 0 };
-      this.keys.set(command.key, conflicts);
-    }
-    if (isRead(command)) {
-      conflicts.reads.set(idKey(id), id);
-      conflicts.readSeq = Math.max(conflicts.readSeq, seq);
-    } else {
-      conflicts.writes.set(idKey(id), id);
-      conflicts.writeSeq = Math.max(conflicts.writeSeq, seq);
+  /** Instance `id` holds `commands` at `seq`: later commands on their keys depend on it. */
+  add(id: InstanceId, commands: Batch, seq: number): void {
+    for (const command of commands) {
+      let conflicts = this.keys.get(command.key);
+      if (conflicts === undefined) {
+        conflicts = { writes: new Map(), reads: new Map(), writeSeq: 0, readSeq: 0 };
+        this.keys.set(command.key, conflicts);
+      }
+      if (isRead(command)) {
+        conflicts.reads.set(idKey(id), id);
+        conflicts.readSeq = Math.max(conflicts.readSeq, seq);
+      } else {
+        conflicts.writes.set(idKey(id), id);
+        conflicts.writeSeq = Math.max(conflicts.writeSeq, seq);
+      }
     }
   }
 
-  /** An instance of `command` committed with `deps`: a write covers them (see the class). */
-  committed(command: Command, deps: readonly InstanceId[]): void {
-    if (isRead(command) || command.noop) return;
-    const conflicts = this.keys.get(command.key);
-    if (conflicts === undefined) return;
-    for (const dep of deps) {
-      conflicts.writes.delete(idKey(dep));
-      conflicts.reads.delete(idKey(dep));
+  /** An instance of `commands` committed with `deps`: each write among them covers them on its key (see the class). */
+  committed(commands: Batch, deps: readonly InstanceId[]): void {
+    for (const command of commands) {
+      if (isRead(command)) continue;
+      const conflicts = this.keys.get(command.key);
+      if (conflicts === undefined) continue;
+      for (const dep of deps) {
+        conflicts.writes.delete(idKey(dep));
+        conflicts.reads.delete(idKey(dep));
+      }
     }
   }
 

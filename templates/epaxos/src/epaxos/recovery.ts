@@ -2,7 +2,7 @@
 // with the answers of a majority to its Prepare. Ballot 0 is the command
 // leader's own; every higher one is owned by one replica, so two recoverers
 // never run at the same ballot. Each answer says what the replica last voted
-// for the instance (its status, command and attributes) and the ballot of
+// for the instance (its status, commands and attributes) and the ballot of
 // that vote (`vbal`), kept apart from the ballot it promised: one ballot for
 // both lets replicas diverge (Sutra, "On the correctness of Egalitarian
 // Paxos", 2019). The rules, first that applies (docs/protocol.md says why
@@ -12,11 +12,11 @@
 //   3. at least slow - 1 replicas other than the command leader pre-accepted
 //      its attributes unchanged at ballot 0: Accept those (a fast-path
 //      commit, with a fast quorum of N - 1, always shows so);
-//   4. some pre-accepted: PreAccept the command again at this ballot, and
+//   4. some pre-accepted: PreAccept the commands again at this ballot, and
 //      take the slow path with what a majority answers;
-//   5. nobody knows the command: Accept a no-op.
+//   5. nobody knows the commands: Accept a no-op.
 import { Status } from "../pb/epaxos.js";
-import { type Attributes, type Command, merge } from "./instances.js";
+import { type Attributes, type Batch, merge } from "./instances.js";
 
 /** The most replicas a cluster can have: owner indexes fit below it. */
 export const MAX_REPLICAS = 256;
@@ -32,12 +32,12 @@ export interface Vote extends Attributes {
   readonly from: number;
   readonly status: Status;
   readonly vbal: number;
-  /** Undefined when the replica knows no command for the instance (status NONE). */
-  readonly command: Command | undefined;
+  /** Undefined when the replica knows no commands for the instance (status NONE). */
+  readonly commands: Batch | undefined;
 }
 
 export type Plan =
-  | { readonly step: "commit" | "accept" | "preAccept"; readonly command: Command; readonly attributes: Attributes }
+  | { readonly step: "commit" | "accept" | "preAccept"; readonly commands: Batch; readonly attributes: Attributes }
   | { readonly step: "noop" };
 
 /**
@@ -48,15 +48,15 @@ export function plan(votes: readonly Vote[], leader: number, slow: number): Plan
   const attributes = ({ seq, deps }: Attributes): Attributes => ({ seq, deps });
   const committed = votes.find((vote) => vote.status >= Status.COMMITTED);
   if (committed !== undefined)
-    return { step: "commit", command: committed.command!, attributes: attributes(committed) };
+    return { step: "commit", commands: committed.commands!, attributes: attributes(committed) };
   const accepted = votes
     .filter((vote) => vote.status === Status.ACCEPTED)
     .sort((a, b) => b.vbal - a.vbal)
     .at(0);
-  if (accepted !== undefined) return { step: "accept", command: accepted.command!, attributes: attributes(accepted) };
+  if (accepted !== undefined) return { step: "accept", commands: accepted.commands!, attributes: attributes(accepted) };
   const same = votes.filter((vote) => vote.status === Status.PREACCEPTED_EQ && vote.vbal === 0 && vote.from !== leader);
   if (same.length > 0 && same.length >= slow - 1) {
-    return { step: "accept", command: same[0]!.command!, attributes: attributes(same[0]!) };
+    return { step: "accept", commands: same[0]!.commands!, attributes: attributes(same[0]!) };
   }
   const preAccepted = votes.filter(
     (vote) => vote.status === Status.PREACCEPTED || vote.status === Status.PREACCEPTED_EQ,
@@ -67,5 +67,5 @@ export function plan(votes: readonly Vote[], leader: number, slow: number): Plan
     (all, vote) => attributes(merge(all, vote)),
     attributes(preAccepted[0]!),
   );
-  return { step: "preAccept", command: preAccepted[0]!.command!, attributes: joined };
+  return { step: "preAccept", commands: preAccepted[0]!.commands!, attributes: joined };
 }
