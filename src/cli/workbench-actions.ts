@@ -4,7 +4,7 @@ import path from "node:path";
 import { UserError } from "../core/errors.js";
 import { count, counters, micros } from "../workbench/format.js";
 import type { BenchOptions } from "../workbench/bench.js";
-import type { Fsync } from "../workbench/cluster.js";
+import type { Fsync } from "../workbench/fsync.js";
 import type { Measurement } from "../workbench/measurement.js";
 import type { FaultSpan, Latency, Run } from "../workbench/results.js";
 import { fraction, integer, seconds } from "./flags.js";

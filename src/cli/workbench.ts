@@ -2,7 +2,7 @@
 // do is in workbench-actions.ts, loaded when one runs: gRPC, the loads and their printing cost
 // start-up time that `consensus protobuf` must not pay.
 import { type Command, Option } from "commander";
-import { FSYNC } from "../workbench/cluster.js";
+import { FSYNC } from "../workbench/fsync.js";
 
 export function registerWorkbench(program: Command): void {
   program

@@ -1,6 +1,7 @@
 import { findProject } from "../core/project.js";
 import { drawRun } from "../workbench/trace.js";
-import { Cluster, describeExit, type Fsync, type Member } from "../workbench/cluster.js";
+import { Cluster, describeExit, type Member } from "../workbench/cluster.js";
+import type { Fsync } from "../workbench/fsync.js";
 import { cutsLinks, describeEvent, type Fault, Nemesis, schedule } from "../workbench/nemesis.js";
 
 export interface ClusterCommandOptions {

@@ -10,7 +10,8 @@ import { type CheckResult, checkHistory, type History as ParsedHistory } from ".
 import { UserError } from "../core/errors.js";
 import { isHostPort } from "./address.js";
 import { rfc3339 } from "./clock.js";
-import { Cluster, describeExit, type Fsync, type StartCommand } from "./cluster.js";
+import { Cluster, describeExit, type StartCommand } from "./cluster.js";
+import type { Fsync } from "./fsync.js";
 import { History, readHistory } from "./history.js";
 import { dispatchLoad } from "./load/dispatch.js";
 import { EtcdStore } from "./load/etcd.js";

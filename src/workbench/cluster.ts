@@ -9,6 +9,7 @@ import { createInterface } from "node:readline";
 import type { WriteStream } from "node:tty";
 import { UserError } from "../core/errors.js";
 import { joinHostPort } from "./address.js";
+import type { Fsync } from "./fsync.js";
 import type { NemesisTarget } from "./nemesis.js";
 import { LinkProxies } from "./proxy.js";
 
@@ -17,10 +18,6 @@ const MAX_REPLICAS = 64;
 const RESTART_TIMEOUT = 30_000;
 /** A replica drains for at most 5 s (ReplicaServer.close); one still running this long after the signal is stuck. */
 const KILL_AFTER = 10_000;
-/** A replica's --fsync: sync every write, a batch of writes at once, or never. */
-export const FSYNC = ["always", "batch", "never"] as const;
-export type Fsync = (typeof FSYNC)[number];
-
 /** Prefix colours (ANSI foreground codes): cyan, yellow, magenta, green, blue and their bright kin; no red. */
 const COLOURS = [36, 33, 35, 32, 34, 96, 93, 95, 92, 94];
 
