@@ -408,12 +408,11 @@ describe("peer links", { timeout: 60_000 }, () => {
   test("an idle link stays up through its keepalive pings (the server takes one every 2 s)", async () => {
     const { tunnel, link, set, close } = await proxiedPeer();
     try {
-      await link.until(1);
-      await tunnel.acked(4);
-      assert.deepEqual(
-        link.events.map(({ state }) => state),
-        ["connected"],
-      );
+      // On a starved machine the first attempt may fail before the link is up: what is tested starts once it is.
+      while (link.events.at(-1)?.state !== "connected") await link.until(link.events.length + 1);
+      const up = link.events.length;
+      await tunnel.acked(tunnel.pings.acked + 4);
+      assert.equal(link.events.length, up, JSON.stringify(link.events));
       const reply = await set.send("r2", { $case: "beacon", value: { timestamp: "" } });
       assert.match(reply.timestamp, RFC3339_NANO);
     } finally {
