@@ -112,7 +112,7 @@ const EPAXOS_FILES = [
   "src/pb/epaxos.ts",
   "src/pb/wal.ts",
   ...["epaxos", "execution", "instances", "quorum", "recovery"].map((m) => `src/epaxos/${m}.ts`),
-  ...["cluster", "execution", "instances", "quorum", "recovery"].map((m) => `test/${m}.test.ts`),
+  ...["cluster", "compaction", "execution", "instances", "quorum", "recovery"].map((m) => `test/${m}.test.ts`),
   ...["pre-accept", "accept", "commit", "prepare"].map((file) => `src/handlers/${file}.ts`),
   ...["try-pre-accept"].flatMap((file) => [`src/handlers/${file}.ts`, `test/handlers/${file}.test.ts`]),
 ].sort();

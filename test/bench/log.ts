@@ -1,5 +1,5 @@
-// npm run bench:log [-- --minutes 10 --from 2 --commands <n> --concurrency 64 --snapshot-every <bytes>]
-// The paxos template's bounded log: three replicas (real processes, each with
+// npm run bench:log [-- --template paxos|epaxos --minutes 10 --from 2 --commands <n> --concurrency 64 --snapshot-every <bytes>]
+// A template's bounded log (paxos by default): three replicas (real processes, each with
 // its data folder, --fsync batch) under a saturated write load for --minutes
 // (and on until --commands are committed, for a history of that length),
 // their resident memory sampled each minute (its growth from minute --from to
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     "snapshot-every": { type: "string" },
     concurrency: { type: "string", default: "64" },
     commands: { type: "string", default: "0" },
+    template: { type: "string", default: "paxos" },
   },
 });
 const minutes = Number(values.minutes);
@@ -34,9 +35,11 @@ if (!Number.isInteger(minutes) || minutes < 1) throw new Error("--minutes must b
 if (!Number.isInteger(from) || from < 1 || from > minutes)
   throw new Error("--from must be a minute from 1 to --minutes");
 if (!Number.isInteger(commands) || commands < 0) throw new Error("--commands must be an integer ≥ 0");
+const template = values.template;
+if (template !== "paxos" && template !== "epaxos") throw new Error("--template must be paxos or epaxos");
 
-console.log("building a paxos project …");
-const project = await builtReplicaProject("paxos");
+console.log(`building a ${template} project …`);
+const project = await builtReplicaProject(template);
 const data = mkdtempSync(path.join(os.tmpdir(), "consensus-bench-log-"));
 const names = ["r1", "r2", "r3"];
 const ports = await freePortBlock(names.length);

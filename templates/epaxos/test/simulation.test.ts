@@ -12,7 +12,6 @@
 // `SIMULATION_SEED=17 npm test` replays it exactly.
 import assert, { AssertionError } from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { EPaxos } from "../src/epaxos/epaxos.js";
 import { type Command, idKey, idText, type Instance, type InstanceId, interfere } from "../src/epaxos/instances.js";
 import { Status } from "../src/pb/epaxos.js";
 import { Replica } from "../src/replica.js";
@@ -24,6 +23,9 @@ import {
   Simulation,
   type SimulatedReplicaOptions,
 } from "../src/simulation/index.js";
+
+/** Bytes of log between snapshots: small, so that every run compacts, and crashes land amid compactions. */
+const SNAPSHOT_EVERY = 2000;
 
 /** The faults of a run: all but failed disks (a replica stops on those, and nothing here restarts it sooner). */
 const FAULTS: FaultKind[] = ["crash", "power", "partition", "drop", "loss", "delay", "clock"];
@@ -66,30 +68,35 @@ class Executions {
   }
 }
 
-/** Every replica holds every instance any of them knows, executed, with the same command and attributes. */
-function assertAgree(seed: number, replicas: Map<string, Replica>): void {
-  const held = (epaxos: EPaxos) => epaxos["instances"] as Map<number, Instance>;
+/**
+ * Every incarnation of every replica executed an instance, and every replica
+ * holds a committed one, with the same commands and attributes; and every
+ * replica executed every instance any of them committed (a forgotten one, as
+ * every replica executed it, among them).
+ */
+function assertAgree(seed: number, replicas: Map<string, Replica>, executions: Executions): void {
   const first = new Map<number, { name: string; value: string }>();
+  const check = (name: string, key: number, instance: Instance) => {
+    const seen = first.get(key);
+    if (seen === undefined) first.set(key, { name, value: text(instance) });
+    else if (seen.value !== text(instance)) {
+      fail(seed, `${name} committed ${text(instance)} where ${seen.name} committed ${seen.value}`);
+    }
+  };
+  for (const [name, executed] of executions.order)
+    for (const { id, instance } of executed) check(name, idKey(id), instance);
   for (const [name, replica] of replicas) {
-    for (const [key, instance] of held(replica.state.epaxos)) {
-      if (instance.status < Status.COMMITTED) continue;
-      const seen = first.get(key);
-      if (seen === undefined) first.set(key, { name, value: text(instance) });
-      else if (seen.value !== text(instance)) {
-        fail(seed, `${name} committed ${text(instance)} where ${seen.name} committed ${seen.value}`);
-      }
+    for (const [key, instance] of replica.state.epaxos["instances"]) {
+      if (instance.status >= Status.COMMITTED) check(name, key, instance);
     }
   }
   for (const [name, replica] of replicas) {
-    const instances = held(replica.state.epaxos);
+    const { executed } = replica.state.epaxos["executor"];
     for (const [key, { name: other, value }] of first) {
-      const instance = instances.get(key);
-      if (instance?.status !== Status.EXECUTED) {
-        const id = { replica: Math.floor(key / 2 ** 32), instance: key % 2 ** 32 };
-        fail(
-          seed,
-          `${name} did not execute ${idText(id)}: ${value}, which ${other} committed (its status: ${instance?.status})`,
-        );
+      const id = { replica: Math.floor(key / 2 ** 32), instance: key % 2 ** 32 };
+      if (!executed.has(id)) {
+        const status = replica.state.epaxos.instance(id)?.status;
+        fail(seed, `${name} did not execute ${idText(id)}: ${value}, which ${other} committed (its status: ${status})`);
       }
     }
   }
@@ -140,6 +147,9 @@ interface Totals {
   info: number;
   /** Instances of more than one command, executed somewhere. */
   batched: number;
+  compactions: number;
+  /** Instances the last incarnations forgot, all replicas together. */
+  forgotten: number;
 }
 
 async function run(seed: number, replicas: number): Promise<Totals> {
@@ -150,6 +160,7 @@ async function run(seed: number, replicas: number): Promise<Totals> {
     replicas,
     network: { latency: [1, 30], loss: 0.05 },
     faults: { kinds: FAULTS, interval: [50, 300], duration: [100, 1500], everyKind: true },
+    disk: { snapshotEvery: SNAPSHOT_EVERY },
     replica: (options) => executions.replica(options),
   });
   try {
@@ -160,7 +171,7 @@ async function run(seed: number, replicas: number): Promise<Totals> {
     // replica that missed a chain of commits learns them one recovery, of one to two seconds, at a time).
     await sim.advance(30_000);
     assert.deepEqual(result.errors, [], `seed ${seed}: handlers threw`);
-    assertAgree(seed, sim.replicas);
+    assertAgree(seed, sim.replicas, executions);
     assertSameOrder(seed, executions);
     assertLinearizable(result);
     assertHurt(result, FAULTS);
@@ -168,7 +179,7 @@ async function run(seed: number, replicas: number): Promise<Totals> {
     for (const executed of executions.order.values()) {
       for (const { id, instance } of executed) if (instance.commands.length > 1) batches.add(idKey(id));
     }
-    const totals = { fast: 0, slow: 0, recovered: 0, noop: 0, ok: 0, info: 0, batched: batches.size };
+    const totals = { ...NONE, batched: batches.size };
     // The last incarnations' counts: enough to see that both paths and recovery ran.
     for (const replica of sim.replicas.values()) {
       const count = (name: string) => replica.metrics.counters.get(name) ?? 0;
@@ -176,6 +187,8 @@ async function run(seed: number, replicas: number): Promise<Totals> {
       totals.slow += count("path.slow");
       totals.recovered += count("recovery.prepared");
       totals.noop += count("recovery.noop");
+      totals.compactions += count("compactions");
+      for (const below of replica.state.epaxos["forgotten"]) totals.forgotten += below;
     }
     for (const line of result.history.split("\n")) {
       if (/"type":"ok"/.test(line) && !/"process":"nemesis"/.test(line)) totals.ok++;
@@ -187,21 +200,38 @@ async function run(seed: number, replicas: number): Promise<Totals> {
   }
 }
 
+const NONE: Totals = {
+  fast: 0,
+  slow: 0,
+  recovered: 0,
+  noop: 0,
+  ok: 0,
+  info: 0,
+  batched: 0,
+  compactions: 0,
+  forgotten: 0,
+};
+
 /** Seeds per cluster size: fewer for the larger cluster, whose runs take longer. */
 const RUNS: Record<number, number> = { 3: 40, 5: 60 };
 
 describe("ePaxos under simulated faults, crashes among them", () => {
   for (const size of [3, 5]) {
     test(`${size} replicas: every seed agrees on each instance, executes in one order, and is linearizable`, async (t) => {
-      const totals: Totals = { fast: 0, slow: 0, recovered: 0, noop: 0, ok: 0, info: 0, batched: 0 };
+      const totals: Totals = { ...NONE };
       for (const seed of seeds(RUNS[size]!)) {
         const result = await run(seed, size);
         for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += result[key];
       }
       t.diagnostic(`${JSON.stringify(totals)}`);
-      // The runs committed on both paths, batches among them, and recovered instances, and mostly (each was hurt: see run()).
+      // The runs committed on both paths, batches among them, recovered instances and compacted, and mostly (each was hurt: see run()).
       assert.ok(
-        totals.fast > 0 && totals.slow > 0 && totals.recovered > 0 && totals.batched > 0,
+        totals.fast > 0 &&
+          totals.slow > 0 &&
+          totals.recovered > 0 &&
+          totals.batched > 0 &&
+          totals.compactions > 0 &&
+          totals.forgotten > 0,
         `commits by path: ${JSON.stringify(totals)}`,
       );
       assert.ok(

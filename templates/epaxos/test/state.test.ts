@@ -141,6 +141,7 @@ test("an acceptor's PreAccept is synced to its log before it answers: a power lo
     seq: 3n,
     deps: Buffer.from(encodeDeps([{ replica: 2, instance: 1 }])),
     commands: [],
+    progress: undefined,
   };
   const reply = await sim.clock.settle(epaxos(sim, "r2").preAccept(request));
   assert.equal(reply.ok, true);
@@ -200,6 +201,7 @@ const preAcceptFromR1 = (instance: number, key: string, value: string, seq: numb
   seq: BigInt(seq),
   deps: Buffer.from(encodeDeps([])),
   commands: [],
+  progress: undefined,
 });
 
 test("recovery keeps what a fast path may have committed: a peer's unchanged PreAccept brings back the leader's attributes", async () => {
@@ -243,6 +245,7 @@ test("an instance nobody knows, that a committed one depends on, is recovered as
       deps: Buffer.from(encodeDeps([unknown])),
       noop: false,
       commands: [],
+      progress: undefined,
     }),
   );
   assert.equal(epaxos(sim, "r2").get("y").toString(), "", "it waits for 0.9");

@@ -115,6 +115,8 @@ export interface PreAcceptRequest {
   deps: Buffer;
   /** A batch of more than one command (see Command; added for batching). */
   commands: Command[];
+  /** What the sender has executed (see Progress; added for compaction). */
+  progress: Progress | undefined;
 }
 
 export interface PreAcceptReply {
@@ -125,6 +127,8 @@ export interface PreAcceptReply {
   seq: bigint;
   deps: Buffer;
   committedDeps: Buffer;
+  /** What the sender has executed (see Progress; added for compaction). */
+  progress: Progress | undefined;
 }
 
 export interface AcceptRequest {
@@ -167,6 +171,8 @@ export interface CommitRequest {
   noop: boolean;
   /** A batch of more than one command (see Command; added for batching). */
   commands: Command[];
+  /** What the sender has executed (see Progress; added for compaction). */
+  progress: Progress | undefined;
 }
 
 export interface TryPreAcceptRequest {
@@ -219,6 +225,17 @@ export interface Dependencies {
 export interface Command {
   name: string;
   value: Buffer;
+}
+
+/**
+ * How far the sender has executed each instance space, by replica (added for
+ * compaction): `executed[r]`, every instance of replica r below it executed
+ * there; `stable[r]`, every instance of replica r below it executed on every
+ * replica, as far as the sender knows. A replica forgets the stable ones.
+ */
+export interface Progress {
+  executed: number[];
+  stable: number[];
 }
 
 function createBasePrepareRequest(): PrepareRequest {
@@ -636,6 +653,7 @@ function createBasePreAcceptRequest(): PreAcceptRequest {
     seq: 0n,
     deps: Buffer.alloc(0),
     commands: [],
+    progress: undefined,
   };
 }
 
@@ -673,6 +691,9 @@ export const PreAcceptRequest: MessageFns<PreAcceptRequest> = {
     }
     for (const v of message.commands) {
       Command.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.progress !== undefined) {
+      Progress.encode(message.progress, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -762,6 +783,14 @@ export const PreAcceptRequest: MessageFns<PreAcceptRequest> = {
             message.commands.push(Command.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.progress = Progress.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -785,6 +814,7 @@ export const PreAcceptRequest: MessageFns<PreAcceptRequest> = {
       seq: isSet(object.seq) ? BigInt(object.seq) : 0n,
       deps: isSet(object.deps) ? Buffer.from(bytesFromBase64(object.deps)) : Buffer.alloc(0),
       commands: globalThis.Array.isArray(object?.commands) ? object.commands.map((e: any) => Command.fromJSON(e)) : [],
+      progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
     };
   },
 
@@ -817,6 +847,9 @@ export const PreAcceptRequest: MessageFns<PreAcceptRequest> = {
     if (message.commands?.length) {
       obj.commands = message.commands.map((e) => Command.toJSON(e));
     }
+    if (message.progress !== undefined) {
+      obj.progress = Progress.toJSON(message.progress);
+    }
     return obj;
   },
 
@@ -834,6 +867,9 @@ export const PreAcceptRequest: MessageFns<PreAcceptRequest> = {
     message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.deps = object.deps ?? Buffer.alloc(0);
     message.commands = object.commands?.map((e) => Command.fromPartial(e)) || [];
+    message.progress = (object.progress !== undefined && object.progress !== null)
+      ? Progress.fromPartial(object.progress)
+      : undefined;
     return message;
   },
 };
@@ -847,6 +883,7 @@ function createBasePreAcceptReply(): PreAcceptReply {
     seq: 0n,
     deps: Buffer.alloc(0),
     committedDeps: Buffer.alloc(0),
+    progress: undefined,
   };
 }
 
@@ -878,6 +915,9 @@ export const PreAcceptReply: MessageFns<PreAcceptReply> = {
     }
     if (message.committedDeps.length !== 0) {
       writer.uint32(58).bytes(message.committedDeps);
+    }
+    if (message.progress !== undefined) {
+      Progress.encode(message.progress, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -951,6 +991,14 @@ export const PreAcceptReply: MessageFns<PreAcceptReply> = {
             message.committedDeps = Buffer.from(reader.bytes());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.progress = Progress.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -972,6 +1020,7 @@ export const PreAcceptReply: MessageFns<PreAcceptReply> = {
       seq: isSet(object.seq) ? BigInt(object.seq) : 0n,
       deps: isSet(object.deps) ? Buffer.from(bytesFromBase64(object.deps)) : Buffer.alloc(0),
       committedDeps: isSet(object.committedDeps) ? Buffer.from(bytesFromBase64(object.committedDeps)) : Buffer.alloc(0),
+      progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
     };
   },
 
@@ -998,6 +1047,9 @@ export const PreAcceptReply: MessageFns<PreAcceptReply> = {
     if (message.committedDeps.length !== 0) {
       obj.committedDeps = base64FromBytes(message.committedDeps);
     }
+    if (message.progress !== undefined) {
+      obj.progress = Progress.toJSON(message.progress);
+    }
     return obj;
   },
 
@@ -1013,6 +1065,9 @@ export const PreAcceptReply: MessageFns<PreAcceptReply> = {
     message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.deps = object.deps ?? Buffer.alloc(0);
     message.committedDeps = object.committedDeps ?? Buffer.alloc(0);
+    message.progress = (object.progress !== undefined && object.progress !== null)
+      ? Progress.fromPartial(object.progress)
+      : undefined;
     return message;
   },
 };
@@ -1398,6 +1453,7 @@ function createBaseCommitRequest(): CommitRequest {
     deps: Buffer.alloc(0),
     noop: false,
     commands: [],
+    progress: undefined,
   };
 }
 
@@ -1432,6 +1488,9 @@ export const CommitRequest: MessageFns<CommitRequest> = {
     }
     for (const v of message.commands) {
       Command.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.progress !== undefined) {
+      Progress.encode(message.progress, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -1521,6 +1580,14 @@ export const CommitRequest: MessageFns<CommitRequest> = {
             message.commands.push(Command.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.progress = Progress.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1544,6 +1611,7 @@ export const CommitRequest: MessageFns<CommitRequest> = {
       deps: isSet(object.deps) ? Buffer.from(bytesFromBase64(object.deps)) : Buffer.alloc(0),
       noop: isSet(object.noop) ? globalThis.Boolean(object.noop) : false,
       commands: globalThis.Array.isArray(object?.commands) ? object.commands.map((e: any) => Command.fromJSON(e)) : [],
+      progress: isSet(object.progress) ? Progress.fromJSON(object.progress) : undefined,
     };
   },
 
@@ -1576,6 +1644,9 @@ export const CommitRequest: MessageFns<CommitRequest> = {
     if (message.commands?.length) {
       obj.commands = message.commands.map((e) => Command.toJSON(e));
     }
+    if (message.progress !== undefined) {
+      obj.progress = Progress.toJSON(message.progress);
+    }
     return obj;
   },
 
@@ -1593,6 +1664,9 @@ export const CommitRequest: MessageFns<CommitRequest> = {
     message.deps = object.deps ?? Buffer.alloc(0);
     message.noop = object.noop ?? false;
     message.commands = object.commands?.map((e) => Command.fromPartial(e)) || [];
+    message.progress = (object.progress !== undefined && object.progress !== null)
+      ? Progress.fromPartial(object.progress)
+      : undefined;
     return message;
   },
 };
@@ -2236,6 +2310,119 @@ export const Command: MessageFns<Command> = {
     const message = createBaseCommand();
     message.name = object.name ?? "";
     message.value = object.value ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseProgress(): Progress {
+  return { executed: [], stable: [] };
+}
+
+export const Progress: MessageFns<Progress> = {
+  encode(message: Progress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.executed.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.executed) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.stable.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.stable) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Progress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.executed.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.executed.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.stable.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.stable.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Progress {
+    return {
+      executed: globalThis.Array.isArray(object?.executed) ? object.executed.map((e: any) => globalThis.Number(e)) : [],
+      stable: globalThis.Array.isArray(object?.stable) ? object.stable.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: Progress): unknown {
+    const obj: any = {};
+    if (message.executed?.length) {
+      obj.executed = message.executed.map((e) => Math.round(e));
+    }
+    if (message.stable?.length) {
+      obj.stable = message.stable.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Progress>, I>>(base?: I): Progress {
+    return Progress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Progress>, I>>(object: I): Progress {
+    const message = createBaseProgress();
+    message.executed = object.executed?.map((e) => e) || [];
+    message.stable = object.stable?.map((e) => e) || [];
     return message;
   },
 };

@@ -18,6 +18,13 @@
 // or a command leader restarted with its own open, runs Prepare at a ballot
 // of its own, then what recovery.ts plans from a majority's answers; its
 // wait is drawn at random, so that duelling recoverers back off.
+//
+// Compaction: PreAccepts, their replies and Commits carry how far their
+// sender executed each instance space (Progress). An instance every replica
+// executed is forgotten: no replica will recover it, and a late message
+// about it is answered as about a committed one. Once the log has grown by
+// the disk's snapshotEvery bytes, the store and what it reflects go to a
+// snapshot, and the log is rewritten with the instances still held.
 import type { Timer } from "../clock.js";
 import type { Runtime } from "../context.js";
 import type { ProposeReply, ProposeRequest } from "../pb/client.js";
@@ -29,11 +36,12 @@ import {
   type PreAcceptRequest,
   type PrepareReply,
   type PrepareRequest,
+  type Progress,
   Status,
 } from "../pb/epaxos.js";
-import { InstanceRecord } from "../pb/wal.js";
+import { InstanceRecord, Snapshot } from "../pb/wal.js";
 import type { RequestMessage, ReplyTo } from "../peers.js";
-import { Wal } from "../wal.js";
+import { readRecord, Wal, writeRecord } from "../wal.js";
 import { Executor } from "./execution.js";
 import {
   type Attributes,
@@ -67,6 +75,8 @@ export interface EPaxosOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The file of the last compaction's snapshot, beside the log. */
+const SNAPSHOT = "snapshot";
 /** Commits a restarted replica sends a peer at once. */
 const RETELL = 64;
 
@@ -110,6 +120,13 @@ export class EPaxos {
   private quorums: Quorums = quorums(1);
   /** The next instance of this replica's instance space. */
   private next = 0;
+  /** Per instance space (by replica index), the instances below this one are forgotten: every replica executed them. */
+  private forgotten: number[] = [];
+  /** Per other replica (by index), how far it said it executed each instance space. */
+  private readonly progress = new Map<number, number[]>();
+  /** The last record appended to the log for each instance held: what a compaction rewrites the log with. */
+  private readonly logged = new Map<number, Uint8Array>();
+  private compacting = false;
   private wal: Wal | undefined;
   private closed = false;
 
@@ -130,13 +147,18 @@ export class EPaxos {
     this.names = [runtime.name, ...runtime.peers.names].sort();
     this.quorums = quorums(this.names.length);
     this.index = this.names.indexOf(runtime.name);
+    this.forgotten = this.names.map(() => 0);
     if (runtime.disk === undefined) return [];
+    const snapshot = await readRecord(runtime.disk, SNAPSHOT);
+    if (snapshot !== undefined) this.install(Snapshot.decode(snapshot));
     const { wal, records, notice } = await Wal.open(runtime.disk, "wal");
     this.wal = wal;
-    // An instance's last record is its state.
+    // An instance's last record is its state. A log that a crash kept from being rewritten still holds forgotten ones.
     for (const bytes of records) {
       const record = InstanceRecord.decode(bytes);
       const id = { replica: record.id!.replica, instance: record.id!.instance };
+      if (this.isForgotten(id)) continue;
+      this.logged.set(idKey(id), bytes);
       const instance: Instance = {
         commands: decodeBatch(record),
         seq: Number(record.seq),
@@ -145,10 +167,13 @@ export class EPaxos {
         ballot: Number(record.ballot),
         vbal: Number(record.vbal),
       };
+      // The snapshot's store reflects it already.
+      if (instance.status >= Status.COMMITTED && this.executor.executed.has(id)) instance.status = Status.EXECUTED;
       this.instances.set(idKey(id), instance);
       this.conflicts.add(id, instance.commands, instance.seq);
       if (id.replica === this.index) this.next = Math.max(this.next, id.instance + 1);
     }
+    this.next = Math.max(this.next, this.forgotten[this.index]!);
     for (const [key, instance] of this.instances) {
       if (instance.status >= Status.COMMITTED) this.committed(idOf(key), instance);
       // Open here: its own are recovered soon (nobody else may know of them), the others' after the usual wait.
@@ -229,6 +254,7 @@ export class EPaxos {
   async preAccept(request: PreAcceptRequest): Promise<PreAcceptReply> {
     const id = { replica: request.replica, instance: request.instance };
     const ballot = Number(request.ballot);
+    this.learn(request.leaderId, request.progress);
     const known = this.instances.get(idKey(id));
     const answer = (ok: boolean, at: number, attributes: Attributes | undefined): PreAcceptReply => ({
       replica: id.replica,
@@ -238,8 +264,10 @@ export class EPaxos {
       seq: BigInt(attributes?.seq ?? 0),
       deps: Buffer.from(encodeDeps(attributes?.deps ?? [])),
       committedDeps: EMPTY,
+      progress: this.progressOut(),
     });
     // Refused: promised higher, or decided already (a recoverer's Prepare will say so).
+    if (this.isForgotten(id)) return answer(false, 0, undefined);
     if (known !== undefined && (known.ballot > ballot || known.status >= Status.COMMITTED)) {
       return answer(false, known.ballot, undefined);
     }
@@ -267,6 +295,7 @@ export class EPaxos {
       ok,
       ballot: BigInt(at),
     });
+    if (this.isForgotten(id)) return answer(true, ballot);
     if (known !== undefined && known.ballot > ballot) return answer(false, known.ballot);
     if (known !== undefined && known.status >= Status.COMMITTED) return answer(true, ballot);
     const attributes = { seq: Number(request.seq), deps: decodeDeps(request.deps) };
@@ -307,6 +336,8 @@ export class EPaxos {
       deps: Buffer.from(encodeDeps(vote?.deps ?? [])),
       vbal: BigInt(vote?.vbal ?? 0),
     });
+    // Executed everywhere: nobody is left to recover it for.
+    if (this.isForgotten(id)) return answer(false, 0, undefined);
     if (known !== undefined && known.status >= Status.COMMITTED) return answer(true, known.ballot, { ...known });
     if (known !== undefined && known.ballot > ballot) return answer(false, known.ballot, undefined);
     const vote = known === undefined || known.status === Status.NONE ? undefined : { ...known };
@@ -322,8 +353,9 @@ export class EPaxos {
   /** Commit: the instance's final commands and attributes, executed here once durable. */
   async commit(request: CommitRequest): Promise<void> {
     const id = { replica: request.replica, instance: request.instance };
+    this.learn(request.leaderId, request.progress);
+    if (this.statusOf(id) >= Status.COMMITTED) return;
     const known = this.instances.get(idKey(id));
-    if (known !== undefined && known.status >= Status.COMMITTED) return;
     const instance: Instance = {
       commands: decodeBatch(request),
       seq: Number(request.seq),
@@ -334,7 +366,7 @@ export class EPaxos {
     };
     await this.persist(id, instance);
     // Committed meanwhile, by a Commit that came again.
-    if ((this.instances.get(idKey(id))?.status ?? Status.NONE) >= Status.COMMITTED) return;
+    if (this.statusOf(id) >= Status.COMMITTED) return;
     this.committed(id, this.record(id, instance));
   }
 
@@ -372,7 +404,13 @@ export class EPaxos {
     const base = { leaderId: this.index, replica: id.replica, instance: id.instance, ballot: 0n };
     const preAccept = {
       $case: "preAccept",
-      value: { ...base, ...encodeBatch(proposed.commands), seq: BigInt(proposed.seq), deps: wireDeps(proposed) },
+      value: {
+        ...base,
+        ...encodeBatch(proposed.commands),
+        seq: BigInt(proposed.seq),
+        deps: wireDeps(proposed),
+        progress: this.progressOut(),
+      },
     } as const;
     const unchanged = (reply: PreAcceptReply) =>
       sameAttributes(proposed, { seq: Number(reply.seq), deps: decodeDeps(reply.deps) });
@@ -385,6 +423,7 @@ export class EPaxos {
       const couldAgree = same + (peers - replies.size) + 1 >= fast;
       return ok.length + 1 >= slow ? (couldAgree ? "enough" : "done") : "wait";
     });
+    for (const [peer, reply] of answers) this.learn(this.names.indexOf(peer), reply.progress);
     const ok = [...answers.values()].filter((reply) => reply.ok);
     // Still this leader's own, at ballot 0: checked with no await before the decision is held, as a Prepare is answered.
     const now = this.instances.get(key);
@@ -447,12 +486,12 @@ export class EPaxos {
   /** Logs `instance` (committed) and then holds and executes it, unless a Commit got here first. */
   private async decide(id: InstanceId, instance: Instance): Promise<void> {
     await this.persist(id, instance);
-    if ((this.instances.get(idKey(id))?.status ?? Status.NONE) >= Status.COMMITTED) return;
+    if (this.statusOf(id) >= Status.COMMITTED) return;
     this.committed(id, this.record(id, instance));
   }
 
   private tellCommit(id: InstanceId, commands: Batch, attributes: Attributes): void {
-    const commit = commitMessage(this.index, id, commands, attributes);
+    const commit = commitMessage(this.index, id, commands, attributes, this.progressOut());
     for (const peer of this.runtime.peers.names) void this.tell(peer, commit);
   }
 
@@ -470,13 +509,13 @@ export class EPaxos {
     void this.sleep(wait).then(async () => {
       if (this.closed) return;
       try {
-        if ((this.instances.get(key)?.status ?? Status.NONE) < Status.COMMITTED) await this.recover(id);
+        if (this.statusOf(id) < Status.COMMITTED) await this.recover(id);
       } catch {
         // Closing: nothing more to do.
       } finally {
         this.watched.delete(key);
       }
-      if ((this.instances.get(key)?.status ?? Status.NONE) < Status.COMMITTED) this.watch(id);
+      if (this.statusOf(id) < Status.COMMITTED) this.watch(id);
     });
   }
 
@@ -509,6 +548,7 @@ export class EPaxos {
         ...encodeBatch(commands),
         seq: BigInt(attributes.seq),
         deps: wireDeps(attributes),
+        progress: this.progressOut(),
       };
       const mine = await this.preAccept(preAccept);
       if (!mine.ok) return;
@@ -588,7 +628,7 @@ export class EPaxos {
         instances
           .slice(i, i + RETELL)
           .map(([key, { commands, seq, deps }]) =>
-            this.tell(peer, commitMessage(this.index, idOf(key), commands, { seq, deps })),
+            this.tell(peer, commitMessage(this.index, idOf(key), commands, { seq, deps }, this.progressOut())),
           ),
       );
     }
@@ -613,6 +653,7 @@ export class EPaxos {
 
   /** Appends the state of `id` to the write-ahead log; resolves once it is durable as `--fsync` says. */
   private async persist(id: InstanceId, instance: Instance): Promise<void> {
+    if (this.wal === undefined) return;
     const { commands, seq, deps, status, ballot, vbal } = instance;
     const record = {
       id,
@@ -623,7 +664,98 @@ export class EPaxos {
       deps: { ids: [...deps] },
       vbal: BigInt(vbal),
     };
-    await this.wal?.append(InstanceRecord.encode(record).finish());
+    const bytes = InstanceRecord.encode(record).finish();
+    this.logged.set(idKey(id), bytes);
+    const appended = this.wal.append(bytes);
+    void this.compact();
+    await appended;
+  }
+
+  /** Whether every replica executed `id`, and this one forgot it. */
+  private isForgotten(id: InstanceId): boolean {
+    return id.instance < (this.forgotten[id.replica] ?? 0);
+  }
+
+  /** The status of `id` here: a forgotten instance was executed. */
+  private statusOf(id: InstanceId): Status {
+    return this.isForgotten(id) ? Status.EXECUTED : (this.instances.get(idKey(id))?.status ?? Status.NONE);
+  }
+
+  /** What this replica tells the others of its progress: how far it executed each space, and forgot. */
+  private progressOut(): Progress {
+    return { executed: this.names.map((_, r) => this.executor.executed.below(r)), stable: [...this.forgotten] };
+  }
+
+  /**
+   * Takes in what replica `from` said of its progress, and forgets what every
+   * replica is now known to have executed: below the lowest watermark of a
+   * space, or below what `from` forgot of it (never past this replica's own).
+   */
+  private learn(from: number, progress: Progress | undefined): void {
+    if (progress === undefined || from === this.index || this.names[from] === undefined) return;
+    const known = this.progress.get(from) ?? this.names.map(() => 0);
+    this.progress.set(from, known);
+    progress.executed.forEach((below, r) => r < known.length && (known[r] = Math.max(known[r]!, below)));
+    for (let r = 0; r < this.names.length; r++) {
+      const own = this.executor.executed.below(r);
+      let lowest = own;
+      for (let other = 0; other < this.names.length; other++) {
+        if (other !== this.index) lowest = Math.min(lowest, this.progress.get(other)?.[r] ?? 0);
+      }
+      this.forget(r, Math.min(own, Math.max(lowest, progress.stable[r] ?? 0)));
+    }
+  }
+
+  /** Forgets the instances of space `replica` below `below`. */
+  private forget(replica: number, below: number): void {
+    for (let instance = this.forgotten[replica]!; instance < below; instance++) {
+      this.instances.delete(idKey({ replica, instance }));
+    }
+    this.forgotten[replica] = Math.max(this.forgotten[replica]!, below);
+  }
+
+  /**
+   * Once the log has grown by the disk's snapshotEvery bytes: writes the
+   * store and the executed and forgotten instances it reflects to the
+   * snapshot, then rewrites the log with the last record of each instance
+   * not forgotten when the snapshot was taken. A crash between the two
+   * leaves the snapshot and the longer log, which start() reads the same.
+   */
+  private async compact(): Promise<void> {
+    const { disk } = this.runtime;
+    if (disk === undefined || this.wal === undefined || this.compacting || this.wal.grown < disk.snapshotEvery) return;
+    this.compacting = true;
+    try {
+      const snapshot = this.snapshot();
+      const forgotten = (id: InstanceId) => id.instance < (snapshot.forgotten[id.replica] ?? 0);
+      this.conflicts.forget(forgotten);
+      await writeRecord(disk, SNAPSHOT, Snapshot.encode(snapshot).finish());
+      for (const key of this.logged.keys()) if (forgotten(idOf(key))) this.logged.delete(key);
+      await this.wal.rewrite([...this.logged.values()]);
+      this.runtime.metrics.count("compactions");
+    } catch {
+      // The disk failed: the replica stops (see Replica).
+    } finally {
+      this.compacting = false;
+    }
+  }
+
+  /** The store, and which instances it reflects (executed here) and which are forgotten. */
+  private snapshot(): Snapshot {
+    const { executed } = this.executor;
+    return {
+      store: [...this.store].map(([key, value]) => ({ key, value })),
+      executed: this.names.map((_, r) => executed.below(r)),
+      above: [...executed.aboveIds()],
+      forgotten: [...this.forgotten],
+    };
+  }
+
+  /** Starts from a snapshot: its store, executed set and forgotten instances. */
+  private install(snapshot: Snapshot): void {
+    for (const { key, value } of snapshot.store) this.store.set(key, value);
+    this.executor.executed.restore(snapshot.executed, snapshot.above);
+    snapshot.forgotten.forEach((below, r) => r < this.forgotten.length && (this.forgotten[r] = below));
   }
 
   /** A committed instance: it covers its deps for later commands, and it executes with what waited on it. */
@@ -666,8 +798,8 @@ export class EPaxos {
   }
 }
 
-/** The Commit of `id` as replica `from` sends it. */
-function commitMessage(from: number, id: InstanceId, commands: Batch, attributes: Attributes) {
+/** The Commit of `id` as replica `from` sends it, with its progress. */
+function commitMessage(from: number, id: InstanceId, commands: Batch, attributes: Attributes, progress: Progress) {
   return {
     $case: "commit",
     value: {
@@ -677,6 +809,7 @@ function commitMessage(from: number, id: InstanceId, commands: Batch, attributes
       ...encodeBatch(commands),
       seq: BigInt(attributes.seq),
       deps: wireDeps(attributes),
+      progress,
     },
   } as const;
 }

@@ -14,21 +14,37 @@ import { compareIds, idKey, type Instance, type InstanceId } from "./instances.j
  * execute about in the order their leader numbered them).
  */
 export class Executed {
-  private readonly below = new Map<number, number>();
+  private readonly watermarks = new Map<number, number>();
   private readonly above = new Map<number, Set<number>>();
 
   has(id: InstanceId): boolean {
-    return id.instance < (this.below.get(id.replica) ?? 0) || (this.above.get(id.replica)?.has(id.instance) ?? false);
+    return id.instance < this.below(id.replica) || (this.above.get(id.replica)?.has(id.instance) ?? false);
   }
 
   add(id: InstanceId): void {
-    let below = this.below.get(id.replica) ?? 0;
+    let below = this.below(id.replica);
     if (id.instance < below) return;
     let above = this.above.get(id.replica);
     if (above === undefined) this.above.set(id.replica, (above = new Set()));
     above.add(id.instance);
     while (above.delete(below)) below++;
-    this.below.set(id.replica, below);
+    this.watermarks.set(id.replica, below);
+  }
+
+  /** Takes the executed set a snapshot holds: the watermark of each replica, by index, and the executed above them. */
+  restore(watermarks: readonly number[], above: Iterable<InstanceId>): void {
+    watermarks.forEach((below, replica) => this.watermarks.set(replica, below));
+    for (const id of above) this.add(id);
+  }
+
+  /** The watermark of `replica`'s instance space: every instance of it below this one is executed. */
+  below(replica: number): number {
+    return this.watermarks.get(replica) ?? 0;
+  }
+
+  /** The executed instances above the watermarks. */
+  *aboveIds(): Iterable<InstanceId> {
+    for (const [replica, above] of this.above) for (const instance of above) yield { replica, instance };
   }
 
   /** Executed instances held one by one (above the watermarks). */
