@@ -80,7 +80,8 @@ function assertAgree(seed: number, replicas: Map<string, Replica>, executions: E
     const seen = first.get(key);
     if (seen === undefined) first.set(key, { name, value: text(instance) });
     else if (seen.value !== text(instance)) {
-      fail(seed, `${name} committed ${text(instance)} where ${seen.name} committed ${seen.value}`);
+      const id = idText({ replica: Math.floor(key / 2 ** 32), instance: key % 2 ** 32 });
+      fail(seed, `${name} committed ${text(instance)} in ${id} where ${seen.name} committed ${seen.value}`);
     }
   };
   for (const [name, executed] of executions.order)
@@ -219,11 +220,14 @@ describe("ePaxos under simulated faults, crashes among them", () => {
   for (const size of [3, 5]) {
     test(`${size} replicas: every seed agrees on each instance, executes in one order, and is linearizable`, async (t) => {
       const totals: Totals = { ...NONE };
-      for (const seed of seeds(RUNS[size]!)) {
+      const list = seeds(RUNS[size]!);
+      for (const seed of list) {
         const result = await run(seed, size);
         for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += result[key];
       }
       t.diagnostic(`${JSON.stringify(totals)}`);
+      // One seed replayed (SIMULATION_SEED) passes on its own checks: what the runs cover is the many seeds' affair.
+      if (list.length === 1) return;
       // The runs committed on both paths, batches among them, recovered instances and compacted, and mostly (each was hurt: see run()).
       assert.ok(
         totals.fast > 0 &&

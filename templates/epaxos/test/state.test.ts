@@ -158,6 +158,21 @@ test("an acceptor's PreAccept is synced to its log before it answers: a power lo
   await sim.close();
 });
 
+test("a command leader's commit is synced before its client hears: a power loss right after keeps it", async () => {
+  const sim = new Simulation({ seed: 10 });
+  await sim.start();
+  const replica = sim.replicas.get("r1")!;
+  const reply = await sim.clock.settle(replica.propose({ identity: "c", name: "x", value: Buffer.from("1") }));
+  assert.equal(reply.success, true);
+  assert.equal((replica.disk as MemoryDisk).unsynced, 0, "answered before its commit was synced");
+  sim.powerLoss("r1");
+  await sim.restart("r1");
+  // Its own vote says only PREACCEPTED, and the PREACCEPTED_EQ that made the fast path may be out of reach.
+  assert.equal(epaxos(sim, "r1").instance({ replica: 0, instance: 0 })?.status, Status.EXECUTED);
+  assert.equal(epaxos(sim, "r1").get("x").toString(), "1");
+  await sim.close();
+});
+
 test("a restarted replica recovers its committed instances from the log and executes them again", async () => {
   const sim = new Simulation({ seed: 4 });
   await sim.start();

@@ -271,9 +271,12 @@ export class EPaxos {
     if (known !== undefined && (known.ballot > ballot || known.status >= Status.COMMITTED)) {
       return answer(false, known.ballot, undefined);
     }
-    // Asked again at the ballot it voted at (its answer was lost): the same answer, or what it holds since.
-    if (known !== undefined && known.status !== Status.NONE && known.vbal === ballot)
+    // Asked again at the ballot it voted at (its answer was lost): the same answer, or what it holds since, once
+    // durable (the first answer's record may still be on its way: this one, in order after it, waits for both).
+    if (known !== undefined && known.status !== Status.NONE && known.vbal === ballot) {
+      await this.persist(id, known);
       return answer(true, ballot, known);
+    }
     const commands = decodeBatch(request);
     const leader = { seq: Number(request.seq), deps: decodeDeps(request.deps) };
     const { seq, deps, changed } = merge(leader, this.conflicts.attributes(id, commands));
@@ -728,7 +731,6 @@ export class EPaxos {
     try {
       const snapshot = this.snapshot();
       const forgotten = (id: InstanceId) => id.instance < (snapshot.forgotten[id.replica] ?? 0);
-      this.conflicts.forget(forgotten);
       await writeRecord(disk, SNAPSHOT, Snapshot.encode(snapshot).finish());
       for (const key of this.logged.keys()) if (forgotten(idOf(key))) this.logged.delete(key);
       await this.wal.rewrite([...this.logged.values()]);

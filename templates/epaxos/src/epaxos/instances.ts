@@ -213,18 +213,6 @@ export class Conflicts {
     }
   }
 
-  /**
-   * Takes the forgotten instances off the lists: every replica executed
-   * them, so every command still to come runs after them anyway.
-   */
-  forget(forgotten: (id: InstanceId) => boolean): void {
-    for (const conflicts of this.keys.values()) {
-      for (const list of [conflicts.writes, conflicts.reads]) {
-        for (const [key, id] of list) if (forgotten(id)) list.delete(key);
-      }
-    }
-  }
-
   /** How many instances the lists of `key` hold: what a new command there would depend on, at most. */
   listed(key: string): number {
     const conflicts = this.keys.get(key);
