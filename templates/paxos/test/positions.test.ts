@@ -190,20 +190,18 @@ test("a yes its peer's data cannot have given is not counted: a ballot below its
   }
 });
 
-test("a replica restored from an empty copy, which the leader cannot reach, learns it from the refusals to its own Prepare and stops", async () => {
-  // r-x acknowledged k=2 and k=3 with the leader alone (the third replica down), then comes back on a copy
-  // of its folder from before it wrote anything. The leader's requests do not reach it (its link to x is
-  // cut, as a gRPC channel in reconnect backoff is), so x runs for leader; the third replica, which heard
-  // of x's acknowledgements in the leader's heartbeats, refuses it and says so in its reply.
-  const restored = new Set<string>();
-  const stops: string[] = [];
+/**
+ * Three simulated replicas (seed 7, 1 ms links) whose stops are kept in `stops`; `copy` says whether a
+ * replica starts on an empty copy of its folder. With how to reach a replica's Paxos, and to write k at one.
+ */
+function cluster(stops: string[], copy: (name: string) => boolean = () => false) {
   const sim = new Simulation({
     seed: 7,
     network: { latency: [1, 1] },
     replica: (options) =>
       new Replica({
         ...options,
-        disk: restored.has(options.name) ? new MemoryDisk(`${options.name}-copy`) : options.disk,
+        disk: copy(options.name) ? new MemoryDisk(`${options.name}-copy`) : options.disk,
         onStop: (error) => stops.push(`${options.name}: ${error.message}`),
       }),
   });
@@ -214,9 +212,24 @@ test("a replica restored from an empty copy, which the leader cannot reach, lear
     assert.equal(reply.success, true, `k=${value} at ${at}: ${reply.error || reply.redirect}`);
     return Buffer.from(reply.value).toString();
   };
-  await sim.start();
-  assert.ok(await sim.until(() => sim.up().some((name) => paxos(name).leading), 5000), "a leader");
-  const leader = sim.up().find((name) => paxos(name).leading)!;
+  /** Starts the three; the one that leads. */
+  const start = async () => {
+    await sim.start();
+    assert.ok(await sim.until(() => sim.up().some((name) => paxos(name).leading), 5000), "a leader");
+    return sim.up().find((name) => paxos(name).leading)!;
+  };
+  return { sim, paxos, write, start };
+}
+
+test("a replica restored from an empty copy, which the leader cannot reach, learns it from the refusals to its own Prepare and stops", async () => {
+  // r-x acknowledged k=2 and k=3 with the leader alone (the third replica down), then comes back on a copy
+  // of its folder from before it wrote anything. The leader's requests do not reach it (its link to x is
+  // cut, as a gRPC channel in reconnect backoff is), so x runs for leader; the third replica, which heard
+  // of x's acknowledgements in the leader's heartbeats, refuses it and says so in its reply.
+  const restored = new Set<string>();
+  const stops: string[] = [];
+  const { sim, paxos, write, start } = cluster(stops, (name) => restored.has(name));
+  const leader = await start();
   const [x, y] = sim.up().filter((name) => name !== leader) as [string, string];
   sim.crash(y);
   await write(leader, "2");
@@ -240,5 +253,45 @@ test("a replica restored from an empty copy, which the leader cannot reach, lear
   sim.network.heal();
   await sim.advance(1000);
   assert.equal(await write(leader, ""), "4", "no write acknowledged before is lost");
+  await sim.close();
+});
+
+test("a leader whose own Accept of a slot it re-proposed was lost to a power loss is not taken for one on old data", async () => {
+  // y misses slot 0 but accepts slot 1 and hears it chosen: it holds slot 1 as chosen, not applied.
+  // Leading next, it proposes both again at its ballot; its own Accept of slot 1 is still being written
+  // when slot 0 is chosen and its learner applies both. x, which accepted slot 1 at y's ballot, takes
+  // a commit point past it for y's own acceptance (positions.ts): y must not send one before that
+  // Accept is on disk, or y, restarted after a power loss, is told it forgot what it never acknowledged.
+  const stops: string[] = [];
+  const { sim, paxos, write, start } = cluster(stops);
+  const leader = await start();
+  const y = sim.up().filter((name) => name !== leader)[1]!; // and x, the other follower
+  sim.network.drop(leader, y);
+  await write(leader, "1");
+  sim.network.heal();
+  sim.network.drop(y, leader); // its answers, and its fetch of slot 0, do not arrive
+  await write(leader, "2");
+  assert.ok(await sim.until(() => paxos(y).learner.chosenIn(1) !== undefined, 1000), `${y} holds slot 1 as chosen`);
+  assert.equal(paxos(y).learner.applied, 0, `${y} lacks slot 0`);
+  sim.crash(leader);
+  sim.network.heal();
+  const acceptor = paxos(y)["acceptor"]!;
+  const accept = acceptor.accept.bind(acceptor);
+  const first = acceptor.promised;
+  acceptor.accept = (slot, ballot, commands) =>
+    slot === 1 && ballot > first ? new Promise(() => undefined) : accept(slot, ballot, commands);
+  // x no longer counts the leader as alive, and its own election timer has not fired yet.
+  await sim.advance(501);
+  void paxos(y)["campaign"]();
+  await sim.advance(200);
+  assert.ok(paxos(y).leading && paxos(y).learner.applied === 2, `${y} leads and applied both slots`);
+  await sim.advance(300); // heartbeats carry y's commit point to x
+  sim.powerLoss(y);
+  await sim.restart(y);
+  await sim.restart(leader);
+  await sim.advance(3000);
+  assert.deepEqual(stops, []);
+  const leading = sim.up().find((name) => paxos(name).leading)!;
+  assert.equal(await write(leading, ""), "2", "k=2 is kept");
   await sim.close();
 });

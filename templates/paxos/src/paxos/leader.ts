@@ -62,6 +62,13 @@ export class Leader {
   private heartbeat: Timer | undefined;
   /** Whether an Accept went out since the last heartbeat: it carried the commit point. */
   private sent = false;
+  /**
+   * Slots proposed at this ballot that this replica has not (yet) durably accepted itself. Its commit
+   * point stays below them: a follower that accepted such a slot at this ballot takes a commit point
+   * past it for the leader's own acceptance (see positions.ts), and the learner may have applied it
+   * already, chosen at an earlier ballot, while the leader's own Accept of it is still being written.
+   */
+  private readonly unaccepted = new Set<number>();
   /** When it won phase 1: a majority answered then. */
   private readonly elected: number;
   /** When each peer last said yes to an Accept or a heartbeat. */
@@ -213,16 +220,19 @@ export class Leader {
         ballot: BigInt(this.ballot),
         slot: BigInt(slot),
         commands: [...commands],
-        commit: BigInt(learner.applied),
+        commit: BigInt(this.commitPoint()),
         acknowledged: [], // filled in as it is sent (see positions.ts)
       },
     };
+    this.unaccepted.add(slot);
     Promise.all([acceptor.accept(slot, this.ballot, commands), this.accepted(accept)])
       .then(
         ([own]) => {
           // A majority accepted at this ballot: chosen, even if this leader has stopped meanwhile.
-          if (own.ok) learner.choose(slot, commands);
-          else this.roles.observe(own.ballot);
+          if (own.ok) {
+            this.unaccepted.delete(slot);
+            learner.choose(slot, commands);
+          } else this.roles.observe(own.ballot);
         },
         // This replica's own disk failed (it cannot lead), or the leader stopped.
         () => this.stopped || this.roles.lost(),
@@ -266,6 +276,13 @@ export class Leader {
     return Math.max(this.elected, recent[needed - 1] ?? -Infinity);
   }
 
+  /** The commit point this leader tells: every slot below it is applied here, and accepted here if proposed at this ballot. */
+  private commitPoint(): number {
+    let point = this.roles.learner.applied;
+    for (const slot of this.unaccepted) point = Math.min(point, slot);
+    return point;
+  }
+
   /**
    * Heartbeats: every `heartbeat` ms, a Commit to every peer unless an Accept
    * carried the commit point since. A leader that no majority answered for
@@ -274,14 +291,14 @@ export class Leader {
    */
   private beat(): void {
     if (this.stopped) return;
-    const { runtime, learner, majority } = this.roles;
+    const { runtime, majority } = this.roles;
     const { heartbeat, timeout } = this.options;
     if (runtime.clock.now() - this.heard() > timeout) return this.roles.lost();
     if (!this.sent) {
       // `acknowledged` is filled in as it is sent (see positions.ts).
       const commit = {
         $case: "commit" as const,
-        value: { ballot: BigInt(this.ballot), commit: BigInt(learner.applied), acknowledged: [] },
+        value: { ballot: BigInt(this.ballot), commit: BigInt(this.commitPoint()), acknowledged: [] },
       };
       // Its answers count as they come (this.yes); a missed one is made up by the next beats.
       votes(runtime.peers, commit, majority - 1, timeout, this.yes).catch(() => undefined);

@@ -275,8 +275,9 @@ export class Paxos {
     this.observe(ballot);
     if (ownerOf(ballot) === this.index) return; // this replica's own ballot, from before a restart: no leader
     this.following = ownerOf(ballot);
-    // The leader of `ballot` promised it before it asked anything, and chose a slot only once it had accepted
-    // it too: the slot below `commit`, if accepted here at `ballot`, it acknowledged to itself.
+    // The leader of `ballot` promised it before it asked anything, and its commit point passes a slot it
+    // proposed at `ballot` only once it accepted it itself (Leader.commitPoint): the slot below `commit`,
+    // if accepted here at `ballot`, it acknowledged to itself.
     const top = commit - 1;
     const accepted = top >= 0 && this.acceptor!.acceptedIn(top)?.ballot === ballot;
     this.positions.heard({
