@@ -214,6 +214,7 @@ export class Leader {
     const { acceptor, learner } = this.roles;
     this.inflight++;
     this.sent = true;
+    this.unaccepted.add(slot); // before the commit point this Accept carries
     const accept = {
       $case: "accept" as const,
       value: {
@@ -224,7 +225,6 @@ export class Leader {
         acknowledged: [], // filled in as it is sent (see positions.ts)
       },
     };
-    this.unaccepted.add(slot);
     Promise.all([acceptor.accept(slot, this.ballot, commands), this.accepted(accept)])
       .then(
         ([own]) => {
