@@ -225,14 +225,16 @@ export class Leader {
         acknowledged: [], // filled in as it is sent (see positions.ts)
       },
     };
-    Promise.all([acceptor.accept(slot, this.ballot, commands), this.accepted(accept)])
+    const own = acceptor.accept(slot, this.ballot, commands).then((vote) => {
+      if (vote.ok) this.unaccepted.delete(slot);
+      return vote;
+    });
+    Promise.all([own, this.accepted(accept)])
       .then(
         ([own]) => {
           // A majority accepted at this ballot: chosen, even if this leader has stopped meanwhile.
-          if (own.ok) {
-            this.unaccepted.delete(slot);
-            learner.choose(slot, commands);
-          } else this.roles.observe(own.ballot);
+          if (own.ok) learner.choose(slot, commands);
+          else this.roles.observe(own.ballot);
         },
         // This replica's own disk failed (it cannot lead), or the leader stopped.
         () => this.stopped || this.roles.lost(),
